@@ -1,9 +1,27 @@
-"""Sub-commands of ``drivesynth`` provided by this package (see edge/cli.py)."""
+"""Sub-commands of ``drivesynth`` provided by this package (see edge/cli.py).
+
+Each module listed here defines ``register(subparsers)``; handlers import heavy
+modules (pybullet, torch) lazily, inside the handler.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "sim.commands.preview",
+    "sim.commands.vehicle",
+    "sim.commands.drivers",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this package's sub-commands. Handlers import heavy modules lazily."""
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # command not built in this version
+                continue
+            raise
+        module.register(sub)
