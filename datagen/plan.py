@@ -1,0 +1,132 @@
+"""The dataset plan: which scenarios go into which shard, as a pure function of the config.
+
+A plan is computed from :class:`GenerateConfig` alone (no I/O, no clock), so every process
+that computes it gets the same shards, scenario seeds and weather choices. Each shard holds
+whole scenarios; scenario seeds are derived from ``(seed, split, scenario_id)``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from sim.seeding import derive_seed, rng_for
+
+SPLIT_RE = re.compile(r"^[a-z0-9_]+$")
+RANDOM_WEATHER = "random"
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """What ``drivesynth generate`` builds (everything that determines the bytes written).
+
+    ``weather`` is a preset name or ``"random"`` (one preset drawn per scenario from
+    ``weather_presets``); ``samples_per_shard`` is a target: shards hold whole scenarios,
+    ``max(1, samples_per_shard // frames)`` of them.
+    """
+
+    scenarios: int
+    frames: int
+    split: str = "train"
+    seed: int = 0
+    image_size: int = 64
+    weather: str = RANDOM_WEATHER
+    weather_presets: tuple[str, ...] = ()
+    caption_families: tuple[str, ...] = ()
+    samples_per_shard: int = 64
+
+    def __post_init__(self) -> None:
+        _check(self.scenarios >= 1, "scenarios", "must be >= 1", self.scenarios)
+        _check(self.frames >= 1, "frames", "must be >= 1", self.frames)
+        _check(bool(SPLIT_RE.match(self.split)), "split", "must match [a-z0-9_]+", self.split)
+        _check(self.seed >= 0, "seed", "must be >= 0", self.seed)
+        _check(16 <= self.image_size <= 2048, "image_size", "must be in [16, 2048]",
+               self.image_size)
+        _check(self.samples_per_shard >= 1, "samples_per_shard", "must be >= 1",
+               self.samples_per_shard)
+        if self.weather_presets:
+            valid = (RANDOM_WEATHER, *self.weather_presets)
+            _check(self.weather in valid, "weather",
+                   f"must be one of {', '.join(valid)}", self.weather)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["weather_presets"] = list(self.weather_presets)
+        d["caption_families"] = list(self.caption_families)
+        return d
+
+
+def _check(ok: bool, name: str, rule: str, value: object) -> None:
+    if not ok:
+        raise ValueError(f"GenerateConfig.{name} {rule}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ScenarioItem:
+    """One scenario to simulate: everything the builder needs, picklable."""
+
+    scenario_id: int
+    seed: int
+    dataset_seed: int
+    split: str
+    weather: str
+    frames: int
+    image_size: int
+    caption_families: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """One output shard: its file name and the scenarios it holds, in order."""
+
+    index: int
+    name: str
+    scenarios: tuple[ScenarioItem, ...] = field(default_factory=tuple)
+
+    @property
+    def frames(self) -> int:
+        return sum(s.frames for s in self.scenarios)
+
+
+def shard_name(split: str, index: int) -> str:
+    return f"{split}-{index:06d}.tar"
+
+
+def scenario_seed(seed: int, split: str, scenario_id: int) -> int:
+    return derive_seed(seed, "scenario", split, scenario_id)
+
+
+def choose_weather(cfg: GenerateConfig, scenario_id: int) -> str:
+    if cfg.weather != RANDOM_WEATHER:
+        return cfg.weather
+    if not cfg.weather_presets:
+        raise ValueError("GenerateConfig.weather_presets is empty, cannot draw random weather")
+    rng = rng_for(cfg.seed, "weather", cfg.split, scenario_id)
+    return cfg.weather_presets[int(rng.integers(len(cfg.weather_presets)))]
+
+
+def scenario_item(cfg: GenerateConfig, scenario_id: int) -> ScenarioItem:
+    return ScenarioItem(
+        scenario_id=scenario_id,
+        seed=scenario_seed(cfg.seed, cfg.split, scenario_id),
+        dataset_seed=cfg.seed,
+        split=cfg.split,
+        weather=choose_weather(cfg, scenario_id),
+        frames=cfg.frames,
+        image_size=cfg.image_size,
+        caption_families=cfg.caption_families,
+    )
+
+
+def scenarios_per_shard(cfg: GenerateConfig) -> int:
+    return max(1, cfg.samples_per_shard // cfg.frames)
+
+
+def make_plan(cfg: GenerateConfig) -> list[ShardPlan]:
+    """Split ``cfg.scenarios`` scenarios into shards of whole scenarios, in id order."""
+    per = scenarios_per_shard(cfg)
+    items = [scenario_item(cfg, i) for i in range(cfg.scenarios)]
+    return [
+        ShardPlan(index=k, name=shard_name(cfg.split, k), scenarios=tuple(items[i : i + per]))
+        for k, i in enumerate(range(0, len(items), per))
+    ]

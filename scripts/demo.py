@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""The whole drivesynth pipeline in one command (``make demo``).
+
+Each step runs the same ``drivesynth`` command a user would type, prints it, and times it:
+preview -> generate train/val/test shards on a local Dask cluster -> quality check ->
+train a small tri-modal model on the CPU -> evaluate on held-out scenarios -> export int8
+-> run the torch-free edge runtime on held-out samples -> summary table. Everything lands
+in the report folder (``--out``, default ``report/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BIN = [sys.executable, "-m", "edge.cli"]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("report"), help="report folder")
+    p.add_argument("--seed", type=int, default=7, help="dataset seed")
+    p.add_argument("--train-scenarios", type=int, default=48)
+    p.add_argument("--eval-scenarios", type=int, default=12)
+    p.add_argument("--frames", type=int, default=8, help="frames per scenario")
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--workers", type=int, default=2, help="Dask worker processes")
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--quick", action="store_true", help="a much smaller run (smoke test)")
+    return p.parse_args(argv)
+
+
+class Pipeline:
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.timings: list[tuple[str, float]] = []
+        self.step_no = 0
+
+    def run(self, title: str, args: list[str]) -> None:
+        self.step_no += 1
+        cmd = "drivesynth " + " ".join(shlex.quote(a) for a in args)
+        print(f"\n=== step {self.step_no}: {title}\n$ {cmd}", flush=True)
+        t0 = time.perf_counter()
+        proc = subprocess.run([*BIN, *args])
+        dt = time.perf_counter() - t0
+        self.timings.append((title, dt))
+        if proc.returncode != 0:
+            raise SystemExit(f"demo: step '{title}' failed (exit {proc.returncode}): {cmd}")
+        print(f"--- {title}: {dt:.1f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    if a.quick:
+        a.train_scenarios, a.eval_scenarios, a.frames, a.epochs = 8, 4, 4, 2
+    out = a.out
+    data = out / "data"
+    out.mkdir(parents=True, exist_ok=True)
+    pipe = Pipeline(out)
+    t_start = time.perf_counter()
+    size = str(a.image_size)
+    pipe.run("preview a few scenarios", ["preview", "--seed", str(a.seed), "--seeds", "3",
+                                          "--out", str(out / "preview.png")])
+    for split, n in (("train", a.train_scenarios), ("val", a.eval_scenarios),
+                     ("test", a.eval_scenarios)):
+        pipe.run(f"generate {split} split ({n} scenarios x {a.frames} frames, Dask)",
+                 ["generate", "--out", str(data / split), "--split", split,
+                  "--scenarios", str(n), "--frames", str(a.frames), "--seed", str(a.seed),
+                  "--workers", str(a.workers), "--image-size", size])
+    pipe.run("quality check the training split",
+             ["qc", str(data / "train"), "--json", str(out / "qc.json")])
+    train_urls = str(data / "train" / "train-{000000..%06d}.tar")
+    shards = sorted((data / "train").glob("train-*.tar"))
+    train_urls = train_urls % (len(shards) - 1)
+    val = _urls(data / "val", "val")
+    test = _urls(data / "test", "test")
+    run_dir = out / "run"
+    pipe.run("train a tiny tri-modal model on the CPU",
+             ["train", "--train", train_urls, "--val", val, "--out", str(run_dir),
+              "--model", "tiny", "--epochs", str(a.epochs), "--device", "cpu"])
+    ckpt = run_dir / "checkpoint.pt"
+    pipe.run("evaluate on held-out scenarios and caption families",
+             ["eval", "--checkpoint", str(ckpt), "--data", test,
+              "--json", str(out / "eval.json"), "--plots", str(out / "eval")])
+    bundle = out / "bundle"
+    pipe.run("export ONNX fp32/fp16/int8 (calibrated on validation shards)",
+             ["export", "--checkpoint", str(ckpt), "--out", str(bundle), "--quantize", "int8",
+              "--calib", val])
+    pipe.run("benchmark edge variants on held-out data",
+             ["bench", "edge", "--bundle", str(bundle), "--checkpoint", str(ckpt),
+              "--data", test, "--json", str(out / "edge_bench.json"),
+              "--plot", str(out / "edge_bench.png")])
+    _summary(out, pipe, time.perf_counter() - t_start)
+    return 0
+
+
+def _urls(folder: Path, split: str) -> str:
+    n = len(sorted(folder.glob(f"{split}-*.tar")))
+    return str(folder / (f"{split}-{{000000..{n - 1:06d}}}.tar"))
+
+
+def _summary(out: Path, pipe: Pipeline, total: float) -> None:
+    print("\n=== summary")
+    for title, dt in pipe.timings:
+        print(f"{title:<62} {dt:8.1f} s")
+    print(f"{'total':<62} {total:8.1f} s")
+    ev = out / "eval.json"
+    if ev.exists():
+        print(json.dumps(json.loads(ev.read_text()).get("zero_shot", {}), indent=1)[:2000])
+    print(f"\nreport folder: {out}/")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
