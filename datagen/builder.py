@@ -1,0 +1,117 @@
+"""The one place that composes a scenario into samples: simulate, render, weather, sound,
+captions, metadata (docs/internals.md "Sample metadata").
+
+``build_scenario_samples(item)`` runs one scenario (``sim.scenario``), applies the weather
+to every camera image (``sim.weather``), synthesises the scenario's continuous waveform
+once (``datagen.audio``), cuts each frame's clip, writes the captions
+(``datagen.captions``) and returns one :class:`datagen.sample.Sample` per camera frame.
+Every random draw comes from ``rng_for(item.seed, purpose, ...)``, so the samples are a
+pure function of the item.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datagen.plan import ScenarioItem
+from sim.seeding import rng_for
+
+AUDIO_SAMPLE_RATE = 16000
+
+
+def weather_presets() -> tuple[str, ...]:
+    from sim.weather.presets import preset_names
+
+    return tuple(preset_names())
+
+
+def caption_families() -> tuple[str, ...]:
+    from datagen.captions import CAPTION_FAMILIES
+
+    return tuple(CAPTION_FAMILIES)
+
+
+def cameras_per_frame() -> int:
+    """How many samples each simulated frame gives (one per camera of the default rig)."""
+    try:
+        from sim.scenario import ScenarioConfig
+    except ModuleNotFoundError:
+        return 1
+    cameras = getattr(ScenarioConfig(), "cameras", None)
+    return len(cameras) if cameras else 1
+
+
+def sample_metadata(sample: Any) -> dict:
+    """The ``json`` dict of a built sample."""
+    return sample.meta
+
+
+def build_scenario_samples(item: ScenarioItem) -> list[Any]:
+    """Simulate ``item`` and return its samples, frame by frame, camera by camera."""
+    from datagen.audio import AudioConfig, synthesize
+    from sim.camera import CameraConfig
+    from sim.scenario import Scenario, ScenarioConfig
+    from sim.weather.presets import get_preset
+
+    weather = get_preset(item.weather)
+    camera = CameraConfig(width=item.image_size, height=item.image_size)
+    with Scenario(ScenarioConfig(seed=item.seed, cameras=(camera,))) as scenario:
+        frames = list(scenario.run_frames(item.frames))
+        trace = scenario.trace.finalize()
+    audio_cfg = AudioConfig(sample_rate=AUDIO_SAMPLE_RATE)
+    wave = synthesize(trace, audio_cfg, rng_for(item.seed, "audio"))
+    return [
+        frame_sample(item, frame, name, weather, wave, trace, audio_cfg)
+        for frame in frames
+        for name in sorted(frame.renders)
+    ]
+
+
+def depth_mm(depth_m: Any) -> Any:
+    """Metric depth [m] (0 = no hit) to the shard's uint16 millimetres."""
+    import numpy as np
+
+    return np.clip(np.round(depth_m * 1000.0), 0, 65535).astype(np.uint16)
+
+
+def frame_sample(item: ScenarioItem, frame: Any, camera: str, weather: Any, wave: Any,
+                 trace: Any, audio_cfg: Any) -> Any:
+    """One sample: weathered image, labels, the clip ending at the frame, captions, json."""
+    from datagen.audio import clip, clip_events
+    from datagen.captions import generate_captions
+    from datagen.sample import Sample
+    from sim.weather.effects import apply_weather
+
+    view = frame.renders[camera]
+    cam_json = view.camera_json()
+    rng = rng_for(item.seed, "weather_fx", frame.index, camera)
+    rgb = apply_weather(view.rgb, view.depth, view.semantic, cam_json, weather, rng)
+    duration = audio_cfg.clip_s
+    audio = clip(wave, frame.time_s, duration, audio_cfg.sample_rate)
+    sounds = clip_events(trace, frame.time_s, duration, audio_cfg)
+    events = [e for e in trace.events if frame.time_s - duration < e["time_s"] <= frame.time_s]
+    meta = frame_metadata(item, frame, cam_json, frame.objects[camera], weather, events)
+    meta["audio"] = {"sample_rate": audio_cfg.sample_rate, "duration_s": duration,
+                     "events": list(sounds)}
+    rng_cap = rng_for(item.seed, "captions", frame.index, camera)
+    meta["captions"] = generate_captions(meta, rng_cap, item.caption_families or None)
+    return Sample(
+        key=f"{item.scenario_id:08d}_{camera}_{frame.index:05d}", rgb=rgb,
+        depth_mm=depth_mm(view.depth), seg=view.semantic, inst=view.instance,
+        audio=audio.astype("float32"), txt=meta["captions"][0]["text"], meta=meta,
+    )
+
+
+def frame_metadata(item: ScenarioItem, frame: Any, camera: dict, objects: list[dict],
+                   weather: Any, events: list[dict]) -> dict:
+    """The sample's ``json`` before audio and captions."""
+    from sim.classes import class_table
+    from sim.weather.metadata import weather_metadata
+
+    return {
+        "seed": item.seed, "dataset_seed": item.dataset_seed, "scenario_id": item.scenario_id,
+        "split": item.split, "frame": frame.index, "time_s": frame.time_s,
+        "weather": weather_metadata(weather), "driver": getattr(frame, "driver", {}),
+        "road": getattr(frame, "road", {}), "ego": frame.ego, "camera": camera,
+        "objects": objects, "events": events, "classes": class_table(),
+    }

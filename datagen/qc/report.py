@@ -1,0 +1,147 @@
+"""Run QC over a data set folder: findings per sample, JSON/list output, dropping flagged.
+
+``run_qc(DIR)`` applies every rule to every sample, fits the anomaly model on the data set's
+own features and returns a :class:`QCReport`. ``drop_flagged`` rewrites the affected shards
+atomically without the flagged samples and updates their sidecars and the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from datagen.manifest import (
+    MANIFEST,
+    atomic_write_bytes,
+    atomic_write_json,
+    build_manifest,
+    label_stats,
+    read_manifest,
+    read_sidecar,
+    sha256_file,
+    sidecar_path,
+    write_manifest,
+)
+from datagen.qc import anomaly, rules
+from datagen.qc.shardio import iter_decoded, iter_raw, rewrite_without
+
+UNREADABLE = "shard_unreadable"
+
+
+@dataclass(frozen=True)
+class Finding:
+    key: str
+    shard: str
+    source: str  # "rule" or "anomaly"
+    check: str
+    reason: str
+
+
+@dataclass
+class QCReport:
+    samples: int = 0
+    shards: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> set[str]:
+        return {f.key for f in self.findings}
+
+    def to_json(self) -> dict:
+        by_check: dict[str, int] = {}
+        for f in self.findings:
+            by_check[f.check] = by_check.get(f.check, 0) + 1
+        return {"samples": self.samples, "shards": self.shards, "flagged": len(self.flagged),
+                "by_check": dict(sorted(by_check.items())),
+                "findings": [asdict(f) for f in self.findings]}
+
+
+def shard_paths(root: Path) -> list[Path]:
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a directory")
+    return sorted(root.glob("*.tar"))
+
+
+def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
+           anomaly_cfg: anomaly.AnomalyConfig | None = None) -> QCReport:
+    """Check every sample of every shard in ``root``."""
+    rule_cfg = rule_cfg or rules.RuleConfig()
+    anomaly_cfg = anomaly_cfg or anomaly.AnomalyConfig()
+    report = QCReport()
+    keys: list[tuple[str, str]] = []
+    rows: list[np.ndarray] = []
+    for path in shard_paths(root):
+        report.shards += 1
+        try:
+            for s in iter_decoded([path]):
+                report.samples += 1
+                keys.append((s.key, s.shard))
+                rows.append(anomaly.features(s))
+                report.findings += [Finding(s.key, s.shard, "rule", name, reason)
+                                    for name, reason in rules.check(s, rule_cfg)]
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            report.findings.append(Finding(path.name, path.name, "rule", UNREADABLE,
+                                           f"{type(exc).__name__}: {exc}"))
+    if rows:
+        flags, reasons = anomaly.flag(np.vstack(rows), anomaly_cfg)
+        report.findings += [Finding(k, sh, "anomaly", "anomaly", r)
+                            for (k, sh), f, r in zip(keys, flags, reasons) if f]
+    return report
+
+
+def precision_recall(flagged: set[str], truth: set[str]) -> dict[str, float]:
+    tp = len(flagged & truth)
+    return {"precision": tp / len(flagged) if flagged else 1.0,
+            "recall": tp / len(truth) if truth else 1.0,
+            "true_positives": tp, "flagged": len(flagged), "faults": len(truth)}
+
+
+def write_list(path: Path, report: QCReport) -> None:
+    lines = sorted({f"{f.shard}\t{f.key}" for f in report.findings})
+    atomic_write_bytes(path, ("\n".join(lines) + ("\n" if lines else "")).encode())
+
+
+def write_json(path: Path, report: QCReport) -> None:
+    atomic_write_json(path, report.to_json())
+
+
+def drop_flagged(root: Path, report: QCReport) -> int:
+    """Rewrite shards without flagged samples; update sidecars and manifest. Samples dropped."""
+    by_shard: dict[str, set[str]] = {}
+    for f in report.findings:
+        if f.check != UNREADABLE:
+            by_shard.setdefault(f.shard, set()).add(f.key)
+    dropped = 0
+    for name, keys in sorted(by_shard.items()):
+        path = root / name
+        before = sum(1 for _ in iter_raw(path))
+        after = rewrite_without(path, keys)
+        dropped += before - after
+        _refresh_sidecar(root, name)
+    if dropped and (root / MANIFEST).is_file():
+        _refresh_manifest(root)
+    return dropped
+
+
+def _refresh_sidecar(root: Path, name: str) -> None:
+    side = read_sidecar(root, name)
+    if side is None:
+        return
+    path = root / name
+    metas = [json.loads(r.data("json") or b"{}") for r in iter_raw(path)]
+    side.update(samples=len(metas), sha256=sha256_file(path), bytes=path.stat().st_size,
+                stats=label_stats(metas), qc_dropped=True)
+    atomic_write_json(sidecar_path(root, name), side)
+
+
+def _refresh_manifest(root: Path) -> None:
+    manifest = read_manifest(root)
+    records = [read_sidecar(root, s["name"]) for s in manifest["shards"]]
+    if any(r is None for r in records):
+        return
+    fresh = build_manifest(manifest["config"], records)  # type: ignore[arg-type]
+    write_manifest(root, fresh)

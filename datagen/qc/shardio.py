@@ -1,0 +1,145 @@
+"""Raw access to shard samples for QC: decode the files of each key, rewrite without some.
+
+QC reads the tar directly (the WebDataset layout: members ``KEY.EXT`` grouped by key), so it
+checks exactly the bytes on disk. Rewriting keeps every kept member's bytes and header, so a
+shard with nothing dropped is rewritten byte-identically; the new file replaces the old one
+through a temporary name and a rename.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class RawSample:
+    """The members of one sample: ``files[ext] = (TarInfo, bytes)`` in tar order."""
+
+    key: str
+    files: dict[str, tuple[tarfile.TarInfo, bytes]] = field(default_factory=dict)
+
+    def data(self, ext: str) -> bytes | None:
+        item = self.files.get(ext)
+        return None if item is None else item[1]
+
+
+@dataclass
+class Decoded:
+    """A sample decoded to arrays; missing or undecodable parts are None."""
+
+    key: str
+    shard: str
+    rgb: np.ndarray | None = None
+    depth: np.ndarray | None = None
+    seg: np.ndarray | None = None
+    inst: np.ndarray | None = None
+    audio: np.ndarray | None = None
+    sample_rate: int = 0
+    meta: dict | None = None
+    text: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+def iter_raw(path: Path) -> Iterator[RawSample]:
+    """Samples of one tar shard, in order; a truncated tar raises tarfile.ReadError."""
+    current: RawSample | None = None
+    with tarfile.open(path, "r") as tar:
+        for info in tar:
+            if not info.isfile():
+                continue
+            key, _, ext = info.name.partition(".")
+            data = tar.extractfile(info).read()  # type: ignore[union-attr]
+            if current is None or current.key != key:
+                if current is not None:
+                    yield current
+                current = RawSample(key)
+            current.files[ext] = (info, data)
+    if current is not None:
+        yield current
+
+
+def decode(raw: RawSample, shard: str) -> Decoded:
+    out = Decoded(key=raw.key, shard=shard)
+    for ext, attr in (("rgb.png", "rgb"), ("rgb.jpg", "rgb"), ("depth.png", "depth"),
+                      ("seg.png", "seg"), ("inst.png", "inst")):
+        data = raw.data(ext)
+        if data is not None:
+            _set(out, attr, lambda d=data: _image(d), ext)
+    audio = raw.data("audio.flac")
+    if audio is not None:
+        _set(out, "audio", lambda: _flac(audio, out), "audio.flac")
+    meta = raw.data("json")
+    if meta is not None:
+        _set(out, "meta", lambda: json.loads(meta), "json")
+    text = raw.data("txt")
+    out.text = text.decode("utf-8", "replace") if text is not None else ""
+    return out
+
+
+def _set(out: Decoded, attr: str, fn: object, ext: str) -> None:
+    try:
+        setattr(out, attr, fn())  # type: ignore[operator]
+    except Exception as exc:  # any decoding failure is a finding, not a crash
+        out.errors.append(f"{ext}: {type(exc).__name__}")
+
+
+def _image(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im)
+
+
+def _flac(data: bytes, out: Decoded) -> np.ndarray:
+    import soundfile
+
+    wave, sr = soundfile.read(io.BytesIO(data), dtype="float32")
+    out.sample_rate = int(sr)
+    return wave
+
+
+def iter_decoded(shards: list[Path]) -> Iterator[Decoded]:
+    for path in shards:
+        for raw in iter_raw(path):
+            yield decode(raw, path.name)
+
+
+def rewrite_without(path: Path, drop: set[str]) -> int:
+    """Rewrite ``path`` atomically without the samples whose key is in ``drop``; kept count."""
+    kept = [raw for raw in iter_raw(path) if raw.key not in drop]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f, tarfile.open(fileobj=f, mode="w") as tar:
+            for raw in kept:
+                for info, data in raw.files.values():
+                    tar.addfile(info, io.BytesIO(data))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(kept)
+
+
+def write_raw(path: Path, samples: list[RawSample]) -> None:
+    """Write raw samples to a new tar (used by fault injection on a copy)."""
+    with tarfile.open(path, "w") as tar:
+        for raw in samples:
+            for info, data in raw.files.values():
+                info = _copy_info(info, len(data))
+                tar.addfile(info, io.BytesIO(data))
+
+
+def _copy_info(info: tarfile.TarInfo, size: int) -> tarfile.TarInfo:
+    new = tarfile.TarInfo(info.name)
+    new.size, new.mtime, new.mode = size, info.mtime, info.mode
+    new.uid, new.gid, new.uname, new.gname = info.uid, info.gid, info.uname, info.gname
+    return new

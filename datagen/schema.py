@@ -1,0 +1,265 @@
+"""The shard sample schema (DESIGN.md and docs/internals.md) and its validator.
+
+:func:`sample_problems` lists everything wrong with a sample as :class:`SampleError`s
+(``"<key>: <field>: <problem>"``); :func:`validate_sample` raises the first one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+
+import numpy as np
+
+from datagen.sample import KEY_FIELD, Sample, SampleError, SampleFiles, decode_sample
+from sim.classes import CLASS_IDS, class_table
+
+KEY_RE = re.compile(r"^(\d{8})_([a-z0-9]+)_(\d{5})$")
+NUM, INT, STR, LIST, ANY = "number", "integer", "string", "list", "any"
+VEC3 = "vec3"
+
+REQUIRED_JSON: dict = {
+    "seed": INT, "dataset_seed": INT, "scenario_id": INT, "split": STR, "frame": INT,
+    "time_s": NUM,
+    "weather": {"preset": STR, "family": STR, "time_of_day": STR, "visibility_m": NUM,
+                "surface": STR},
+    "driver": {"style": STR, "policy_id": ANY},
+    "road": {"kind": STR, "shape": STR, "curvature_ahead": NUM, "lanes": INT,
+             "lane_index": INT, "lateral_offset_m": NUM, "speed_limit_mps": NUM},
+    "ego": {"speed_mps": NUM, "accel_mps2": NUM, "yaw_rate": NUM, "steer": NUM,
+            "throttle": NUM, "brake": NUM, "gear": INT, "rpm": NUM,
+            "wheel_slip": {"ratio": LIST, "angle": LIST},
+            "damage": {"front": NUM, "rear": NUM, "left": NUM, "right": NUM}},
+    "camera": {"name": STR, "width": INT, "height": INT, "fx": NUM, "fy": NUM, "cx": NUM,
+               "cy": NUM, "T_world_cam": LIST},
+    "objects": LIST, "events": LIST,
+    "audio": {"sample_rate": INT, "duration_s": NUM, "events": LIST},
+    "captions": LIST, "classes": LIST,
+}  # fmt: skip
+REQUIRED_OBJECT: dict = {
+    "instance_id": INT, "class": STR, "bbox2d": LIST, "visible_px": INT, "distance_m": NUM,
+    "bbox3d_world": {"center": VEC3, "size": VEC3, "yaw": NUM},
+    "bbox3d_cam": {"center": VEC3, "size": VEC3, "corners": LIST},
+}  # fmt: skip
+ENUMS: dict[tuple[str, str], frozenset[str]] = {
+    ("weather", "family"): frozenset({"clear", "cloudy", "rain", "snow", "fog", "storm", "dust"}),
+    ("weather", "time_of_day"): frozenset({"dawn", "day", "dusk", "night"}),
+    ("weather", "surface"): frozenset({"dry", "wet", "snow", "ice"}),
+    ("driver", "style"): frozenset({"aggressive", "normal", "cautious", "erratic"}),
+    ("road", "kind"): frozenset({"circuit", "open"}),
+    ("road", "shape"): frozenset({"straight", "left_curve", "right_curve"}),
+}
+AUDIO_LENGTH_TOLERANCE = 1  # samples
+Problem = tuple[str, str]  # (field, problem)
+
+
+def type_problem(value: object, kind: str) -> str | None:
+    is_num = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = {
+        NUM: is_num,
+        INT: isinstance(value, int) and not isinstance(value, bool),
+        STR: isinstance(value, str),
+        LIST: isinstance(value, list),
+        VEC3: isinstance(value, list) and len(value) == 3,
+        ANY: True,
+    }[kind]
+    return None if ok else f"expected {kind}, got {type(value).__name__} {value!r:.40}"
+
+
+def field_problems(obj: Mapping, spec: dict, path: str) -> list[Problem]:
+    """Missing or mistyped fields of ``obj`` against a nested ``spec``."""
+    problems: list[Problem] = []
+    for name, kind in spec.items():
+        where = f"{path}.{name}"
+        if name not in obj:
+            problems.append((where, "missing field"))
+        elif isinstance(kind, dict):
+            if isinstance(obj[name], Mapping):
+                problems += field_problems(obj[name], kind, where)
+            else:
+                problems.append((where, f"expected an object, got {type(obj[name]).__name__}"))
+        elif (problem := type_problem(obj[name], kind)) is not None:
+            problems.append((where, problem))
+    return problems
+
+
+def nonfinite_problems(obj: object, path: str = "json") -> list[Problem]:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return [(path, f"{obj} is not finite")]
+    if isinstance(obj, Mapping):
+        return [p for k, v in obj.items() for p in nonfinite_problems(v, f"{path}.{k}")]
+    if isinstance(obj, list):
+        return [p for i, v in enumerate(obj) for p in nonfinite_problems(v, f"{path}[{i}]")]
+    return []
+
+
+def enum_problems(meta: Mapping) -> list[Problem]:
+    return [
+        (f"json.{sec}.{name}", f"{meta[sec][name]!r} is not one of {sorted(valid)}")
+        for (sec, name), valid in ENUMS.items()
+        if meta[sec][name] not in valid
+    ]
+
+
+def key_problems(key: str, meta: Mapping) -> list[Problem]:
+    m = KEY_RE.match(key)
+    if m is None:
+        return [("__key__", f"{key!r} does not match {{scenario:08d}}_{{camera}}_{{frame:05d}}")]
+    expected = (meta["scenario_id"], meta["camera"]["name"], meta["frame"])
+    if (int(m[1]), m[2], int(m[3])) != expected:
+        return [("__key__", f"disagrees with json scenario_id/camera.name/frame {expected}")]
+    return []
+
+
+def meta_problems(key: str, meta: Mapping) -> list[Problem]:
+    """Fields, types, enums, finiteness, camera matrix, class table, captions."""
+    problems = field_problems(meta, REQUIRED_JSON, "json") + nonfinite_problems(meta)
+    if problems:
+        return problems
+    problems = enum_problems(meta) + key_problems(key, meta)
+    t = meta["camera"]["T_world_cam"]
+    if len(t) != 16 or any(type_problem(v, NUM) for v in t):
+        problems.append(("json.camera.T_world_cam", "expected 16 numbers (4x4 row-major)"))
+    if meta["classes"] != class_table():
+        problems.append(("json.classes", "differs from sim.classes.class_table()"))
+    caps = meta["captions"]
+    if not caps or any(
+        not isinstance(c, Mapping) or field_problems(c, {"text": STR, "family": STR}, "c")
+        for c in caps
+    ):
+        problems.append(("json.captions", "expected a non-empty list of {text, family}"))
+    return problems
+
+
+def array_problems(s: Sample) -> list[Problem]:
+    specs = (("rgb", s.rgb, np.uint8, 3), ("depth.png", s.depth_mm, np.uint16, 2),
+             ("seg.png", s.seg, np.uint8, 2), ("inst.png", s.inst, np.uint16, 2),
+             ("audio.flac", s.audio, np.float32, 1))  # fmt: skip
+    problems = [
+        (name, f"expected {ndim}-d {np.dtype(dtype)}, got {arr.ndim}-d {arr.dtype}")
+        for name, arr, dtype, ndim in specs
+        if arr.dtype != dtype or arr.ndim != ndim
+    ]
+    if problems:
+        return problems
+    if s.rgb.shape[2] != 3:
+        problems.append(("rgb", f"expected 3 channels, got {s.rgb.shape[2]}"))
+    hw = s.rgb.shape[:2]
+    for name, arr in (("depth.png", s.depth_mm), ("seg.png", s.seg), ("inst.png", s.inst)):
+        if arr.shape != hw:
+            problems.append((name, f"size {arr.shape} differs from rgb {hw}"))
+    return problems
+
+
+def camera_problems(s: Sample) -> list[Problem]:
+    cam, (h, w) = s.meta["camera"], s.rgb.shape[:2]
+    if (cam["width"], cam["height"]) != (w, h):
+        return [("json.camera", f"width x height {cam['width']}x{cam['height']} != image {w}x{h}")]
+    return []
+
+
+def seg_problems(s: Sample) -> list[Problem]:
+    bad = np.unique(s.seg[s.seg >= len(CLASS_IDS)])
+    return [("seg.png", f"unknown class ids {bad.tolist()[:8]}")] if bad.size else []
+
+
+def object_problems(s: Sample, i: int, obj: Mapping) -> list[Problem]:
+    where = f"json.objects[{i}]"
+    problems = field_problems(obj, REQUIRED_OBJECT, where)
+    if problems:
+        return problems
+    h, w = s.inst.shape
+    x0, y0, x1, y1 = (obj["bbox2d"] + [0, 0, 0, 0])[:4]
+    if len(obj["bbox2d"]) != 4 or not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h):
+        problems.append((f"{where}.bbox2d", f"{obj['bbox2d']} is not inside the {w}x{h} image"))
+    if obj["class"] not in CLASS_IDS:
+        problems.append((f"{where}.class", f"unknown class {obj['class']!r}"))
+    corners = obj["bbox3d_cam"]["corners"]
+    if len(corners) != 8 or any(not isinstance(c, list) or len(c) != 3 for c in corners):
+        problems.append((f"{where}.bbox3d_cam.corners", "expected 8 x [x, y, z]"))
+    if obj["distance_m"] < 0:
+        problems.append((f"{where}.distance_m", f"negative distance {obj['distance_m']}"))
+    return problems or mask_problems(s, where, obj)
+
+
+def mask_problems(s: Sample, where: str, obj: Mapping) -> list[Problem]:
+    """The object's instance mask: non-empty, tight bbox2d, pixel count, semantic class."""
+    ys, xs = np.nonzero(s.inst == obj["instance_id"])
+    if xs.size == 0:
+        return [(f"{where}.instance_id", f"{obj['instance_id']} has no pixels in inst.png")]
+    problems = []
+    tight = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+    if list(obj["bbox2d"]) != tight:
+        problems.append((f"{where}.bbox2d", f"{obj['bbox2d']} != tight mask box {tight}"))
+    if obj["visible_px"] != xs.size:
+        problems.append((f"{where}.visible_px", f"{obj['visible_px']} != mask size {xs.size}"))
+    if obj["class"] in CLASS_IDS and np.any(s.seg[ys, xs] != CLASS_IDS[obj["class"]]):
+        problems.append((f"{where}.class", f"seg.png disagrees with {obj['class']!r}"))
+    return problems
+
+
+def objects_problems(s: Sample) -> list[Problem]:
+    objects = s.meta["objects"]
+    if any(not isinstance(o, Mapping) for o in objects):
+        return [("json.objects", "expected a list of objects")]
+    problems = [p for i, o in enumerate(objects) for p in object_problems(s, i, o)]
+    ids = [o.get("instance_id") for o in objects]
+    if len(set(ids)) != len(ids):
+        problems.append(("json.objects", "duplicate instance_id"))
+    in_image = set(np.unique(s.inst).tolist()) - {0}
+    absent = sorted(in_image - set(ids))
+    if absent:
+        problems.append(("inst.png", f"instance ids {absent[:8]} absent from json.objects"))
+    return problems
+
+
+def audio_problems(s: Sample) -> list[Problem]:
+    a, info = s.audio, s.meta["audio"]
+    if not np.all(np.isfinite(a)):
+        return [("audio.flac", "NaN or infinite samples")]
+    problems = []
+    if a.size and float(np.max(np.abs(a))) > 1.0:
+        problems.append(("audio.flac", "samples outside [-1, 1]"))
+    expected = round(info["duration_s"] * info["sample_rate"])
+    if abs(a.size - expected) > AUDIO_LENGTH_TOLERANCE:
+        problems.append(("audio.flac", f"{a.size} samples, json.audio.duration_s implies "
+                                       f"{expected}"))  # fmt: skip
+    return problems
+
+
+def text_problems(s: Sample) -> list[Problem]:
+    if not s.txt.strip():
+        return [("txt", "empty caption")]
+    if s.txt != s.meta["captions"][0]["text"]:
+        return [("txt", "differs from json.captions[0].text")]
+    return []
+
+
+def sample_problems(sample: Sample | SampleFiles) -> list[SampleError]:
+    """Everything wrong with a sample (file dict or :class:`Sample`); empty when valid."""
+    if not isinstance(sample, Sample):
+        try:
+            sample = decode_sample(sample)
+        except SampleError as exc:
+            return [exc]
+    key = sample.key
+    problems = meta_problems(key, sample.meta)
+    if not problems:
+        problems = array_problems(sample)
+    if not problems:
+        checks = (camera_problems, seg_problems, objects_problems, audio_problems, text_problems)
+        problems = [p for check in checks for p in check(sample)]
+    return [SampleError(key, field, problem) for field, problem in problems]
+
+
+def validate_sample(sample: Sample | SampleFiles) -> Sample:
+    """The decoded, valid sample; raises the first :class:`SampleError` otherwise."""
+    decoded = sample if isinstance(sample, Sample) else decode_sample(sample)
+    problems = sample_problems(decoded)
+    if problems:
+        raise problems[0]
+    return decoded
+
+
+__all__ = ["KEY_FIELD", "REQUIRED_JSON", "SampleError", "sample_problems", "validate_sample"]

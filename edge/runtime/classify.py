@@ -1,0 +1,116 @@
+"""Embedding, zero-shot classification and retrieval on the board (no torch)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edge.runtime.bundle import Bundle, load_bundle
+from edge.runtime.preprocess import (
+    AudioConfig,
+    AudioSource,
+    ImageConfig,
+    ImageSource,
+    audio_batch,
+    images_batch,
+)
+from edge.runtime.session import SessionConfig, Tower
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Zero-shot result of one task for one input."""
+
+    task: str
+    label: str
+    score: float
+    probabilities: dict[str, float]
+
+
+def zero_shot(
+    embeddings: np.ndarray, label_embeddings: np.ndarray, scale: float
+) -> np.ndarray:
+    """Softmax over labels of ``scale * cosine``: [B, D] x [L, D] -> [B, L] probabilities."""
+    logits = scale * embeddings @ label_embeddings.T
+    logits -= logits.max(axis=1, keepdims=True)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def retrieve(queries: np.ndarray, gallery: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` gallery indices and cosine scores for each query (stable order on ties)."""
+    if not 1 <= k <= gallery.shape[0]:
+        raise ValueError(f"k must be in [1, {gallery.shape[0]}], got {k}")
+    sims = queries @ gallery.T
+    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(sims, order, axis=1)
+
+
+class EdgeModel:
+    """A verified bundle with sessions for the image and audio towers of one variant."""
+
+    def __init__(
+        self, bundle: str | os.PathLike[str] | Bundle, variant: str | None = None,
+        threads: int = 1,
+    ) -> None:
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+        self.variant = variant or self.bundle.selected_variant or "fp32"
+        self.session_cfg = SessionConfig(threads=threads)
+        pre = self.bundle.manifest["preprocess"]
+        self.image_cfg = ImageConfig.from_dict(pre["image"])
+        self.audio_cfg = AudioConfig.from_dict(pre["audio"])
+        self.logit_scale = float(self.bundle.manifest["labels"].get("logit_scale", 100.0))
+        self._towers: dict[str, Tower] = {}
+
+    def tower(self, name: str) -> Tower:
+        if name not in self._towers:
+            self._towers[name] = Tower(self.bundle, name, self.variant, self.session_cfg)
+        return self._towers[name]
+
+    def embed_images(self, sources: list[ImageSource]) -> np.ndarray:
+        return self.tower("image")(images_batch(sources, self.image_cfg))
+
+    def embed_audio(self, sources: list[AudioSource]) -> np.ndarray:
+        return self.tower("audio")(audio_batch(sources, self.audio_cfg))
+
+    def classify(self, embeddings: np.ndarray, modality: str) -> list[list[Prediction]]:
+        """Zero-shot predictions of every task whose modality matches, per input row."""
+        results: list[list[Prediction]] = [[] for _ in range(embeddings.shape[0])]
+        for task, spec in self.bundle.tasks.items():
+            if modality not in spec.get("modalities", ("image", "audio")):
+                continue
+            probs = zero_shot(embeddings, self.bundle.label_embeddings[task], self.logit_scale)
+            for row, p in enumerate(probs):
+                best = int(p.argmax())
+                results[row].append(Prediction(
+                    task=task, label=spec["labels"][best], score=float(p[best]),
+                    probabilities={lab: float(v) for lab, v in zip(spec["labels"], p)},
+                ))
+        return results
+
+
+def run_inputs(
+    model: EdgeModel, images: list[ImageSource], audios: list[AudioSource]
+) -> dict[str, Any]:
+    """Embed and classify the given files; cross-modal similarity when both are given."""
+    if not images and not audios:
+        raise ValueError("give at least one --image or --audio")
+    report: dict[str, Any] = {"variant": model.variant}
+    embedded: dict[str, np.ndarray] = {}
+    for modality, sources, embed in (
+        ("image", images, model.embed_images), ("audio", audios, model.embed_audio),
+    ):
+        if not sources:
+            continue
+        emb = embed(sources)
+        embedded[modality] = emb
+        report[modality] = [
+            {p.task: {"label": p.label, "score": round(p.score, 4)} for p in preds}
+            for preds in model.classify(emb, modality)
+        ]
+    if len(embedded) == 2:
+        report["image_audio_cosine"] = (embedded["image"] @ embedded["audio"].T).round(4).tolist()
+    return report

@@ -1,0 +1,127 @@
+"""Image and audio preprocessing on the board, identical to what training did.
+
+Images: RGB, resized to ``size`` x ``size`` (PIL, bicubic, as ``multimodal.data`` does at
+evaluation), scaled to [0, 1], normalised with ``mean``/``std``, laid out [B, 3, H, W]. Audio: mono float32 in [-1, 1]
+at ``sample_rate``, the last ``clip_samples`` samples (zero-padded in front when shorter),
+then the numpy log-mel of :mod:`edge.runtime.mel`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+from PIL import Image
+
+from edge.runtime.mel import MelConfig, log_mel
+
+_RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    size: int = 224
+    mean: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
+    std: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
+    interpolation: str = "bicubic"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.size, int) or self.size < 8:
+            raise ValueError(f"ImageConfig.size must be an int >= 8, got {self.size!r}")
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise ValueError(f"ImageConfig.mean/std must have 3 values, got {self.mean}, {self.std}")
+        if min(self.std) <= 0:
+            raise ValueError(f"ImageConfig.std must be > 0, got {self.std}")
+        if self.interpolation not in _RESAMPLE:
+            raise ValueError(
+                f"ImageConfig.interpolation must be one of {sorted(_RESAMPLE)}, "
+                f"got {self.interpolation!r}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImageConfig:
+        return cls(
+            size=int(data["size"]),
+            mean=tuple(float(v) for v in data["mean"]),
+            std=tuple(float(v) for v in data["std"]),
+            interpolation=data.get("interpolation", "bicubic"),
+        )
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    clip_samples: int = 16000
+    mel: MelConfig = field(default_factory=MelConfig)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.clip_samples, int) or self.clip_samples <= self.mel.n_fft // 2:
+            raise ValueError(
+                f"AudioConfig.clip_samples must be an int > {self.mel.n_fft // 2}, "
+                f"got {self.clip_samples!r}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"clip_samples": self.clip_samples, "mel": self.mel.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AudioConfig:
+        return cls(clip_samples=int(data["clip_samples"]), mel=MelConfig.from_dict(data["mel"]))
+
+
+ImageSource = str | os.PathLike[str] | bytes | Image.Image
+
+
+def _open_image(src: ImageSource) -> Image.Image:
+    if isinstance(src, Image.Image):
+        return src
+    if isinstance(src, bytes):
+        return Image.open(io.BytesIO(src))
+    return Image.open(src)
+
+
+def preprocess_image(src: ImageSource, cfg: ImageConfig) -> np.ndarray:
+    """One image (path, encoded bytes or PIL image) -> float32 [3, size, size]."""
+    img = _open_image(src).convert("RGB")
+    img = img.resize((cfg.size, cfg.size), _RESAMPLE[cfg.interpolation])
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    arr = (arr - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)
+    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def images_batch(sources: list[ImageSource], cfg: ImageConfig) -> np.ndarray:
+    return np.stack([preprocess_image(s, cfg) for s in sources]).astype(np.float32)
+
+
+AudioSource = str | os.PathLike[str] | bytes | np.ndarray
+
+
+def load_waveform(src: AudioSource, cfg: AudioConfig) -> np.ndarray:
+    """Mono float32 waveform of exactly ``clip_samples`` samples (the clip's last samples)."""
+    if isinstance(src, np.ndarray):
+        wave = src.astype(np.float32)
+    else:
+        data = io.BytesIO(src) if isinstance(src, bytes) else src
+        wave, rate = sf.read(data, dtype="float32", always_2d=True)
+        if rate != cfg.mel.sample_rate:
+            raise ValueError(
+                f"audio sample rate must be {cfg.mel.sample_rate} Hz, got {rate} Hz"
+            )
+        wave = wave.mean(axis=1)
+    if wave.ndim != 1:
+        raise ValueError(f"waveform must be mono [T], got shape {wave.shape}")
+    if wave.shape[0] >= cfg.clip_samples:
+        return wave[-cfg.clip_samples :]
+    return np.concatenate([np.zeros(cfg.clip_samples - wave.shape[0], np.float32), wave])
+
+
+def audio_batch(sources: list[AudioSource], cfg: AudioConfig) -> np.ndarray:
+    """Waveforms -> log-mel float32 [B, n_mels, frames], the audio tower's input."""
+    waves = np.stack([load_waveform(s, cfg) for s in sources])
+    return log_mel(waves, cfg.mel)

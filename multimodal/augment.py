@@ -1,0 +1,88 @@
+"""Augmentations: image crop/colour and audio gain/shift (per sample, seeded), SpecAugment
+on log-mels (per batch, on the training device)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    crop_scale_min: float = 0.7
+    brightness: float = 0.15
+    contrast: float = 0.15
+    gain_db: float = 6.0
+    max_shift_s: float = 0.1
+    freq_masks: int = 2
+    freq_mask_width: int = 8
+    time_masks: int = 2
+    time_mask_width: int = 10
+
+    def __post_init__(self) -> None:
+        if not 0 < self.crop_scale_min <= 1:
+            raise ValueError(
+                f"AugmentConfig.crop_scale_min must be in (0, 1], got {self.crop_scale_min}"
+            )
+        for name in ("brightness", "contrast", "gain_db", "max_shift_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"AugmentConfig.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("freq_masks", "freq_mask_width", "time_masks", "time_mask_width"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"AugmentConfig.{name} must be >= 0, got {getattr(self, name)}")
+
+
+def random_crop(image: Image.Image, scale_min: float, rng: np.random.Generator) -> Image.Image:
+    """A random square-ish crop covering ``[scale_min, 1]`` of each side."""
+    w, h = image.size
+    scale = rng.uniform(scale_min, 1.0)
+    cw, ch = max(1, int(w * scale)), max(1, int(h * scale))
+    x0 = int(rng.integers(0, w - cw + 1))
+    y0 = int(rng.integers(0, h - ch + 1))
+    return image.crop((x0, y0, x0 + cw, y0 + ch))
+
+
+def colour_jitter(pixels: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Brightness and contrast jitter of a float ``[H, W, 3]`` image in [0, 1]."""
+    brightness = 1.0 + rng.uniform(-cfg.brightness, cfg.brightness)
+    contrast = 1.0 + rng.uniform(-cfg.contrast, cfg.contrast)
+    mean = pixels.mean()
+    return np.clip((pixels * brightness - mean) * contrast + mean, 0.0, 1.0)
+
+
+def audio_gain_shift(
+    wave: np.ndarray, sample_rate: int, cfg: AugmentConfig, rng: np.random.Generator
+) -> np.ndarray:
+    """Random gain (dB) and circular-free time shift (zero filled) of a 1-D waveform."""
+    gain = 10.0 ** (rng.uniform(-cfg.gain_db, cfg.gain_db) / 20.0)
+    max_shift = int(cfg.max_shift_s * sample_rate)
+    shift = int(rng.integers(-max_shift, max_shift + 1)) if max_shift else 0
+    out = np.zeros_like(wave)
+    if shift >= 0:
+        out[shift:] = wave[: len(wave) - shift]
+    else:
+        out[:shift] = wave[-shift:]
+    return np.clip(out * gain, -1.0, 1.0).astype(np.float32)
+
+
+def spec_augment(mel: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
+    """Frequency and time masking of ``[B, n_mels, frames]`` (masked bins set to the mean)."""
+    batch, n_mels, frames = mel.shape
+    out = mel.clone()
+    fill = mel.mean(dim=(1, 2))
+    for axis, count, width, size in (
+        (1, cfg.freq_masks, cfg.freq_mask_width, n_mels),
+        (2, cfg.time_masks, cfg.time_mask_width, frames),
+    ):
+        for _ in range(count):
+            w = torch.randint(0, width + 1, (batch,), generator=generator)
+            start = (torch.rand(batch, generator=generator) * (size - w).clamp_min(1)).long()
+            idx = torch.arange(size)
+            band = (idx[None] >= start[:, None]) & (idx[None] < (start + w)[:, None])
+            band = band.to(mel.device)
+            shape = (batch, size, 1) if axis == 1 else (batch, 1, size)
+            out = torch.where(band.view(shape), fill.view(batch, 1, 1), out)
+    return out

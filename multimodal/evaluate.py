@@ -1,0 +1,137 @@
+"""Held-out evaluation: six-direction retrieval over one frame per scenario, and zero-shot
+classification of weather, time of day and driver style from image, audio and fused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from multimodal.data import LABEL_FIELDS, DataConfig, eval_loader
+from multimodal.model import TriModalModel
+from multimodal.tokenizer import Tokenizer
+
+DIRECTIONS: tuple[tuple[str, str], ...] = (
+    ("image", "text"), ("text", "image"), ("audio", "text"),
+    ("text", "audio"), ("image", "audio"), ("audio", "image"),
+)  # fmt: skip
+KS: tuple[int, ...] = (1, 5, 10)
+
+
+@torch.no_grad()
+def embed_gallery(
+    model: TriModalModel, tokenizer: Tokenizer, cfg: DataConfig, device: torch.device
+) -> dict:
+    """Embeddings of the first frame of each scenario, with labels and skip counts."""
+    seen: set[int] = set()
+    out: dict = {"image": [], "audio": [], "text": [], "labels": {t: [] for t in LABEL_FIELDS}}
+    skipped = 0
+    for batch in eval_loader(cfg):
+        skipped += batch["skipped"]
+        keep = []
+        for i, scenario in enumerate(batch["scenario_id"].tolist()):
+            if scenario not in seen:
+                seen.add(scenario)
+                keep.append(i)
+        if not keep:
+            continue
+        out["image"].append(model.encode_image(batch["image"][keep].to(device)).float().cpu())
+        out["audio"].append(model.encode_audio(batch["audio"][keep].to(device)).float().cpu())
+        tokens = tokenizer([batch["text"][i] for i in keep]).to(device)
+        out["text"].append(model.encode_text(tokens).float().cpu())
+        for task in LABEL_FIELDS:
+            out["labels"][task] += [batch["labels"][task][i] for i in keep]
+    if not seen:
+        raise ValueError(f"no readable samples in {cfg.urls!r}")
+    for name in ("image", "audio", "text"):
+        out[name] = torch.cat(out[name])
+    out["fused"] = model.fuse({"image": out["image"].to(device),
+                               "audio": out["audio"].to(device)}).float().cpu()  # fmt: skip
+    out["skipped"] = skipped
+    return out
+
+
+def recall_at_k(query: torch.Tensor, gallery: torch.Tensor, ks=KS) -> dict[str, float]:
+    """Recall@k where query row i matches gallery row i."""
+    sims = query @ gallery.T
+    target = sims.diagonal().unsqueeze(1)
+    rank = (sims > target).sum(dim=1)  # 0 = retrieved first
+    return {f"R@{k}": float((rank < k).float().mean()) for k in ks}
+
+
+def retrieval(embs: dict) -> dict[str, dict[str, float]]:
+    return {f"{q}->{g}": recall_at_k(embs[q], embs[g]) for q, g in DIRECTIONS}
+
+
+@torch.no_grad()
+def class_embeddings(
+    model: TriModalModel, tokenizer: Tokenizer, prompts: dict[str, list[str]], device
+) -> torch.Tensor:
+    """One normalised text embedding per label: the mean over its prompts."""
+    rows = []
+    for label_prompts in prompts.values():
+        emb = model.encode_text(tokenizer(label_prompts).to(device)).float().mean(0)
+        rows.append(torch.nn.functional.normalize(emb, dim=0).cpu())
+    return torch.stack(rows)
+
+
+def zero_shot(
+    embs: dict, classes: torch.Tensor, labels: list[str], truth: list[str]
+) -> dict[str, dict]:
+    """Accuracy and confusion matrix for image, audio and fused queries."""
+    index = {label: i for i, label in enumerate(labels)}
+    target = torch.tensor([index.get(t, -1) for t in truth])
+    present = sorted({t for t in truth})
+    result = {}
+    for source in ("image", "audio", "fused"):
+        pred = (embs[source] @ classes.T).argmax(dim=1)
+        confusion = torch.zeros(len(labels), len(labels), dtype=torch.long)
+        for t, p in zip(target.tolist(), pred.tolist()):
+            if t >= 0:
+                confusion[t, p] += 1
+        result[source] = {
+            "accuracy": float((pred == target).float().mean()),
+            "chance": 1.0 / max(len(present), 1),
+            "labels": list(labels),
+            "confusion": confusion.tolist(),
+        }
+    return result
+
+
+def evaluate(
+    model: TriModalModel,
+    tokenizer: Tokenizer,
+    cfg: DataConfig,
+    prompts: dict[str, dict[str, list[str]]],
+    device: torch.device,
+    plots_dir: str | Path | None = None,
+) -> dict:
+    """Retrieval and zero-shot metrics on ``cfg.urls``; confusion plots into ``plots_dir``."""
+    was_training = model.training
+    model.eval()
+    embs = embed_gallery(model, tokenizer, cfg, device)
+    metrics: dict = {"gallery_size": int(embs["image"].shape[0]), "skipped": embs["skipped"]}
+    metrics["caption_families"] = list(cfg.caption_families) if cfg.caption_families else None
+    metrics["retrieval"] = retrieval(embs)
+    metrics["zero_shot"] = {}
+    for task, task_prompts in prompts.items():
+        classes = class_embeddings(model, tokenizer, task_prompts, device)
+        metrics["zero_shot"][task] = zero_shot(
+            embs, classes, list(task_prompts), embs["labels"][task]
+        )
+    if plots_dir is not None:
+        write_confusion_plots(metrics["zero_shot"], plots_dir)
+    model.train(was_training)
+    return metrics
+
+
+def write_confusion_plots(zero: dict, plots_dir: str | Path) -> list[Path]:
+    from multimodal.plots import confusion_matrix
+
+    paths = []
+    for task, by_source in zero.items():
+        for source, res in by_source.items():
+            title = f"{task} from {source} (acc {res['accuracy']:.2f})"
+            path = Path(plots_dir) / f"confusion_{task}_{source}.png"
+            paths.append(confusion_matrix(res["confusion"], res["labels"], title, path))
+    return paths

@@ -1,0 +1,71 @@
+"""Vision, text and audio towers built from open_clip's transformer blocks."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from open_clip.transformer import TextTransformer, VisionTransformer
+from torch import nn
+
+from multimodal.configs import ModelConfig
+from multimodal.mel import LogMel
+
+
+def build_vision_tower(config: ModelConfig) -> VisionTransformer:
+    """An open_clip ViT over RGB images of ``config.image_size`` pixels."""
+    return VisionTransformer(
+        image_size=config.image_size,
+        patch_size=config.vision_patch,
+        width=config.vision_width,
+        layers=config.vision_layers,
+        heads=config.vision_width // config.head_width,
+        mlp_ratio=4.0,
+        output_dim=config.embed_dim,
+    )
+
+
+def build_text_tower(config: ModelConfig) -> TextTransformer:
+    """An open_clip causal text transformer over BPE tokens (EOT-pooled)."""
+    return TextTransformer(
+        context_length=config.context_length,
+        width=config.text_width,
+        heads=config.text_width // config.head_width,
+        layers=config.text_layers,
+        output_dim=config.embed_dim,
+    )
+
+
+class AudioTower(nn.Module):
+    """A ViT over log-mel patches (AST/ImageBind-style): mel -> per-clip standardised
+    spectrogram image ``[B, 1, n_mels, frames]`` -> open_clip VisionTransformer."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.frames = config.audio_frames
+        self.vit = VisionTransformer(
+            image_size=(config.mel.n_mels, self.frames),
+            patch_size=config.audio_patch,
+            width=config.audio_width,
+            layers=config.audio_layers,
+            heads=config.audio_width // config.head_width,
+            mlp_ratio=4.0,
+            output_dim=config.embed_dim,
+        )
+        patch = config.audio_patch
+        self.vit.conv1 = nn.Conv2d(1, config.audio_width, patch, stride=patch, bias=False)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """``mel``: ``[B, n_mels, frames]`` log-mel (frames <= padded size) -> ``[B, D]``."""
+        mean = mel.mean(dim=(1, 2), keepdim=True)
+        std = mel.std(dim=(1, 2), keepdim=True).clamp_min(1e-5)
+        x = (mel - mean) / std
+        pad = self.frames - x.shape[-1]
+        if pad < 0:
+            x = x[..., : self.frames]
+        elif pad > 0:
+            x = F.pad(x, (0, pad))
+        return self.vit(x.unsqueeze(1))
+
+
+def build_mel(config: ModelConfig) -> LogMel:
+    return LogMel(config.mel)

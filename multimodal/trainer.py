@@ -1,0 +1,231 @@
+"""The training loop behind ``multimodal.train`` (one process of a possibly DDP run)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from multimodal.augment import AugmentConfig, spec_augment
+from multimodal.checkpoint import FORMAT_VERSION, load_state, restore_rng, rng_state, save_atomic
+from multimodal.checkpoint import unwrap
+from multimodal.configs import preset
+from multimodal.data import train_loader
+from multimodal.distributed import cleanup, init_distributed, mean_across_ranks
+from multimodal.loss import TriModalLoss
+from multimodal.model import TriModalModel, load_openclip_weights
+from multimodal.prompts import default_prompts
+from multimodal.tokenizer import Tokenizer
+from multimodal.train import (
+    TrainConfig, cosine_with_warmup, data_config, elapsed, param_groups, to_jsonable,
+)  # fmt: skip
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def _derived(seed: int, *path: str | int) -> int:
+    from sim.seeding import derive_seed  # numpy only
+
+    return derive_seed(seed, *path)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.env = init_distributed(cfg.device)
+        self.out = Path(cfg.out)
+        self.model_cfg = preset(cfg.model)
+        torch.manual_seed(_derived(cfg.seed, "init"))  # identical init on every rank
+        self.model = TriModalModel(self.model_cfg).to(self.env.device)
+        if cfg.init_openclip:
+            load_openclip_weights(self.model, cfg.init_openclip)
+        self.net = self._wrap(self.model)
+        self.optimizer = torch.optim.AdamW(
+            param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, cosine_with_warmup(cfg.warmup_steps, cfg.total_steps)
+        )
+        self.loss_fn = TriModalLoss(cfg.weights, self.env.rank, self.env.world_size)
+        self.tokenizer = Tokenizer(self.model_cfg.context_length)
+        self.augment = AugmentConfig()
+        self.prompts = default_prompts()
+        self.step = 0
+        self.history: list[dict] = []
+        if cfg.resume:
+            self._resume(cfg.resume)
+
+    def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        net = model
+        if self.env.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.env.device.index] if self.env.device.type == "cuda" else None
+            net = DistributedDataParallel(model, device_ids=ids)
+        return torch.compile(net) if self.cfg.compile else net
+
+    # ---- checkpoints -------------------------------------------------------------------
+    def _resume(self, where: str) -> None:
+        path = self.out / CHECKPOINT if where == "auto" else Path(where)
+        if where == "auto" and not path.exists():
+            return
+        state = load_state(path)
+        if state["model_config"] != self.model_cfg.to_dict():
+            raise ValueError(f"--resume: {path} was trained with a different --model")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        restore_rng(state["rng"], self.env.device)
+        self.step = int(state["step"])
+        self.history = list(state["history"])
+
+    def save(self) -> None:
+        if not self.env.is_main:
+            return
+        state = {
+            "format": FORMAT_VERSION, "model": unwrap(self.model).state_dict(),
+            "model_config": self.model_cfg.to_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "rng": rng_state(self.env.device),
+            "step": self.step, "history": self.history, "prompts": self.prompts,
+            "train_config": to_jsonable(self.cfg),
+            "tokenizer": {"kind": "open_clip-bpe", "context_length": self.tokenizer.context_length},
+        }  # fmt: skip
+        save_atomic(state, self.out / CHECKPOINT)
+
+    # ---- one step ----------------------------------------------------------------------
+    def _present(self, batch: int) -> dict[str, torch.Tensor]:
+        """Fusion modality dropout: each sample loses image or audio with some probability."""
+        gen = torch.Generator().manual_seed(_derived(self.cfg.seed, "drop", self.step, self.env.rank))
+        drop = torch.rand(batch, generator=gen) < self.cfg.modality_dropout
+        which = torch.rand(batch, generator=gen) < 0.5
+        return {"image": ~(drop & which), "audio": ~(drop & ~which)}
+
+    def _micro_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        dev = self.env.device
+        images = batch["image"].to(dev, non_blocking=True)
+        waves = batch["audio"].to(dev, non_blocking=True)
+        tokens = self.tokenizer(batch["text"]).to(dev)
+        mel = unwrap(self.model).audio_mel(waves)
+        if self.cfg.augment:
+            gen = torch.Generator().manual_seed(_derived(self.cfg.seed, "spec", self.step, self.env.rank))
+            mel = spec_augment(mel, self.augment, gen)
+        present = {k: v.to(dev) for k, v in self._present(images.shape[0]).items()}
+        use_bf16 = self.cfg.precision == "bf16"
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_bf16):
+            feats = self.net(images, tokens, mel, present)
+            return self.loss_fn(feats, feats["scales"])
+
+    def train_step(self, micro_batches: list[dict]) -> dict:
+        self.net.train()
+        accum = len(micro_batches)
+        total, parts = 0.0, {}
+        for i, batch in enumerate(micro_batches):
+            sync = i == accum - 1 or not hasattr(self.net, "no_sync")
+            ctx = torch.enable_grad() if sync else self.net.no_sync()
+            with ctx:
+                loss, part = self._micro_loss(batch)
+                (loss / accum).backward()
+            total += float(loss.detach()) / accum
+            for k, v in part.items():
+                parts[k] = parts.get(k, 0.0) + float(v) / accum
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        loss_t = mean_across_ranks(torch.tensor([total] + list(parts.values())))
+        return {"loss": float(loss_t[0]), "parts": dict(zip(parts, loss_t[1:].tolist()))}
+
+    # ---- the run -----------------------------------------------------------------------
+    def fit(self) -> dict:
+        cfg = self.cfg
+        writer = self._writer()
+        bar = self._progress()
+        data_cfg = data_config(cfg, self.model_cfg, cfg.train, train=True)
+        stall = 0.0
+        start = time.perf_counter()
+        try:
+            while self.step < cfg.total_steps:
+                epoch = self.step // cfg.steps_per_epoch
+                done = self.step - epoch * cfg.steps_per_epoch
+                loader = train_loader(data_cfg, epoch, cfg.steps_per_epoch * cfg.accum)
+                batches = iter(loader)
+                for _ in range(done * cfg.accum):  # resume mid-epoch: same data order
+                    next(batches)
+                for _ in range(done, cfg.steps_per_epoch):
+                    t0 = time.perf_counter()
+                    micro = [next(batches) for _ in range(cfg.accum)]
+                    stall += time.perf_counter() - t0
+                    t1 = time.perf_counter()
+                    record = self.train_step(micro)
+                    rate = cfg.batch_size * cfg.accum / elapsed(t1)
+                    self._log(record, epoch, rate, sum(b["skipped"] for b in micro), writer, bar)
+                    if cfg.save_every and self.step % cfg.save_every == 0:
+                        self.save()
+                self.save()
+            summary = self._finish(elapsed(start), stall)
+        finally:
+            if writer is not None:
+                writer.close()
+            if bar is not None:
+                bar.close()
+            cleanup()
+        return summary
+
+    def _log(self, record: dict, epoch: int, rate: float, skipped: int, writer, bar) -> None:
+        record.update(step=self.step, epoch=epoch, lr=self.scheduler.get_last_lr()[0],
+                      samples_per_s_per_device=rate, skipped=skipped)  # fmt: skip
+        self.history.append(record)
+        if writer is not None:
+            writer.add_scalar("train/loss", record["loss"], self.step)
+            for pair, value in record["parts"].items():
+                writer.add_scalar(f"train/{pair}", value, self.step)
+            writer.add_scalar("train/lr", record["lr"], self.step)
+            writer.add_scalar("train/samples_per_s_per_device", rate, self.step)
+        if bar is not None:
+            bar.update(1)
+            if self.step % self.cfg.log_every == 0 or self.step == 1:
+                bar.set_postfix(loss=f"{record['loss']:.3f}", sps=f"{rate:.0f}/dev")
+
+    def _writer(self):
+        if not self.env.is_main:
+            return None
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(str(self.out / "tensorboard"))
+
+    def _progress(self):
+        if not (self.env.is_main and self.cfg.progress):
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.cfg.total_steps, initial=self.step, desc="train", unit="step")
+
+    def _finish(self, seconds: float, stall: float) -> dict:
+        summary = {
+            "steps": self.step, "world_size": self.env.world_size,
+            "first_loss": self.history[0]["loss"] if self.history else None,
+            "final_loss": self.history[-1]["loss"] if self.history else None,
+            "stall_fraction": stall / seconds, "seconds": seconds,
+        }  # fmt: skip
+        if not self.env.is_main:
+            return summary
+        from multimodal.plots import training_curve
+
+        if self.history:
+            training_curve(self.history, self.out / "training_curve.png")
+        if self.cfg.val:
+            summary["val"] = self._validate()
+        (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        return summary
+
+    def _validate(self) -> dict:
+        from multimodal.evaluate import evaluate
+
+        cfg = data_config(self.cfg, self.model_cfg, self.cfg.val, train=False)
+        metrics = evaluate(unwrap(self.model), self.tokenizer, cfg, self.prompts,
+                           self.env.device, self.out / "plots")  # fmt: skip
+        (self.out / "val_metrics.json").write_text(json.dumps(metrics, indent=2))
+        return metrics

@@ -1,0 +1,207 @@
+"""Cameras: configuration, pose, intrinsics and rendering with PyBullet's TinyRenderer.
+
+A camera is mounted on the ego body (mount xyz in metres and roll/pitch/yaw in radians in
+the body frame: x forward, y left, z up) and looks along the body's x axis. Renders give
+RGB, metric z-depth, semantic and instance segmentation (decoded through the scene
+registry), intrinsics consistent with the projection matrix and ``T_world_cam`` in the
+OpenCV convention (x right, y down, z forward). Lighting is passed per render.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.scene import SceneRegistry
+
+# OpenCV camera axes expressed in the body frame (x forward, y left, z up): columns x, y, z.
+R_BODY_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+GL_FROM_CV = np.diag([1.0, -1.0, -1.0, 1.0])
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    name: str = "front"
+    width: int = 128
+    height: int = 128
+    fov_deg: float = 60.0  # vertical field of view
+    mount_xyz: tuple[float, float, float] = (0.8, 0.0, 1.75)
+    mount_rpy: tuple[float, float, float] = (0.0, 0.03, 0.0)
+    near: float = 0.1
+    far: float = 200.0
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9]+", self.name):
+            raise ValueError(f"CameraConfig.name must match [a-z0-9]+, got {self.name!r}")
+        for key in ("width", "height"):
+            value = getattr(self, key)
+            if not 1 <= value <= 4096:
+                raise ValueError(f"CameraConfig.{key} must be in [1, 4096], got {value}")
+        if not 10.0 < self.fov_deg < 170.0:
+            raise ValueError(f"CameraConfig.fov_deg must be in (10, 170), got {self.fov_deg}")
+        if len(self.mount_xyz) != 3 or len(self.mount_rpy) != 3:
+            raise ValueError(
+                f"CameraConfig.mount_xyz/mount_rpy need 3 values, got "
+                f"{self.mount_xyz}, {self.mount_rpy}"
+            )
+        if not 0.0 < self.near < self.far:
+            raise ValueError(
+                f"CameraConfig.near/far must satisfy 0 < near < far, got {self.near}, {self.far}"
+            )
+
+    def intrinsics(self) -> tuple[float, float, float, float]:
+        """(fx, fy, cx, cy) in pixels, OpenCV convention: pixel (u, v) is sampled at its
+        integer coordinates. TinyRenderer flips rows after rasterising, which puts the
+        principal point at (W/2, H/2 - 1) (measured in tests/sim/test_camera_labels.py)."""
+        fy = self.height / (2.0 * np.tan(np.radians(self.fov_deg) / 2.0))
+        return fy, fy, self.width / 2.0, self.height / 2.0 - 1.0
+
+    def K(self) -> np.ndarray:
+        fx, fy, cx, cy = self.intrinsics()
+        return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+
+
+@dataclass(frozen=True)
+class Lighting:
+    """Per-render lighting of TinyRenderer, plus the sky colours painted where nothing is hit."""
+
+    direction: tuple[float, float, float] = (0.4, 0.3, 1.0)  # towards the light, world frame
+    color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    distance: float = 100.0
+    ambient: float = 0.6
+    diffuse: float = 0.5
+    specular: float = 0.05
+    shadow: bool = False
+    sky_top: tuple[int, int, int] = (90, 140, 205)
+    sky_horizon: tuple[int, int, int] = (185, 210, 235)
+
+    def __post_init__(self) -> None:
+        for key in ("ambient", "diffuse", "specular"):
+            value = getattr(self, key)
+            if not 0.0 <= value <= 2.0:
+                raise ValueError(f"Lighting.{key} must be in [0, 2], got {value}")
+        if len(self.direction) != 3 or not np.any(self.direction):
+            raise ValueError(
+                f"Lighting.direction must be a non-zero 3-vector, got {self.direction}"
+            )
+        if any(not 0.0 <= c <= 1.0 for c in self.color):
+            raise ValueError(f"Lighting.color must be 3 values in [0, 1], got {self.color}")
+        if self.distance <= 0:
+            raise ValueError(f"Lighting.distance must be > 0, got {self.distance}")
+
+    def camera_kwargs(self) -> dict:
+        return {
+            "lightDirection": list(self.direction),
+            "lightColor": list(self.color),
+            "lightDistance": self.distance,
+            "lightAmbientCoeff": self.ambient,
+            "lightDiffuseCoeff": self.diffuse,
+            "lightSpecularCoeff": self.specular,
+            "shadow": int(self.shadow),
+        }
+
+
+@dataclass
+class Render:
+    """One camera image set: rgb (H,W,3) uint8, depth (H,W) float32 m (0 = no hit),
+    semantic (H,W) uint8, instance (H,W) uint16, and the camera pose."""
+
+    config: CameraConfig
+    rgb: np.ndarray
+    depth: np.ndarray
+    semantic: np.ndarray
+    instance: np.ndarray
+    T_world_cam: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    def camera_json(self) -> dict:
+        c = self.config
+        fx, fy, cx, cy = c.intrinsics()
+        return {
+            "name": c.name, "width": c.width, "height": c.height,
+            "fx": fx, "fy": fy, "cx": cx, "cy": cy,
+            "T_world_cam": [float(v) for v in self.T_world_cam.ravel()],
+            "near": c.near, "far": c.far, "fov_deg": c.fov_deg,
+        }  # fmt: skip
+
+
+def rpy_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
+    """Rotation R = Rz(yaw) Ry(pitch) Rx(roll), as PyBullet's Euler convention."""
+    cr, sr, cp, sp = np.cos(roll), np.sin(roll), np.cos(pitch), np.sin(pitch)
+    cy, sy = np.cos(yaw), np.sin(yaw)
+    rx = np.array([[1, 0, 0], [0, cr, -sr], [0, sr, cr]])
+    ry = np.array([[cp, 0, sp], [0, 1, 0], [-sp, 0, cp]])
+    rz = np.array([[cy, -sy, 0], [sy, cy, 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def pose_matrix(rotation: np.ndarray, translation) -> np.ndarray:
+    T = np.eye(4)
+    T[:3, :3], T[:3, 3] = rotation, translation
+    return T
+
+
+def camera_pose(config: CameraConfig, T_world_body: np.ndarray) -> np.ndarray:
+    """T_world_cam (OpenCV axes) of a camera mounted on a body at ``T_world_body``."""
+    mount = pose_matrix(rpy_matrix(*config.mount_rpy) @ R_BODY_OPTICAL, config.mount_xyz)
+    return T_world_body @ mount
+
+
+def projection_matrix(config: CameraConfig) -> np.ndarray:
+    """The OpenGL projection matrix matching :meth:`CameraConfig.intrinsics`."""
+    f = 1.0 / np.tan(np.radians(config.fov_deg) / 2.0)
+    aspect = config.width / config.height
+    n, fa = config.near, config.far
+    return np.array([
+        [f / aspect, 0, 0, 0],
+        [0, f, 0, 0],
+        [0, 0, (fa + n) / (n - fa), 2 * fa * n / (n - fa)],
+        [0, 0, -1, 0],
+    ])  # fmt: skip
+
+
+def linear_depth(buffer: np.ndarray, hit: np.ndarray, near: float, far: float) -> np.ndarray:
+    """Metric z-depth from the [0, 1] depth buffer; 0 where nothing was hit."""
+    z = far * near / (far - (far - near) * buffer.astype(np.float64))
+    return np.where(hit, z, 0.0).astype(np.float32)
+
+
+def paint_sky(rgb: np.ndarray, hit: np.ndarray, lighting: Lighting) -> None:
+    rows = np.linspace(0.0, 1.0, rgb.shape[0])[:, None]
+    grad = (1 - rows) * np.asarray(lighting.sky_top) + rows * np.asarray(lighting.sky_horizon)
+    sky = np.broadcast_to(grad[:, None, :], rgb.shape).astype(np.uint8)
+    np.copyto(rgb, sky, where=~hit[..., None])
+
+
+def render(
+    client,
+    registry: SceneRegistry,
+    config: CameraConfig,
+    T_world_body: np.ndarray,
+    lighting: Lighting | None = None,
+) -> Render:
+    """Render one camera with TinyRenderer and decode its segmentation through ``registry``."""
+    import pybullet as p
+
+    lighting = lighting or Lighting()
+    T_world_cam = camera_pose(config, T_world_body)
+    view = np.linalg.inv(T_world_cam @ GL_FROM_CV)
+    _, _, rgba, depth_buf, seg = client.getCameraImage(
+        config.width,
+        config.height,
+        viewMatrix=view.T.ravel().tolist(),
+        projectionMatrix=projection_matrix(config).T.ravel().tolist(),
+        renderer=p.ER_TINY_RENDERER,
+        flags=p.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX,
+        **lighting.camera_kwargs(),
+    )
+    shape = (config.height, config.width)
+    seg = np.asarray(seg, dtype=np.int64).reshape(shape)
+    hit = seg >= 0
+    rgb = np.ascontiguousarray(np.asarray(rgba, dtype=np.uint8).reshape(*shape, 4)[..., :3])
+    paint_sky(rgb, hit, lighting)
+    depth = linear_depth(np.asarray(depth_buf).reshape(shape), hit, config.near, config.far)
+    semantic, instance = registry.decode(seg)
+    return Render(config, rgb, depth, semantic, instance, T_world_cam)

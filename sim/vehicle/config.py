@@ -1,0 +1,310 @@
+"""Typed, self-validating vehicle configuration, loadable from YAML presets.
+
+Every dataclass checks itself in ``__post_init__`` and raises ``ValueError`` naming the
+field and the bad value, e.g. ``BodyConfig.mass_kg must be > 0, got -5``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+def _check(obj: object, name: str, ok: bool, rule: str) -> None:
+    if not ok:
+        value = getattr(obj, name)
+        raise ValueError(f"{type(obj).__name__}.{name} must be {rule}, got {value!r}")
+
+
+def _positive(obj: object, *names: str) -> None:
+    for n in names:
+        v = getattr(obj, n)
+        _check(obj, n, isinstance(v, int | float) and math.isfinite(v) and v > 0, "> 0")
+
+
+def _non_negative(obj: object, *names: str) -> None:
+    for n in names:
+        v = getattr(obj, n)
+        _check(obj, n, isinstance(v, int | float) and math.isfinite(v) and v >= 0, ">= 0")
+
+
+def _in_range(obj: object, name: str, lo: float, hi: float) -> None:
+    v = getattr(obj, name)
+    ok = isinstance(v, int | float) and lo <= v <= hi
+    _check(obj, name, ok, f"in [{lo}, {hi}]")
+
+
+@dataclass(frozen=True)
+class BodyConfig:
+    """Chassis geometry and mass; the collision box spans clearance..height."""
+
+    mass_kg: float = 1500.0
+    length_m: float = 4.7
+    width_m: float = 1.85
+    height_m: float = 1.45
+    ground_clearance_m: float = 0.30
+    wheelbase_m: float = 2.75
+    track_m: float = 1.58
+    cg_height_m: float = 0.52
+    front_weight_fraction: float = 0.57
+
+    def __post_init__(self) -> None:
+        _positive(self, "mass_kg", "length_m", "width_m", "height_m", "ground_clearance_m",
+                  "wheelbase_m", "track_m", "cg_height_m")
+        _check(self, "ground_clearance_m", self.ground_clearance_m < self.height_m,
+               f"< height_m ({self.height_m})")
+        _check(self, "wheelbase_m", self.wheelbase_m < self.length_m,
+               f"< length_m ({self.length_m})")
+        _check(self, "track_m", self.track_m <= self.width_m, f"<= width_m ({self.width_m})")
+        _check(self, "cg_height_m",
+               self.ground_clearance_m < self.cg_height_m < self.height_m,
+               f"between ground_clearance_m and height_m ({self.ground_clearance_m}, "
+               f"{self.height_m})")
+        _in_range(self, "front_weight_fraction", 0.2, 0.8)
+
+
+@dataclass(frozen=True)
+class TireConfig:
+    """Magic-formula tire on dry tarmac (surfaces scale B, C, D, E; see surfaces.py).
+
+    bx..ex: longitudinal stiffness, shape, peak friction, curvature (slip ratio);
+    by..ey: the same for the lateral force (slip angle in rad);
+    load_sensitivity: d(peak mu)/d(relative load), negative for real tires;
+    rolling_resistance: coefficient times the normal load;
+    relaxation_length_x_m / _y_m: transient slip lengths (also hold a car at rest).
+    """
+
+    radius_m: float = 0.33
+    inertia_kgm2: float = 1.2
+    bx: float = 10.0
+    cx: float = 1.9
+    dx: float = 1.0
+    ex: float = 0.97
+    by: float = 10.0
+    cy: float = 1.3
+    dy: float = 1.0
+    ey: float = 0.97
+    load_sensitivity: float = -0.1
+    rolling_resistance: float = 0.012
+    relaxation_length_x_m: float = 0.25
+    relaxation_length_y_m: float = 0.5
+
+    def __post_init__(self) -> None:
+        _positive(self, "radius_m", "inertia_kgm2", "bx", "cx", "dx", "by", "cy", "dy",
+                  "relaxation_length_x_m", "relaxation_length_y_m")
+        _in_range(self, "ex", -10.0, 1.0)
+        _in_range(self, "ey", -10.0, 1.0)
+        _in_range(self, "load_sensitivity", -0.9, 0.5)
+        _in_range(self, "rolling_resistance", 0.0, 0.2)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Full-throttle torque curve (rpm -> N m), idle and redline, engine braking."""
+
+    curve_rpm: tuple[float, ...] = (1000.0, 2000.0, 3500.0, 5000.0, 6000.0, 6800.0)
+    curve_nm: tuple[float, ...] = (180.0, 250.0, 290.0, 280.0, 250.0, 210.0)
+    idle_rpm: float = 850.0
+    redline_rpm: float = 6800.0
+    engine_brake_nm: float = 40.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "curve_rpm", tuple(float(x) for x in self.curve_rpm))
+        object.__setattr__(self, "curve_nm", tuple(float(x) for x in self.curve_nm))
+        _check(self, "curve_nm", len(self.curve_nm) == len(self.curve_rpm) >= 2,
+               "as long as curve_rpm (>= 2 points)")
+        _check(self, "curve_rpm", all(a < b for a, b in zip(self.curve_rpm, self.curve_rpm[1:])),
+               "strictly increasing")
+        _check(self, "curve_nm", min(self.curve_nm) >= 0, "all >= 0")
+        _positive(self, "idle_rpm", "redline_rpm")
+        _non_negative(self, "engine_brake_nm")
+        _check(self, "redline_rpm", self.redline_rpm > self.idle_rpm,
+               f"> idle_rpm ({self.idle_rpm})")
+
+
+@dataclass(frozen=True)
+class GearboxConfig:
+    """Automatic gearbox: forward ratios, final drive, shift points and shift time."""
+
+    ratios: tuple[float, ...] = (3.6, 2.2, 1.5, 1.15, 0.92, 0.76)
+    final_drive: float = 3.7
+    efficiency: float = 0.9
+    shift_up_rpm: float = 6300.0
+    shift_down_rpm: float = 2200.0
+    shift_time_s: float = 0.25
+    drive: str = "fwd"
+    traction_control: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ratios", tuple(float(x) for x in self.ratios))
+        _check(self, "ratios", len(self.ratios) >= 1 and min(self.ratios) > 0, "positive")
+        _check(self, "ratios", all(a > b for a, b in zip(self.ratios, self.ratios[1:])),
+               "strictly decreasing")
+        _positive(self, "final_drive", "shift_up_rpm", "shift_down_rpm")
+        _non_negative(self, "shift_time_s")
+        _in_range(self, "efficiency", 0.1, 1.0)
+        _check(self, "shift_down_rpm", self.shift_down_rpm < self.shift_up_rpm,
+               f"< shift_up_rpm ({self.shift_up_rpm})")
+        _check(self, "drive", self.drive in ("fwd", "rwd", "awd"), "one of fwd, rwd, awd")
+
+
+@dataclass(frozen=True)
+class BrakeConfig:
+    """Brake torque of the whole car at full pedal, front share, anti-lock system."""
+
+    max_torque_nm: float = 9000.0
+    front_bias: float = 0.65
+    abs_enabled: bool = True
+
+    def __post_init__(self) -> None:
+        _positive(self, "max_torque_nm")
+        _in_range(self, "front_bias", 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class SteeringConfig:
+    """Road-wheel steering limit and how fast the wheels can turn."""
+
+    max_angle_rad: float = 0.55
+    rate_radps: float = 1.5
+
+    def __post_init__(self) -> None:
+        _positive(self, "max_angle_rad", "rate_radps")
+        _check(self, "max_angle_rad", self.max_angle_rad < 1.2, "< 1.2")
+
+
+@dataclass(frozen=True)
+class SuspensionConfig:
+    """Per-corner spring (natural frequency) and damper (damping ratio), travel."""
+
+    frequency_hz: float = 1.5
+    damping_ratio: float = 0.4
+    travel_m: float = 0.12
+
+    def __post_init__(self) -> None:
+        _positive(self, "frequency_hz", "damping_ratio", "travel_m")
+
+
+@dataclass(frozen=True)
+class AeroConfig:
+    """Drag and downforce; the wake behind the car lowers a follower's drag.
+
+    The airflow deficit behind a leader is ``wake_max_deficit * exp(-gap / wake_decay_m)
+    * exp(-(lateral / wake_half_width_m)^2)`` for gaps up to ``wake_length_m``.
+    """
+
+    drag_coefficient: float = 0.30
+    frontal_area_m2: float = 2.2
+    downforce_coefficient: float = 0.1
+    air_density_kgpm3: float = 1.225
+    wake_length_m: float = 20.0
+    wake_max_deficit: float = 0.45
+    wake_decay_m: float = 8.0
+    wake_half_width_m: float = 1.2
+
+    def __post_init__(self) -> None:
+        _positive(self, "drag_coefficient", "frontal_area_m2", "air_density_kgpm3",
+                  "wake_length_m", "wake_decay_m", "wake_half_width_m")
+        _non_negative(self, "downforce_coefficient")
+        _in_range(self, "wake_max_deficit", 0.0, 0.9)
+
+
+@dataclass(frozen=True)
+class DamageConfig:
+    """How collision impulses turn into damage per zone and worse handling."""
+
+    full_damage_impulse_ns: float = 25000.0
+    crash_threshold_ns: float = 500.0
+    steer_bias_rad: float = 0.06
+    power_loss: float = 0.5
+    drag_increase: float = 0.6
+
+    def __post_init__(self) -> None:
+        _positive(self, "full_damage_impulse_ns", "crash_threshold_ns")
+        _non_negative(self, "steer_bias_rad", "drag_increase")
+        _in_range(self, "power_loss", 0.0, 1.0)
+
+
+_SECTIONS: dict[str, type] = {
+    "body": BodyConfig, "tire": TireConfig, "engine": EngineConfig,
+    "gearbox": GearboxConfig, "brakes": BrakeConfig, "steering": SteeringConfig,
+    "suspension": SuspensionConfig, "aero": AeroConfig, "damage": DamageConfig,
+}
+
+
+@dataclass(frozen=True)
+class VehicleConfig:
+    """A whole vehicle: one section per subsystem."""
+
+    name: str = "sedan"
+    body: BodyConfig = field(default_factory=BodyConfig)
+    tire: TireConfig = field(default_factory=TireConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    gearbox: GearboxConfig = field(default_factory=GearboxConfig)
+    brakes: BrakeConfig = field(default_factory=BrakeConfig)
+    steering: SteeringConfig = field(default_factory=SteeringConfig)
+    suspension: SuspensionConfig = field(default_factory=SuspensionConfig)
+    aero: AeroConfig = field(default_factory=AeroConfig)
+    damage: DamageConfig = field(default_factory=DamageConfig)
+
+    def __post_init__(self) -> None:
+        _check(self, "name", isinstance(self.name, str) and bool(self.name), "a non-empty str")
+        for key, cls in _SECTIONS.items():
+            _check(self, key, isinstance(getattr(self, key), cls), f"a {cls.__name__}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VehicleConfig:
+        """Build from nested dicts (YAML); unknown sections or fields are errors."""
+        if not isinstance(data, dict):
+            raise ValueError(f"vehicle config must be a mapping, got {type(data).__name__}")
+        unknown = set(data) - set(_SECTIONS) - {"name"}
+        if unknown:
+            raise ValueError(f"VehicleConfig has no section {sorted(unknown)[0]!r}")
+        kwargs: dict[str, Any] = {"name": data.get("name", "custom")}
+        for key, section in _SECTIONS.items():
+            kwargs[key] = _section_from_dict(section, data.get(key) or {})
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def with_changes(self, section: str, **changes: Any) -> VehicleConfig:
+        """A copy with fields of one section replaced (validated again)."""
+        if section not in _SECTIONS:
+            raise ValueError(f"VehicleConfig has no section {section!r}")
+        new = dataclasses.replace(getattr(self, section), **changes)
+        return dataclasses.replace(self, **{section: new})
+
+
+def _section_from_dict(section: type, values: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(section)}
+    bad = set(values) - names
+    if bad:
+        raise ValueError(f"{section.__name__} has no field {sorted(bad)[0]!r}")
+    return section(**values)
+
+
+def load_config(path: str | Path) -> VehicleConfig:
+    """Read a vehicle config from a YAML file."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no vehicle config file {str(p)!r}")
+    return VehicleConfig.from_dict(yaml.safe_load(p.read_text()) or {})
+
+
+def preset_names() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in PRESET_DIR.glob("*.yaml")))
+
+
+def preset(name: str) -> VehicleConfig:
+    """A shipped preset: ``sports_car``, ``sedan`` or ``van``."""
+    if name not in preset_names():
+        raise ValueError(f"unknown vehicle preset {name!r}; known: {', '.join(preset_names())}")
+    return load_config(PRESET_DIR / f"{name}.yaml")

@@ -1,0 +1,69 @@
+"""Per-pixel camera geometry from the ``json.camera`` dict and a metric z-depth map."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CAMERA_KEYS = ("width", "height", "fx", "fy", "cx", "cy")
+
+
+@dataclass(frozen=True)
+class FrameGeometry:
+    """Rays, 3D points and world orientation of every pixel.
+
+    rays        (H, W, 3) unit ray directions in the camera frame (OpenCV: x right, y down)
+    points      (H, W, 3) camera-frame points; NaN-free, zero where depth is 0 (sky)
+    distance    (H, W) metric distance along the ray, inf where depth is 0
+    R_world_cam (3, 3) rotation camera -> world; cam_height: camera z in the world [m]
+    up_cam      (3,) world +z expressed in the camera frame
+    sin_elev    (H, W) world-z component of each unit ray (elevation sine)
+    t_world_xy  (2,) camera position x, y in the world
+    """
+
+    rays: np.ndarray
+    points: np.ndarray
+    distance: np.ndarray
+    R_world_cam: np.ndarray
+    cam_height: float
+    up_cam: np.ndarray
+    sin_elev: np.ndarray
+    t_world_xy: np.ndarray
+
+    @property
+    def hit(self) -> np.ndarray:
+        return np.isfinite(self.distance)
+
+    def world_xy(self) -> np.ndarray:
+        """(H, W, 2) world x, y of each hit point (camera position where there is no hit)."""
+        pts = self.points @ self.R_world_cam.T
+        return pts[..., :2] + self.t_world_xy
+
+
+def frame_geometry(camera: dict, depth: np.ndarray) -> FrameGeometry:
+    """Build the geometry; raises ValueError for a camera dict that does not fit ``depth``."""
+    missing = [k for k in CAMERA_KEYS if k not in camera]
+    if missing:
+        raise ValueError(f"camera dict is missing {', '.join(missing)}")
+    h, w = depth.shape
+    if (int(camera["height"]), int(camera["width"])) != (h, w):
+        raise ValueError(
+            f"camera is {camera['width']}x{camera['height']} but depth is {w}x{h}"
+        )
+    T = np.asarray(camera.get("T_world_cam", np.eye(4).ravel()), dtype=np.float64).reshape(4, 4)
+    u = (np.arange(w, dtype=np.float32) + 0.5 - camera["cx"]) / camera["fx"]
+    v = (np.arange(h, dtype=np.float32) + 0.5 - camera["cy"]) / camera["fy"]
+    raw = np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.ones((h, w), np.float32)), -1)
+    norm = np.linalg.norm(raw, axis=-1)
+    rays = (raw / norm[..., None]).astype(np.float32)
+    hit = depth > 0
+    points = np.where(hit[..., None], raw * depth[..., None], 0.0).astype(np.float32)
+    distance = np.where(hit, depth * norm, np.inf).astype(np.float32)
+    R = T[:3, :3]
+    up_cam = R.T @ np.array([0.0, 0.0, 1.0])
+    return FrameGeometry(
+        rays=rays, points=points, distance=distance, R_world_cam=R,
+        cam_height=float(T[2, 3]), up_cam=up_cam.astype(np.float32),
+        sin_elev=(rays @ up_cam.astype(np.float32)), t_world_xy=T[:2, 3].astype(np.float32),
+    )

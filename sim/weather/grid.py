@@ -1,0 +1,38 @@
+"""One scene under many presets, side by side (for ``preview`` and for eyeballing)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from sim.seeding import rng_for
+from sim.weather.effects import EgoMotion, apply_weather
+from sim.weather.presets import get_preset
+
+
+def weather_grid(
+    rgb: np.ndarray,
+    depth: np.ndarray,
+    seg: np.ndarray,
+    camera: dict,
+    presets: list[str],
+    seed: int = 0,
+    columns: int = 4,
+    ego_motion: EgoMotion | None = None,
+) -> np.ndarray:
+    """A (rows*H, columns*W, 3) uint8 mosaic of the frame under each preset, labelled."""
+    if not presets:
+        raise ValueError("weather_grid needs at least one preset")
+    if columns < 1:
+        raise ValueError(f"weather_grid columns must be >= 1, got {columns}")
+    h, w = rgb.shape[:2]
+    rows = -(-len(presets) // columns)
+    mosaic = np.zeros((rows * h, columns * w, 3), dtype=np.uint8)
+    for i, name in enumerate(presets):
+        out = apply_weather(rgb, depth, seg, camera, get_preset(name), rng_for(seed, "weather",
+                            i), ego_motion)
+        tile = Image.fromarray(out)
+        ImageDraw.Draw(tile).text((4, 3), name, fill=(255, 255, 0))
+        r, c = divmod(i, columns)
+        mosaic[r * h:(r + 1) * h, c * w:(c + 1) * w] = np.asarray(tile)
+    return mosaic

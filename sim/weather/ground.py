@@ -1,0 +1,95 @@
+"""Ground effects in the picture: snow cover, wet and icy road, puddles.
+
+Patterns (snow patches, puddles, ice) are value noise anchored to world x, y, so they stay
+put on the ground from frame to frame; coverage fractions follow the weather parameters.
+All functions take and return linear RGB and never touch labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.classes import class_id
+from sim.weather.geometry import FrameGeometry
+from sim.weather.params import WeatherParams
+from sim.weather.sky import reflected_sky
+
+SNOW_ALBEDO = np.array([0.82, 0.85, 0.9], dtype=np.float32)
+GROUND = ("road", "lane_marking", "sidewalk", "terrain")
+WET = {"road": 1.0, "lane_marking": 0.8, "sidewalk": 0.6}
+SNOW_SHARE = {"terrain": 1.0, "sidewalk": 0.95, "road": 0.8, "lane_marking": 0.8}
+WATER_F0 = 0.02  # Fresnel reflectance of water at normal incidence
+
+
+def value_noise(xy: np.ndarray, cell_m: float, salt: int) -> np.ndarray:
+    """Smooth noise in [0, 1] from an integer hash of the world lattice (deterministic)."""
+    g = xy / cell_m
+    i0 = np.floor(g).astype(np.int64)
+    f = g - i0
+    f = f * f * (3.0 - 2.0 * f)
+
+    def h(di: int, dj: int) -> np.ndarray:
+        a = (i0[..., 0] + di).astype(np.uint64) * np.uint64(73856093)
+        b = (i0[..., 1] + dj).astype(np.uint64) * np.uint64(19349663)
+        x = (a ^ b ^ np.uint64(salt * 83492791)) * np.uint64(2654435761)
+        return ((x >> np.uint64(8)) & np.uint64(0xFFFF)).astype(np.float32) / 65535.0
+
+    top = h(0, 0) * (1 - f[..., 0]) + h(1, 0) * f[..., 0]
+    bottom = h(0, 1) * (1 - f[..., 0]) + h(1, 1) * f[..., 0]
+    return (top * (1 - f[..., 1]) + bottom * f[..., 1]).astype(np.float32)
+
+
+def coverage_mask(xy: np.ndarray, fraction: float, cell_m: float, salt: int) -> np.ndarray:
+    """Soft mask covering about ``fraction`` of the ground in world-anchored patches."""
+    if fraction <= 0.0:
+        return np.zeros(xy.shape[:2], dtype=np.float32)
+    n = 0.65 * value_noise(xy, cell_m, salt) + 0.35 * value_noise(xy, cell_m / 3.1, salt + 1)
+    threshold = 0.2 + 0.6 * (1.0 - fraction)  # the noise mostly lies in [0.2, 0.8]
+    return np.clip((n - threshold) / 0.06 + 0.5, 0.0, 1.0).astype(np.float32)
+
+
+def _class_share(seg: np.ndarray, shares: dict[str, float]) -> np.ndarray:
+    out = np.zeros(seg.shape, dtype=np.float32)
+    for name, share in shares.items():
+        out[seg == class_id(name)] = share
+    return out
+
+
+def upward_facing(geom: FrameGeometry) -> np.ndarray:
+    """How much each surface faces up (0..1) from depth-derived normals."""
+    p = geom.points
+    n = np.cross(np.gradient(p, axis=0), np.gradient(p, axis=1))
+    n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
+    n *= -np.sign(np.sum(n * geom.rays, axis=-1, keepdims=True) + 1e-12)
+    return np.clip((n @ geom.up_cam - 0.7) / 0.2, 0.0, 1.0) * geom.hit
+
+
+def apply_snow(lin: np.ndarray, seg: np.ndarray, geom: FrameGeometry, p: WeatherParams):
+    """Whiten ground (terrain > sidewalk > road) and upward-facing tops by snow cover."""
+    if p.snow_cover <= 0.0:
+        return lin
+    xy = geom.world_xy()
+    share = np.maximum(_class_share(seg, SNOW_SHARE), 0.7 * upward_facing(geom))
+    share = np.where(seg == class_id("ego"), 0.0, share)
+    amount = coverage_mask(xy, p.snow_cover, 2.5, salt=11) * share
+    return lin * (1.0 - amount[..., None]) + SNOW_ALBEDO * amount[..., None]
+
+
+def apply_wet_road(lin: np.ndarray, seg: np.ndarray, geom: FrameGeometry, p: WeatherParams):
+    """Wet asphalt: darker albedo plus a Fresnel-weighted mirror image of the sky;
+    puddles are full mirrors, ice a glossy film without darkening."""
+    wet = _class_share(seg, WET)
+    if not wet.any() or p.road_wetness + p.puddles + p.ice <= 0.0:
+        return lin
+    xy = geom.world_xy()
+    puddle = coverage_mask(xy, p.puddles, 3.0, salt=23) * (seg == class_id("road"))
+    ice = coverage_mask(xy, p.ice, 4.0, salt=37) * wet
+    film = np.clip(p.road_wetness * wet + puddle, 0.0, 1.0)
+    cos_i = np.abs(geom.sin_elev)
+    fresnel = WATER_F0 + (1 - WATER_F0) * (1 - cos_i) ** 5
+    gloss = np.clip(0.35 * film + 0.65 * puddle + 0.4 * ice, 0.0, 1.0) * fresnel
+    rays_world = geom.rays @ geom.R_world_cam.T
+    mirror = reflected_sky(p, rays_world)
+    dark = 1.0 - 0.5 * film - 0.3 * puddle
+    out = lin * dark[..., None] * (1.0 - gloss[..., None]) + mirror * gloss[..., None]
+    return out.astype(np.float32)

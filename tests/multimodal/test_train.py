@@ -1,0 +1,122 @@
+"""End-to-end CPU training, resume after a kill, and 2-process gloo DDP equivalence."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from multimodal.checkpoint import load_checkpoint, load_state
+from multimodal.train import main
+
+
+def _args(shards, out: Path, *extra: str) -> list[str]:
+    return ["--train", shards["train"].urls, "--out", str(out), "--batch-size", "16",
+            "--workers", "0", "--device", "cpu", "--lr", "1e-3", "--warmup-steps", "3",
+            "--no-progress", *extra]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_tiny_model_learns_from_shards(shard_set, tmp_path):
+    out = tmp_path / "run"
+    argv = _args(shard_set, out, "--val", shard_set["val"].urls, "--epochs", "2",
+                 "--steps-per-epoch", "15", "--train-caption-families", "template,descriptive",
+                 "--eval-caption-families", "question")  # fmt: skip
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["final_loss"] < 0.8 * summary["first_loss"]
+    val = summary["val"]
+    chance_r5 = 5 / val["gallery_size"]
+    for direction in ("image->text", "text->image", "audio->text", "text->audio"):
+        assert val["retrieval"][direction]["R@5"] > chance_r5, direction
+    weather = val["zero_shot"]["weather_family"]
+    assert max(weather[s]["accuracy"] for s in ("image", "audio", "fused")) > weather["image"]["chance"]
+    assert (out / "training_curve.png").stat().st_size > 0
+    assert any((out / "plots").glob("confusion_*.png"))
+    model, config, tokenizer = load_checkpoint(out / "checkpoint.pt")
+    assert config.mel.n_mels == 64 and tokenizer(["x"]).shape == (1, config.context_length)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_resume_after_kill_continues_the_same_run(shard_set, tmp_path):
+    common = ("--epochs", "3", "--steps-per-epoch", "5", "--save-every", "1")
+    full = tmp_path / "full"
+    assert main(_args(shard_set, full, *common)) == 0
+
+    killed = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "multimodal.train", *_args(shard_set, killed, *common)]
+    proc = subprocess.Popen(cmd, cwd=Path(__file__).parents[2], env=dict(os.environ),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    ckpt = killed / "checkpoint.pt"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists() and load_state(ckpt)["step"] >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    stopped_at = load_state(ckpt)["step"]
+    assert 3 <= stopped_at < 15
+
+    assert main(_args(shard_set, killed, *common, "--resume", "auto")) == 0
+    a, b = load_state(full / "checkpoint.pt"), load_state(ckpt)
+    assert b["step"] == a["step"] == 15
+    assert [h["loss"] for h in b["history"]] == pytest.approx([h["loss"] for h in a["history"]],
+                                                              rel=1e-5)  # fmt: skip
+    for name, tensor in a["model"].items():
+        torch.testing.assert_close(b["model"][name], tensor, rtol=1e-5, atol=1e-6)
+
+
+def _ddp_step(payload: dict) -> None:
+    """One optimizer step of a DDP run; rank r takes its slice of the global batch."""
+    from multimodal.distributed import init_distributed
+    from multimodal.trainer import Trainer
+    from multimodal.train import TrainConfig
+
+    cfg = TrainConfig(**payload["cfg"])
+    trainer = Trainer(cfg)
+    env = init_distributed("cpu")
+    batch, per = payload["batch"], len(payload["batch"]["text"]) // env.world_size
+    part = slice(env.rank * per, (env.rank + 1) * per)
+    local = {"image": batch["image"][part], "audio": batch["audio"][part],
+             "text": batch["text"][part]}  # fmt: skip
+    record = trainer.train_step([local])
+    if env.is_main:
+        state = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+        torch.save({"loss": record["loss"], "model": state}, payload["result"])
+    torch.distributed.destroy_process_group() if env.world_size > 1 else None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_two_process_gloo_matches_one_process(shard_set, tmp_path):
+    from multimodal.data import DataConfig, eval_loader
+    from multimodal.distributed import spawn
+
+    batch = next(iter(eval_loader(DataConfig(urls=shard_set["val"].urls, batch_size=8,
+                                             workers=0))))  # fmt: skip
+    cfg = {"train": "unused.tar", "out": str(tmp_path), "device": "cpu", "augment": False,
+           "modality_dropout": 0.0, "lr": 1e-3, "warmup_steps": 0}  # fmt: skip
+    results = {}
+    for nproc in (1, 2):
+        payload = {"cfg": cfg, "batch": batch, "result": str(tmp_path / f"r{nproc}.pt")}
+        if nproc == 1:
+            _ddp_step(payload)
+        else:
+            spawn(_ddp_step, 2, payload)
+        results[nproc] = torch.load(payload["result"])
+    assert results[2]["loss"] == pytest.approx(results[1]["loss"], rel=1e-4)
+    moved = 0
+    for name, tensor in results[1]["model"].items():
+        torch.testing.assert_close(results[2]["model"][name], tensor, rtol=1e-3, atol=1e-5)
+        moved += int(name.startswith("visual"))
+    assert moved > 0
