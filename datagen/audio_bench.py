@@ -11,8 +11,14 @@ import time
 
 import numpy as np
 
-from datagen.audio import SOURCE_NAMES, AudioConfig, clip, encode_flac, synthesize
-from datagen.audio import synthesize_sources
+from datagen.audio import (
+    SOURCE_NAMES,
+    AudioConfig,
+    clip,
+    encode_flac,
+    synthesize,
+    synthesize_sources,
+)
 from datagen.audio.synthetic_trace import drive_cycle
 from sim.trace import SURFACE_CODES, StateTrace
 
@@ -68,7 +74,10 @@ def run(args: argparse.Namespace) -> dict:
     for name in SOURCE_NAMES:
         trace = _trace_for(name, args.duration)
         seconds = _best_time(
-            lambda: synthesize_sources(trace, cfg, np.random.default_rng(0), (name,)), args.repeats
+            lambda trace=trace, name=name: synthesize_sources(
+                trace, cfg, np.random.default_rng(0), (name,)
+            ),
+            args.repeats,
         )
         rows[name] = seconds
     trace = drive_cycle(args.duration)

@@ -65,7 +65,9 @@ class ModelConfig:
                 f"ModelConfig.init_temperature must be in (0, 1), got {self.init_temperature}"
             )
         if len(self.image_mean) != 3 or len(self.image_std) != 3 or min(self.image_std) <= 0:
-            raise ValueError(f"ModelConfig.image_std must be 3 positive values, got {self.image_std}")
+            raise ValueError(
+                f"ModelConfig.image_std must be 3 positive values, got {self.image_std}"
+            )
 
     @property
     def audio_samples(self) -> int:
@@ -93,14 +95,36 @@ class ModelConfig:
 PRESETS: dict[str, ModelConfig] = {
     "tiny": ModelConfig(),
     "small": ModelConfig(
-        name="small", embed_dim=384, image_size=96, vision_width=384, vision_layers=12,
-        vision_patch=8, text_width=384, text_layers=6, context_length=64, audio_width=384,
-        audio_layers=8, audio_patch=16, head_width=64, fusion_heads=6,
+        name="small",
+        embed_dim=384,
+        image_size=96,
+        vision_width=384,
+        vision_layers=12,
+        vision_patch=8,
+        text_width=384,
+        text_layers=6,
+        context_length=64,
+        audio_width=384,
+        audio_layers=8,
+        audio_patch=16,
+        head_width=64,
+        fusion_heads=6,
     ),  # fmt: skip
     "base": ModelConfig(
-        name="base", embed_dim=512, image_size=224, vision_width=768, vision_layers=12,
-        vision_patch=16, text_width=512, text_layers=12, context_length=77, audio_width=768,
-        audio_layers=12, audio_patch=16, head_width=64, fusion_heads=8,
+        name="base",
+        embed_dim=512,
+        image_size=224,
+        vision_width=768,
+        vision_layers=12,
+        vision_patch=16,
+        text_width=512,
+        text_layers=12,
+        context_length=77,
+        audio_width=768,
+        audio_layers=12,
+        audio_patch=16,
+        head_width=64,
+        fusion_heads=8,
     ),  # fmt: skip
 }
 

@@ -79,7 +79,9 @@ def decode_image(data: bytes, cfg: DataConfig, rng: np.random.Generator | None) 
     pixels = np.asarray(image, dtype=np.float32) / 255.0
     if rng is not None and cfg.augment is not None:
         pixels = colour_jitter(pixels, cfg.augment, rng)
-    pixels = (pixels - np.asarray(cfg.image_mean, np.float32)) / np.asarray(cfg.image_std, np.float32)
+    pixels = (pixels - np.asarray(cfg.image_mean, np.float32)) / np.asarray(
+        cfg.image_std, np.float32
+    )
     return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32))
 
 
@@ -101,7 +103,9 @@ def pick_caption(
     meta: dict, families: tuple[str, ...] | None, rng: np.random.Generator | None
 ) -> str | None:
     """One caption among the alternatives of the allowed families (first one if no rng)."""
-    options = [c["text"] for c in meta.get("captions", []) if families is None or c["family"] in families]
+    options = [
+        c["text"] for c in meta.get("captions", []) if families is None or c["family"] in families
+    ]
     if not options:
         return None
     return options[int(rng.integers(len(options)))] if rng is not None else options[0]
@@ -186,8 +190,9 @@ def train_loader(cfg: DataConfig, epoch: int, steps: int) -> torch.utils.data.Da
         raise ValueError(f"steps per epoch must be > 0, got {steps}")
     handler = TarErrorCounter()
     pipeline = wds.DataPipeline(
-        wds.ResampledShards(expand_urls(cfg.urls), seed=cfg.seed * 100003 + epoch,
-                            deterministic=True),  # fmt: skip
+        wds.ResampledShards(
+            expand_urls(cfg.urls), seed=cfg.seed * 100003 + epoch, deterministic=True
+        ),  # fmt: skip
         wds.tarfile_to_samples(handler=handler),
         wds.shuffle(cfg.shuffle_buffer, initial=min(cfg.shuffle_buffer, 64), seed=cfg.seed + epoch),
         _decoder(cfg, epoch, train=True),

@@ -30,7 +30,9 @@ def pick_device(preference: str, local_rank: int) -> torch.device:
     if preference.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ValueError(f"device {preference!r} requested but CUDA is not available")
-        return torch.device("cuda", local_rank) if preference == "cuda" else torch.device(preference)
+        return (
+            torch.device("cuda", local_rank) if preference == "cuda" else torch.device(preference)
+        )
     if preference != "cpu":
         raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {preference!r}")
     return torch.device("cpu")

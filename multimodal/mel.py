@@ -35,9 +35,7 @@ class MelConfig:
                 f"MelConfig.win_length must be <= n_fft ({self.n_fft}), got {self.win_length}"
             )
         if not 0 <= self.f_min < self.f_max <= self.sample_rate / 2:
-            raise ValueError(
-                f"MelConfig.f_max must be in (f_min, sample_rate/2], got {self.f_max}"
-            )
+            raise ValueError(f"MelConfig.f_max must be in (f_min, sample_rate/2], got {self.f_max}")
         if self.log_offset <= 0:
             raise ValueError(f"MelConfig.log_offset must be > 0, got {self.log_offset}")
 

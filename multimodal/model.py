@@ -28,9 +28,7 @@ class TriModalModel(nn.Module):
         self.audio = AudioTower(config)
         self.fusion = FusionHead(config.embed_dim, config.fusion_heads)
         init = math.log(1.0 / config.init_temperature)
-        self.logit_scale = nn.ParameterDict(
-            {p: nn.Parameter(torch.tensor(init)) for p in PAIRS}
-        )
+        self.logit_scale = nn.ParameterDict({p: nn.Parameter(torch.tensor(init)) for p in PAIRS})
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """``[B, 3, S, S]`` normalised (config mean/std) images -> ``[B, D]``."""

@@ -37,7 +37,9 @@ def training_curve(history: list[dict], path: str | Path) -> Path:
     return path
 
 
-def confusion_matrix(matrix: list[list[int]], labels: list[str], title: str, path: str | Path) -> Path:
+def confusion_matrix(
+    matrix: list[list[int]], labels: list[str], title: str, path: str | Path
+) -> Path:
     """A row-normalised confusion matrix (rows: truth, columns: prediction) with counts."""
     plt = _pyplot()
     counts = np.asarray(matrix, dtype=float)

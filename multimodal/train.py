@@ -60,7 +60,9 @@ class TrainConfig:
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
         if self.precision not in PRECISIONS:
-            raise ValueError(f"TrainConfig.precision must be one of {PRECISIONS}, got {self.precision!r}")
+            raise ValueError(
+                f"TrainConfig.precision must be one of {PRECISIONS}, got {self.precision!r}"
+            )
         if not 0 <= self.modality_dropout < 1:
             raise ValueError(
                 f"TrainConfig.modality_dropout must be in [0, 1), got {self.modality_dropout}"
@@ -88,7 +90,10 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     decay, no_decay = [], []
     for _, p in sorted(model.named_parameters()):
         (decay if p.ndim >= 2 else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

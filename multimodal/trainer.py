@@ -9,8 +9,14 @@ from pathlib import Path
 import torch
 
 from multimodal.augment import AugmentConfig, spec_augment
-from multimodal.checkpoint import FORMAT_VERSION, load_state, restore_rng, rng_state, save_atomic
-from multimodal.checkpoint import unwrap
+from multimodal.checkpoint import (
+    FORMAT_VERSION,
+    load_state,
+    restore_rng,
+    rng_state,
+    save_atomic,
+    unwrap,
+)
 from multimodal.configs import preset
 from multimodal.data import train_loader
 from multimodal.distributed import cleanup, init_distributed, mean_across_ranks
@@ -19,7 +25,12 @@ from multimodal.model import TriModalModel, load_openclip_weights
 from multimodal.prompts import default_prompts
 from multimodal.tokenizer import Tokenizer
 from multimodal.train import (
-    TrainConfig, cosine_with_warmup, data_config, elapsed, param_groups, to_jsonable,
+    TrainConfig,
+    cosine_with_warmup,
+    data_config,
+    elapsed,
+    param_groups,
+    to_jsonable,
 )  # fmt: skip
 
 CHECKPOINT = "checkpoint.pt"
@@ -63,7 +74,8 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [self.env.device.index] if self.env.device.type == "cuda" else None
-            net = DistributedDataParallel(model, device_ids=ids)
+            # the fusion head's text type-embedding is unused in training
+            net = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
         return torch.compile(net) if self.cfg.compile else net
 
     # ---- checkpoints -------------------------------------------------------------------
@@ -97,7 +109,9 @@ class Trainer:
     # ---- one step ----------------------------------------------------------------------
     def _present(self, batch: int) -> dict[str, torch.Tensor]:
         """Fusion modality dropout: each sample loses image or audio with some probability."""
-        gen = torch.Generator().manual_seed(_derived(self.cfg.seed, "drop", self.step, self.env.rank))
+        gen = torch.Generator().manual_seed(
+            _derived(self.cfg.seed, "drop", self.step, self.env.rank)
+        )
         drop = torch.rand(batch, generator=gen) < self.cfg.modality_dropout
         which = torch.rand(batch, generator=gen) < 0.5
         return {"image": ~(drop & which), "audio": ~(drop & ~which)}
@@ -109,7 +123,9 @@ class Trainer:
         tokens = self.tokenizer(batch["text"]).to(dev)
         mel = unwrap(self.model).audio_mel(waves)
         if self.cfg.augment:
-            gen = torch.Generator().manual_seed(_derived(self.cfg.seed, "spec", self.step, self.env.rank))
+            gen = torch.Generator().manual_seed(
+                _derived(self.cfg.seed, "spec", self.step, self.env.rank)
+            )
             mel = spec_augment(mel, self.augment, gen)
         present = {k: v.to(dev) for k, v in self._present(images.shape[0]).items()}
         use_bf16 = self.cfg.precision == "bf16"

@@ -205,3 +205,21 @@ def render(
     depth = linear_depth(np.asarray(depth_buf).reshape(shape), hit, config.near, config.far)
     semantic, instance = registry.decode(seg)
     return Render(config, rgb, depth, semantic, instance, T_world_cam)
+
+
+# name -> (vertical fov, mount xyz, mount rpy); used by the CLI and datagen defaults
+CAMERA_PRESETS: dict[str, tuple[float, tuple, tuple]] = {
+    "front": (60.0, (0.8, 0.0, 1.75), (0.0, 0.03, 0.0)),
+    "wide": (100.0, (0.8, 0.0, 1.75), (0.0, 0.12, 0.0)),
+    "left": (75.0, (0.0, 0.5, 1.75), (0.0, 0.05, np.pi / 2)),
+    "right": (75.0, (0.0, -0.5, 1.75), (0.0, 0.05, -np.pi / 2)),
+    "rear": (60.0, (-0.8, 0.0, 1.75), (0.0, 0.03, np.pi)),
+}
+
+
+def preset_camera(name: str, width: int, height: int | None = None) -> CameraConfig:
+    """A CameraConfig from :data:`CAMERA_PRESETS`; ValueError naming valid presets."""
+    if name not in CAMERA_PRESETS:
+        raise ValueError(f"camera preset must be one of {sorted(CAMERA_PRESETS)}, got {name!r}")
+    fov, xyz, rpy = CAMERA_PRESETS[name]
+    return CameraConfig(name, width, height or width, fov, xyz, rpy)

@@ -42,43 +42,33 @@ def mask_boxes(instance: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return ids, counts[ids], boxes
 
 
-def body_box_world(client, info) -> tuple[np.ndarray, float]:
-    """World centre and yaw of a registered body's 3D box."""
-    pos, quat = client.getBasePositionAndOrientation(info.body_id)
-    rot = np.asarray(client.getMatrixFromQuaternion(quat)).reshape(3, 3)
-    center = np.asarray(pos) + rot @ np.asarray(info.center_offset)
-    return center, float(np.arctan2(rot[1, 0], rot[0, 0]))
+def quat_matrices(quats: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) rotation matrices of (N, 4) quaternions (x, y, z, w)."""
+    x, y, z, w = np.asarray(quats, dtype=np.float64).T
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+    ], axis=1)  # fmt: skip
 
 
-def box_corners(center: np.ndarray, size, yaw: float) -> np.ndarray:
-    """(8, 3) world corners of a yaw-only box (order: see module docstring)."""
-    c, s = np.cos(yaw), np.sin(yaw)
-    rz = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-    return center + (CORNER_SIGNS * (np.asarray(size) / 2.0)) @ rz.T
+def boxes_world(client, infos: list) -> tuple[np.ndarray, np.ndarray]:
+    """World box centres (N, 3) and yaws (N,) of registered bodies."""
+    poses = [client.getBasePositionAndOrientation(info.body_id) for info in infos]
+    pos = np.array([p for p, _ in poses], dtype=np.float64).reshape(-1, 3)
+    rot = quat_matrices(np.array([q for _, q in poses], dtype=np.float64).reshape(-1, 4))
+    offsets = np.array([info.center_offset for info in infos], dtype=np.float64).reshape(-1, 3)
+    centers = pos + np.einsum("nij,nj->ni", rot, offsets)
+    return centers, np.arctan2(rot[:, 1, 0], rot[:, 0, 0])
 
 
-def _floats(a) -> list:
-    return [float(v) for v in np.asarray(a).ravel()]
-
-
-def object_label(client, info, box2d, visible: int, T_cam_world: np.ndarray) -> dict:
-    center, yaw = body_box_world(client, info)
-    corners_w = box_corners(center, info.size_lwh, yaw)
-    to_cam = lambda pts: pts @ T_cam_world[:3, :3].T + T_cam_world[:3, 3]  # noqa: E731
-    center_c = to_cam(center)
-    return {
-        "instance_id": int(info.instance_id),
-        "class": info.class_name,
-        "bbox2d": [int(v) for v in box2d],
-        "visible_px": int(visible),
-        "bbox3d_world": {"center": _floats(center), "size": list(info.size_lwh), "yaw": yaw},
-        "bbox3d_cam": {
-            "center": _floats(center_c),
-            "size": list(info.size_lwh),
-            "corners": [_floats(c) for c in to_cam(corners_w)],
-        },
-        "distance_m": float(np.linalg.norm(center_c)),
-    }
+def box_corners(centers: np.ndarray, sizes: np.ndarray, yaws: np.ndarray) -> np.ndarray:
+    """(N, 8, 3) world corners of yaw-only boxes (order: see module docstring)."""
+    c, s = np.cos(yaws), np.sin(yaws)
+    local = CORNER_SIGNS[None] * (np.asarray(sizes)[:, None, :] / 2.0)
+    x = c[:, None] * local[..., 0] - s[:, None] * local[..., 1]
+    y = s[:, None] * local[..., 0] + c[:, None] * local[..., 1]
+    return centers[:, None, :] + np.stack([x, y, local[..., 2]], axis=-1)
 
 
 def extract_labels(
@@ -86,13 +76,32 @@ def extract_labels(
 ) -> list[dict]:
     """One label per object instance with at least ``min_visible_px`` visible pixels."""
     ids, counts, boxes = mask_boxes(render.instance)
+    keep = counts >= min_visible_px
+    ids, counts, boxes = ids[keep], counts[keep], boxes[keep]
+    infos = [registry.by_instance(int(i)) for i in ids]
+    if not infos:
+        return []
+    sizes = np.array([info.size_lwh for info in infos], dtype=np.float64)
+    centers, yaws = boxes_world(client, infos)
     T_cam_world = np.linalg.inv(render.T_world_cam)
-    labels = []
-    for inst, count, box in zip(ids, counts, boxes):
-        if count >= min_visible_px:
-            info = registry.by_instance(int(inst))
-            labels.append(object_label(client, info, box, int(count), T_cam_world))
-    return labels
+    R, t = T_cam_world[:3, :3], T_cam_world[:3, 3]
+    centers_c = centers @ R.T + t
+    corners_c = box_corners(centers, sizes, yaws) @ R.T + t
+    dist = np.linalg.norm(centers_c, axis=1)
+    rows = zip(infos, boxes.tolist(), counts.tolist(), centers.tolist(), yaws.tolist(),
+               centers_c.tolist(), corners_c.tolist(), dist.tolist(), sizes.tolist())  # fmt: skip
+    return [
+        {
+            "instance_id": info.instance_id,
+            "class": info.class_name,
+            "bbox2d": box,
+            "visible_px": count,
+            "bbox3d_world": {"center": cw, "size": size, "yaw": yaw},
+            "bbox3d_cam": {"center": cc, "size": list(size), "corners": corners},
+            "distance_m": d,
+        }
+        for info, box, count, cw, yaw, cc, corners, d, size in rows
+    ]
 
 
 def project_points(render: Render, points_cam: np.ndarray) -> np.ndarray:

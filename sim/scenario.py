@@ -20,7 +20,7 @@ from sim.road import ROAD_KINDS, Road, RoadConfig, build_road, generate_road
 from sim.scene import SceneRegistry
 from sim.scenery import SceneryConfig, build_scenery, create_body
 from sim.seeding import rng_for
-from sim.traffic import AgentState, Traffic, TrafficConfig, vehicle_parts
+from sim.traffic import AgentState, AgentView, Traffic, TrafficConfig, vehicle_parts
 from sim.world import World, WorldConfig
 
 
@@ -115,10 +115,14 @@ class Ego(Protocol):
 
 
 class KinematicEgo:
-    """An ego car that drives like an NPC: lane keeping plus car following (IDM)."""
+    """An ego car driven like an NPC (lane keeping plus IDM car following).
 
-    def __init__(self, scenario_world: World, traffic: Traffic, agent: AgentState) -> None:
-        self.world, self.traffic, self.agent = scenario_world, traffic, agent
+    The traffic model moves it in the same vectorised batch as the NPCs
+    (:meth:`Traffic.control_step`), so :meth:`control_step` itself has nothing left to do.
+    """
+
+    def __init__(self, agent: AgentView) -> None:
+        self.agent = agent
         self.body_id = agent.body
 
     @property
@@ -134,7 +138,7 @@ class KinematicEgo:
         return np.asarray(self.agent.velocity)
 
     def control_step(self, dt: float) -> None:
-        self.traffic.drive(self.agent, self.traffic.vehicles + [self.agent], dt)
+        """Nothing to do: moved by the traffic's batched step."""
 
 
 @dataclass
@@ -149,6 +153,7 @@ class Frame:
 
 
 def _make_ego(world: World, road: Road, traffic: Traffic, registry, config) -> KinematicEgo:
+    """A kinematic ego car in lane ``config.ego_lane`` at the start of the road."""
     rng = rng_for(config.seed, "ego")
     parts, size = vehicle_parts(rng)
     body = create_body(world.client, parts, (0.0, 0.0, 0.0), 0.0)
@@ -157,8 +162,7 @@ def _make_ego(world: World, road: Road, traffic: Traffic, registry, config) -> K
     s0 = 0.0 if road.closed else 10.0
     speed = config.ego_speed_mps
     agent = AgentState(body, s0, lateral, lateral, speed, speed, size[0], config.ego_lane)
-    traffic._apply_pose(agent, 0.0)
-    return KinematicEgo(world, traffic, agent)
+    return KinematicEgo(traffic.add_driven(agent))
 
 
 class Scenario:
@@ -184,16 +188,19 @@ class Scenario:
     def control_dt(self) -> float:
         return 1.0 / self.config.control_hz
 
-    def ego_obstacle(self) -> AgentState:
-        """The ego in road coordinates, for the traffic's car following."""
+    def ego_obstacles(self) -> list[AgentState]:
+        """The ego in road coordinates for the traffic's car following (none when the
+        traffic drives the ego itself)."""
+        if isinstance(self.ego, KinematicEgo):
+            return []
         proj = self.road.project(self.ego.position[:2])
         speed = float(np.linalg.norm(self.ego.velocity))
-        return AgentState(self.ego.body_id, proj.s, proj.lateral, proj.lateral, speed, speed, 4.5)
+        return [AgentState(self.ego.body_id, proj.s, proj.lateral, proj.lateral, speed, speed, 4.5)]
 
     def control_step(self) -> None:
         dt = self.control_dt
         self.ego.control_step(dt)
-        self.traffic.control_step(dt, extra=[self.ego_obstacle()])
+        self.traffic.control_step(dt, self.ego_obstacles(), self.ego.position[:2])
         self.world.step(self.config.physics_hz // self.config.control_hz)
 
     def T_world_body(self) -> np.ndarray:
@@ -214,6 +221,7 @@ class Scenario:
     def capture(self) -> Frame:
         """Render every camera now and label what it sees."""
         frame = Frame(self.frame_index, self.world.time_s, self.ego_state())
+        self.traffic.sync_bodies()
         T_world_body = self.T_world_body()
         for cam in self.config.cameras:
             r = render(self.world.client, self.registry, cam, T_world_body, self.lighting)

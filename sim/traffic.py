@@ -1,11 +1,14 @@
 """Kinematic traffic: NPC vehicles that keep their lane and follow the car ahead, and
 pedestrians walking along the shoulders.
 
-Agents are static bodies moved each control step with ``resetBasePositionAndOrientation``;
-their world velocity is kept in :class:`AgentState` (PyBullet keeps none for static bodies)
-so sound synthesis can compute Doppler shifts. Longitudinal control is the Intelligent
-Driver Model; lateral control is a first-order approach to the target lane centre, with a
-lane change when the leader is slow and the neighbouring lane is free.
+Agent state lives in numpy arrays (one row per agent) and is advanced for all agents at
+once at the control rate. Longitudinal control is the Intelligent Driver Model; lateral
+control is a first-order approach to the target lane centre, with a lane change when the
+leader is slow and the neighbouring lane is free. Agents are static bodies moved with
+``resetBasePositionAndOrientation``: every control step for agents within
+``SYNC_RADIUS_M`` of the ego (those that can touch it), and all of them before a camera
+renders (:meth:`Traffic.sync_bodies`). World velocities are kept in the arrays (PyBullet
+keeps none for static bodies) so sound synthesis can compute Doppler shifts.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ IDM_HEADWAY_S = 1.4
 IDM_MIN_GAP_M = 3.0
 LANE_TIME_CONST_S = 1.2
 FREE_GAP_M = 1e9
+SYNC_RADIUS_M = 60.0
 
 
 @dataclass
@@ -47,7 +51,7 @@ class TrafficConfig:
 
 @dataclass
 class AgentState:
-    """A kinematic agent in road coordinates plus its world pose and velocity."""
+    """One agent in road coordinates: a spawn record, or an obstacle such as the ego."""
 
     body: int
     s: float
@@ -90,36 +94,106 @@ def pedestrian_parts(
     return (torso, head), (0.4, 0.4, 1.64)
 
 
-def idm_accel(speed: float, desired: float, gap: float, closing: float) -> float:
-    """Intelligent Driver Model acceleration for a bumper gap and closing speed."""
+def idm_accel(speed, desired, gap, closing):
+    """Intelligent Driver Model acceleration (floats or arrays) for a bumper gap and the
+    closing speed to the leader."""
     s_star = IDM_MIN_GAP_M + speed * IDM_HEADWAY_S
-    s_star += speed * closing / (2.0 * np.sqrt(IDM_ACCEL * IDM_DECEL))
-    gap = max(gap, 0.1)
-    return IDM_ACCEL * (1.0 - (speed / max(desired, 0.1)) ** 4 - (max(s_star, 0.0) / gap) ** 2)
+    s_star = s_star + speed * closing / (2.0 * np.sqrt(IDM_ACCEL * IDM_DECEL))
+    ratio = np.maximum(s_star, 0.0) / np.maximum(gap, 0.1)
+    return IDM_ACCEL * (1.0 - (speed / np.maximum(desired, 0.1)) ** 4 - ratio**2)
+
+
+class AgentArrays:
+    """Structure of arrays: one row per agent."""
+
+    FLOATS = ("s", "lateral", "target_lateral", "speed", "desired_speed", "length", "yaw")
+
+    def __init__(self, states: list[AgentState]) -> None:
+        for name in self.FLOATS:
+            setattr(self, name, np.array([getattr(a, name) for a in states], dtype=np.float64))
+        self.body = np.array([a.body for a in states], dtype=np.int64)
+        self.lane = np.array([a.lane for a in states], dtype=np.int64)
+        self.position = np.array([a.position for a in states], dtype=np.float64).reshape(-1, 3)
+        self.velocity = np.array([a.velocity for a in states], dtype=np.float64).reshape(-1, 3)
+
+    def __len__(self) -> int:
+        return len(self.body)
+
+    def states(self) -> list[AgentState]:
+        return [self.view(i) for i in range(len(self))]  # type: ignore[misc]
+
+    def view(self, i: int) -> AgentView:
+        return AgentView(self, i)
+
+
+class AgentView:
+    """Read access to one row of :class:`AgentArrays` with :class:`AgentState`'s fields."""
+
+    __slots__ = ("_a", "_i")
+
+    def __init__(self, arrays: AgentArrays, i: int) -> None:
+        self._a, self._i = arrays, i
+
+    def __getattr__(self, name: str):
+        value = getattr(self._a, name)[self._i]
+        if isinstance(value, np.ndarray):
+            return tuple(float(v) for v in value)
+        return int(value) if name in ("body", "lane") else float(value)
+
+
+def _obstacles(arrays: AgentArrays, extra: list[AgentState]) -> tuple[np.ndarray, ...]:
+    names = ("s", "lateral", "length", "speed")
+    cols = [np.concatenate([getattr(arrays, n), [getattr(a, n) for a in extra]]) for n in names]
+    body = np.concatenate([arrays.body, np.array([a.body for a in extra], dtype=np.int64)])
+    return (*cols, body)
 
 
 class Traffic:
-    """NPC vehicles and pedestrians of one scenario, stepped at the control rate."""
+    """NPC vehicles and pedestrians of one scenario, stepped together at the control rate.
+
+    ``add_driven`` adds further vehicles (the kinematic ego) that this model drives too.
+    """
 
     def __init__(
         self, world, road: Road, registry: SceneRegistry, config: TrafficConfig, seed: int
     ) -> None:
         self.world, self.road, self.config = world, road, config
-        self.vehicles: list[AgentState] = []
-        self.pedestrians: list[AgentState] = []
-        self._spawn_vehicles(registry, seed)
-        self._spawn_pedestrians(registry, seed)
-        for agent in self.vehicles + self.pedestrians:
-            self._apply_pose(agent, 0.0)
+        self._reset = world.client.resetBasePositionAndOrientation
+        self.cars = AgentArrays(self._spawn_vehicles(registry, seed))
+        self.peds = AgentArrays(self._spawn_pedestrians(registry, seed))
+        self.n_npc = len(self.cars)
+        self.driven: list[int] = []  # rows of cars that are not NPCs (the kinematic ego)
+        self._update_poses()
+        self.sync_bodies()
 
-    def _spawn_vehicles(self, registry: SceneRegistry, seed: int) -> None:
+    @property
+    def vehicles(self) -> list[AgentView]:
+        return [self.cars.view(i) for i in range(self.n_npc)]
+
+    @property
+    def pedestrians(self) -> list[AgentView]:
+        return [self.peds.view(i) for i in range(len(self.peds))]
+
+    def add_driven(self, state: AgentState) -> AgentView:
+        """Drive another vehicle body (e.g. the kinematic ego) with this model."""
+        rows = [*self.cars.states(), state]
+        fresh = AgentArrays([])
+        for name in (*AgentArrays.FLOATS, "body", "lane"):
+            setattr(fresh, name, np.array([getattr(r, name) for r in rows]))
+        fresh.position = np.array([r.position for r in rows], dtype=np.float64)
+        fresh.velocity = np.array([r.velocity for r in rows], dtype=np.float64)
+        self.cars = fresh
+        self.driven.append(len(rows) - 1)
+        self._update_poses()
+        self.sync_bodies()
+        return self.cars.view(len(rows) - 1)
+
+    def _spawn_vehicles(self, registry: SceneRegistry, seed: int) -> list[AgentState]:
         n = self.config.n_npc
-        if n == 0:
-            return
         rng = rng_for(seed, "traffic", "vehicles")
-        usable = self.road.length - 60.0
-        spacing = usable / n
+        spacing = (self.road.length - 60.0) / max(n, 1)
         lanes = self.road.lane_offsets()
+        out = []
         for k in range(n):
             parts, size = vehicle_parts(rng)
             body = create_body(self.world.client, parts, (0.0, 0.0, 0.0), 0.0)
@@ -128,11 +202,13 @@ class Traffic:
             s = 30.0 + k * spacing + rng.uniform(0.0, max(spacing - size[0] - 4.0, 0.0))
             speed = float(rng.uniform(*self.config.speed_mps))
             off = float(lanes[lane])
-            self.vehicles.append(AgentState(body, s, off, off, speed, speed, size[0], lane))
+            out.append(AgentState(body, s, off, off, speed, speed, size[0], lane))
+        return out
 
-    def _spawn_pedestrians(self, registry: SceneRegistry, seed: int) -> None:
+    def _spawn_pedestrians(self, registry: SceneRegistry, seed: int) -> list[AgentState]:
         rng = rng_for(seed, "traffic", "pedestrians")
         edge = self.road.half_width
+        out = []
         for _ in range(self.config.n_pedestrians):
             parts, size = pedestrian_parts(rng)
             body = create_body(self.world.client, parts, (0.0, 0.0, 0.0), 0.0)
@@ -141,76 +217,128 @@ class Traffic:
             lateral = side * (edge + rng.uniform(0.6, self.road.config.shoulder_m - 0.4))
             speed = float(rng.uniform(0.8, 1.7)) * (1.0 if rng.random() < 0.5 else -1.0)
             s = float(rng.uniform(20.0, self.road.length - 20.0))
-            self.pedestrians.append(AgentState(body, s, lateral, lateral, speed, speed, 0.4))
+            out.append(AgentState(body, s, lateral, lateral, speed, speed, 0.4))
+        return out
 
-    def gap_ahead(self, agent: AgentState, others: list[AgentState]) -> tuple[float, float]:
-        """(bumper gap, leader speed) to the nearest agent ahead in the same lane."""
-        best, lead_speed = FREE_GAP_M, agent.speed
-        half_lane = self.road.config.lane_width_m / 2
+    def _gaps(self, extra: list[AgentState]) -> tuple[np.ndarray, np.ndarray]:
+        """Per car: bumper gap and speed of the nearest obstacle ahead in its target lane."""
+        c = self.cars
+        s_o, lat_o, len_o, v_o, body_o = _obstacles(c, extra)
+        ds = s_o[None, :] - c.s[:, None]
+        if self.road.closed:
+            ds = np.mod(ds, self.road.length)
+        valid = (
+            np.abs(lat_o[None, :] - c.target_lateral[:, None]) <= self.road.config.lane_width_m / 2
+        )
+        valid &= (ds > 0.0) & (body_o[None, :] != c.body[:, None])
+        gap = np.where(valid, ds - (len_o[None, :] + c.length[:, None]) / 2, FREE_GAP_M)
+        j = np.argmin(gap, axis=1)
+        best = gap[np.arange(len(c)), j]
+        return best, np.where(best < FREE_GAP_M, v_o[j], c.speed)
+
+    def gap_ahead(self, agent, others: list) -> tuple[float, float]:
+        """(bumper gap, leader speed) from ``agent`` to the nearest of ``others`` ahead in its
+        target lane (any objects with AgentState's fields)."""
+        best, lead = FREE_GAP_M, float(agent.speed)
         for o in others:
-            if o is agent or abs(o.lateral - agent.target_lateral) > half_lane:
+            if (
+                o.body == agent.body
+                or abs(o.lateral - agent.target_lateral) > self.road.config.lane_width_m / 2
+            ):
                 continue
             ds = o.s - agent.s
-            if self.road.closed:
-                ds = float(np.mod(ds, self.road.length))
+            ds = float(np.mod(ds, self.road.length)) if self.road.closed else ds
             gap = ds - (o.length + agent.length) / 2
-            if 0.0 < ds and gap < best:
-                best, lead_speed = gap, o.speed
-        return best, lead_speed
+            if ds > 0.0 and gap < best:
+                best, lead = gap, float(o.speed)
+        return best, lead
 
-    def _maybe_change_lane(self, agent: AgentState, others: list[AgentState], gap: float) -> None:
-        lanes = self.road.lane_offsets()
-        if len(lanes) < 2 or gap > 30.0 or abs(agent.lateral - agent.target_lateral) > 0.2:
+    def _lane_free(self, row: int, offset: float, extra: list[AgentState]) -> bool:
+        s_o, lat_o, _, _, body_o = _obstacles(self.cars, extra)
+        ds = s_o - self.cars.s[row]
+        if self.road.closed:
+            ds = np.mod(ds + self.road.length / 2, self.road.length) - self.road.length / 2
+        near = np.abs(lat_o - offset) <= self.road.config.lane_width_m
+        near &= (ds > -20.0) & (ds < 40.0) & (body_o != self.cars.body[row])
+        return not np.any(near)
+
+    def _change_lanes(self, gap: np.ndarray, lead: np.ndarray, extra: list[AgentState]) -> None:
+        c, lanes = self.cars, self.road.lane_offsets()
+        settled = np.abs(c.lateral - c.target_lateral) < 0.2
+        for row in np.flatnonzero((lead < c.desired_speed - 2.0) & (gap < 30.0) & settled):
+            for lane in (c.lane[row] + 1, c.lane[row] - 1):
+                if 0 <= lane < len(lanes) and self._lane_free(row, float(lanes[lane]), extra):
+                    c.lane[row], c.target_lateral[row] = lane, lanes[lane]
+                    break
+
+    def _drive(self, dt: float, extra: list[AgentState]) -> None:
+        c = self.cars
+        if len(c) == 0:
             return
-        for lane in (agent.lane + 1, agent.lane - 1):
-            if not 0 <= lane < len(lanes):
-                continue
-            probe = AgentState(
-                agent.body, agent.s - 15.0, 0, float(lanes[lane]), 0, 0, 30.0 + agent.length
-            )
-            if self.gap_ahead(probe, others)[0] > 40.0:
-                agent.lane, agent.target_lateral = lane, float(lanes[lane])
-                return
+        gap, lead = self._gaps(extra)
+        if self.road.config.lanes > 1:
+            self._change_lanes(gap, lead, extra)
+        accel = idm_accel(c.speed, c.desired_speed, gap, c.speed - lead)
+        c.speed = np.maximum(0.0, c.speed + np.maximum(accel, -9.0) * dt)
+        self._lat_rate = (c.target_lateral - c.lateral) / LANE_TIME_CONST_S
+        c.lateral = c.lateral + self._lat_rate * dt
+        c.s = c.s + c.speed * dt
+        if not self.road.closed:  # open roads: re-enter at the start
+            c.s = np.where(c.s > self.road.length - 15.0, 15.0, c.s)
 
-    def drive(self, agent: AgentState, others: list[AgentState], dt: float) -> None:
-        """One control step of lane keeping and car following for ``agent``."""
-        gap, lead_speed = self.gap_ahead(agent, others)
-        if lead_speed < agent.desired_speed - 2.0:
-            self._maybe_change_lane(agent, others, gap)
-        accel = idm_accel(agent.speed, agent.desired_speed, gap, agent.speed - lead_speed)
-        agent.speed = max(0.0, agent.speed + max(accel, -9.0) * dt)
-        lat_rate = (agent.target_lateral - agent.lateral) / LANE_TIME_CONST_S
-        agent.lateral += lat_rate * dt
-        agent.s += agent.speed * dt
-        if not self.road.closed and agent.s > self.road.length - 15.0:
-            agent.s = 15.0  # open roads: re-enter at the start
-        self._apply_pose(agent, lat_rate)
+    def _walk(self, dt: float) -> None:
+        p = self.peds
+        p.s = p.s + p.speed * dt
+        turn = (p.s < 5.0) | (p.s > self.road.length - 5.0)
+        p.speed = np.where(turn, -p.speed, p.speed)
+        p.s = np.clip(p.s, 5.0, self.road.length - 5.0)
 
-    def walk(self, agent: AgentState, dt: float) -> None:
-        agent.s += agent.speed * dt
-        if not 5.0 < agent.s < self.road.length - 5.0:
-            agent.speed = -agent.speed  # turn around at the ends of open roads
-            agent.s = float(np.clip(agent.s, 5.0, self.road.length - 5.0))
-        self._apply_pose(agent, 0.0)
+    def _update_poses(self) -> None:
+        """World position, yaw and velocity of every agent from its road coordinates."""
+        c, p = self.cars, self.peds
+        lat_rate = getattr(self, "_lat_rate", np.zeros(len(c)))
+        if len(lat_rate) != len(c):
+            lat_rate = np.zeros(len(c))
+        s = np.concatenate([c.s, p.s])
+        v = np.concatenate([c.speed, p.speed])
+        rate = np.concatenate([lat_rate, np.zeros(len(p))])
+        pose = self.road.pose_at(s, np.concatenate([c.lateral, p.lateral]))
+        h = pose[:, 2] + np.arctan2(rate, np.maximum(np.abs(v), 0.1)) * np.sign(v)
+        h = np.where(v < 0, h + np.pi, h)
+        h = np.arctan2(np.sin(h), np.cos(h))
+        speed = np.hypot(v, rate)
+        pos = np.column_stack([pose[:, :2], np.zeros(len(s))])
+        vel = np.column_stack([speed * np.cos(h), speed * np.sin(h), np.zeros(len(s))])
+        n = len(c)
+        c.position, c.yaw, c.velocity = pos[:n], h[:n], vel[:n]
+        p.position, p.yaw, p.velocity = pos[n:], h[n:], vel[n:]
 
-    def _apply_pose(self, agent: AgentState, lat_rate: float) -> None:
-        x, y, h = self.road.pose_at(agent.s, agent.lateral)
-        h = float(h) + np.arctan2(lat_rate, max(abs(agent.speed), 0.1)) * np.sign(agent.speed)
-        if agent.speed < 0:
-            h += np.pi
-        c = self.world.client
-        c.resetBasePositionAndOrientation(
-            agent.body, [x, y, 0.0], c.getQuaternionFromEuler([0, 0, h])
-        )
-        speed = np.hypot(agent.speed, lat_rate)
-        agent.position = (float(x), float(y), 0.0)
-        agent.yaw = float(np.arctan2(np.sin(h), np.cos(h)))
-        agent.velocity = (float(speed * np.cos(h)), float(speed * np.sin(h)), 0.0)
+    def _push(self, arrays: AgentArrays, rows: np.ndarray) -> None:
+        reset = self._reset
+        half = arrays.yaw[rows] / 2
+        quats = np.column_stack([np.zeros((len(rows), 2)), np.sin(half), np.cos(half)])
+        for body, xyz, q in zip(
+            arrays.body[rows].tolist(), arrays.position[rows].tolist(), quats.tolist()
+        ):
+            reset(body, xyz, q)
 
-    def control_step(self, dt: float, extra: list[AgentState] | None = None) -> None:
-        """Advance every agent by ``dt``; ``extra`` agents (the ego) are obstacles too."""
-        others = self.vehicles + list(extra or [])
-        for agent in self.vehicles:
-            self.drive(agent, others, dt)
-        for agent in self.pedestrians:
-            self.walk(agent, dt)
+    def sync_bodies(self, focus_xy: np.ndarray | None = None) -> None:
+        """Move the PyBullet bodies to the agents' poses: all of them, or only those near
+        ``focus_xy`` and the driven ones."""
+        for arrays, driven in ((self.cars, self.driven), (self.peds, [])):
+            rows = np.arange(len(arrays))
+            if focus_xy is not None:
+                near = np.hypot(*(arrays.position[:, :2] - focus_xy).T) < SYNC_RADIUS_M
+                near[driven] = True
+                rows = rows[near]
+            self._push(arrays, rows)
+
+    def control_step(self, dt: float, extra: list[AgentState] | None = None, focus_xy=None) -> None:
+        """Advance every agent by ``dt``; ``extra`` agents (an ego not driven here) are
+        obstacles. Bodies near ``focus_xy`` (default: the first driven car) are moved."""
+        self._drive(dt, list(extra or []))
+        self._walk(dt)
+        self._update_poses()
+        if focus_xy is None and self.driven:
+            focus_xy = self.cars.position[self.driven[0], :2]
+        self.sync_bodies(focus_xy)

@@ -17,7 +17,7 @@ import torch
 from datagen.audio.activity import Transient
 from datagen.audio.filters import bandpass
 from datagen.audio.noise import decay, white
-from datagen.audio.oscillators import harmonic_stack
+from datagen.audio.oscillators import harmonic_stacks
 from datagen.audio.source_input import SourceInput
 from datagen.audio.timeline import integrate_cycles
 
@@ -39,8 +39,8 @@ def _spectrum(harmonics: int, rolloff: float) -> list[float]:
 def render_engine(inp: SourceInput) -> torch.Tensor:
     fire = firing_hz(inp.control("rpm"), inp.trace.cylinders)
     half = integrate_cycles(fire / 2.0, inp.sr)
-    dark = harmonic_stack(half, fire / 2.0, _spectrum(inp.cfg.engine_harmonics, 2.2), inp.sr)
-    bright = harmonic_stack(half, fire / 2.0, _spectrum(inp.cfg.engine_harmonics, 0.9), inp.sr)
+    spectra = [_spectrum(inp.cfg.engine_harmonics, r) for r in (2.2, 0.9)]
+    dark, bright = harmonic_stacks(half, fire / 2.0, spectra, inp.sr)
     load = np.clip(0.5 * inp.control("throttle") + 0.5 * inp.control("engine_load"), 0, 1)
     b = torch.from_numpy(load.astype(np.float32))
     pulse = (0.5 + 0.5 * torch.cos(2 * math.pi * torch.from_numpy(np.mod(2 * half, 1.0)))) ** 3

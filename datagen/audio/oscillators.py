@@ -21,12 +21,27 @@ def harmonic_stack(
     ``freq_hz`` its instantaneous frequency; each partial fades out smoothly between 0.40
     and 0.45 of the sample rate instead of aliasing.
     """
+    return harmonic_stacks(cycles, freq_hz, [amplitudes], sample_rate, order_step)[0]
+
+
+def harmonic_stacks(
+    cycles: np.ndarray,
+    freq_hz: np.ndarray,
+    spectra: list[list[float]],
+    sample_rate: int,
+    order_step: float = 1.0,
+) -> list[torch.Tensor]:
+    """Several :func:`harmonic_stack` spectra on one phase, computing each partial once."""
     phase = torch.from_numpy(cycles)
     freq = torch.from_numpy(freq_hz.astype(np.float32))
-    out = torch.zeros(len(cycles), dtype=torch.float32)
-    for i, amp in enumerate(amplitudes):
+    outs = [torch.zeros(len(cycles), dtype=torch.float32) for _ in spectra]
+    for i in range(max(len(s) for s in spectra)):
         order = order_step * (i + 1)
-        partial = torch.sin(2 * math.pi * torch.remainder(order * phase, 1.0)).float()
         guard = ((0.45 * sample_rate - order * freq) / (0.05 * sample_rate)).clamp(0.0, 1.0)
-        out += amp * partial * guard
-    return out
+        if not bool(torch.any(guard > 0)):
+            break
+        partial = torch.sin(2 * math.pi * torch.remainder(order * phase, 1.0)).float() * guard
+        for out, amps in zip(outs, spectra):
+            if i < len(amps):
+                out += amps[i] * partial
+    return outs

@@ -20,8 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", required=True, help="shard URLs (brace notation)")
     parser.add_argument("--json", default=None, help="write the metrics to this file")
     parser.add_argument("--plots", default=None, help="write confusion-matrix PNGs here")
-    parser.add_argument("--caption-families", default=None,
-                        help="comma list: evaluate text with captions of these families")  # fmt: skip
+    parser.add_argument(
+        "--caption-families", default=None, help="comma list: caption families to evaluate"
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")

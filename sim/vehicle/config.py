@@ -203,8 +203,8 @@ class AeroConfig:
     downforce_coefficient: float = 0.1
     air_density_kgpm3: float = 1.225
     wake_length_m: float = 20.0
-    wake_max_deficit: float = 0.45
-    wake_decay_m: float = 8.0
+    wake_max_deficit: float = 0.25
+    wake_decay_m: float = 10.0
     wake_half_width_m: float = 1.2
 
     def __post_init__(self) -> None:

@@ -13,8 +13,23 @@ from sim.weather.surface import SurfaceMap
 from sim.weather.wind import WindField
 
 __all__ = [
-    "PRECIP_TYPES", "PRESETS", "EgoMotion", "LightingSpec", "SurfaceMap",
-    "WeatherDistribution", "WeatherParams", "WindField", "apply_weather", "family",
-    "get_preset", "lighting_for", "preset_names", "sound_inputs", "surface",
-    "thunder_events", "time_of_day", "visibility_m", "weather_metadata",
+    "PRECIP_TYPES",
+    "PRESETS",
+    "EgoMotion",
+    "LightingSpec",
+    "SurfaceMap",
+    "WeatherDistribution",
+    "WeatherParams",
+    "WindField",
+    "apply_weather",
+    "family",
+    "get_preset",
+    "lighting_for",
+    "preset_names",
+    "sound_inputs",
+    "surface",
+    "thunder_events",
+    "time_of_day",
+    "visibility_m",
+    "weather_metadata",
 ]

@@ -46,9 +46,7 @@ def _build(world: World) -> dict[int, int]:
     plane_vis = c.createVisualShape(
         c.GEOM_BOX, halfExtents=[150, 150, 0.01], rgbaColor=[0.3, 0.55, 0.25, 1]
     )
-    uid_class = {
-        c.createMultiBody(0, plane_shape, plane_vis, [50, 0, -0.01]): class_id("terrain")
-    }
+    uid_class = {c.createMultiBody(0, plane_shape, plane_vis, [50, 0, -0.01]): class_id("terrain")}
     for cls, half, pos, rgba in _BOXES:
         vis = c.createVisualShape(c.GEOM_BOX, halfExtents=half, rgbaColor=rgba)
         uid_class[c.createMultiBody(0, -1, vis, pos)] = class_id(cls)
@@ -70,9 +68,17 @@ def _camera_dict(width: int, height: int, fov_deg: float, eye, target, near, far
     T = np.eye(4)
     T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = x, y, z, eye
     return {
-        "name": "front", "width": width, "height": height, "fx": fy, "fy": fy,
-        "cx": width / 2, "cy": height / 2, "T_world_cam": [float(v) for v in T.ravel()],
-        "near": near, "far": far, "fov_deg": fov_deg,
+        "name": "front",
+        "width": width,
+        "height": height,
+        "fx": fy,
+        "fy": fy,
+        "cx": width / 2,
+        "cy": height / 2,
+        "T_world_cam": [float(v) for v in T.ravel()],
+        "near": near,
+        "far": far,
+        "fov_deg": fov_deg,
     }
 
 

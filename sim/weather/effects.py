@@ -51,17 +51,16 @@ def _ego(ego_motion: EgoMotion | Mapping | None) -> EgoMotion:
         return EgoMotion()
     if isinstance(ego_motion, EgoMotion):
         return ego_motion
-    return EgoMotion(float(ego_motion.get("speed_mps", 0.0)),
-                     float(ego_motion.get("yaw_rate", 0.0)))
+    return EgoMotion(
+        float(ego_motion.get("speed_mps", 0.0)), float(ego_motion.get("yaw_rate", 0.0))
+    )
 
 
 def _check_inputs(rgb: np.ndarray, depth: np.ndarray, seg: np.ndarray) -> None:
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"rgb must be (H, W, 3) uint8, got {rgb.shape} {rgb.dtype}")
     if depth.shape != rgb.shape[:2] or seg.shape != rgb.shape[:2]:
-        raise ValueError(
-            f"depth {depth.shape} and seg {seg.shape} must match rgb {rgb.shape[:2]}"
-        )
+        raise ValueError(f"depth {depth.shape} and seg {seg.shape} must match rgb {rgb.shape[:2]}")
 
 
 def wind_vector(params: WeatherParams) -> tuple[float, float]:
@@ -94,8 +93,15 @@ def apply_weather(
     beta = optics.extinction_coefficient(params)
     lit = illum + spec.lamps * 0.08
     lin = particles.draw_precipitation(
-        lin, geom, params, rng, camera, (ego.speed_mps, ego.yaw_rate), wind_vector(params),
-        lit, beta,
+        lin,
+        geom,
+        params,
+        rng,
+        camera,
+        (ego.speed_mps, ego.yaw_rate),
+        wind_vector(params),
+        lit,
+        beta,
     )
     if params.precip_type in ("rain", "hail"):
         lin = sensor.lens_droplets(lin, params.precip_intensity, rng)
@@ -122,8 +128,9 @@ def _illuminate(lin, seg, geom, params, spec, illum, rng) -> np.ndarray:
         pole = class_id("pole")
         lamps = lighting.lamp_positions(geom.points, seg == pole)
         street = lighting.streetlamp_irradiance(geom.points, lamps) * (hit & (seg != pole))
-        light += spec.lamps * (head[..., None] * 0.95 + street[..., None]
-                               * lighting.STREETLAMP_COLOR)
+        light += spec.lamps * (
+            head[..., None] * 0.95 + street[..., None] * lighting.STREETLAMP_COLOR
+        )
         lin = _lamp_glow(lin, lamps, geom, spec.lamps)
     if _flash(params, rng):
         light += 0.6
@@ -150,8 +157,9 @@ def _lamp_glow(lin: np.ndarray, lamps: np.ndarray, geom: FrameGeometry, on: floa
     return out
 
 
-def _atmosphere(lin: np.ndarray, geom: FrameGeometry, params: WeatherParams,
-                light: np.ndarray) -> np.ndarray:
+def _atmosphere(
+    lin: np.ndarray, geom: FrameGeometry, params: WeatherParams, light: np.ndarray
+) -> np.ndarray:
     """Koschmieder scattering along each ray; sky rays cross the weather layer only."""
     hit = geom.hit
     tau = optics.optical_depth(params, geom.distance, geom.cam_height, geom.sin_elev)

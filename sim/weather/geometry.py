@@ -48,9 +48,7 @@ def frame_geometry(camera: dict, depth: np.ndarray) -> FrameGeometry:
         raise ValueError(f"camera dict is missing {', '.join(missing)}")
     h, w = depth.shape
     if (int(camera["height"]), int(camera["width"])) != (h, w):
-        raise ValueError(
-            f"camera is {camera['width']}x{camera['height']} but depth is {w}x{h}"
-        )
+        raise ValueError(f"camera is {camera['width']}x{camera['height']} but depth is {w}x{h}")
     T = np.asarray(camera.get("T_world_cam", np.eye(4).ravel()), dtype=np.float64).reshape(4, 4)
     u = (np.arange(w, dtype=np.float32) + 0.5 - camera["cx"]) / camera["fx"]
     v = (np.arange(h, dtype=np.float32) + 0.5 - camera["cy"]) / camera["fy"]
@@ -63,7 +61,12 @@ def frame_geometry(camera: dict, depth: np.ndarray) -> FrameGeometry:
     R = T[:3, :3]
     up_cam = R.T @ np.array([0.0, 0.0, 1.0])
     return FrameGeometry(
-        rays=rays, points=points, distance=distance, R_world_cam=R,
-        cam_height=float(T[2, 3]), up_cam=up_cam.astype(np.float32),
-        sin_elev=(rays @ up_cam.astype(np.float32)), t_world_xy=T[:2, 3].astype(np.float32),
+        rays=rays,
+        points=points,
+        distance=distance,
+        R_world_cam=R,
+        cam_height=float(T[2, 3]),
+        up_cam=up_cam.astype(np.float32),
+        sin_elev=(rays @ up_cam.astype(np.float32)),
+        t_world_xy=T[:2, 3].astype(np.float32),
     )

@@ -29,10 +29,11 @@ def weather_grid(
     rows = -(-len(presets) // columns)
     mosaic = np.zeros((rows * h, columns * w, 3), dtype=np.uint8)
     for i, name in enumerate(presets):
-        out = apply_weather(rgb, depth, seg, camera, get_preset(name), rng_for(seed, "weather",
-                            i), ego_motion)
+        out = apply_weather(
+            rgb, depth, seg, camera, get_preset(name), rng_for(seed, "weather", i), ego_motion
+        )
         tile = Image.fromarray(out)
         ImageDraw.Draw(tile).text((4, 3), name, fill=(255, 255, 0))
         r, c = divmod(i, columns)
-        mosaic[r * h:(r + 1) * h, c * w:(c + 1) * w] = np.asarray(tile)
+        mosaic[r * h : (r + 1) * h, c * w : (c + 1) * w] = np.asarray(tile)
     return mosaic

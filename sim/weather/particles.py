@@ -37,8 +37,9 @@ PRECIP: dict[str, Precip] = {
 }
 
 
-def particle_velocity(params: WeatherParams, geom: FrameGeometry, fall_mps: float,
-                      wind_xy: tuple[float, float]) -> np.ndarray:
+def particle_velocity(
+    params: WeatherParams, geom: FrameGeometry, fall_mps: float, wind_xy: tuple[float, float]
+) -> np.ndarray:
     """Air-borne particle velocity in the camera frame (world fall + wind, rotated)."""
     v_world = np.array([wind_xy[0], wind_xy[1], -fall_mps])
     return (geom.R_world_cam.T @ v_world).astype(np.float32)
@@ -92,8 +93,9 @@ def _ego_flow(points: np.ndarray, ego: tuple[float, float]) -> np.ndarray:
     return flow - np.cross(omega, points)
 
 
-def _splat(pts: np.ndarray, alpha: np.ndarray, radius_px: np.ndarray, geom: FrameGeometry,
-           camera: dict) -> np.ndarray:
+def _splat(
+    pts: np.ndarray, alpha: np.ndarray, radius_px: np.ndarray, geom: FrameGeometry, camera: dict
+) -> np.ndarray:
     """Accumulate particle coverage per pixel, hiding samples behind the depth buffer."""
     h, w = geom.distance.shape
     fx, fy, cx, cy = (float(camera[k]) for k in ("fx", "fy", "cx", "cy"))
@@ -108,8 +110,7 @@ def _splat(pts: np.ndarray, alpha: np.ndarray, radius_px: np.ndarray, geom: Fram
         ui, vi = np.where(ok, ui, 0), np.where(ok, vi, 0)
         depth_scene = geom.points[vi, ui, 2]
         visible = ok & ((depth_scene <= 0) | (pts[..., 2] < depth_scene))
-        np.add.at(cover, (vi[visible], ui[visible]), np.broadcast_to(alpha * wt, vi.shape)[
-            visible])
+        np.add.at(cover, (vi[visible], ui[visible]), np.broadcast_to(alpha * wt, vi.shape)[visible])
     return np.clip(cover, 0.0, 0.95)
 
 

@@ -41,8 +41,9 @@ class WeatherDistribution:
     time_of_day_weights  dawn/day/dusk/night -> weight; None keeps each preset's sun
     """
 
-    preset_weights: dict[str, float] = field(default_factory=lambda: _uniform_weights(
-        list(PRESETS)))
+    preset_weights: dict[str, float] = field(
+        default_factory=lambda: _uniform_weights(list(PRESETS))
+    )
     jitter: float = 0.08
     time_of_day_weights: dict[str, float] | None = None
 

@@ -24,8 +24,9 @@ def sound_inputs(params: WeatherParams) -> dict:
     }
 
 
-def thunder_events(params: WeatherParams, duration_s: float, rng: np.random.Generator
-                   ) -> list[dict]:
+def thunder_events(
+    params: WeatherParams, duration_s: float, rng: np.random.Generator
+) -> list[dict]:
     """Thunder heard within [0, duration_s): strikes are a Poisson process of the lightning
     rate, uniform over a disc (distance ~ sqrt(uniform)); the sound arrives distance/343 s
     after the flash. Sorted by time."""

@@ -44,8 +44,7 @@ class SurfaceMap:
         self.patches: list[tuple[float, float, str]] = []
         for name, fraction in fractions.items():
             if RANK[name] > RANK[self.base]:
-                self.patches += _patches(self.road_length, fraction, MEAN_PATCH_M[name],
-                                         name, rng)
+                self.patches += _patches(self.road_length, fraction, MEAN_PATCH_M[name], name, rng)
         self.patches.sort(key=lambda p: (-RANK[p[2]], p[0]))
 
     def surface_at(self, s_or_xy: float | tuple[float, float]) -> str:
@@ -74,8 +73,9 @@ class SurfaceMap:
         return float(np.mean([self.surface_at(float(s)) == name for s in stations]))
 
 
-def _patches(length: float, fraction: float, mean_len: float, name: str,
-             rng: np.random.Generator) -> list[tuple[float, float, str]]:
+def _patches(
+    length: float, fraction: float, mean_len: float, name: str, rng: np.random.Generator
+) -> list[tuple[float, float, str]]:
     """Alternate gaps and patches with exponential lengths so ~``fraction`` is covered."""
     if fraction <= 0.0:
         return []

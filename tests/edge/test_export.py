@@ -77,7 +77,8 @@ def test_label_embeddings_match_text_tower(bundle: Path) -> None:
     manifest = edge.bundle.manifest
     tokenizer = Tokenizer(manifest["preprocess"]["text"]["context_length"])
     task, spec = next(iter(manifest["labels"]["tasks"].items()))
-    rows = [edge.tower("text")(tokenizer(p).numpy()).mean(0) for p in spec["prompts"].values()]
+    prompts = [spec["prompts"][label] for label in spec["labels"]]  # manifest keys are sorted
+    rows = [edge.tower("text")(tokenizer(p).numpy()).mean(0) for p in prompts]
     rows = np.stack(rows)
     rows /= np.linalg.norm(rows, axis=1, keepdims=True)
     np.testing.assert_allclose(rows, edge.bundle.label_embeddings[task], atol=1e-3)

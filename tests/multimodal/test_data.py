@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import sample, write_shards
+
 from multimodal.data import DataConfig, eval_loader, pick_caption, train_loader
 
 

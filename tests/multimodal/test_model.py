@@ -78,7 +78,9 @@ def test_loss_is_low_for_aligned_and_high_for_shuffled_features():
     torch.manual_seed(1)
     base = torch.nn.functional.normalize(torch.randn(16, 32), dim=-1)
     feats = {k: base for k in ("image", "audio", "text", "fused")}
-    scales = {k: torch.tensor(50.0) for k in ("image_text", "audio_text", "image_audio", "fused_text")}
+    scales = {
+        k: torch.tensor(50.0) for k in ("image_text", "audio_text", "image_audio", "fused_text")
+    }
     loss_fn = TriModalLoss(LossWeights())
     aligned, _ = loss_fn(feats, scales)
     shuffled, parts = loss_fn({**feats, "text": base[torch.randperm(16)]}, scales)

@@ -15,7 +15,13 @@ SMALL = dict(road_length_m=500.0, n_npc=5, n_pedestrians=4, cameras=(CameraConfi
 def _digest(frame) -> tuple:
     out = [frame.time_s, tuple(frame.ego["position"])]
     for name, r in sorted(frame.renders.items()):
-        out += [name, r.rgb.tobytes(), r.depth.tobytes(), r.semantic.tobytes(), r.instance.tobytes()]
+        out += [
+            name,
+            r.rgb.tobytes(),
+            r.depth.tobytes(),
+            r.semantic.tobytes(),
+            r.instance.tobytes(),
+        ]
         out.append(repr(frame.objects[name]))
     return tuple(out)
 

@@ -17,8 +17,14 @@ from sim.weather.sampling import WeatherDistribution
 
 def test_at_least_twenty_documented_presets():
     assert len(PRESETS) >= 20
-    for name in ("clear_noon", "dense_fog", "blizzard", "freezing_rain",
-                 "thunderstorm_night", "dust_storm"):
+    for name in (
+        "clear_noon",
+        "dense_fog",
+        "blizzard",
+        "freezing_rain",
+        "thunderstorm_night",
+        "dust_storm",
+    ):
         assert name in PRESETS
     for name in PRESETS:  # every preset appears in the module's docstring table
         assert f"\n{name} " in presets.__doc__
@@ -31,8 +37,15 @@ def test_unknown_preset_lists_valid_names():
     assert "clear_noon" in str(err.value) and "blizzard" in str(err.value)
 
 
-@pytest.mark.parametrize("field,bad", [("fog_density", 1.5), ("cloudiness", -0.1),
-                                       ("sun_altitude_deg", 91.0), ("wind_speed_mps", 99.0)])
+@pytest.mark.parametrize(
+    "field,bad",
+    [
+        ("fog_density", 1.5),
+        ("cloudiness", -0.1),
+        ("sun_altitude_deg", 91.0),
+        ("wind_speed_mps", 99.0),
+    ],
+)
 def test_out_of_range_values_name_field_and_value(field, bad):
     with pytest.raises(ValueError, match=rf"WeatherParams\.{field} must be in .*{bad}"):
         WeatherParams(**{field: bad})

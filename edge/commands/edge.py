@@ -1,0 +1,56 @@
+"""``drivesynth edge run|select``: torch-free inference on a board, variant selection."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("edge", help="torch-free inference with a bundle / pick its variant",
+                       description="Board-side commands: they need only numpy, Pillow, "
+                                   "soundfile and onnxruntime.")  # fmt: skip
+    edge_sub = p.add_subparsers(dest="edge_command", metavar="EDGE_COMMAND")
+    edge_sub.required = True
+    r = edge_sub.add_parser(
+        "run", help="verify a bundle, embed and classify images/audio clips",
+        description="Verify every checksum of BUNDLE, preprocess the inputs as training did "
+                    "(numpy log-mel), embed them and print zero-shot predictions as JSON.",
+    )  # fmt: skip
+    r.add_argument("--bundle", required=True, type=Path, help="bundle folder")
+    r.add_argument("--image", action="append", default=[], help="image file (repeatable)")
+    r.add_argument("--audio", action="append", default=[], help="FLAC/WAV file (repeatable)")
+    r.add_argument("--variant", choices=("fp32", "fp16", "int8"), default=None,
+                   help="model variant (default: the bundle's selected one, else fp32)")
+    r.add_argument("--threads", type=int, default=1, help="intra-op threads (board cores)")
+    r.set_defaults(func=run_cmd)
+    s = edge_sub.add_parser(
+        "select", help="benchmark the variants here and record the fastest within budget",
+        description="Measure latency and held-out agreement of each variant against fp32 "
+                    "and record in the bundle's manifest (atomically) the fastest variant "
+                    "whose zero-shot accuracy drop is within --budget points.",
+    )  # fmt: skip
+    s.add_argument("--bundle", required=True, type=Path, help="bundle folder")
+    s.add_argument("--budget", type=float, default=1.0, help="accuracy drop allowed (points)")
+    s.add_argument("--threads", type=int, default=1, help="intra-op threads")
+    s.set_defaults(func=select_cmd)
+
+
+def run_cmd(args: argparse.Namespace) -> int:
+    from edge.runtime import EdgeModel, run_inputs
+
+    for path in [*args.image, *args.audio]:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no such input file: {path}")
+    model = EdgeModel(args.bundle, variant=args.variant, threads=args.threads)
+    print(json.dumps(run_inputs(model, args.image, args.audio), indent=2))
+    return 0
+
+
+def select_cmd(args: argparse.Namespace) -> int:
+    from edge.select import SelectConfig, select_variant
+
+    result = select_variant(args.bundle, SelectConfig(budget=args.budget, threads=args.threads))
+    print(json.dumps(result, indent=2))
+    return 0

@@ -1,0 +1,106 @@
+"""Benchmark: labelled frames per second per core next to the bare PyBullet loop.
+
+Both loops run on the same scenario, in one process (one core), in alternating rounds so
+load changes on the machine hit both alike. The *labelled* loop is ``Scenario.run_frames``:
+ego and traffic control, physics between frames, TinyRenderer, depth linearisation,
+segmentation decoding and label extraction. The *bare* loop is ``stepSimulation`` for the
+same number of physics steps plus one ``getCameraImage`` per camera with the same matrices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--image-size", type=int, default=128, help="render size (default 128)")
+    parser.add_argument("--frames", type=int, default=20, help="frames per round (default 20)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-npc", type=int, default=8)
+
+
+def _bare_frames(sc, n: int, steps: int) -> float:
+    """Seconds for ``n`` frames of plain step + render on the scenario's scene."""
+    import pybullet as p
+
+    from sim.camera import GL_FROM_CV, camera_pose, projection_matrix
+
+    client = sc.world.client
+    T_body = sc.T_world_body()
+    mats = []
+    for cam in sc.config.cameras:
+        view = np.linalg.inv(camera_pose(cam, T_body) @ GL_FROM_CV)
+        mats.append((cam, view.T.ravel().tolist(), projection_matrix(cam).T.ravel().tolist()))
+    t0 = time.perf_counter()
+    for _ in range(n):
+        for _ in range(steps):
+            client.stepSimulation()
+        for cam, view, proj in mats:
+            client.getCameraImage(
+                cam.width, cam.height, view, proj, renderer=p.ER_TINY_RENDERER,
+                flags=p.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX,
+            )  # fmt: skip
+    return time.perf_counter() - t0
+
+
+def _labelled_frames(sc, n: int) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    objects = sum(len(f.objects[c.name]) for f in sc.run_frames(n) for c in sc.config.cameras)
+    return time.perf_counter() - t0, objects
+
+
+def run(args: argparse.Namespace) -> dict:
+    from sim.camera import preset_camera
+    from sim.scenario import Scenario, ScenarioConfig
+
+    if args.image_size < 1 or args.frames < 1 or args.rounds < 1:
+        raise ValueError("--image-size, --frames and --rounds must be >= 1")
+    cam = preset_camera("front", args.image_size)
+    config = ScenarioConfig(seed=args.seed, n_npc=args.n_npc, cameras=(cam,))
+    bare_s = labelled_s = 0.0
+    objects = 0
+    with Scenario(config) as sc:
+        steps = int(round(config.physics_hz / config.frame_hz))
+        for _ in range(args.rounds):
+            bare_s += _bare_frames(sc, args.frames, steps)
+            dt, n_obj = _labelled_frames(sc, args.frames)
+            labelled_s += dt
+            objects += n_obj
+    total = args.frames * args.rounds
+    result = {
+        "image_size": args.image_size,
+        "frames": total,
+        "physics_steps_per_frame": steps,
+        "bare_fps": total / bare_s,
+        "labelled_fps": total / labelled_s,
+        "ratio": bare_s / labelled_s,
+        "objects_per_frame": objects / total,
+        "target_ratio": 0.85,
+    }
+    _print_table(result)
+    return result
+
+
+def _print_table(r: dict) -> None:
+    print(f"sim bench: {r['image_size']}x{r['image_size']}, {r['frames']} frames, "
+          f"{r['physics_steps_per_frame']} physics steps/frame, 1 core")  # fmt: skip
+    print(f"{'loop':<34}{'frames/s':>10}")
+    print(f"{'bare step + getCameraImage':<34}{r['bare_fps']:>10.1f}")
+    print(f"{'labelled (control+render+labels)':<34}{r['labelled_fps']:>10.1f}")
+    ok = "meets" if r["ratio"] >= r["target_ratio"] else "below"
+    print(f"ratio labelled/bare: {r['ratio']:.2f} ({ok} target {r['target_ratio']})")
+    print(f"objects labelled per frame: {r['objects_per_frame']:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_arguments(parser)
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()

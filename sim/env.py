@@ -1,0 +1,210 @@
+"""``DrivingEnv``: a gymnasium environment for training and evaluating driver styles.
+
+Each ``reset(seed=...)`` builds a procedural road (:mod:`sim.road`, no scenery), weather
+sampled from the split's distribution (:mod:`sim.weather`: surface patches for grip,
+gusty wind for aero) and a virtual lead car in the ego's lane (:mod:`sim.drivers.lead`).
+The ``eval`` split draws road seeds from a disjoint range and weather from presets the
+``train`` split never uses. Control runs at ``control_hz`` with physics at 240 Hz
+(``physics="bicycle"`` for speed, ``"bullet"`` for the PyBullet vehicle fleet).
+
+Observation: :data:`sim.drivers.observation.OBS_NAMES`. Action: Box([-1, 1]^3) =
+(steer, throttle, brake); negative throttle/brake mean 0. Reward: the style's
+:func:`sim.drivers.rewards.step_reward`. Termination: off the road (centre of the car beyond
+the edge by ``offroad_margin_m``) or a collision with the lead; truncation by time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import numpy as np
+
+from sim.drivers.dynamics import BACKENDS, make_dynamics
+from sim.drivers.lead import LeadConfig, LeadVehicle
+from sim.drivers.observation import (
+    OBS_SIZE, LOOKAHEAD_M, RoadPosition, grip_of, observe, road_position,
+)
+from sim.drivers.perturb import ErraticConfig, ErraticPerturbation
+from sim.drivers.rewards import StepSignals, step_reward, style_reward
+from sim.road import RoadConfig, generate_road
+from sim.seeding import rng_for
+from sim.weather import PRESETS, SurfaceMap, WeatherDistribution, WindField
+
+HELD_OUT_PRESETS: dict[str, str] = {  # surface -> preset used only for evaluation
+    "dry": "clear_dusk", "wet": "wet_after_rain", "snow": "heavy_snow", "ice": "freezing_rain",
+}
+TRAIN_PRESETS: tuple[str, ...] = tuple(p for p in PRESETS if p not in HELD_OUT_PRESETS.values())
+SPLITS = ("train", "eval")
+SPEED_LIMITS_MPS = (13.9, 16.7, 19.4, 22.2, 25.0)
+ROAD_SEED_RANGES = {"train": (0, 2**30), "eval": (2**30, 2**31 - 1)}
+
+
+@dataclass
+class DrivingEnvConfig:
+    style: str = "normal"
+    split: str = "train"
+    physics: str = "bicycle"
+    control_hz: int = 10
+    episode_s: float = 30.0
+    vehicle: str = "sedan"
+    weather_preset: str | None = None  # force one preset (jittered); None: the split's mix
+    erratic_in_env: bool = False  # apply the erratic perturbation inside the env (training)
+    offroad_margin_m: float = 1.0
+    lead: LeadConfig = field(default_factory=LeadConfig)
+
+    def __post_init__(self) -> None:
+        style_reward(self.style)
+        if self.split not in SPLITS:
+            raise ValueError(f"DrivingEnvConfig.split must be one of {SPLITS}, got {self.split!r}")
+        if self.physics not in BACKENDS:
+            raise ValueError(f"DrivingEnvConfig.physics must be one of {BACKENDS}, "
+                             f"got {self.physics!r}")
+        if self.control_hz not in (10, 12, 15, 20):
+            raise ValueError(f"DrivingEnvConfig.control_hz must divide 240 and be in "
+                             f"10..20, got {self.control_hz}")
+        if not 1.0 <= self.episode_s <= 600.0:
+            raise ValueError(f"DrivingEnvConfig.episode_s must be in [1, 600], "
+                             f"got {self.episode_s}")
+        if self.weather_preset is not None and self.weather_preset not in PRESETS:
+            raise ValueError(f"DrivingEnvConfig.weather_preset: unknown preset "
+                             f"{self.weather_preset!r}")
+        if self.offroad_margin_m < 0:
+            raise ValueError(f"DrivingEnvConfig.offroad_margin_m must be >= 0, "
+                             f"got {self.offroad_margin_m}")
+
+    def weather_distribution(self) -> WeatherDistribution:
+        if self.weather_preset is not None:
+            names: tuple[str, ...] = (self.weather_preset,)
+        elif self.split == "train":
+            names = TRAIN_PRESETS
+        else:
+            names = tuple(HELD_OUT_PRESETS.values())
+        return WeatherDistribution(preset_weights={n: 1.0 for n in names}, jitter=0.05)
+
+
+class DrivingEnv(gym.Env):
+    """Drive lane 0 of a procedural road behind a lead car, in a given driving style."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, config: DrivingEnvConfig | None = None) -> None:
+        self.config = config or DrivingEnvConfig()
+        self.reward_design = style_reward(self.config.style)
+        self.observation_space = gym.spaces.Box(-5.0, 5.0, (OBS_SIZE,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+        self.dt = 1.0 / self.config.control_hz
+        self.dynamics = None
+
+    # ------------------------------------------------------------------ episode set-up
+    def _build_world(self, rng: np.random.Generator) -> None:
+        lo, hi = ROAD_SEED_RANGES[self.config.split]
+        self.road_seed = int(rng.integers(lo, hi))
+        kind = "circuit" if rng.random() < 0.6 else "open"
+        self.road = generate_road(RoadConfig(
+            kind=kind, length_m=float(rng.uniform(700, 1400)),
+            curviness=float(rng.uniform(0.3, 1.0)),
+            speed_limit_mps=float(rng.choice(SPEED_LIMITS_MPS))), self.road_seed)
+        self.weather = self.config.weather_distribution().sample(rng)
+        self.surfaces = SurfaceMap(self.weather, self.road.length, rng, closed=self.road.closed)
+        self.wind = WindField(self.weather, rng)
+        self.speed_limit = self.road.config.speed_limit_mps
+        self.lane_centre = float(self.road.lane_offsets()[0])
+
+    def _surface_xy(self, x: float, y: float) -> str:
+        if self.config.physics == "bicycle":  # last projected station: within a step
+            return self.surfaces.surface_at(self._pos.s)
+        return self.surfaces.surface_at(float(self.road.project(np.array([x, y])).s))
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        episode_seed = int(self.np_random.integers(0, 2**31 - 1)) if seed is None else seed
+        rng = rng_for(episode_seed, "env", self.config.split)
+        self._build_world(rng)
+        if self.dynamics is not None:
+            self.dynamics.close()
+        self.dynamics = make_dynamics(self.config.physics, vehicle=self.config.vehicle,
+                                      surface_at_xy=self._surface_xy, wind=self.wind,
+                                      road=self.road, road_seed=self.road_seed)
+        s0 = float(rng.uniform(0, 0.3 * self.road.length))
+        lat0 = self.lane_centre + float(rng.uniform(-0.5, 0.5))
+        x, y, h = self.road.pose_at(s0, lat0)
+        self._pos = RoadPosition(s0, lat0, 0.0)
+        speed0 = float(rng.uniform(0.3, 0.8)) * self.speed_limit
+        self.dynamics.reset(float(x), float(y), float(h + rng.uniform(-0.05, 0.05)), speed0)
+        self.lead = LeadVehicle(self.config.lead, rng, s0, self.speed_limit)
+        self._s0 = s0
+        self.perturb = (ErraticPerturbation(ErraticConfig(), rng_for(episode_seed, "erratic"))
+                        if self.config.erratic_in_env else None)
+        self.t, self._prev_ax, self._prev_steer, self._travelled = 0.0, 0.0, 0.0, 0.0
+        self._kin = self.dynamics.kinematics()
+        self._pos = road_position(self.road, self._kin)
+        return self._observe(), {"weather": self.weather.preset, "road_seed": self.road_seed}
+
+    # ------------------------------------------------------------------ stepping
+    def _observe(self) -> np.ndarray:
+        lead_speed = self.lead.speed if self.lead.present else None
+        return observe(self._kin, self.road, self._pos, self.surfaces.surface_at,
+                       self.speed_limit, self.lane_centre, self.lead.gap(self._s_travel()),
+                       lead_speed)
+
+    def _s_travel(self) -> float:
+        """Ego station, unwrapped on circuits, in the lead car's coordinates."""
+        return self._s0 + self._travelled
+
+    def step(self, action):
+        a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        if self.perturb is not None:
+            a = self.perturb(a)
+        steer, throttle, brake = float(a[0]), max(float(a[1]), 0.0), max(float(a[2]), 0.0)
+        s_before = self._pos.s
+        self.dynamics.advance(steer, throttle, brake, self.dt)
+        self.lead.advance(self.dt)
+        self._kin = self.dynamics.kinematics()
+        self._pos = road_position(self.road, self._kin)
+        self._travelled += self._station_step(s_before, self._pos.s)
+        self.t += self.dt
+        info = self._step_info(steer)
+        reward = step_reward(self.reward_design, info["signals"])
+        terminated = info["offroad"] or info["collision"]
+        if terminated:
+            reward -= self.reward_design.terminal_penalty
+        at_end = not self.road.closed and self._pos.s > self.road.length - 90.0
+        truncated = (self.t >= self.config.episode_s - 1e-9 or at_end) and not terminated
+        self._prev_steer = steer
+        return self._observe(), float(reward), bool(terminated), bool(truncated), info
+
+    def _station_step(self, before: float, after: float) -> float:
+        d = after - before
+        if self.road.closed and abs(d) > self.road.length / 2:
+            d -= math.copysign(self.road.length, d)
+        return d
+
+    def _step_info(self, steer: float) -> dict:
+        kin, pos = self._kin, self._pos
+        gap = self.lead.gap(self._s_travel())
+        lane_offset = pos.lateral - self.lane_centre
+        headway = gap / kin.vx if self.lead.present and kin.vx > 1.0 else math.inf
+        grip = grip_of(self.surfaces.surface_at(pos.s))
+        kappa = float(np.max(np.abs(self.road.curvature_ahead(pos.s, (0.0, *LOOKAHEAD_M[:4])))))
+        signals = StepSignals(
+            speed=kin.vx, target_speed=self.reward_design.target_speed(
+                self.speed_limit, grip, kappa),
+            speed_limit=self.speed_limit, lane_offset=lane_offset,
+            heading_error=pos.heading_error, lateral_accel=kin.lateral_accel,
+            jerk=(kin.ax - self._prev_ax) / self.dt, steer_change=steer - self._prev_steer,
+            slip_angle=math.atan2(kin.vy, max(kin.vx, 1.0)), headway_s=headway, grip=grip)
+        self._prev_ax = kin.ax
+        return {
+            "signals": signals, "speed": kin.vx, "lateral_accel": kin.lateral_accel,
+            "accel": kin.ax, "lane_offset": lane_offset, "gap": gap, "headway_s": headway,
+            "grip": grip, "speed_limit": self.speed_limit,
+            "offroad": abs(pos.lateral) > self.road.half_width + self.config.offroad_margin_m,
+            "collision": bool(self.lead.present and gap < 0.0 and abs(lane_offset) < 2.0),
+        }
+
+    def close(self) -> None:
+        if self.dynamics is not None:
+            self.dynamics.close()
+            self.dynamics = None

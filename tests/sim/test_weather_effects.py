@@ -1,0 +1,181 @@
+"""Weather effects on real PyBullet renders: fog physics, light, determinism, labels."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from sim.classes import class_id
+from sim.seeding import rng_for
+from sim.weather.color import luminance, srgb_to_linear
+from sim.weather.demo_scene import render_demo_frame
+from sim.weather.effects import EgoMotion, apply_weather
+from sim.weather.geometry import frame_geometry
+from sim.weather.grid import weather_grid
+from sim.weather.lighting import illumination_rgb, lighting_for
+from sim.weather.optics import airlight_rgb, extinction_coefficient
+from sim.weather.presets import PRESETS, get_preset
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return render_demo_frame(160, 120)
+
+
+def _apply(frame, params, seed=0, ego=None):
+    return apply_weather(
+        frame.rgb, frame.depth, frame.seg, frame.camera, params, rng_for(seed, "weather", 0), ego
+    )
+
+
+def _rms_contrast(rgb: np.ndarray, mask: np.ndarray) -> float:
+    """RMS contrast (std / mean of linear luminance) over the pixels in ``mask``."""
+    y = luminance(srgb_to_linear(rgb))[mask]
+    return float(y.std() / y.mean())
+
+
+def test_contrast_falls_monotonically_with_fog_density(frame):
+    base = get_preset("clear_noon")
+    scene = frame.depth > 0  # the sky turns into airlight at once; measure the scene
+    contrasts = [
+        _rms_contrast(_apply(frame, base.replace(fog_density=d)), scene)
+        for d in (0.0, 0.05, 0.15, 0.3, 0.6, 1.0)
+    ]
+    assert all(a > b for a, b in zip(contrasts, contrasts[1:])), contrasts
+    assert contrasts[-1] < 0.6 * contrasts[0]
+
+
+def test_attenuation_at_known_depth_matches_koschmieder_formula(frame):
+    params = get_preset("clear_noon").replace(fog_density=0.3)
+    out = srgb_to_linear(_apply(frame, params))
+    geom = frame_geometry(frame.camera, frame.depth)
+    beta = extinction_coefficient(params)
+    illum = illumination_rgb(params)
+    j = srgb_to_linear(frame.rgb) * illum
+    a = airlight_rgb(params) * illum
+    for cls, (near, far) in (("building", (25.0, 40.0)), ("road", (8.0, 12.0))):
+        sel = (frame.seg == class_id(cls)) & (geom.distance > near) & (geom.distance < far)
+        assert sel.sum() > 20
+        t = np.exp(-beta * geom.distance[sel])[:, None]
+        expected = j[sel] * t + a * (1.0 - t)
+        assert np.abs(out[sel] - expected).mean() < 0.004
+        assert np.abs(out[sel] - j[sel]).mean() > 0.05  # the fog did change these pixels
+
+
+def test_fog_falloff_clears_the_upper_sky(frame):
+    params = get_preset("clear_noon").replace(fog_density=0.6)
+    flat = luminance(srgb_to_linear(_apply(frame, params)))
+    shallow = luminance(srgb_to_linear(_apply(frame, params.replace(fog_falloff=0.5))))
+    sky_top = frame.seg[:5] == class_id("sky")
+    assert sky_top.any()
+    # homogeneous fog: the sky is pure airlight; shallow ground fog lets the blue sky through
+    blue_share = srgb_to_linear(_apply(frame, params.replace(fog_falloff=0.5)))[:5][sky_top]
+    assert (blue_share[:, 2] - blue_share[:, 0]).mean() > 0.1
+    assert not np.allclose(flat[:5], shallow[:5])
+
+
+def test_night_frames_are_darker_than_noon(frame):
+    noon, night = get_preset("clear_noon"), get_preset("clear_night")
+    noon_rgb = render_demo_frame(160, 120, lighting_for(noon))
+    night_rgb = render_demo_frame(160, 120, lighting_for(night))
+    y_noon = luminance(srgb_to_linear(_apply(noon_rgb, noon))).mean()
+    y_night = luminance(srgb_to_linear(_apply(night_rgb, night))).mean()
+    assert y_night < 0.25 * y_noon
+    dusk = luminance(srgb_to_linear(_apply(frame, get_preset("clear_dusk")))).mean()
+    assert y_night < dusk < y_noon
+
+
+def test_headlights_light_near_pixels_more_than_far_ones(frame):
+    out = luminance(srgb_to_linear(_apply(frame, get_preset("clear_night"))))
+    geom = frame_geometry(frame.camera, frame.depth)
+    road = frame.seg == class_id("road")
+    cols = slice(60, 100)  # in the beam
+    near = road[:, cols] & (geom.distance[:, cols] < 8)
+    far = road[:, cols] & (geom.distance[:, cols] > 25)
+    assert out[:, cols][near].mean() > 2.0 * out[:, cols][far].mean()
+
+
+@pytest.mark.slow
+def test_all_presets_apply_and_never_change_labels(frame):
+    depth, seg, camera = frame.depth.copy(), frame.seg.copy(), copy.deepcopy(frame.camera)
+    rgb = frame.rgb.copy()
+    for name, params in PRESETS.items():
+        out = _apply(frame, params, ego=EgoMotion(20.0, 0.1))
+        assert out.shape == rgb.shape and out.dtype == np.uint8, name
+        np.testing.assert_array_equal(frame.depth, depth)
+        np.testing.assert_array_equal(frame.seg, seg)
+        np.testing.assert_array_equal(frame.rgb, rgb)
+        assert frame.camera == camera
+        if name != "clear_noon":
+            assert not np.array_equal(out, _apply(frame, get_preset("clear_noon"))), name
+
+
+def test_same_seed_gives_identical_pixels(frame):
+    for name in ("heavy_rain", "blizzard", "thunderstorm_night"):
+        params = get_preset(name)
+        a = _apply(frame, params, seed=5, ego={"speed_mps": 12.0, "yaw_rate": 0.2})
+        b = _apply(frame, params, seed=5, ego={"speed_mps": 12.0, "yaw_rate": 0.2})
+        c = _apply(frame, params, seed=6, ego={"speed_mps": 12.0, "yaw_rate": 0.2})
+        assert a.tobytes() == b.tobytes()
+        assert a.tobytes() != c.tobytes()
+
+
+def test_rain_streaks_are_hidden_behind_near_geometry(frame):
+    params = get_preset("heavy_rain").replace(fog_density=0.0)
+    dry = params.replace(precip_intensity=0.001)
+    rain = srgb_to_linear(_apply(frame, params, seed=1)).astype(np.float64)
+    ref = srgb_to_linear(_apply(frame, dry, seed=1)).astype(np.float64)
+    changed = np.abs(rain - ref).max(axis=-1) > 0.02
+    geom = frame_geometry(frame.camera, frame.depth)
+    # particles live in 0.4..15 m: pixels of surfaces closer than that see fewer streaks
+    near = geom.hit & (frame.depth < 3.0)
+    far = ~geom.hit | (frame.depth > 20.0)
+    assert changed[far].mean() > changed[near].mean()
+
+
+def test_snow_cover_whitens_the_ground(frame):
+    params = get_preset("snowy_clear")
+    snowy = srgb_to_linear(_apply(frame, params))
+    clear = srgb_to_linear(_apply(frame, params.replace(snow_cover=0.0, ice=0.0)))
+    terrain = frame.seg == class_id("terrain")
+    sky = frame.seg == class_id("sky")
+    assert luminance(snowy)[terrain].mean() > 2.0 * luminance(clear)[terrain].mean()
+    np.testing.assert_allclose(snowy[sky], clear[sky], atol=0.02)
+
+
+def test_wet_road_is_darker_away_from_glare(frame):
+    wet = get_preset("clear_noon").replace(road_wetness=1.0)
+    out = luminance(srgb_to_linear(_apply(frame, wet)))
+    dry = luminance(srgb_to_linear(_apply(frame, get_preset("clear_noon"))))
+    geom = frame_geometry(frame.camera, frame.depth)
+    road_near = (frame.seg == class_id("road")) & (geom.distance < 6)
+    road_far = (frame.seg == class_id("road")) & (geom.distance > 40)
+    assert out[road_near].mean() < 0.8 * dry[road_near].mean()  # steep view: darker
+    assert out[road_far].mean() > dry[road_far].mean()  # grazing view: Fresnel sheen
+
+
+def test_bad_inputs_are_rejected(frame):
+    params = get_preset("clear_noon")
+    with pytest.raises(ValueError, match="must match rgb"):
+        apply_weather(frame.rgb, frame.depth[:10], frame.seg, frame.camera, params, rng_for(0, "w"))
+    with pytest.raises(ValueError, match="camera is"):
+        apply_weather(
+            frame.rgb,
+            frame.depth,
+            frame.seg,
+            {**frame.camera, "width": 999},
+            params,
+            rng_for(0, "w"),
+        )
+    with pytest.raises(ValueError, match="EgoMotion.speed_mps"):
+        _apply(frame, params, ego=EgoMotion(-1.0))
+
+
+def test_weather_grid_tiles_every_preset(frame):
+    names = ["clear_noon", "dense_fog", "clear_night"]
+    grid = weather_grid(frame.rgb, frame.depth, frame.seg, frame.camera, names, columns=2)
+    assert grid.shape == (2 * 120, 2 * 160, 3)
+    with pytest.raises(ValueError, match="unknown weather preset"):
+        weather_grid(frame.rgb, frame.depth, frame.seg, frame.camera, ["nope"])
