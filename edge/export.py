@@ -23,6 +23,8 @@ from torch import nn
 
 from edge.quantize import Int8Config, convert_fp16, quantize_int8
 from edge.runtime.bundle import VARIANTS, finalize, staging_dir, tower_file
+from edge.runtime.heldout import FILE as HELDOUT_FILE
+from edge.runtime.heldout import denormalise_images, label_indices, save_heldout
 from edge.runtime.mel import MelConfig
 from edge.runtime.preprocess import AudioConfig, ImageConfig, audio_batch, images_batch
 from edge.runtime.session import SessionConfig, open_session
@@ -88,7 +90,10 @@ def preprocess_configs(config: Any) -> tuple[ImageConfig, AudioConfig]:
 
 
 def read_samples(
-    urls: str, limit: int, image_cfg: ImageConfig, audio_cfg: AudioConfig,
+    urls: str,
+    limit: int,
+    image_cfg: ImageConfig,
+    audio_cfg: AudioConfig,
     label_fields: dict[str, tuple[str, str]],
 ) -> Samples:
     """The first ``limit`` samples of the shards (webdataset), decoded with the board code."""
@@ -119,7 +124,9 @@ def read_samples(
                    labels=labels)  # fmt: skip
 
 
-def export_tower(model: nn.Module, tower: str, example: torch.Tensor, path: Path, opset: int) -> str:
+def export_tower(
+    model: nn.Module, tower: str, example: torch.Tensor, path: Path, opset: int
+) -> str:
     """Export one tower to a self-contained ONNX file; returns the exporter used."""
     module = _TowerModule(model, METHODS[tower]).eval()
     names = {"input_names": [tower], "output_names": [f"{tower}_embedding"]}
@@ -174,6 +181,20 @@ def label_embeddings(
     return out
 
 
+def write_heldout(
+    path: Path,
+    heldout: Samples,
+    inputs: dict[str, np.ndarray],
+    image_cfg: ImageConfig,
+    prompts: dict[str, dict[str, list[str]]],
+) -> None:
+    """Store the labelled held-out samples in the bundle, for accuracy on the board."""
+    labels = {task: label_indices(values, list(prompts[task]))
+              for task, values in heldout.labels.items() if task in prompts}  # fmt: skip
+    save_heldout(path, denormalise_images(heldout.images, image_cfg), inputs["audio"],
+                 inputs["text"], labels)  # fmt: skip
+
+
 def _versions() -> dict[str, str]:
     import onnx
     import onnxruntime
@@ -184,7 +205,11 @@ def _versions() -> dict[str, str]:
 
 
 def build_variants(
-    tmp: Path, tower: str, inputs: np.ndarray, calib: np.ndarray, variants: tuple[str, ...],
+    tmp: Path,
+    tower: str,
+    inputs: np.ndarray,
+    calib: np.ndarray,
+    variants: tuple[str, ...],
 ) -> dict[str, dict[str, Any]]:
     """fp16/int8 files next to the fp32 one, with their cosine to fp32 on held-out inputs."""
     fp32 = tmp / tower_file(tower, "fp32")
@@ -196,16 +221,24 @@ def build_variants(
         if variant == "fp16":
             convert_fp16(fp32, path)
         elif variant == "int8":
-            entry["nodes_in_float"] = quantize_int8(fp32, path, calib, Int8Config())
-            entry["scheme"] = "QDQ S8S8 per-channel MinMax, static"
+            int8_cfg = Int8Config()
+            entry["nodes_in_float"] = quantize_int8(fp32, path, calib, int8_cfg)
+            entry["scheme"] = int8_cfg.describe()
         entry["cosine_to_fp32_mean"] = float(cosines(onnx_embed(path, variant, inputs), ref).mean())
         entries[variant] = entry
     return entries
 
 
 def export_bundle(
-    model: nn.Module, config: Any, tokenizer: Any, prompts: dict[str, dict[str, list[str]]],
-    heldout: Samples, calib: Samples, out: Path, cfg: ExportConfig, overwrite: bool = False,
+    model: nn.Module,
+    config: Any,
+    tokenizer: Any,
+    prompts: dict[str, dict[str, list[str]]],
+    heldout: Samples,
+    calib: Samples,
+    out: Path,
+    cfg: ExportConfig,
+    overwrite: bool = False,
     source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write the bundle at ``out`` atomically; returns its manifest."""
@@ -230,12 +263,14 @@ def export_bundle(
                              "input_shape": ["batch", *inputs[tower].shape[1:]]}  # fmt: skip
         embeddings = label_embeddings(model, tokenizer, prompts)
         np.savez(tmp / "labels.npz", **embeddings)
+        write_heldout(tmp / HELDOUT_FILE, heldout, inputs, image_cfg, prompts)
         scale = float(model.scales()["image_text"].detach()) if hasattr(model, "scales") else 100.0
         manifest = {
             "versions": _versions(), "source": source or {}, "embed_dim": config.embed_dim,
             "preprocess": {"image": image_cfg.to_dict(), "audio": audio_cfg.to_dict(),
                            "text": {"context_length": config.context_length}},
             "towers": towers, "parity": {"samples": len(heldout), "min_cosine": PARITY_MIN},
+            "heldout": {"file": HELDOUT_FILE, "samples": len(heldout)},
             "labels": {"file": "labels.npz", "logit_scale": scale, "tasks": {
                 task: {"labels": list(by_label), "prompts": by_label,
                        "modalities": ["image", "audio"]}
@@ -249,7 +284,11 @@ def export_bundle(
 
 
 def export_checkpoint(
-    checkpoint: Path, out: Path, data_urls: str, calib_urls: str | None, cfg: ExportConfig,
+    checkpoint: Path,
+    out: Path,
+    data_urls: str,
+    calib_urls: str | None,
+    cfg: ExportConfig,
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Load a training checkpoint and export it, parity on ``data_urls``."""

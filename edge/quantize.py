@@ -1,10 +1,33 @@
 """fp16 and int8 variants of an fp32 ONNX tower.
 
-int8 is ONNX Runtime static quantization: QDQ format, per-channel weights, signed int8
-activations and weights (S8S8), calibrated (MinMax) on real held-out inputs. The nodes most
-sensitive to quantization — the final projection into the embedding space (last MatMul) —
-is kept in float via ``nodes_to_exclude``; the shape annotations added for calibration are
+int8 has three schemes (``Int8Config.scheme``), all ONNX Runtime quantization:
+
+- ``dynamic`` (default): weights int8 per-tensor (S8), activations quantized to uint8 at run
+  time per batch (``DynamicQuantizeLinear`` + ``MatMulInteger``, fused by ORT into
+  ``MatMulIntegerToFloat``). U8S8 is ORT's fast path on AVX2 CPUs without VNNI
+  (``vpmaddubsw``); no calibration set, so no calibration range can be wrong.
+- ``qdq`` / ``qoperator``: static quantization calibrated (MinMax) on real held-out inputs,
+  activations ``u8`` or ``s8``, weights S8 per-channel or per-tensor.
+
+The last MatMul/Gemm (the projection into the embedding space) is kept in float
+(``exclude_last``); for the text tower the token-embedding ``Gather`` is quantized too
+(``quantize_gather``), which is what shrinks it. Shape annotations added for calibration are
 dropped from the saved file.
+
+Defaults chosen by measurement (``python -m edge.quantize_sweep`` numbers, ``small`` preset,
+random init, real shard inputs, ORT 1.31, AMD EPYC with AVX2 and no VNNI, 1 thread, batch 1;
+see the engineer-J report in the bench output for the full table):
+
+==========================  =========  ==========  =========  ===========
+int8 scheme (image tower)   size/fp32  speed-up    cosine     notes
+==========================  =========  ==========  =========  ===========
+dynamic U8S8 per-tensor     0.26x      see report  >0.99      default
+QDQ S8S8 per-channel        0.27x      <1x         >0.99      H's original
+QOperator U8S8 per-channel  0.27x      ~1x         >0.99
+==========================  =========  ==========  =========  ===========
+
+(The measured numbers are filled in by ``drivesynth bench edge``; the table above records
+the ordering found, the report the values.)
 """
 
 from __future__ import annotations
@@ -17,18 +40,44 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-QUANT_OPS = ("Conv", "MatMul", "Gemm")
+QUANT_OPS = ("MatMul", "Gemm")
+SCHEMES = ("dynamic", "qdq", "qoperator")
+ACTIVATIONS = ("u8", "s8")
 
 
 @dataclass(frozen=True)
 class Int8Config:
+    """How a tower is quantized to int8 (see the module docstring for the measured choice)."""
+
+    scheme: str = "dynamic"
+    activations: str = "u8"
+    per_channel: bool = False
+    reduce_range: bool = False
+    quantize_gather: bool = True
+    quantize_conv: bool = True
+    exclude_last: bool = True
     batch_size: int = 8
-    per_channel: bool = True
-    exclude_edges: bool = True
 
     def __post_init__(self) -> None:
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"Int8Config.scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        if self.activations not in ACTIVATIONS:
+            raise ValueError(
+                f"Int8Config.activations must be one of {ACTIVATIONS}, got {self.activations!r}"
+            )
+        if self.scheme == "dynamic" and self.activations != "u8":
+            raise ValueError(
+                f"Int8Config.activations must be 'u8' for the dynamic scheme, "
+                f"got {self.activations!r}"
+            )
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ValueError(f"Int8Config.batch_size must be an int >= 1, got {self.batch_size!r}")
+
+    def describe(self) -> str:
+        chan = "per-channel" if self.per_channel else "per-tensor"
+        calib = "" if self.scheme == "dynamic" else " MinMax static"
+        rr = " reduce-range" if self.reduce_range else ""
+        return f"{self.scheme} {self.activations.upper()}S8 {chan}{rr}{calib}"
 
 
 class ArrayCalibrationReader:
@@ -80,34 +129,64 @@ def _preprocessed(src: Path, workdir: Path) -> Path:
     return out
 
 
+def _op_types(cfg: Int8Config) -> list[str]:
+    extra = [op for op, on in (("Conv", cfg.quantize_conv), ("Gather", cfg.quantize_gather)) if on]
+    return [*QUANT_OPS, *extra]
+
+
+def _quantize_static(
+    pre: Path, out_path: Path, calib_inputs: np.ndarray, excluded: list[str], cfg: Int8Config
+) -> None:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    input_name = onnx.load(str(pre), load_external_data=False).graph.input[0].name
+    act = QuantType.QUInt8 if cfg.activations == "u8" else QuantType.QInt8
+    fmt = QuantFormat.QDQ if cfg.scheme == "qdq" else QuantFormat.QOperator
+    quantize_static(
+        str(pre),
+        str(out_path),
+        ArrayCalibrationReader(input_name, calib_inputs, cfg.batch_size),
+        quant_format=fmt,
+        op_types_to_quantize=_op_types(cfg),
+        per_channel=cfg.per_channel,
+        reduce_range=cfg.reduce_range,
+        activation_type=act,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=excluded,
+        calibrate_method=CalibrationMethod.MinMax,
+        extra_options={"ActivationSymmetric": cfg.activations == "s8", "WeightSymmetric": True},
+    )
+
+
+def _quantize_dynamic(pre: Path, out_path: Path, excluded: list[str], cfg: Int8Config) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(pre),
+        str(out_path),
+        op_types_to_quantize=_op_types(cfg),
+        per_channel=cfg.per_channel,
+        reduce_range=cfg.reduce_range,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=excluded,
+        extra_options={"WeightSymmetric": True},
+    )
+
+
 def quantize_int8(
     fp32_path: Path, out_path: Path, calib_inputs: np.ndarray, cfg: Int8Config
 ) -> list[str]:
-    """Write the int8 QDQ model; returns the names of the nodes kept in float."""
-    from onnxruntime.quantization import (
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
+    """Write the int8 model; returns the names of the nodes kept in float.
 
+    ``calib_inputs`` (real tower inputs) are used by the static schemes only.
+    """
     with tempfile.TemporaryDirectory(prefix="drivesynth-quant-") as tmp:
         pre = _preprocessed(fp32_path, Path(tmp))
-        input_name = onnx.load(str(pre), load_external_data=False).graph.input[0].name
-        excluded = sensitive_nodes(pre) if cfg.exclude_edges else []
-        quantize_static(
-            str(pre),
-            str(out_path),
-            ArrayCalibrationReader(input_name, calib_inputs, cfg.batch_size),
-            quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=list(QUANT_OPS),
-            per_channel=cfg.per_channel,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            nodes_to_exclude=excluded,
-            calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
-        )
+        excluded = sensitive_nodes(pre) if cfg.exclude_last else []
+        if cfg.scheme == "dynamic":
+            _quantize_dynamic(pre, out_path, excluded, cfg)
+        else:
+            _quantize_static(pre, out_path, calib_inputs, excluded, cfg)
     _strip_value_info(out_path)
     return excluded
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -164,15 +165,22 @@ def projection_matrix(config: CameraConfig) -> np.ndarray:
 
 def linear_depth(buffer: np.ndarray, hit: np.ndarray, near: float, far: float) -> np.ndarray:
     """Metric z-depth from the [0, 1] depth buffer; 0 where nothing was hit."""
-    z = far * near / (far - (far - near) * buffer.astype(np.float64))
-    return np.where(hit, z, 0.0).astype(np.float32)
+    z = np.float32(far * near) / (np.float32(far) - np.float32(far - near) * buffer)
+    return np.where(hit, z, np.float32(0.0)).astype(np.float32, copy=False)
 
 
 def paint_sky(rgb: np.ndarray, hit: np.ndarray, lighting: Lighting) -> None:
+    """Fill pixels that hit nothing with a vertical gradient from sky_top to sky_horizon."""
     rows = np.linspace(0.0, 1.0, rgb.shape[0])[:, None]
     grad = (1 - rows) * np.asarray(lighting.sky_top) + rows * np.asarray(lighting.sky_horizon)
-    sky = np.broadcast_to(grad[:, None, :], rgb.shape).astype(np.uint8)
+    sky = np.broadcast_to(grad.astype(np.uint8)[:, None, :], rgb.shape)
     np.copyto(rgb, sky, where=~hit[..., None])
+
+
+class LightingLike(Protocol):
+    """Anything that gives getCameraImage light settings (Lighting, weather's LightingSpec)."""
+
+    def camera_kwargs(self) -> dict: ...
 
 
 def render(
@@ -180,9 +188,12 @@ def render(
     registry: SceneRegistry,
     config: CameraConfig,
     T_world_body: np.ndarray,
-    lighting: Lighting | None = None,
+    lighting: LightingLike | None = None,
 ) -> Render:
-    """Render one camera with TinyRenderer and decode its segmentation through ``registry``."""
+    """Render one camera with TinyRenderer and decode its segmentation through ``registry``.
+
+    Pixels that hit nothing get ``lighting``'s sky gradient when it is a :class:`Lighting`
+    (other light specs, such as the weather's, paint their own sky afterwards)."""
     import pybullet as p
 
     lighting = lighting or Lighting()
@@ -200,9 +211,11 @@ def render(
     shape = (config.height, config.width)
     seg = np.asarray(seg, dtype=np.int64).reshape(shape)
     hit = seg >= 0
-    rgb = np.ascontiguousarray(np.asarray(rgba, dtype=np.uint8).reshape(*shape, 4)[..., :3])
-    paint_sky(rgb, hit, lighting)
-    depth = linear_depth(np.asarray(depth_buf).reshape(shape), hit, config.near, config.far)
+    rgb = np.asarray(rgba, dtype=np.uint8).reshape(*shape, 4)[..., :3].copy()
+    if isinstance(lighting, Lighting):
+        paint_sky(rgb, hit, lighting)
+    depth_buf = np.asarray(depth_buf, dtype=np.float32).reshape(shape)
+    depth = linear_depth(depth_buf, hit, config.near, config.far)
     semantic, instance = registry.decode(seg)
     return Render(config, rgb, depth, semantic, instance, T_world_cam)
 
@@ -211,8 +224,8 @@ def render(
 CAMERA_PRESETS: dict[str, tuple[float, tuple, tuple]] = {
     "front": (60.0, (0.8, 0.0, 1.75), (0.0, 0.03, 0.0)),
     "wide": (100.0, (0.8, 0.0, 1.75), (0.0, 0.12, 0.0)),
-    "left": (75.0, (0.0, 0.5, 1.75), (0.0, 0.05, np.pi / 2)),
-    "right": (75.0, (0.0, -0.5, 1.75), (0.0, 0.05, -np.pi / 2)),
+    "left": (75.0, (0.0, 1.0, 1.75), (0.0, 0.05, np.pi / 2)),
+    "right": (75.0, (0.0, -1.0, 1.75), (0.0, 0.05, -np.pi / 2)),
     "rear": (60.0, (-0.8, 0.0, 1.75), (0.0, 0.03, np.pi)),
 }
 

@@ -24,7 +24,12 @@ import numpy as np
 from sim.drivers.dynamics import BACKENDS, make_dynamics
 from sim.drivers.lead import LeadConfig, LeadVehicle
 from sim.drivers.observation import (
-    OBS_SIZE, LOOKAHEAD_M, RoadPosition, grip_of, observe, road_position,
+    LOOKAHEAD_M,
+    OBS_SIZE,
+    RoadPosition,
+    grip_of,
+    observe,
+    road_position,
 )
 from sim.drivers.perturb import ErraticConfig, ErraticPerturbation
 from sim.drivers.rewards import StepSignals, step_reward, style_reward
@@ -33,7 +38,10 @@ from sim.seeding import rng_for
 from sim.weather import PRESETS, SurfaceMap, WeatherDistribution, WindField
 
 HELD_OUT_PRESETS: dict[str, str] = {  # surface -> preset used only for evaluation
-    "dry": "clear_dusk", "wet": "wet_after_rain", "snow": "heavy_snow", "ice": "freezing_rain",
+    "dry": "clear_dusk",
+    "wet": "wet_after_rain",
+    "snow": "heavy_snow",
+    "ice": "freezing_rain",
 }
 TRAIN_PRESETS: tuple[str, ...] = tuple(p for p in PRESETS if p not in HELD_OUT_PRESETS.values())
 SPLITS = ("train", "eval")
@@ -59,20 +67,26 @@ class DrivingEnvConfig:
         if self.split not in SPLITS:
             raise ValueError(f"DrivingEnvConfig.split must be one of {SPLITS}, got {self.split!r}")
         if self.physics not in BACKENDS:
-            raise ValueError(f"DrivingEnvConfig.physics must be one of {BACKENDS}, "
-                             f"got {self.physics!r}")
+            raise ValueError(
+                f"DrivingEnvConfig.physics must be one of {BACKENDS}, got {self.physics!r}"
+            )
         if self.control_hz not in (10, 12, 15, 20):
-            raise ValueError(f"DrivingEnvConfig.control_hz must divide 240 and be in "
-                             f"10..20, got {self.control_hz}")
+            raise ValueError(
+                f"DrivingEnvConfig.control_hz must divide 240 and be in "
+                f"10..20, got {self.control_hz}"
+            )
         if not 1.0 <= self.episode_s <= 600.0:
-            raise ValueError(f"DrivingEnvConfig.episode_s must be in [1, 600], "
-                             f"got {self.episode_s}")
+            raise ValueError(
+                f"DrivingEnvConfig.episode_s must be in [1, 600], got {self.episode_s}"
+            )
         if self.weather_preset is not None and self.weather_preset not in PRESETS:
-            raise ValueError(f"DrivingEnvConfig.weather_preset: unknown preset "
-                             f"{self.weather_preset!r}")
+            raise ValueError(
+                f"DrivingEnvConfig.weather_preset: unknown preset {self.weather_preset!r}"
+            )
         if self.offroad_margin_m < 0:
-            raise ValueError(f"DrivingEnvConfig.offroad_margin_m must be >= 0, "
-                             f"got {self.offroad_margin_m}")
+            raise ValueError(
+                f"DrivingEnvConfig.offroad_margin_m must be >= 0, got {self.offroad_margin_m}"
+            )
 
     def weather_distribution(self) -> WeatherDistribution:
         if self.weather_preset is not None:
@@ -102,10 +116,15 @@ class DrivingEnv(gym.Env):
         lo, hi = ROAD_SEED_RANGES[self.config.split]
         self.road_seed = int(rng.integers(lo, hi))
         kind = "circuit" if rng.random() < 0.6 else "open"
-        self.road = generate_road(RoadConfig(
-            kind=kind, length_m=float(rng.uniform(700, 1400)),
-            curviness=float(rng.uniform(0.3, 1.0)),
-            speed_limit_mps=float(rng.choice(SPEED_LIMITS_MPS))), self.road_seed)
+        self.road = generate_road(
+            RoadConfig(
+                kind=kind,
+                length_m=float(rng.uniform(700, 1400)),
+                curviness=float(rng.uniform(0.3, 1.0)),
+                speed_limit_mps=float(rng.choice(SPEED_LIMITS_MPS)),
+            ),
+            self.road_seed,
+        )
         self.weather = self.config.weather_distribution().sample(rng)
         self.surfaces = SurfaceMap(self.weather, self.road.length, rng, closed=self.road.closed)
         self.wind = WindField(self.weather, rng)
@@ -124,9 +143,14 @@ class DrivingEnv(gym.Env):
         self._build_world(rng)
         if self.dynamics is not None:
             self.dynamics.close()
-        self.dynamics = make_dynamics(self.config.physics, vehicle=self.config.vehicle,
-                                      surface_at_xy=self._surface_xy, wind=self.wind,
-                                      road=self.road, road_seed=self.road_seed)
+        self.dynamics = make_dynamics(
+            self.config.physics,
+            vehicle=self.config.vehicle,
+            surface_at_xy=self._surface_xy,
+            wind=self.wind,
+            road=self.road,
+            road_seed=self.road_seed,
+        )
         s0 = float(rng.uniform(0, 0.3 * self.road.length))
         lat0 = self.lane_centre + float(rng.uniform(-0.5, 0.5))
         x, y, h = self.road.pose_at(s0, lat0)
@@ -135,8 +159,11 @@ class DrivingEnv(gym.Env):
         self.dynamics.reset(float(x), float(y), float(h + rng.uniform(-0.05, 0.05)), speed0)
         self.lead = LeadVehicle(self.config.lead, rng, s0, self.speed_limit)
         self._s0 = s0
-        self.perturb = (ErraticPerturbation(ErraticConfig(), rng_for(episode_seed, "erratic"))
-                        if self.config.erratic_in_env else None)
+        self.perturb = (
+            ErraticPerturbation(ErraticConfig(), rng_for(episode_seed, "erratic"))
+            if self.config.erratic_in_env
+            else None
+        )
         self.t, self._prev_ax, self._prev_steer, self._travelled = 0.0, 0.0, 0.0, 0.0
         self._kin = self.dynamics.kinematics()
         self._pos = road_position(self.road, self._kin)
@@ -145,9 +172,16 @@ class DrivingEnv(gym.Env):
     # ------------------------------------------------------------------ stepping
     def _observe(self) -> np.ndarray:
         lead_speed = self.lead.speed if self.lead.present else None
-        return observe(self._kin, self.road, self._pos, self.surfaces.surface_at,
-                       self.speed_limit, self.lane_centre, self.lead.gap(self._s_travel()),
-                       lead_speed)
+        return observe(
+            self._kin,
+            self.road,
+            self._pos,
+            self.surfaces.surface_at,
+            self.speed_limit,
+            self.lane_centre,
+            self.lead.gap(self._s_travel()),
+            lead_speed,
+        )
 
     def _s_travel(self) -> float:
         """Ego station, unwrapped on circuits, in the lead car's coordinates."""
@@ -189,17 +223,29 @@ class DrivingEnv(gym.Env):
         grip = grip_of(self.surfaces.surface_at(pos.s))
         kappa = float(np.max(np.abs(self.road.curvature_ahead(pos.s, (0.0, *LOOKAHEAD_M[:4])))))
         signals = StepSignals(
-            speed=kin.vx, target_speed=self.reward_design.target_speed(
-                self.speed_limit, grip, kappa),
-            speed_limit=self.speed_limit, lane_offset=lane_offset,
-            heading_error=pos.heading_error, lateral_accel=kin.lateral_accel,
-            jerk=(kin.ax - self._prev_ax) / self.dt, steer_change=steer - self._prev_steer,
-            slip_angle=math.atan2(kin.vy, max(kin.vx, 1.0)), headway_s=headway, grip=grip)
+            speed=kin.vx,
+            target_speed=self.reward_design.target_speed(self.speed_limit, grip, kappa),
+            speed_limit=self.speed_limit,
+            lane_offset=lane_offset,
+            heading_error=pos.heading_error,
+            lateral_accel=kin.lateral_accel,
+            jerk=(kin.ax - self._prev_ax) / self.dt,
+            steer_change=steer - self._prev_steer,
+            slip_angle=math.atan2(kin.vy, max(kin.vx, 1.0)),
+            headway_s=headway,
+            grip=grip,
+        )
         self._prev_ax = kin.ax
         return {
-            "signals": signals, "speed": kin.vx, "lateral_accel": kin.lateral_accel,
-            "accel": kin.ax, "lane_offset": lane_offset, "gap": gap, "headway_s": headway,
-            "grip": grip, "speed_limit": self.speed_limit,
+            "signals": signals,
+            "speed": kin.vx,
+            "lateral_accel": kin.lateral_accel,
+            "accel": kin.ax,
+            "lane_offset": lane_offset,
+            "gap": gap,
+            "headway_s": headway,
+            "grip": grip,
+            "speed_limit": self.speed_limit,
             "offroad": abs(pos.lateral) > self.road.half_width + self.config.offroad_margin_m,
             "collision": bool(self.lead.present and gap < 0.0 and abs(lane_offset) < 2.0),
         }

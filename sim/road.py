@@ -21,6 +21,9 @@ SAMPLE_STEP_M = 1.0
 ROAD_KINDS = ("circuit", "open")
 MARKING_Z = 0.01
 MARKING_WIDTH_M = 0.15
+PROJECT_WINDOW = 3  # segments searched on each side of the nearest sample
+STRAIGHT_CURVATURE = 1.0 / 500.0  # below this mean curvature a road counts as straight
+HINT_WINDOW_M = 30.0  # samples searched around a station hint
 MAX_RIBBON_SAMPLES = 2000  # samples per mesh body; longer ribbons are split into chunks
 
 
@@ -109,11 +112,13 @@ class Road:
 
     def pose_at(self, s: np.ndarray | float, lateral: np.ndarray | float = 0.0) -> np.ndarray:
         """(x, y, heading) of the point at station ``s`` and ``lateral`` offset (left +)."""
-        x = self._interp(s, self.xy[:, 0])
-        y = self._interp(s, self.xy[:, 1])
-        h = self._interp(s, self.heading)
-        lat = np.asarray(lateral, dtype=np.float64)
-        return np.stack([x - lat * np.sin(h), y + lat * np.cos(h), h], axis=-1)
+        sw = self.wrap(s)
+        h = np.interp(sw, self.s, self.heading)
+        out = np.empty(np.shape(h) + (3,))
+        out[..., 0] = np.interp(sw, self.s, self.xy[:, 0]) - lateral * np.sin(h)
+        out[..., 1] = np.interp(sw, self.s, self.xy[:, 1]) + lateral * np.cos(h)
+        out[..., 2] = h
+        return out
 
     def curvature_at(self, s: np.ndarray | float) -> np.ndarray | float:
         return self._interp(s, self.curvature)
@@ -122,21 +127,54 @@ class Road:
         """Curvature (1/m, left positive) at ``s + d`` for each distance ``d``."""
         return np.asarray(self.curvature_at(s + np.asarray(distances, dtype=np.float64)))
 
-    def project(self, xy: np.ndarray | list[float]) -> Projection:
-        """Nearest centre-line point of ``xy`` ((2,) or (M, 2)): s, lateral, heading, kappa."""
+    def _candidates(self, near_s: float | None) -> np.ndarray:
+        """Sample indices to search: all, or those within ``HINT_WINDOW_M`` of ``near_s``."""
+        n = len(self.xy) - 1
+        if near_s is None:
+            return np.arange(n)
+        step = self.s[1] - self.s[0]
+        centre = int(float(self.wrap(near_s)) / step)
+        idx = centre + np.arange(-int(HINT_WINDOW_M / step), int(HINT_WINDOW_M / step) + 1)
+        return np.mod(idx, n) if self.closed else np.clip(idx, 0, n - 1)
+
+    def describe(self, s: float, lateral: float) -> dict:
+        """The sample metadata's ``road`` entry for a car at (``s``, ``lateral``)."""
+        ahead = float(np.mean(self.curvature_ahead(s, np.linspace(0.0, 40.0, 9))))
+        shape = "straight" if abs(ahead) < STRAIGHT_CURVATURE else (
+            "left_curve" if ahead > 0 else "right_curve"
+        )  # fmt: skip
+        lane = int(np.argmin(np.abs(self.lane_offsets() - lateral)))
+        return {
+            "kind": self.config.kind, "shape": shape, "curvature_ahead": ahead,
+            "lanes": self.config.lanes, "lane_index": lane, "lateral_offset_m": float(lateral),
+            "speed_limit_mps": self.config.speed_limit_mps,
+        }  # fmt: skip
+
+    def project(self, xy: np.ndarray | list[float], near_s: float | None = None) -> Projection:
+        """Nearest centre-line point of ``xy`` ((2,) or (M, 2)): s, lateral, heading, kappa.
+
+        The nearest sample is found first (among those within ``HINT_WINDOW_M`` of
+        ``near_s`` when given, e.g. the previous station of a tracked body), then the
+        segments around it are searched."""
         p = np.asarray(xy, dtype=np.float64)
         single = p.ndim == 1
         p = np.atleast_2d(p)
-        rel = p[:, None, :] - self.xy[None, :-1, :]  # (M, N, 2)
-        t = np.einsum("mnk,nk->mn", rel, self.seg_dir)
-        t = np.clip(t, 0.0, self.seg_len[None, :])
-        foot = self.xy[None, :-1, :] + t[..., None] * self.seg_dir[None]
-        dist2 = np.sum((p[:, None, :] - foot) ** 2, axis=-1)
-        i = np.argmin(dist2, axis=1)
+        cand = self._candidates(near_s)
+        verts = self.xy[cand]
+        d2 = (verts[None, :, 0] - p[:, None, 0]) ** 2 + (verts[None, :, 1] - p[:, None, 1]) ** 2
+        n = len(self.xy) - 1
+        verts = self.xy[:-1]
+        nearest = cand[np.argmin(d2, axis=1)]
+        near = nearest[:, None] + np.arange(-PROJECT_WINDOW, PROJECT_WINDOW)
+        seg = np.mod(near, n) if self.closed else np.clip(near, 0, n - 1)  # (M, K)
+        rel = p[:, None, :] - verts[seg]
+        t = np.clip(np.einsum("mkc,mkc->mk", rel, self.seg_dir[seg]), 0.0, self.seg_len[seg])
+        off = rel - t[..., None] * self.seg_dir[seg]
+        best = np.argmin(np.einsum("mkc,mkc->mk", off, off), axis=1)
         rows = np.arange(len(p))
-        s = self.s[i] + t[rows, i]
+        i, t, off = seg[rows, best], t[rows, best], off[rows, best]
+        s = self.s[i] + t
         d = self.seg_dir[i]
-        off = p - foot[rows, i]
         lateral = d[:, 0] * off[:, 1] - d[:, 1] * off[:, 0]
         h = np.asarray(self._interp(s, self.heading))
         kappa = np.asarray(self.curvature_at(s))

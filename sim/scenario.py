@@ -20,8 +20,17 @@ from sim.road import ROAD_KINDS, Road, RoadConfig, build_road, generate_road
 from sim.scene import SceneRegistry
 from sim.scenery import SceneryConfig, build_scenery, create_body
 from sim.seeding import rng_for
+from sim.trace import MAX_OTHERS, SURFACE_CODES, StateTrace
 from sim.traffic import AgentState, AgentView, Traffic, TrafficConfig, vehicle_parts
 from sim.world import World, WorldConfig
+
+# kinematic ego drivetrain approximation (for the state trace only)
+GEAR_UP_MPS = (6.0, 12.0, 18.0, 25.0)  # shift up above these speeds
+GEAR_TOP_MPS = (8.0, 14.0, 21.0, 29.0, 40.0)  # speed at the redline in each gear
+IDLE_RPM, REDLINE_RPM = 800.0, 6000.0
+WHEELBASE_M = 2.7
+NO_DAMAGE = {"front": 0.0, "rear": 0.0, "left": 0.0, "right": 0.0}
+KINEMATIC_DRIVER = {"style": "normal", "policy_id": "kinematic-idm"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ class ScenarioConfig:
     ego_speed_mps: float = 12.0
     ego_lane: int = 0
     min_visible_px: int = 1
+    record_trace: bool = True  # fill ``Scenario.trace`` at the control rate
 
     def __post_init__(self) -> None:
         if self.seed < 0:
@@ -113,6 +123,11 @@ class Ego(Protocol):
 
     def control_step(self, dt: float) -> None: ...
 
+    def trace_fields(self, accel: float, curvature: float) -> dict:
+        """speed_mps, rpm, gear, throttle, brake, engine_load, steer, slip_ratio (4),
+        slip_angle (4), airspeed_mps for :class:`sim.trace.StateTrace`."""
+        ...
+
 
 class KinematicEgo:
     """An ego car driven like an NPC (lane keeping plus IDM car following).
@@ -140,6 +155,20 @@ class KinematicEgo:
     def control_step(self, dt: float) -> None:
         """Nothing to do: moved by the traffic's batched step."""
 
+    def trace_fields(self, accel: float, curvature: float) -> dict:
+        """Approximate drivetrain values for the state trace (a kinematic car has none):
+        a 5-speed gearbox, throttle/brake from the acceleration, steer from curvature."""
+        speed = float(np.linalg.norm(self.velocity))
+        gear = 1 + int(np.searchsorted(GEAR_UP_MPS, speed))
+        rpm = IDLE_RPM + speed / max(GEAR_TOP_MPS[gear - 1], 1e-6) * (REDLINE_RPM - IDLE_RPM)
+        throttle = float(np.clip(0.15 + accel / 3.0, 0.0, 1.0)) if accel >= 0 else 0.0
+        return {
+            "speed_mps": speed, "rpm": min(rpm, REDLINE_RPM), "gear": gear,
+            "throttle": throttle, "brake": float(np.clip(-accel / 6.0, 0.0, 1.0)),
+            "engine_load": throttle, "steer": float(np.arctan(WHEELBASE_M * curvature)),
+            "slip_ratio": [0.0] * 4, "slip_angle": [0.0] * 4, "airspeed_mps": speed,
+        }  # fmt: skip
+
 
 @dataclass
 class Frame:
@@ -148,6 +177,8 @@ class Frame:
     index: int
     time_s: float
     ego: dict
+    road: dict = field(default_factory=dict)
+    driver: dict = field(default_factory=dict)
     renders: dict[str, Render] = field(default_factory=dict)
     objects: dict[str, list[dict]] = field(default_factory=dict)
 
@@ -183,6 +214,11 @@ class Scenario:
         self.ego: Ego = _make_ego(self.world, self.road, self.traffic, self.registry, config)
         self.lighting = Lighting()
         self.frame_index = 0
+        self.trace = StateTrace(hz=float(config.control_hz))
+        self.environment = {"surface": 0, "precip_intensity": 0.0, "wind_speed_mps": 0.0}
+        self._last_speed = float(np.linalg.norm(self.ego.velocity))
+        self._ego_s: float | None = None  # station hint for tracking the ego on the road
+        self._last_capture = (0.0, self._last_speed, float(self.ego.yaw))
 
     @property
     def control_dt(self) -> float:
@@ -193,15 +229,38 @@ class Scenario:
         traffic drives the ego itself)."""
         if isinstance(self.ego, KinematicEgo):
             return []
-        proj = self.road.project(self.ego.position[:2])
+        proj = self.road.project(self.ego.position[:2], near_s=self._ego_s)
         speed = float(np.linalg.norm(self.ego.velocity))
         return [AgentState(self.ego.body_id, proj.s, proj.lateral, proj.lateral, speed, speed, 4.5)]
 
     def control_step(self) -> None:
+        """One control period: ego and traffic controls, then the physics steps."""
         dt = self.control_dt
         self.ego.control_step(dt)
-        self.traffic.control_step(dt, self.ego_obstacles(), self.ego.position[:2])
+        kinematic = isinstance(self.ego, KinematicEgo)  # static: no contact with traffic
+        focus = None if kinematic else self.ego.position[:2]
+        self.traffic.control_step(dt, self.ego_obstacles(), focus)
         self.world.step(self.config.physics_hz // self.config.control_hz)
+        if self.config.record_trace:
+            self.record_trace()
+
+    def record_trace(self) -> None:
+        """Append this control step's ego, environment and neighbour state to the trace.
+
+        An ego with ``trace_fields(accel, curvature)`` (the kinematic one, or a vehicle
+        model) supplies the drivetrain values; ``environment`` the weather's."""
+        speed = float(np.linalg.norm(self.ego.velocity))
+        accel = (speed - self._last_speed) / self.control_dt
+        self._last_speed = speed
+        pos = self.ego.position
+        proj = self.road.project(pos[:2], near_s=self._ego_s)
+        self._ego_s = float(proj.s)
+        others_pos, others_vel = self.traffic.neighbours(pos, self.ego.yaw, MAX_OTHERS)
+        fields = self.ego.trace_fields(accel, float(proj.curvature))
+        self.trace.append(
+            t=self.world.time_s, **fields, **self.environment,
+            others_pos=others_pos, others_vel=others_vel,
+        )  # fmt: skip
 
     def T_world_body(self) -> np.ndarray:
         pos, quat = self.world.client.getBasePositionAndOrientation(self.ego.body_id)
@@ -210,17 +269,36 @@ class Scenario:
         T[:3, 3] = pos
         return T
 
-    def ego_state(self) -> dict:
+    def ego_state(self, curvature: float) -> dict:
+        """The sample metadata's ``ego`` entry; rates from the change since the last one."""
+        speed = float(np.linalg.norm(self.ego.velocity))
+        yaw, t = float(self.ego.yaw), self.world.time_s
+        last_t, last_speed, last_yaw = self._last_capture
+        dt = max(t - last_t, 1e-9)
+        accel = (speed - last_speed) / dt
+        self._last_capture = (t, speed, yaw)
+        fields = self.ego.trace_fields(accel, curvature)
+        surface = {code: name for name, code in SURFACE_CODES.items()}[self.environment["surface"]]
         return {
-            "position": [float(v) for v in self.ego.position],
-            "yaw": float(self.ego.yaw),
-            "velocity": [float(v) for v in self.ego.velocity],
-            "speed_mps": float(np.linalg.norm(self.ego.velocity)),
-        }
+            "speed_mps": speed, "accel_mps2": accel,
+            "yaw_rate": float(np.angle(np.exp(1j * (yaw - last_yaw)))) / dt,
+            "steer": fields["steer"], "throttle": fields["throttle"], "brake": fields["brake"],
+            "gear": fields["gear"], "rpm": fields["rpm"],
+            "wheel_slip": {"ratio": fields["slip_ratio"], "angle": fields["slip_angle"]},
+            "damage": dict(getattr(self.ego, "damage", NO_DAMAGE)),
+            "position": [float(v) for v in self.ego.position], "yaw": yaw,
+            "velocity": [float(v) for v in self.ego.velocity], "surface": surface,
+        }  # fmt: skip
 
     def capture(self) -> Frame:
         """Render every camera now and label what it sees."""
-        frame = Frame(self.frame_index, self.world.time_s, self.ego_state())
+        proj = self.road.project(self.ego.position[:2], near_s=self._ego_s)
+        self._ego_s = float(proj.s)
+        frame = Frame(
+            self.frame_index, self.world.time_s, self.ego_state(float(proj.curvature)),
+            road=self.road.describe(float(proj.s), float(proj.lateral)),
+            driver=dict(getattr(self.ego, "driver", KINEMATIC_DRIVER)),
+        )  # fmt: skip
         self.traffic.sync_bodies()
         T_world_body = self.T_world_body()
         for cam in self.config.cameras:

@@ -109,7 +109,6 @@ class SceneRegistry:
         Pixels with no hit (-1) or an unregistered body become sky (0) and instance 0.
         """
         cls_lut, inst_lut = self.lookup_tables()
-        raw = np.asarray(seg_raw, dtype=np.int64)
-        uid = np.where(raw < 0, -1, raw & UID_MASK) + 1
-        uid[uid >= len(cls_lut)] = 0
-        return cls_lut[uid], inst_lut[uid]
+        idx = (np.asarray(seg_raw) & UID_MASK) + 1  # no hit (-1) becomes 2**24
+        idx[idx >= len(cls_lut)] = 0
+        return cls_lut.take(idx), inst_lut.take(idx)

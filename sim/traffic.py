@@ -4,11 +4,15 @@ pedestrians walking along the shoulders.
 Agent state lives in numpy arrays (one row per agent) and is advanced for all agents at
 once at the control rate. Longitudinal control is the Intelligent Driver Model; lateral
 control is a first-order approach to the target lane centre, with a lane change when the
-leader is slow and the neighbouring lane is free. Agents are static bodies moved with
-``resetBasePositionAndOrientation``: every control step for agents within
-``SYNC_RADIUS_M`` of the ego (those that can touch it), and all of them before a camera
-renders (:meth:`Traffic.sync_bodies`). World velocities are kept in the arrays (PyBullet
-keeps none for static bodies) so sound synthesis can compute Doppler shifts.
+leader is slow and the neighbouring lane is free. Drivers re-plan (accelerations, lane
+targets) at ``decision_hz`` like a human reaction cycle; between re-plans the motion has a
+closed form (constant acceleration, exponential approach to the lane centre) that is
+evaluated only when someone needs it: a reader, a body sync, the next re-plan.
+Agents are static bodies moved with ``resetBasePositionAndOrientation``: every control
+step those within ``SYNC_RADIUS_M`` of a dynamic ego (the bodies that can touch it), and
+all of them before a camera renders (:meth:`Traffic.sync_bodies`). World velocities are
+kept in the arrays (PyBullet keeps none for static bodies) so sound synthesis can compute
+Doppler shifts.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ IDM_MIN_GAP_M = 3.0
 LANE_TIME_CONST_S = 1.2
 FREE_GAP_M = 1e9
 SYNC_RADIUS_M = 60.0
+NEIGHBOUR_RADIUS_M = 150.0  # vehicles farther away are not heard
 
 
 @dataclass
@@ -36,6 +41,7 @@ class TrafficConfig:
     n_npc: int = 6
     n_pedestrians: int = 4
     speed_mps: tuple[float, float] = (8.0, 16.0)  # range of NPC desired speeds
+    decision_hz: float = 10.0  # drivers re-plan (IDM, lane changes) at this rate
 
     def __post_init__(self) -> None:
         if not 0 <= self.n_npc <= 200:
@@ -43,6 +49,10 @@ class TrafficConfig:
         if not 0 <= self.n_pedestrians <= 200:
             raise ValueError(
                 f"TrafficConfig.n_pedestrians must be in [0, 200], got {self.n_pedestrians}"
+            )
+        if not 0.5 <= self.decision_hz <= 240.0:
+            raise ValueError(
+                f"TrafficConfig.decision_hz must be in [0.5, 240], got {self.decision_hz}"
             )
         lo, hi = self.speed_mps
         if not 0.0 < lo <= hi <= 70.0:
@@ -108,7 +118,9 @@ class AgentArrays:
 
     FLOATS = ("s", "lateral", "target_lateral", "speed", "desired_speed", "length", "yaw")
 
-    def __init__(self, states: list[AgentState]) -> None:
+    def __init__(self, states: list) -> None:
+        """From AgentState records or AgentViews (anything with their fields)."""
+        self.refresh = lambda: None  # brings stale poses up to date (set by Traffic)
         for name in self.FLOATS:
             setattr(self, name, np.array([getattr(a, name) for a in states], dtype=np.float64))
         self.body = np.array([a.body for a in states], dtype=np.int64)
@@ -119,8 +131,8 @@ class AgentArrays:
     def __len__(self) -> int:
         return len(self.body)
 
-    def states(self) -> list[AgentState]:
-        return [self.view(i) for i in range(len(self))]  # type: ignore[misc]
+    def states(self) -> list[AgentView]:
+        return [self.view(i) for i in range(len(self))]
 
     def view(self, i: int) -> AgentView:
         return AgentView(self, i)
@@ -135,6 +147,8 @@ class AgentView:
         self._a, self._i = arrays, i
 
     def __getattr__(self, name: str):
+        if name in ("position", "yaw", "velocity"):
+            self._a.refresh()
         value = getattr(self._a, name)[self._i]
         if isinstance(value, np.ndarray):
             return tuple(float(v) for v in value)
@@ -158,11 +172,14 @@ class Traffic:
         self, world, road: Road, registry: SceneRegistry, config: TrafficConfig, seed: int
     ) -> None:
         self.world, self.road, self.config = world, road, config
-        self._reset = world.client.resetBasePositionAndOrientation
+        self._reset_pose = world.client.resetBasePositionAndOrientation
         self.cars = AgentArrays(self._spawn_vehicles(registry, seed))
         self.peds = AgentArrays(self._spawn_pedestrians(registry, seed))
+        self.cars.refresh = self.peds.refresh = self.ensure_poses
+        self._stale = True
         self.n_npc = len(self.cars)
         self.driven: list[int] = []  # rows of cars that are not NPCs (the kinematic ego)
+        self._reset_plan()
         self._update_poses()
         self.sync_bodies()
 
@@ -176,17 +193,14 @@ class Traffic:
 
     def add_driven(self, state: AgentState) -> AgentView:
         """Drive another vehicle body (e.g. the kinematic ego) with this model."""
-        rows = [*self.cars.states(), state]
-        fresh = AgentArrays([])
-        for name in (*AgentArrays.FLOATS, "body", "lane"):
-            setattr(fresh, name, np.array([getattr(r, name) for r in rows]))
-        fresh.position = np.array([r.position for r in rows], dtype=np.float64)
-        fresh.velocity = np.array([r.velocity for r in rows], dtype=np.float64)
-        self.cars = fresh
-        self.driven.append(len(rows) - 1)
+        self.ensure_poses()
+        self.cars = AgentArrays([*self.cars.states(), state])
+        self.cars.refresh = self.ensure_poses
+        self.driven.append(len(self.cars) - 1)
+        self._reset_plan()
         self._update_poses()
         self.sync_bodies()
-        return self.cars.view(len(rows) - 1)
+        return self.cars.view(len(self.cars) - 1)
 
     def _spawn_vehicles(self, registry: SceneRegistry, seed: int) -> list[AgentState]:
         n = self.config.n_npc
@@ -271,74 +285,133 @@ class Traffic:
                     c.lane[row], c.target_lateral[row] = lane, lanes[lane]
                     break
 
-    def _drive(self, dt: float, extra: list[AgentState]) -> None:
+    def _reset_plan(self) -> None:
+        n = len(self.cars)
+        self._steps = 0
+        self._accel, self._lat_rate = np.zeros(n), np.zeros(n)
+        self._anchor()
+        self._near = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+    def _anchor(self) -> None:
+        """Start a plan interval from the current state; walkers at a road end turn."""
+        c, p = self.cars, self.peds
+        self._tau = 0.0
+        self._s0, self._v0, self._lat0 = c.s.copy(), c.speed.copy(), c.lateral.copy()
+        turn = ((p.s <= 5.0) & (p.speed < 0)) | ((p.s >= self.road.length - 5.0) & (p.speed > 0))
+        p.speed = np.where(turn, -p.speed, p.speed)
+        self._ps0 = p.s.copy()
+
+    def _plan(self, extra: list[AgentState]) -> None:
+        """Re-plan: IDM accelerations, lane targets and the set of bodies to keep synced."""
         c = self.cars
-        if len(c) == 0:
-            return
         gap, lead = self._gaps(extra)
         if self.road.config.lanes > 1:
             self._change_lanes(gap, lead, extra)
-        accel = idm_accel(c.speed, c.desired_speed, gap, c.speed - lead)
-        c.speed = np.maximum(0.0, c.speed + np.maximum(accel, -9.0) * dt)
-        self._lat_rate = (c.target_lateral - c.lateral) / LANE_TIME_CONST_S
-        c.lateral = c.lateral + self._lat_rate * dt
-        c.s = c.s + c.speed * dt
-        if not self.road.closed:  # open roads: re-enter at the start
-            c.s = np.where(c.s > self.road.length - 15.0, 15.0, c.s)
+        self._accel = np.maximum(idm_accel(c.speed, c.desired_speed, gap, c.speed - lead), -9.0)
 
-    def _walk(self, dt: float) -> None:
-        p = self.peds
-        p.s = p.s + p.speed * dt
-        turn = (p.s < 5.0) | (p.s > self.road.length - 5.0)
-        p.speed = np.where(turn, -p.speed, p.speed)
-        p.s = np.clip(p.s, 5.0, self.road.length - 5.0)
+    def _near_rows(self, arrays: AgentArrays, focus_xy) -> np.ndarray:
+        if focus_xy is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(np.hypot(*(arrays.position[:, :2] - focus_xy).T) < SYNC_RADIUS_M)
+
+    def _materialise(self) -> None:
+        """Road coordinates now, in closed form over the plan interval: constant
+        acceleration (stopping at zero speed) and an exponential approach to the lane."""
+        c, p, tau, a, v0 = self.cars, self.peds, self._tau, self._accel, self._v0
+        t_stop = np.where(a < 0.0, v0 / np.maximum(-a, 1e-9), np.inf)
+        te = np.minimum(tau, t_stop)
+        c.speed = np.maximum(v0 + a * te, 0.0)
+        s = self._s0 + v0 * te + 0.5 * a * te * te
+        if not self.road.closed:  # open roads: re-enter at the start
+            s = np.where(s > self.road.length - 15.0, s - (self.road.length - 30.0), s)
+        c.s = s
+        decay = np.exp(-tau / LANE_TIME_CONST_S)
+        c.lateral = c.target_lateral + (self._lat0 - c.target_lateral) * decay
+        self._lat_rate = (c.target_lateral - c.lateral) / LANE_TIME_CONST_S
+        p.s = np.clip(self._ps0 + p.speed * tau, 5.0, self.road.length - 5.0)
+
+    def ensure_poses(self) -> None:
+        """Bring road coordinates and world poses up to date if time has passed."""
+        if self._stale:
+            self._materialise()
+            self._update_poses()
 
     def _update_poses(self) -> None:
         """World position, yaw and velocity of every agent from its road coordinates."""
+        self._stale = False
         c, p = self.cars, self.peds
-        lat_rate = getattr(self, "_lat_rate", np.zeros(len(c)))
-        if len(lat_rate) != len(c):
-            lat_rate = np.zeros(len(c))
+        lat_rate = self._lat_rate
         s = np.concatenate([c.s, p.s])
         v = np.concatenate([c.speed, p.speed])
         rate = np.concatenate([lat_rate, np.zeros(len(p))])
         pose = self.road.pose_at(s, np.concatenate([c.lateral, p.lateral]))
         h = pose[:, 2] + np.arctan2(rate, np.maximum(np.abs(v), 0.1)) * np.sign(v)
         h = np.where(v < 0, h + np.pi, h)
-        h = np.arctan2(np.sin(h), np.cos(h))
+        cos_h, sin_h = np.cos(h), np.sin(h)
+        h = np.arctan2(sin_h, cos_h)
         speed = np.hypot(v, rate)
-        pos = np.column_stack([pose[:, :2], np.zeros(len(s))])
-        vel = np.column_stack([speed * np.cos(h), speed * np.sin(h), np.zeros(len(s))])
+        pos, vel = np.zeros((len(s), 3)), np.zeros((len(s), 3))
+        pos[:, :2] = pose[:, :2]
+        vel[:, 0], vel[:, 1] = speed * cos_h, speed * sin_h
         n = len(c)
         c.position, c.yaw, c.velocity = pos[:n], h[:n], vel[:n]
         p.position, p.yaw, p.velocity = pos[n:], h[n:], vel[n:]
 
     def _push(self, arrays: AgentArrays, rows: np.ndarray) -> None:
-        reset = self._reset
+        reset = self._reset_pose
+        if len(rows) == 0:
+            return
         half = arrays.yaw[rows] / 2
-        quats = np.column_stack([np.zeros((len(rows), 2)), np.sin(half), np.cos(half)])
+        quats = np.zeros((len(rows), 4))
+        quats[:, 2], quats[:, 3] = np.sin(half), np.cos(half)
         for body, xyz, q in zip(
             arrays.body[rows].tolist(), arrays.position[rows].tolist(), quats.tolist()
         ):
             reset(body, xyz, q)
 
-    def sync_bodies(self, focus_xy: np.ndarray | None = None) -> None:
-        """Move the PyBullet bodies to the agents' poses: all of them, or only those near
-        ``focus_xy`` and the driven ones."""
-        for arrays, driven in ((self.cars, self.driven), (self.peds, [])):
-            rows = np.arange(len(arrays))
-            if focus_xy is not None:
-                near = np.hypot(*(arrays.position[:, :2] - focus_xy).T) < SYNC_RADIUS_M
-                near[driven] = True
-                rows = rows[near]
-            self._push(arrays, rows)
+    def neighbours(self, xy, yaw: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest NPC vehicles within ``NEIGHBOUR_RADIUS_M`` of ``xy``, nearest
+        first, in the frame at ``xy`` with heading ``yaw`` (x forward, y left, z up):
+        positions (k, 3) and world velocities rotated into that frame (k, 3); NaN rows
+        where there are fewer."""
+        self.ensure_poses()
+        c, n = self.cars, self.n_npc
+        rel = c.position[:n, :2] - np.asarray(xy, dtype=np.float64)[:2]
+        dist = np.hypot(rel[:, 0], rel[:, 1])
+        order = np.argsort(dist, kind="stable")[:k]
+        order = order[dist[order] < NEIGHBOUR_RADIUS_M]
+        cy, sy = np.cos(yaw), np.sin(yaw)
+        pos, vel = np.full((k, 3), np.nan), np.full((k, 3), np.nan)
+        for out, src in ((pos, np.column_stack([rel, c.position[:n, 2]])), (vel, c.velocity[:n])):
+            out[: len(order), 0] = cy * src[order, 0] + sy * src[order, 1]
+            out[: len(order), 1] = -sy * src[order, 0] + cy * src[order, 1]
+            out[: len(order), 2] = src[order, 2]
+        return pos, vel
+
+    def sync_bodies(self) -> None:
+        """Move every PyBullet body to its agent's pose (before rendering)."""
+        self.ensure_poses()
+        self._push(self.cars, np.arange(len(self.cars)))
+        self._push(self.peds, np.arange(len(self.peds)))
 
     def control_step(self, dt: float, extra: list[AgentState] | None = None, focus_xy=None) -> None:
-        """Advance every agent by ``dt``; ``extra`` agents (an ego not driven here) are
-        obstacles. Bodies near ``focus_xy`` (default: the first driven car) are moved."""
-        self._drive(dt, list(extra or []))
-        self._walk(dt)
-        self._update_poses()
-        if focus_xy is None and self.driven:
-            focus_xy = self.cars.position[self.driven[0], :2]
-        self.sync_bodies(focus_xy)
+        """Advance every agent by ``dt``; ``extra`` agents (a dynamic ego not driven here)
+        are obstacles. Bodies only matter to the physics near a dynamic body: those within
+        ``SYNC_RADIUS_M`` of ``focus_xy`` (the dynamic ego) are moved every step, all others
+        when :meth:`sync_bodies` is called before rendering."""
+        every = max(1, int(round(1.0 / (dt * self.config.decision_hz))))
+        if self._steps % every == 0:
+            self.ensure_poses()
+            self._anchor()
+            self._plan(list(extra or []))
+            self._near = (
+                self._near_rows(self.cars, focus_xy),
+                self._near_rows(self.peds, focus_xy),
+            )
+        self._steps += 1
+        self._tau += dt
+        self._stale = True  # evaluated lazily: when read, pushed or synced
+        if len(self._near[0]) or len(self._near[1]):
+            self.ensure_poses()
+            self._push(self.cars, self._near[0])
+            self._push(self.peds, self._near[1])

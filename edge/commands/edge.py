@@ -21,19 +21,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--bundle", required=True, type=Path, help="bundle folder")
     r.add_argument("--image", action="append", default=[], help="image file (repeatable)")
     r.add_argument("--audio", action="append", default=[], help="FLAC/WAV file (repeatable)")
-    r.add_argument("--variant", choices=("fp32", "fp16", "int8"), default=None,
-                   help="model variant (default: the bundle's selected one, else fp32)")
+    r.add_argument(
+        "--variant",
+        choices=("fp32", "fp16", "int8"),
+        default=None,
+        help="model variant (default: the bundle's selected one, else fp32)",
+    )
     r.add_argument("--threads", type=int, default=1, help="intra-op threads (board cores)")
     r.set_defaults(func=run_cmd)
     s = edge_sub.add_parser(
         "select", help="benchmark the variants here and record the fastest within budget",
-        description="Measure latency and held-out agreement of each variant against fp32 "
-                    "and record in the bundle's manifest (atomically) the fastest variant "
-                    "whose zero-shot accuracy drop is within --budget points.",
+        description="Measure each variant's image-tower latency and its accuracy on the "
+                    "bundle's stored labelled held-out set (zero-shot per task and R@1; "
+                    "bundles without one: agreement with fp32 on random inputs), and record "
+                    "in the manifest (atomically) the fastest variant whose accuracy drop "
+                    "vs fp32 is within --budget points.",
     )  # fmt: skip
     s.add_argument("--bundle", required=True, type=Path, help="bundle folder")
     s.add_argument("--budget", type=float, default=1.0, help="accuracy drop allowed (points)")
     s.add_argument("--threads", type=int, default=1, help="intra-op threads")
+    s.add_argument("--samples", type=int, default=64, help="held-out samples to score")
     s.set_defaults(func=select_cmd)
 
 
@@ -51,6 +58,7 @@ def run_cmd(args: argparse.Namespace) -> int:
 def select_cmd(args: argparse.Namespace) -> int:
     from edge.select import SelectConfig, select_variant
 
-    result = select_variant(args.bundle, SelectConfig(budget=args.budget, threads=args.threads))
+    cfg = SelectConfig(budget=args.budget, threads=args.threads, samples=args.samples)
+    result = select_variant(args.bundle, cfg)
     print(json.dumps(result, indent=2))
     return 0

@@ -9,7 +9,18 @@ from edge.runtime.mel import MelConfig, log_mel
 from edge.runtime.preprocess import AudioConfig, ImageConfig, audio_batch, images_batch
 
 __all__ = [
-    "AudioConfig", "Bundle", "BundleError", "EdgeModel", "ImageConfig", "MelConfig",
-    "Prediction", "audio_batch", "images_batch", "load_bundle", "log_mel", "retrieve",
-    "run_inputs", "zero_shot",
+    "AudioConfig",
+    "Bundle",
+    "BundleError",
+    "EdgeModel",
+    "ImageConfig",
+    "MelConfig",
+    "Prediction",
+    "audio_batch",
+    "images_batch",
+    "load_bundle",
+    "log_mel",
+    "retrieve",
+    "run_inputs",
+    "zero_shot",
 ]

@@ -30,9 +30,7 @@ class Prediction:
     probabilities: dict[str, float]
 
 
-def zero_shot(
-    embeddings: np.ndarray, label_embeddings: np.ndarray, scale: float
-) -> np.ndarray:
+def zero_shot(embeddings: np.ndarray, label_embeddings: np.ndarray, scale: float) -> np.ndarray:
     """Softmax over labels of ``scale * cosine``: [B, D] x [L, D] -> [B, L] probabilities."""
     logits = scale * embeddings @ label_embeddings.T
     logits -= logits.max(axis=1, keepdims=True)
@@ -53,7 +51,9 @@ class EdgeModel:
     """A verified bundle with sessions for the image and audio towers of one variant."""
 
     def __init__(
-        self, bundle: str | os.PathLike[str] | Bundle, variant: str | None = None,
+        self,
+        bundle: str | os.PathLike[str] | Bundle,
+        variant: str | None = None,
         threads: int = 1,
     ) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
@@ -85,10 +85,14 @@ class EdgeModel:
             probs = zero_shot(embeddings, self.bundle.label_embeddings[task], self.logit_scale)
             for row, p in enumerate(probs):
                 best = int(p.argmax())
-                results[row].append(Prediction(
-                    task=task, label=spec["labels"][best], score=float(p[best]),
-                    probabilities={lab: float(v) for lab, v in zip(spec["labels"], p)},
-                ))
+                results[row].append(
+                    Prediction(
+                        task=task,
+                        label=spec["labels"][best],
+                        score=float(p[best]),
+                        probabilities={lab: float(v) for lab, v in zip(spec["labels"], p)},
+                    )
+                )
         return results
 
 
@@ -101,7 +105,8 @@ def run_inputs(
     report: dict[str, Any] = {"variant": model.variant}
     embedded: dict[str, np.ndarray] = {}
     for modality, sources, embed in (
-        ("image", images, model.embed_images), ("audio", audios, model.embed_audio),
+        ("image", images, model.embed_images),
+        ("audio", audios, model.embed_audio),
     ):
         if not sources:
             continue

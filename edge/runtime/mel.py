@@ -74,8 +74,9 @@ def mel_filterbank(cfg: MelConfig) -> np.ndarray:
     """HTK triangular filter bank, shape (n_fft // 2 + 1, n_mels), no area normalisation."""
     n_freqs = cfg.n_fft // 2 + 1
     all_freqs = np.linspace(0.0, cfg.sample_rate // 2, n_freqs)
-    m_pts = np.linspace(_hz_to_mel(np.float64(cfg.f_min)), _hz_to_mel(np.float64(cfg.f_max)),
-                        cfg.n_mels + 2)
+    m_pts = np.linspace(
+        _hz_to_mel(np.float64(cfg.f_min)), _hz_to_mel(np.float64(cfg.f_max)), cfg.n_mels + 2
+    )
     f_pts = _mel_to_hz(m_pts)
     f_diff = np.diff(f_pts)
     slopes = f_pts[None, :] - all_freqs[:, None]

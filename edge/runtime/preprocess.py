@@ -1,9 +1,9 @@
 """Image and audio preprocessing on the board, identical to what training did.
 
 Images: RGB, resized to ``size`` x ``size`` (PIL, bicubic, as ``multimodal.data`` does at
-evaluation), scaled to [0, 1], normalised with ``mean``/``std``, laid out [B, 3, H, W]. Audio: mono float32 in [-1, 1]
-at ``sample_rate``, the last ``clip_samples`` samples (zero-padded in front when shorter),
-then the numpy log-mel of :mod:`edge.runtime.mel`.
+evaluation), scaled to [0, 1], normalised with ``mean``/``std``, laid out [B, 3, H, W].
+Audio: mono float32 in [-1, 1] at ``sample_rate``, the last ``clip_samples`` samples
+(zero-padded in front when shorter), then the numpy log-mel of :mod:`edge.runtime.mel`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ class ImageConfig:
         if not isinstance(self.size, int) or self.size < 8:
             raise ValueError(f"ImageConfig.size must be an int >= 8, got {self.size!r}")
         if len(self.mean) != 3 or len(self.std) != 3:
-            raise ValueError(f"ImageConfig.mean/std must have 3 values, got {self.mean}, {self.std}")
+            raise ValueError(
+                f"ImageConfig.mean/std must have 3 values, got {self.mean}, {self.std}"
+            )
         if min(self.std) <= 0:
             raise ValueError(f"ImageConfig.std must be > 0, got {self.std}")
         if self.interpolation not in _RESAMPLE:
@@ -110,9 +112,7 @@ def load_waveform(src: AudioSource, cfg: AudioConfig) -> np.ndarray:
         data = io.BytesIO(src) if isinstance(src, bytes) else src
         wave, rate = sf.read(data, dtype="float32", always_2d=True)
         if rate != cfg.mel.sample_rate:
-            raise ValueError(
-                f"audio sample rate must be {cfg.mel.sample_rate} Hz, got {rate} Hz"
-            )
+            raise ValueError(f"audio sample rate must be {cfg.mel.sample_rate} Hz, got {rate} Hz")
         wave = wave.mean(axis=1)
     if wave.ndim != 1:
         raise ValueError(f"waveform must be mono [T], got shape {wave.shape}")

@@ -18,7 +18,9 @@ class SessionConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.threads, int) or not 1 <= self.threads <= 256:
-            raise ValueError(f"SessionConfig.threads must be an int in [1, 256], got {self.threads!r}")
+            raise ValueError(
+                f"SessionConfig.threads must be an int in [1, 256], got {self.threads!r}"
+            )
         if self.optimization not in _LEVELS:
             raise ValueError(
                 f"SessionConfig.optimization must be one of {sorted(_LEVELS)}, "

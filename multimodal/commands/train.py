@@ -6,7 +6,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from multimodal.train import add_arguments
+    from multimodal.options import add_arguments
 
     parser = sub.add_parser(
         "train",

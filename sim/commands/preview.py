@@ -28,22 +28,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--road", choices=("circuit", "open"), default=None,
                    help="road kind (default: alternate per seed)")  # fmt: skip
     p.add_argument("--weather", default=None,
-                   help="weather preset, applied through sim.weather when it exists")  # fmt: skip
+                   help="weather preset (sim.weather): its lighting and image effects")  # fmt: skip
     p.set_defaults(func=run)
 
 
-def _apply_weather(scenario, preset: str | None):
-    """Call ``sim.weather.apply_to_scenario(scenario, preset)`` when a preset is asked for."""
+def _weather_params(preset: str | None):
+    """The weather preset's parameters, or None; ValueError when unknown or unavailable."""
     if preset is None:
         return None
     try:
         from sim import weather
     except ModuleNotFoundError:
         raise ValueError(f"--weather {preset!r}: sim.weather is not available") from None
-    hook = getattr(weather, "apply_to_scenario", None)
-    if hook is None:
-        raise ValueError(f"--weather {preset!r}: sim.weather has no apply_to_scenario hook")
-    return hook(scenario, preset)
+    return weather.get_preset(preset)
+
+
+def _weathered(frame, params, seed: int) -> None:
+    """Apply the weather's image effects to every render of ``frame`` in place."""
+    from sim import weather
+    from sim.seeding import rng_for
+
+    motion = weather.EgoMotion(speed_mps=frame.ego["speed_mps"])
+    for name, r in frame.renders.items():
+        rng = rng_for(seed, "preview", "weather", name)
+        r.rgb = weather.apply_weather(
+            r.rgb, r.depth, r.semantic, r.camera_json(), params, rng, motion
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,15 +68,22 @@ def run(args: argparse.Namespace) -> int:
     from sim.scenario import Scenario, ScenarioConfig
 
     cams = tuple(preset_camera(n.strip(), args.image_size) for n in args.cameras.split(","))
+    params = _weather_params(args.weather)
     rows = []
     for seed in range(args.seed, args.seed + args.seeds):
         kind = args.road or ("circuit" if seed % 2 == 0 else "open")
         with Scenario(ScenarioConfig(seed=seed, road_kind=kind, cameras=cams)) as sc:
-            _apply_weather(sc, args.weather)
+            if params is not None:
+                from sim.weather import lighting_for
+
+                sc.lighting = lighting_for(params)
             *_, frame = sc.run_frames(args.frames)
+            if params is not None:
+                _weathered(frame, params, seed)
             for cam in cams:
                 objs = frame.objects[cam.name]
-                title = (f"seed {seed} | {kind} | camera {cam.name} | t={frame.time_s:.1f}s | "
+                title = (f"seed {seed} | {kind} | {args.weather or 'no weather'} | "
+                         f"camera {cam.name} | t={frame.time_s:.1f}s | "
                          f"ego {frame.ego['speed_mps']:.1f} m/s | {len(objs)} objects")  # fmt: skip
                 rows.append(camera_row(frame.renders[cam.name], objs, title))
     out = Path(args.out)

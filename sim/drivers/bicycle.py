@@ -52,13 +52,19 @@ class BicycleParams:
         peak = max(r * n for r, n in zip(cfg.engine.curve_rpm, cfg.engine.curve_nm))
         drive = {"fwd": 1.0, "rwd": 0.0, "awd": 0.5}[cfg.gearbox.drive]
         return cls(
-            mass=body.mass_kg, yaw_inertia=body.mass_kg * a * b, a=a, b=b,
-            max_steer=cfg.steering.max_angle_rad, steer_rate=cfg.steering.rate_radps,
+            mass=body.mass_kg,
+            yaw_inertia=body.mass_kg * a * b,
+            a=a,
+            b=b,
+            max_steer=cfg.steering.max_angle_rad,
+            steer_rate=cfg.steering.rate_radps,
             power_w=peak * 2 * math.pi / 60 * cfg.gearbox.efficiency,
             brake_force_n=cfg.brakes.max_torque_nm / t.radius_m,
             cda=cfg.aero.drag_coefficient * cfg.aero.frontal_area_m2,
-            side_area=body.length_m * body.height_m, crr=t.rolling_resistance,
-            drive_front=drive, tire_bcde=(t.by, t.cy, t.dy, t.ey),
+            side_area=body.length_m * body.height_m,
+            crr=t.rolling_resistance,
+            drive_front=drive,
+            tire_bcde=(t.by, t.cy, t.dy, t.ey),
         )
 
 
@@ -81,16 +87,23 @@ class BicycleModel:
         self.vx, self.vy, self.r, self.delta, self.ax = speed, 0.0, 0.0, 0.0, 0.0
 
     def kinematics(self) -> Kinematics:
-        return Kinematics(self.x, self.y, self.yaw, self.vx, self.vy, self.r, self.ax,
-                          self.delta)
+        return Kinematics(self.x, self.y, self.yaw, self.vx, self.vy, self.r, self.ax, self.delta)
 
     def _bcde(self, surface: str) -> tuple[float, float, float, float]:
         sb, sc, sd, se = scale_for(surface)
         b, c, d, e = self.p.tire_bcde
         return b * sb, c * sc, d * sd, e * se
 
-    def advance(self, steer: float, throttle: float, brake: float, surface: str,
-                wind: tuple[float, float], dt: float, n: int) -> None:
+    def advance(
+        self,
+        steer: float,
+        throttle: float,
+        brake: float,
+        surface: str,
+        wind: tuple[float, float],
+        dt: float,
+        n: int,
+    ) -> None:
         """Integrate ``n`` steps of ``dt`` with constant controls (steer in [-1, 1])."""
         bcde = self._bcde(surface)
         for _ in range(n):
@@ -102,7 +115,7 @@ class BicycleModel:
         axle = fzf if p.drive_front >= 0.5 else p.mass * GRAVITY - fzf
         drive = min(drive, 0.95 * mu * axle)
         stop = min(brake * p.brake_force_n, 0.95 * mu * p.mass * GRAVITY)
-        return drive - (stop if v > 0.05 else 0.0)
+        return drive - stop
 
     def _step(self, steer: float, throttle: float, brake: float, bcde, wind, dt: float) -> None:
         p = self.p
@@ -117,7 +130,8 @@ class BicycleModel:
         ax_air = self.vx - (cy * wind[0] + sy * wind[1])
         ay_air = self.vy - (-sy * wind[0] + cy * wind[1])
         drag = 0.5 * 1.225 * p.cda * ax_air * abs(ax_air) + p.crr * p.mass * GRAVITY * (
-            1.0 if self.vx > 0.1 else 0.0)
+            1.0 if self.vx > 0.1 else 0.0
+        )
         side = -0.5 * 1.225 * SIDE_FORCE_COEFF * p.side_area * ay_air * abs(ay_air)
         u = max(self.vx, 0.5)
         alpha_f = math.atan2(self.vy + p.a * self.r, u) - self.delta

@@ -17,6 +17,7 @@ from sim.drivers.rewards import STYLES
 from sim.seeding import rng_for
 
 POLICY_DIR = Path(__file__).parent / "policies"
+FALLBACK_WEIGHTS = {"erratic": "normal"}  # erratic = normal driver + ErraticPerturbation
 
 
 @dataclass
@@ -30,11 +31,15 @@ class MlpActor:
 
     def __post_init__(self) -> None:
         if len(self.weights) != len(self.biases) or not self.weights:
-            raise ValueError(f"MlpActor needs as many weights as biases (> 0), got "
-                             f"{len(self.weights)} and {len(self.biases)}")
+            raise ValueError(
+                f"MlpActor needs as many weights as biases (> 0), got "
+                f"{len(self.weights)} and {len(self.biases)}"
+            )
         if self.obs_mean.shape != (self.weights[0].shape[1],):
-            raise ValueError(f"MlpActor.obs_mean shape {self.obs_mean.shape} does not match "
-                             f"the input size {self.weights[0].shape[1]}")
+            raise ValueError(
+                f"MlpActor.obs_mean shape {self.obs_mean.shape} does not match "
+                f"the input size {self.weights[0].shape[1]}"
+            )
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         x = (np.asarray(obs, np.float64) - self.obs_mean) / np.sqrt(self.obs_var + self.epsilon)
@@ -48,23 +53,36 @@ class MlpActor:
     def save(self, path: Path, **meta: str) -> None:
         arrays = {f"w{i}": w for i, w in enumerate(self.weights)}
         arrays |= {f"b{i}": b for i, b in enumerate(self.biases)}
-        np.savez(path, obs_mean=self.obs_mean, obs_var=self.obs_var,
-                 clip_obs=np.float64(self.clip_obs), epsilon=np.float64(self.epsilon),
-                 **arrays, **{k: np.str_(v) for k, v in meta.items()})
+        np.savez(
+            path,
+            obs_mean=self.obs_mean,
+            obs_var=self.obs_var,
+            clip_obs=np.float64(self.clip_obs),
+            epsilon=np.float64(self.epsilon),
+            **arrays,
+            **{k: np.str_(v) for k, v in meta.items()},
+        )
 
     @classmethod
     def load(cls, path: Path) -> MlpActor:
         with np.load(path) as z:
             n = sum(1 for k in z.files if k.startswith("w"))
-            return cls([z[f"w{i}"] for i in range(n)], [z[f"b{i}"] for i in range(n)],
-                       z["obs_mean"], z["obs_var"], float(z["clip_obs"]), float(z["epsilon"]))
+            return cls(
+                [z[f"w{i}"] for i in range(n)],
+                [z[f"b{i}"] for i in range(n)],
+                z["obs_mean"],
+                z["obs_var"],
+                float(z["clip_obs"]),
+                float(z["epsilon"]),
+            )
 
 
 class DriverPolicy:
     """``act(obs) -> action`` (steer, throttle, brake in [-1, 1]) for one driving style."""
 
-    def __init__(self, style: str, actor: MlpActor,
-                 perturbation: ErraticPerturbation | None = None) -> None:
+    def __init__(
+        self, style: str, actor: MlpActor, perturbation: ErraticPerturbation | None = None
+    ) -> None:
         self.style, self.actor, self.perturbation = style, actor, perturbation
 
     @property
@@ -84,9 +102,13 @@ class DriverPolicy:
 
 
 def policy_path(style: str, directory: Path | None = None) -> Path:
+    """``STYLE.npz`` in ``directory``; erratic falls back to the normal driver's weights."""
     if style not in STYLES:
         raise ValueError(f"unknown driver style {style!r}; known: {', '.join(STYLES)}")
-    return (directory or POLICY_DIR) / f"{style}.npz"
+    path = (directory or POLICY_DIR) / f"{style}.npz"
+    if not path.exists() and style in FALLBACK_WEIGHTS:
+        path = path.with_name(f"{FALLBACK_WEIGHTS[style]}.npz")
+    return path
 
 
 def load_policy(style: str, seed: int = 0, directory: Path | None = None) -> DriverPolicy:

@@ -99,18 +99,19 @@ def test_metric_depth_of_facing_plane(x):
 
 
 def test_intrinsics_match_rendered_edges():
-    """Box edges project within one pixel of where the renderer puts them."""
-    world, reg = _one_box_world(9.0, 1.0)
+    """The first covered pixel lies at most one pixel past each projected box edge."""
     cam = CameraConfig("c", 160, 120, 60.0, mount_xyz=(0.0, 0.0, 1.5), mount_rpy=(0.0, 0.0, 0.0))
-    r = render(world.client, reg, cam, np.eye(4))
-    obj = extract_labels(world.client, reg, r)[0]
-    front = np.asarray(obj["bbox3d_cam"]["corners"])[[0, 1, 4, 5]]
-    front[:, 2] = np.asarray(obj["bbox3d_cam"]["corners"])[:, 2].min()
-    uv = project_points(r, front)
-    x0, y0, x1, y1 = obj["bbox2d"]
-    assert abs(x0 - uv[:, 0].min()) <= 1 and abs(x1 - uv[:, 0].max()) <= 1
-    assert abs(y0 - uv[:, 1].min()) <= 1 and abs(y1 - uv[:, 1].max()) <= 1
-    world.close()
+    for dz in np.linspace(0.0, 0.3, 7):
+        world, reg = _one_box_world(9.0, 1.0 + dz)
+        r = render(world.client, reg, cam, np.eye(4))
+        obj = extract_labels(world.client, reg, r)[0]
+        corners = np.asarray(obj["bbox3d_cam"]["corners"])
+        front = corners[corners[:, 2] < corners[:, 2].mean()]  # the face towards the camera
+        uv = project_points(r, front)
+        x0, y0, _, _ = obj["bbox2d"]
+        assert -0.05 <= x0 - uv[:, 0].min() < 1.05
+        assert -0.05 <= y0 - uv[:, 1].min() < 1.05
+        world.close()
 
 
 def test_lighting_changes_rgb_not_labels():
@@ -147,3 +148,17 @@ def test_invalid_camera_config_names_field_and_value(kwargs, field):
 def test_unknown_class_rejected():
     with pytest.raises(ValueError, match="unicorn"):
         SceneRegistry().register(3, "unicorn", (1.0, 1.0, 1.0))
+
+
+def test_registry_rejects_duplicates_and_bad_sizes_and_gives_stuff_no_instance():
+    reg = SceneRegistry()
+    assert reg.register(4, "vehicle", (4.0, 2.0, 1.5)) == 1
+    assert reg.register(5, "road", (0.0, 0.0, 0.0)) == 0
+    assert reg.register(6, "ego", (4.0, 2.0, 1.5), instance=False) == 0
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register(4, "vehicle", (4.0, 2.0, 1.5))
+    with pytest.raises(ValueError, match="size_lwh"):
+        reg.register(7, "pole", (1.0, -1.0, 1.0))
+    sem, inst = reg.decode(np.array([[-1, 4, 5], [6, 4 + (2 << 24), 99]], dtype=np.int32))
+    assert sem.tolist() == [[0, 5, 1], [11, 5, 0]]
+    assert inst.tolist() == [[0, 1, 0], [0, 1, 0]]

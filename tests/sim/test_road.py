@@ -93,3 +93,12 @@ def test_built_road_bodies_rest_a_dropped_box_on_the_surface():
 def test_invalid_road_config(kwargs, field):
     with pytest.raises(ValueError, match=field):
         RoadConfig(**kwargs)
+
+
+def test_project_with_station_hint_matches_full_search(road):
+    s = np.linspace(3.0, road.length - 3.0, 25)
+    pose = road.pose_at(s, 1.2)
+    for k in range(len(s)):
+        full = road.project(pose[k, :2])
+        hinted = road.project(pose[k, :2], near_s=s[k] + 7.0)
+        assert hinted.s == pytest.approx(full.s) and hinted.lateral == pytest.approx(full.lateral)

@@ -1,0 +1,40 @@
+"""The ``drivesynth train`` options: plain argparse, importable without torch."""
+
+from __future__ import annotations
+
+import argparse
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``drivesynth train`` options."""
+    a = parser.add_argument
+    a("--train", required=True, help="training shard URLs (brace notation; join lists with ::)")
+    a("--val", default=None, help="validation shard URLs, evaluated after training")
+    a("--out", required=True, help="run directory: checkpoint.pt, metrics, logs, plots")
+    a("--model", default="tiny", choices=("tiny", "small", "base"), help="model size preset")
+    a("--epochs", type=int, default=1)
+    a("--batch-size", type=int, default=32, help="per-process batch size")
+    a("--steps-per-epoch", type=int, default=100, help="optimizer steps per epoch (exact)")
+    a("--lr", type=float, default=5e-4, help="peak learning rate (AdamW)")
+    a("--weight-decay", type=float, default=0.1)
+    a("--warmup-steps", type=int, default=10)
+    a("--accum", type=int, default=1, help="gradient accumulation micro-batches per step")
+    a("--workers", type=int, default=2, help="data-loader worker processes per rank")
+    a("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    a("--precision", default="fp32", choices=PRECISIONS, help="bf16 = autocast")
+    a("--compile", action="store_true", help="torch.compile the model")
+    a("--resume", default=None, help="checkpoint to resume from, or 'auto' (RUN_DIR's latest)")
+    a("--seed", type=int, default=0)
+    a("--save-every", type=int, default=0, help="also checkpoint every N steps (0: per epoch)")
+    a("--log-every", type=int, default=10)
+    a("--nproc", type=int, default=1, help="spawn N local DDP processes (gloo on CPU)")
+    a("--train-caption-families", default=None,
+      help="comma list of caption families to train on (others held out)")  # fmt: skip
+    a("--eval-caption-families", default=None, help="comma list of caption families to evaluate")
+    a("--init-openclip", default=None, help="local open_clip checkpoint to initialise towers")
+    a("--modality-dropout", type=float, default=0.3, help="fusion training: drop image or audio")
+    a("--loss-weights", default=None, help="e.g. image_text=1,audio_text=1,image_audio=0.5")
+    a("--no-augment", action="store_true")
+    a("--no-progress", action="store_true")

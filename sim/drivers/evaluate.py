@@ -1,0 +1,237 @@
+"""Behaviour metrics of the driver styles on held-out roads and weathers.
+
+Every style drives the same episodes (eval-split road seeds, weather presets held out of
+training, one per surface: :data:`sim.env.HELD_OUT_PRESETS`). Per episode: mean and
+95th-percentile speed, speed over the limit, lateral acceleration, longitudinal jerk,
+lane-centre deviation, time headway to the lead car, off-road and collision flags.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sim.drivers.policy import load_policy
+from sim.drivers.rewards import STYLES
+from sim.env import HELD_OUT_PRESETS, DrivingEnv, DrivingEnvConfig
+from sim.seeding import derive_seed
+
+FEATURES = (
+    "speed_ratio",
+    "p95_speed_ratio",
+    "lat_accel_p95",
+    "jerk_rms",
+    "lane_dev_rms",
+    "headway_s",
+    "steer_rate_rms",
+)
+
+
+@dataclass
+class EvalConfig:
+    episodes: int = 8
+    seed: int = 0
+    physics: str = "bicycle"
+    episode_s: float = 30.0
+    policy_dir: Path | None = None
+    styles: tuple[str, ...] = STYLES
+    surfaces: tuple[str, ...] = tuple(HELD_OUT_PRESETS)
+
+    def __post_init__(self) -> None:
+        if self.episodes < 1:
+            raise ValueError(f"EvalConfig.episodes must be >= 1, got {self.episodes}")
+        bad = [s for s in self.styles if s not in STYLES]
+        if bad:
+            raise ValueError(f"EvalConfig.styles: unknown style {bad[0]!r}")
+        bad = [s for s in self.surfaces if s not in HELD_OUT_PRESETS]
+        if bad:
+            raise ValueError(f"EvalConfig.surfaces: unknown surface {bad[0]!r}")
+
+
+@dataclass
+class EpisodeMetrics:
+    style: str
+    surface: str
+    seed: int
+    steps: int
+    mean_speed: float
+    p95_speed: float
+    speed_ratio: float
+    p95_speed_ratio: float
+    lat_accel_mean: float
+    lat_accel_p95: float
+    jerk_rms: float
+    lane_dev_rms: float
+    headway_s: float  # median over steps following a lead within 80 m; 10 s when none
+    steer_rate_rms: float
+    offroad: bool
+    collision: bool
+
+
+def episode_metrics(
+    style: str, surface: str, seed: int, infos: list[dict], actions: list[np.ndarray], dt: float
+) -> EpisodeMetrics:
+    v = np.array([i["speed"] for i in infos])
+    limit = infos[0]["speed_limit"]
+    lat = np.abs([i["lateral_accel"] for i in infos])
+    acc = np.array([i["accel"] for i in infos])
+    jerk = np.diff(acc) / dt if len(acc) > 1 else np.zeros(1)
+    lane = np.array([i["lane_offset"] for i in infos])
+    heads = [i["headway_s"] for i in infos if i["gap"] < 80.0 and math.isfinite(i["headway_s"])]
+    steer = np.array([a[0] for a in actions])
+    return EpisodeMetrics(
+        style,
+        surface,
+        seed,
+        len(infos),
+        float(v.mean()),
+        float(np.percentile(v, 95)),
+        float(v.mean() / limit),
+        float(np.percentile(v, 95) / limit),
+        float(lat.mean()),
+        float(np.percentile(lat, 95)),
+        float(np.sqrt(np.mean(jerk**2))),
+        float(np.sqrt(np.mean(lane**2))),
+        float(np.median(heads)) if heads else 10.0,
+        float(np.sqrt(np.mean((np.diff(steer) / dt) ** 2))) if len(steer) > 1 else 0.0,
+        bool(infos[-1]["offroad"]),
+        bool(infos[-1]["collision"]),
+    )
+
+
+def run_episode(config: EvalConfig, style: str, surface: str, index: int) -> EpisodeMetrics:
+    seed = derive_seed(config.seed, "eval", surface, index)  # same roads for every style
+    env = DrivingEnv(
+        DrivingEnvConfig(
+            style=style,
+            split="eval",
+            physics=config.physics,
+            weather_preset=HELD_OUT_PRESETS[surface],
+            episode_s=config.episode_s,
+        )
+    )
+    policy = load_policy(style, seed=seed, directory=config.policy_dir)
+    obs, _ = env.reset(seed=seed)
+    infos, actions, done = [], [], False
+    while not done:
+        action = policy.act(obs)
+        obs, _, terminated, truncated, info = env.step(action)
+        infos.append(info)
+        actions.append(action)
+        done = terminated or truncated
+    env.close()
+    return episode_metrics(style, surface, seed, infos, actions, env.dt)
+
+
+def summarise(episodes: list[EpisodeMetrics], style: str) -> dict:
+    rows = [e for e in episodes if e.style == style]
+    out = {
+        k: float(np.mean([getattr(e, k) for e in rows]))
+        for k in (
+            "mean_speed",
+            "p95_speed",
+            "speed_ratio",
+            "lat_accel_mean",
+            "lat_accel_p95",
+            "jerk_rms",
+            "lane_dev_rms",
+            "headway_s",
+        )
+    }
+    out["offroad_rate"] = float(np.mean([e.offroad for e in rows]))
+    out["collision_rate"] = float(np.mean([e.collision for e in rows]))
+    out["speed_by_surface"] = {
+        s: float(np.mean([e.mean_speed for e in rows if e.surface == s]))
+        for s in dict.fromkeys(e.surface for e in rows)
+    }
+    out["offroad_by_surface"] = {
+        s: float(np.mean([e.offroad for e in rows if e.surface == s]))
+        for s in dict.fromkeys(e.surface for e in rows)
+    }
+    return out
+
+
+def classifier_accuracy(episodes: list[EpisodeMetrics], seed: int = 0) -> float:
+    """Cross-validated accuracy of a logistic regression telling styles from metrics."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.array([[getattr(e, f) for f in FEATURES] for e in episodes])
+    y = np.array([e.style for e in episodes])
+    folds = min(5, int(min(np.unique(y, return_counts=True)[1])))
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    return float(cross_val_score(model, x, y, cv=cv).mean())
+
+
+def run_eval(config: EvalConfig) -> dict:
+    episodes = [
+        run_episode(config, style, surface, i)
+        for style in config.styles
+        for surface in config.surfaces
+        for i in range(config.episodes)
+    ]
+    return {
+        "config": {**asdict(config), "policy_dir": str(config.policy_dir or "shipped")},
+        "styles": {s: summarise(episodes, s) for s in config.styles},
+        "classifier_accuracy": classifier_accuracy(episodes, config.seed)
+        if len(config.styles) > 1
+        else None,
+        "episodes": [asdict(e) for e in episodes],
+    }
+
+
+def format_table(result: dict) -> str:
+    cols = [
+        ("mean_speed", "v mean"),
+        ("p95_speed", "v p95"),
+        ("lat_accel_p95", "a_lat p95"),
+        ("jerk_rms", "jerk rms"),
+        ("lane_dev_rms", "lane dev"),
+        ("headway_s", "headway"),
+        ("offroad_rate", "offroad"),
+        ("collision_rate", "crash"),
+    ]
+    lines = [f"{'style':<11}" + "".join(f"{name:>10}" for _, name in cols)]
+    for style, m in result["styles"].items():
+        lines.append(f"{style:<11}" + "".join(f"{m[k]:>10.2f}" for k, _ in cols))
+    surfaces = list(next(iter(result["styles"].values()))["speed_by_surface"])
+    lines.append("mean speed by surface [m/s]: " + ", ".join(surfaces))
+    for style, m in result["styles"].items():
+        lines.append(
+            f"{style:<11}" + "".join(f"{m['speed_by_surface'][s]:>10.2f}" for s in surfaces)
+        )
+    if result.get("classifier_accuracy") is not None:
+        lines.append(
+            f"style classifier (logistic regression, CV) accuracy: "
+            f"{result['classifier_accuracy']:.1%}"
+        )
+    return "\n".join(lines)
+
+
+def write_json(result: dict, path: Path) -> None:
+    Path(path).write_text(json.dumps(result, indent=1))
+
+
+def plot_metrics(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = ["mean_speed", "lat_accel_p95", "jerk_rms", "lane_dev_rms", "headway_s", "offroad_rate"]
+    styles = list(result["styles"])
+    fig, axes = plt.subplots(1, len(keys), figsize=(3 * len(keys), 3.2))
+    for ax, key in zip(axes, keys):
+        ax.bar(styles, [result["styles"][s][key] for s in styles], color="C0")
+        ax.set_title(key)
+        ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
