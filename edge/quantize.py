@@ -1,33 +1,42 @@
 """fp16 and int8 variants of an fp32 ONNX tower.
 
-int8 has three schemes (``Int8Config.scheme``), all ONNX Runtime quantization:
+int8 schemes (``Int8Config.scheme``), all ONNX Runtime quantization:
 
-- ``dynamic`` (default): weights int8 per-tensor (S8), activations quantized to uint8 at run
-  time per batch (``DynamicQuantizeLinear`` + ``MatMulInteger``, fused by ORT into
-  ``MatMulIntegerToFloat``). U8S8 is ORT's fast path on AVX2 CPUs without VNNI
-  (``vpmaddubsw``); no calibration set, so no calibration range can be wrong.
-- ``qdq`` / ``qoperator``: static quantization calibrated (MinMax) on real held-out inputs,
+- ``dynamic`` (default): weights int8 (S8) stored, activations quantized to uint8 at run
+  time per call (U8S8; ORT fuses it into ``DynamicQuantizeMatMul``). U8S8 is ORT's fast path
+  on AVX2 CPUs without VNNI (``vpmaddubsw``); no calibration range can be wrong.
+- ``qdq`` / ``qoperator``: static quantization calibrated (MinMax) on real inputs,
   activations ``u8`` or ``s8``, weights S8 per-channel or per-tensor.
 
-The last MatMul/Gemm (the projection into the embedding space) is kept in float
-(``exclude_last``); for the text tower the token-embedding ``Gather`` is quantized too
-(``quantize_gather``), which is what shrinks it. Shape annotations added for calibration are
-dropped from the saved file.
+``reduce_range`` (7-bit weights) is on by default: without VNNI, ``vpmaddubsw`` adds pairs of
+u8*s8 products into int16 and saturates with full-range weights, which is what cost the U8S8
+schemes accuracy. The patch-embedding ``Conv`` stays float (``quantize_conv=False``:
+``ConvInteger`` is slower than float Conv in ORT and the layer is tiny); the last
+MatMul/Gemm, the projection into the embedding space, stays float (``exclude_last``); the text
+tower's token-embedding ``Gather`` is quantized (``quantize_gather``), which shrinks it.
 
-Defaults chosen by measurement (``python -m edge.quantize_sweep`` numbers, ``small`` preset,
-random init, real shard inputs, ORT 1.31, AMD EPYC with AVX2 and no VNNI, 1 thread, batch 1;
-see the engineer-J report in the bench output for the full table):
+Measured (``small`` preset 96 px / 384 wide, random init, real shard inputs, ORT 1.31, AMD
+EPYC with AVX2 and no VNNI, 2 busy shared cores; batch 1, 1 thread, variants timed
+round-robin; cosine to fp32 mean/min over 32 held-out samples; size = int8 file / fp32 file):
 
-==========================  =========  ==========  =========  ===========
-int8 scheme (image tower)   size/fp32  speed-up    cosine     notes
-==========================  =========  ==========  =========  ===========
-dynamic U8S8 per-tensor     0.26x      see report  >0.99      default
-QDQ S8S8 per-channel        0.27x      <1x         >0.99      H's original
-QOperator U8S8 per-channel  0.27x      ~1x         >0.99
-==========================  =========  ==========  =========  ===========
+                                    image                     audio
+scheme                         size   speed-up cosine      size   speed-up cosine
+fp32 (87 ms / 14 ms)           1.000  1.00x  1            1.000  1.00x  1
+dynamic U8S8 pt, rr, Conv fp   0.270  1.72x  .9999/.9999  0.261  1.87x  .9999/.9999 <- default
+dynamic U8S8 pt, rr            0.268  1.68x  .9999/.9999  0.256  1.68x  .9999/.9999
+dynamic U8S8 per-tensor        0.268  1.70x  .9884/.9861  0.256  1.82x  .9956/.9949
+dynamic U8S8 per-channel       0.270  1.67x  .9880/.9860  0.259  1.88x  .9954/.9946
+QDQ S8S8 per-channel (old)     0.272  1.54x  .9881/.9865  0.259  1.69x  .9850/.9763
+QDQ U8S8 per-channel           0.272  1.53x  .9830/.9674  0.259  1.65x  .9811/.9709
+QOperator U8S8 per-channel     0.270  1.53x  .9830/.9674  0.259  1.71x  .9811/.9709
+QOperator U8S8 pt, rr          0.268  1.55x  .9998/.9998  0.257  1.71x  .9998/.9998
+(pt = per-tensor weights, rr = reduce_range)
 
-(The measured numbers are filled in by ``drivesynth bench edge``; the table above records
-the ordering found, the report the values.)
+Text tower (Gather quantized): dynamic 0.259x size, 1.75x, cosine .9993; QDQ S8S8 1.14x.
+On the tiny preset (64 px, 128 wide) every scheme is only 1.1-1.7x faster: the GEMMs are
+too small for int8 to pay. Why the image tower stops short of 2x: an ORT profile shows its
+GEMMs 2.14x faster (82.6 -> 38.6 ms), while LayerNorm, GELU (Erf), Softmax, Transpose and
+the attention's activation x activation MatMuls (~17 % of fp32 time) stay float.
 """
 
 from __future__ import annotations
@@ -52,9 +61,9 @@ class Int8Config:
     scheme: str = "dynamic"
     activations: str = "u8"
     per_channel: bool = False
-    reduce_range: bool = False
+    reduce_range: bool = True
     quantize_gather: bool = True
-    quantize_conv: bool = True
+    quantize_conv: bool = False
     exclude_last: bool = True
     batch_size: int = 8
 
@@ -77,7 +86,8 @@ class Int8Config:
         chan = "per-channel" if self.per_channel else "per-tensor"
         calib = "" if self.scheme == "dynamic" else " MinMax static"
         rr = " reduce-range" if self.reduce_range else ""
-        return f"{self.scheme} {self.activations.upper()}S8 {chan}{rr}{calib}"
+        conv = "" if self.quantize_conv else ", Conv float"
+        return f"{self.scheme} {self.activations.upper()}S8 {chan}{rr}{calib}{conv}"
 
 
 class ArrayCalibrationReader:

@@ -7,10 +7,12 @@ The ``eval`` split draws road seeds from a disjoint range and weather from prese
 ``train`` split never uses. Control runs at ``control_hz`` with physics at 240 Hz
 (``physics="bicycle"`` for speed, ``"bullet"`` for the PyBullet vehicle fleet).
 
-Observation: :data:`sim.drivers.observation.OBS_NAMES`. Action: Box([-1, 1]^3) =
-(steer, throttle, brake); negative throttle/brake mean 0. Reward: the style's
-:func:`sim.drivers.rewards.step_reward`. Termination: off the road (centre of the car beyond
-the edge by ``offroad_margin_m``) or a collision with the lead; truncation by time.
+Observation: :data:`sim.drivers.observation.OBS_NAMES`. Action: Box([-1, 1]^2) =
+:data:`ACTION_NAMES` (steer; pedal: > 0 throttle, < 0 brake, see :func:`controls_of`).
+Reward: the style's :func:`sim.drivers.rewards.step_reward`. Termination: off the road
+(centre of the car beyond the edge by ``offroad_margin_m``) or a collision with the lead;
+truncation by time. Episodes start in the lane at a moderate speed with small random
+offsets; ``curviness`` bounds the roads' curviness (training uses a curriculum on it).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ HELD_OUT_PRESETS: dict[str, str] = {  # surface -> preset used only for evaluati
 TRAIN_PRESETS: tuple[str, ...] = tuple(p for p in PRESETS if p not in HELD_OUT_PRESETS.values())
 SPLITS = ("train", "eval")
 SPEED_LIMITS_MPS = (13.9, 16.7, 19.4, 22.2, 25.0)
+ACTION_NAMES = ("steer", "pedal")
 ROAD_SEED_RANGES = {"train": (0, 2**30), "eval": (2**30, 2**31 - 1)}
 
 
@@ -60,6 +63,7 @@ class DrivingEnvConfig:
     weather_preset: str | None = None  # force one preset (jittered); None: the split's mix
     erratic_in_env: bool = False  # apply the erratic perturbation inside the env (training)
     offroad_margin_m: float = 1.0
+    curviness: tuple[float, float] = (0.3, 1.0)
     lead: LeadConfig = field(default_factory=LeadConfig)
 
     def __post_init__(self) -> None:
@@ -88,6 +92,12 @@ class DrivingEnvConfig:
                 f"DrivingEnvConfig.offroad_margin_m must be >= 0, got {self.offroad_margin_m}"
             )
 
+        lo, hi = self.curviness
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(
+                f"DrivingEnvConfig.curviness must be 0 <= lo <= hi <= 1, got {self.curviness}"
+            )
+
     def weather_distribution(self) -> WeatherDistribution:
         if self.weather_preset is not None:
             names: tuple[str, ...] = (self.weather_preset,)
@@ -96,6 +106,12 @@ class DrivingEnvConfig:
         else:
             names = tuple(HELD_OUT_PRESETS.values())
         return WeatherDistribution(preset_weights={n: 1.0 for n in names}, jitter=0.05)
+
+
+def controls_of(action: np.ndarray) -> tuple[float, float, float]:
+    """(steer, throttle, brake) of an env action (steer, pedal); pedal > 0 is throttle."""
+    steer, pedal = float(action[0]), float(action[1])
+    return steer, max(pedal, 0.0), max(-pedal, 0.0)
 
 
 class DrivingEnv(gym.Env):
@@ -107,7 +123,8 @@ class DrivingEnv(gym.Env):
         self.config = config or DrivingEnvConfig()
         self.reward_design = style_reward(self.config.style)
         self.observation_space = gym.spaces.Box(-5.0, 5.0, (OBS_SIZE,), np.float32)
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (len(ACTION_NAMES),), np.float32)
+        self.curviness = self.config.curviness
         self.dt = 1.0 / self.config.control_hz
         self.dynamics = None
 
@@ -120,7 +137,7 @@ class DrivingEnv(gym.Env):
             RoadConfig(
                 kind=kind,
                 length_m=float(rng.uniform(700, 1400)),
-                curviness=float(rng.uniform(0.3, 1.0)),
+                curviness=float(rng.uniform(*self.curviness)),
                 speed_limit_mps=float(rng.choice(SPEED_LIMITS_MPS)),
             ),
             self.road_seed,
@@ -130,6 +147,12 @@ class DrivingEnv(gym.Env):
         self.wind = WindField(self.weather, rng)
         self.speed_limit = self.road.config.speed_limit_mps
         self.lane_centre = float(self.road.lane_offsets()[0])
+
+    def set_curviness(self, lo: float, hi: float) -> None:
+        """Curriculum hook: roads of later resets draw their curviness from [lo, hi]."""
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(f"curviness must be 0 <= lo <= hi <= 1, got {(lo, hi)}")
+        self.curviness = (lo, hi)
 
     def _surface_xy(self, x: float, y: float) -> str:
         if self.config.physics == "bicycle":  # last projected station: within a step
@@ -152,11 +175,11 @@ class DrivingEnv(gym.Env):
             road_seed=self.road_seed,
         )
         s0 = float(rng.uniform(0, 0.3 * self.road.length))
-        lat0 = self.lane_centre + float(rng.uniform(-0.5, 0.5))
+        lat0 = self.lane_centre + float(rng.uniform(-0.4, 0.4))
         x, y, h = self.road.pose_at(s0, lat0)
         self._pos = RoadPosition(s0, lat0, 0.0)
-        speed0 = float(rng.uniform(0.3, 0.8)) * self.speed_limit
-        self.dynamics.reset(float(x), float(y), float(h + rng.uniform(-0.05, 0.05)), speed0)
+        speed0 = float(rng.uniform(0.3, 0.6)) * self.speed_limit
+        self.dynamics.reset(float(x), float(y), float(h + rng.uniform(-0.04, 0.04)), speed0)
         self.lead = LeadVehicle(self.config.lead, rng, s0, self.speed_limit)
         self._s0 = s0
         self.perturb = (
@@ -191,7 +214,7 @@ class DrivingEnv(gym.Env):
         a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         if self.perturb is not None:
             a = self.perturb(a)
-        steer, throttle, brake = float(a[0]), max(float(a[1]), 0.0), max(float(a[2]), 0.0)
+        steer, throttle, brake = controls_of(a)
         s_before = self._pos.s
         self.dynamics.advance(steer, throttle, brake, self.dt)
         self.lead.advance(self.dt)

@@ -401,9 +401,11 @@ class Traffic:
         when :meth:`sync_bodies` is called before rendering."""
         every = max(1, int(round(1.0 / (dt * self.config.decision_hz))))
         if self._steps % every == 0:
-            self.ensure_poses()
+            self._materialise()  # road coordinates now; world poses stay lazy
             self._anchor()
             self._plan(list(extra or []))
+            if focus_xy is not None:
+                self.ensure_poses()
             self._near = (
                 self._near_rows(self.cars, focus_xy),
                 self._near_rows(self.peds, focus_xy),

@@ -5,7 +5,9 @@
 * reaction delay: actions take effect ``delay_steps`` control steps late;
 * weaving: a slow sinusoid (random amplitude, period and phase per episode) on the steering;
 * sudden inputs: with ``burst_probability`` per step a burst of ``burst_steps`` steps of a
-  random steering jerk or a throttle/brake stab.
+  random steering jerk or a throttle/brake stab on the pedal axis.
+
+Actions are the env's ``(steer, pedal)`` pairs (:data:`sim.env.ACTION_NAMES`).
 
 All draws come from the generator it is given (derived from the seed), so erratic driving
 is reproducible. The same object wraps the environment in training (the policy learns to
@@ -18,6 +20,8 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+
+ACTION_SIZE = 2  # (steer, pedal)
 
 
 @dataclass(frozen=True)
@@ -53,23 +57,23 @@ class ErraticPerturbation:
 
     def reset(self) -> None:
         c, rng = self.config, self.rng
-        self.queue: deque[np.ndarray] = deque([np.zeros(3)] * c.delay_steps)
+        self.queue: deque[np.ndarray] = deque([np.zeros(ACTION_SIZE)] * c.delay_steps)
         self.amplitude = rng.uniform(*c.weave_amplitude)
         self.omega = 2 * np.pi / rng.uniform(*c.weave_period_steps)
         self.phase = rng.uniform(0, 2 * np.pi)
         self.t = 0
         self.burst_left = 0
-        self.burst = np.zeros(3)
+        self.burst = np.zeros(ACTION_SIZE)
 
     def _draw_burst(self) -> None:
         c = self.config
         self.burst_left = c.burst_steps
         kind = self.rng.integers(3)
-        self.burst = np.zeros(3)
+        self.burst = np.zeros(ACTION_SIZE)
         if kind == 0:
             self.burst[0] = self.rng.choice([-1.0, 1.0]) * c.burst_steer
         else:
-            self.burst[kind] = 0.6  # throttle stab or brake stab
+            self.burst[1] = 0.6 if kind == 1 else -0.6  # throttle stab or brake stab
 
     def __call__(self, action: np.ndarray) -> np.ndarray:
         self.queue.append(np.asarray(action, dtype=np.float64).copy())

@@ -78,7 +78,8 @@ class MlpActor:
 
 
 class DriverPolicy:
-    """``act(obs) -> action`` (steer, throttle, brake in [-1, 1]) for one driving style."""
+    """``act(obs) -> action`` (the env's steer and pedal in [-1, 1]) for one driving style;
+    :meth:`controls` gives (steer, throttle, brake) for a car's ``set_controls``."""
 
     def __init__(
         self, style: str, actor: MlpActor, perturbation: ErraticPerturbation | None = None
@@ -99,6 +100,11 @@ class DriverPolicy:
         if self.perturbation is not None:
             action = self.perturbation(action)
         return action.astype(np.float32)
+
+    def controls(self, obs: np.ndarray) -> tuple[float, float, float]:
+        """(steer, throttle, brake) for ``obs``: :meth:`act` split into the car's inputs."""
+        action = self.act(obs)
+        return float(action[0]), max(float(action[1]), 0.0), max(-float(action[1]), 0.0)
 
 
 def policy_path(style: str, directory: Path | None = None) -> Path:

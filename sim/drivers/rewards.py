@@ -1,22 +1,30 @@
 """Reward designs of the driver styles: one documented :class:`StyleReward` per style.
 
-Every style is rewarded each control step for tracking its *target speed* and penalised for
-leaving its lane centre, for discomfort and for unsafe headways; the weights and targets
-differ per style:
+Each control step earns ``progress x exp(-penalty)``, always in [0, 1], so that staying on
+the road is always worth more than ending the episode (a negative per-step reward teaches a
+PPO agent to drive off the road on purpose):
 
-* target speed = ``speed_factor`` x speed limit x grip factor, capped by the cornering
-  speed ``sqrt(lat_accel_g * grip * g / |curvature ahead|)``; the grip factor
+* ``progress = v cos(heading error) / target``, capped at 1 and reduced for speeding above
+  the target: dense progress along the road scaled toward the style's *target speed*;
+* target speed = ``speed_factor`` x speed limit x grip factor, capped by the cornering speed
+  ``sqrt(lat_accel_g * grip * g / |curvature ahead|)``; the grip factor
   ``min(1, sqrt(grip / 0.8))`` makes every style drive slower on snow (grip 0.3) and ice (0.1);
-* ``aggressive``: 1.2x the limit, hard cornering (0.8 of the grip), short headway (0.8 s),
-  a progress bonus, small comfort and lane weights (cuts corners, brakes late);
-* ``normal``: the limit, 0.45 of the grip in corners, 1.8 s headway, moderate comfort;
-* ``cautious``: 0.7x the limit, 0.3 of the grip, 3 s headway, large comfort and
+* ``penalty``: lane offset and heading error, comfort (longitudinal jerk, lateral
+  acceleration beyond the style's share of the grip), steering changes, body slip and a
+  headway shorter than the style's, each weighted per style.
+
+Styles:
+
+* ``aggressive``: 1.15x the limit, hard cornering (0.75 of the grip), 0.8 s headway, small
+  comfort, smoothness and lane weights;
+* ``normal``: 0.9x the limit, 0.4 of the grip in corners, 1.8 s headway, moderate comfort;
+* ``cautious``: 0.65x the limit, 0.25 of the grip, 3 s headway, large comfort and
   smoothness weights (early, gentle braking);
 * ``erratic``: the normal reward; its character comes from :mod:`sim.drivers.perturb`
   (reaction delay, weaving, sudden inputs) applied in training and when driving.
 
-Off-road and collisions end the episode with ``terminal_penalty``; tire slip (body slip
-angle) is penalised for all styles, which teaches caution on low grip.
+Off-road and collisions end the episode with ``terminal_penalty`` (about 20 steps of perfect
+driving: large enough to matter, small enough not to dominate the return).
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ from dataclasses import dataclass, fields
 
 GRAVITY = 9.81
 STYLES: tuple[str, ...] = ("aggressive", "normal", "cautious", "erratic")
+LANE_SCALE_M = 1.0
+JERK_SCALE = 10.0
+LAT_EXCESS_SCALE = 2.0
 
 
 @dataclass(frozen=True)
@@ -36,9 +47,9 @@ class StyleReward:
     lane_weight: float
     comfort_weight: float  # longitudinal jerk and lateral acceleration over comfort
     smooth_weight: float  # steering changes
-    progress_weight: float = 0.0
-    slip_weight: float = 2.0
-    terminal_penalty: float = 30.0
+    slip_weight: float = 1.0
+    headway_weight: float = 1.0
+    terminal_penalty: float = 20.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -46,8 +57,11 @@ class StyleReward:
             if not (isinstance(value, int | float) and value >= 0):
                 raise ValueError(f"StyleReward.{f.name} must be >= 0, got {value!r}")
         if not 0 < self.speed_factor <= 2:
-            raise ValueError(f"StyleReward.speed_factor must be in (0, 2], "
-                             f"got {self.speed_factor}")
+            raise ValueError(
+                f"StyleReward.speed_factor must be in (0, 2], got {self.speed_factor}"
+            )
+        if not 0 < self.lat_accel_g <= 1:
+            raise ValueError(f"StyleReward.lat_accel_g must be in (0, 1], got {self.lat_accel_g}")
 
     def target_speed(self, speed_limit: float, grip: float, curvature_max: float) -> float:
         """Speed [m/s] this style wants given the limit, grip and the sharpest curve ahead."""
@@ -74,31 +88,43 @@ class StepSignals:
     grip: float
 
 
-def step_reward(style: StyleReward, sig: StepSignals) -> float:
-    """Reward of one control step (about 1 for perfect driving)."""
-    track = 1.0 - min(abs(sig.speed - sig.target_speed) / max(sig.target_speed, 1.0), 2.0)
-    progress = style.progress_weight * sig.speed * math.cos(sig.heading_error) / sig.speed_limit
-    lane = style.lane_weight * (sig.lane_offset / 1.75) ** 2 + 0.5 * sig.heading_error**2
-    comfort_lat = max(abs(sig.lateral_accel) - style.lat_accel_g * sig.grip * GRAVITY, 0.0)
-    comfort = style.comfort_weight * ((sig.jerk / 10.0) ** 2 + (comfort_lat / 3.0) ** 2)
-    smooth = style.smooth_weight * sig.steer_change**2
+def progress(sig: StepSignals) -> float:
+    """Speed along the road relative to the target, in [0, 1]; speeding lowers it."""
+    along = max(sig.speed * math.cos(sig.heading_error), 0.0) / sig.target_speed
+    return along if along <= 1.0 else max(1.0 - 2.0 * (along - 1.0), 0.0)
+
+
+def penalty(style: StyleReward, sig: StepSignals) -> float:
+    """Weighted sum (>= 0) of lane, comfort, smoothness, slip and headway penalties."""
+    lane = style.lane_weight * (sig.lane_offset / LANE_SCALE_M) ** 2 + 2.0 * sig.heading_error**2
+    lat_excess = max(abs(sig.lateral_accel) - style.lat_accel_g * sig.grip * GRAVITY, 0.0)
+    comfort = style.comfort_weight * (
+        (sig.jerk / JERK_SCALE) ** 2 + (lat_excess / LAT_EXCESS_SCALE) ** 2
+    )
+    smooth = style.smooth_weight * (sig.steer_change / 0.1) ** 2
     slip = style.slip_weight * (sig.slip_angle / 0.1) ** 2
     headway = 0.0
     if sig.headway_s < style.headway_s:
-        headway = 1.5 * (style.headway_s - sig.headway_s) / style.headway_s
-    return track + progress - lane - comfort - smooth - slip - headway
+        headway = style.headway_weight * 3.0 * (1.0 - sig.headway_s / style.headway_s)
+    return lane + comfort + smooth + slip + headway
+
+
+def step_reward(style: StyleReward, sig: StepSignals) -> float:
+    """Reward of one control step, in [0, 1] (1: on target speed, centred, smooth)."""
+    return progress(sig) * math.exp(-penalty(style, sig))
 
 
 STYLE_REWARDS: dict[str, StyleReward] = {
-    "aggressive": StyleReward(speed_factor=1.2, lat_accel_g=0.8, headway_s=0.8,
-                              lane_weight=0.2, comfort_weight=0.02, smooth_weight=0.05,
-                              progress_weight=0.3, slip_weight=1.0),
-    "normal": StyleReward(speed_factor=1.0, lat_accel_g=0.45, headway_s=1.8, lane_weight=1.0,
-                          comfort_weight=0.3, smooth_weight=0.5),
-    "cautious": StyleReward(speed_factor=0.7, lat_accel_g=0.3, headway_s=3.0, lane_weight=1.0,
-                            comfort_weight=1.0, smooth_weight=2.0, slip_weight=3.0),
-    "erratic": StyleReward(speed_factor=1.0, lat_accel_g=0.45, headway_s=1.8, lane_weight=1.0,
-                           comfort_weight=0.3, smooth_weight=0.5),
+    "aggressive": StyleReward(speed_factor=1.15, lat_accel_g=0.75, headway_s=0.8,
+                              lane_weight=0.3, comfort_weight=0.02, smooth_weight=0.02,
+                              slip_weight=0.5),
+    "normal": StyleReward(speed_factor=0.9, lat_accel_g=0.4, headway_s=1.8, lane_weight=0.6,
+                          comfort_weight=0.2, smooth_weight=0.1),
+    "cautious": StyleReward(speed_factor=0.65, lat_accel_g=0.25, headway_s=3.0,
+                            lane_weight=0.8, comfort_weight=1.0, smooth_weight=0.4,
+                            slip_weight=2.0),
+    "erratic": StyleReward(speed_factor=0.9, lat_accel_g=0.4, headway_s=1.8, lane_weight=0.6,
+                           comfort_weight=0.2, smooth_weight=0.1),
 }
 
 

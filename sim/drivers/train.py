@@ -1,13 +1,21 @@
 """Train a driver style with stable-baselines3 PPO on :class:`sim.env.DrivingEnv`.
 
-Fixed seed, one torch thread, CPU; a tqdm progress bar, a TensorBoard log in
-``OUT/tb``, the training curve ``OUT/<style>_curve.png`` and the policy exported for numpy
-inference as ``OUT/<style>.npz`` (see :mod:`sim.drivers.policy`).
+PPO (gamma 0.99, n_steps 2048 per env, batch 256, 10 epochs, lr 3e-4, tanh MLP 64-64) over
+``n_envs`` parallel envs (``SubprocVecEnv`` when ``subprocess``), observations normalised
+by ``VecNormalize`` (its statistics go into the exported policy), rewards normalised.
+Curriculum: road curviness grows linearly from ``CURRICULUM_START`` to the full range over
+the first ``curriculum_fraction`` of the steps. Fixed seed, one torch thread per process,
+CPU; a tqdm progress bar, a TensorBoard log in ``OUT/tb``, the training curve
+``OUT/<style>_curve.png`` + ``OUT/<style>_train.json`` and the policy exported for numpy
+inference as ``OUT/<style>.npz`` (see :mod:`sim.drivers.policy`). ``max_minutes`` is a
+safety valve for lent machines: training stops early (and says so in the JSON) when
+exceeded.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,19 +24,25 @@ import numpy as np
 from sim.drivers.policy import MlpActor
 from sim.drivers.rewards import style_reward
 
+CURRICULUM_START = (0.0, 0.3)  # curviness range of the first roads
+CURVINESS_FULL = (0.3, 1.0)
+
 
 @dataclass
 class TrainConfig:
     style: str = "normal"
-    timesteps: int = 200_000
+    timesteps: int = 600_000
     seed: int = 0
     out: Path = Path("runs/drivers")
     n_envs: int = 4
-    n_steps: int = 512
+    subprocess: bool = False
+    n_steps: int = 2048
     batch_size: int = 256
-    n_epochs: int = 5
+    n_epochs: int = 10
     learning_rate: float = 3e-4
     hidden: int = 64
+    curriculum_fraction: float = 0.3
+    max_minutes: float = 0.0  # 0: no limit
 
     def __post_init__(self) -> None:
         style_reward(self.style)
@@ -38,44 +52,75 @@ class TrainConfig:
         if self.seed < 0:
             raise ValueError(f"TrainConfig.seed must be >= 0, got {self.seed}")
         if not 0 < self.learning_rate < 1:
-            raise ValueError(f"TrainConfig.learning_rate must be in (0, 1), "
-                             f"got {self.learning_rate}")
+            raise ValueError(
+                f"TrainConfig.learning_rate must be in (0, 1), got {self.learning_rate}"
+            )
+        if not 0 <= self.curriculum_fraction <= 1:
+            raise ValueError(
+                f"TrainConfig.curriculum_fraction must be in [0, 1], "
+                f"got {self.curriculum_fraction}"
+            )
+        if self.max_minutes < 0:
+            raise ValueError(f"TrainConfig.max_minutes must be >= 0, got {self.max_minutes}")
         self.out = Path(self.out)
 
 
-def _make_env(style: str):
-    from stable_baselines3.common.monitor import Monitor
+def curviness_at(fraction_done: float, curriculum_fraction: float) -> tuple[float, float]:
+    """Curviness range of the roads after ``fraction_done`` of training (the curriculum)."""
+    w = 1.0 if curriculum_fraction == 0 else min(fraction_done / curriculum_fraction, 1.0)
+    lo = CURRICULUM_START[0] + w * (CURVINESS_FULL[0] - CURRICULUM_START[0])
+    hi = CURRICULUM_START[1] + w * (CURVINESS_FULL[1] - CURRICULUM_START[1])
+    return lo, hi
 
-    from sim.env import DrivingEnv, DrivingEnvConfig
 
+def _make_env(style: str, curviness: tuple[float, float]):
     def make():
-        return Monitor(DrivingEnv(DrivingEnvConfig(style=style, split="train",
-                                                   erratic_in_env=style == "erratic")))
+        from stable_baselines3.common.monitor import Monitor
+
+        from sim.env import DrivingEnv, DrivingEnvConfig
+
+        config = DrivingEnvConfig(
+            style=style, split="train", erratic_in_env=style == "erratic", curviness=curviness
+        )
+        return Monitor(DrivingEnv(config))
+
     return make
 
 
-def _progress_callback(total: int):
+def _callback(config: TrainConfig):
     from stable_baselines3.common.callbacks import BaseCallback
     from tqdm import tqdm
 
     class Progress(BaseCallback):
-        """tqdm bar over timesteps; records the mean episode return after each rollout."""
+        """Progress bar, curriculum, learning curve and the wall-clock safety valve."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.curve: list[tuple[int, float]] = []
+            self.curve: list[tuple[int, float, float]] = []  # steps, return, length
+            self.stopped_early = False
 
         def _on_training_start(self) -> None:
-            self.bar = tqdm(total=total, unit="step", desc="PPO")
+            self.bar = tqdm(total=config.timesteps, unit="step", desc=f"PPO {config.style}")
+            self.start = time.monotonic()
 
         def _on_step(self) -> bool:
             self.bar.update(self.training_env.num_envs)
+            limit = config.max_minutes * 60.0
+            if limit and time.monotonic() - self.start > limit:
+                self.stopped_early = True
+                return False
             return True
 
         def _on_rollout_end(self) -> None:
             buf = self.model.ep_info_buffer
             if buf:
-                self.curve.append((self.num_timesteps, float(np.mean([e["r"] for e in buf]))))
+                ret = float(np.mean([e["r"] for e in buf]))
+                length = float(np.mean([e["l"] for e in buf]))
+                self.curve.append((self.num_timesteps, ret, length))
+            frac = self.num_timesteps / config.timesteps
+            self.training_env.env_method(
+                "set_curviness", *curviness_at(frac, config.curriculum_fraction)
+            )
 
         def _on_training_end(self) -> None:
             self.bar.close()
@@ -90,13 +135,17 @@ def export_actor(model, vec_norm) -> MlpActor:
     layers = [m for m in model.policy.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)]
     layers.append(model.policy.action_net)
     rms = vec_norm.obs_rms
-    return MlpActor([lay.weight.detach().numpy().astype(np.float64) for lay in layers],
-                    [lay.bias.detach().numpy().astype(np.float64) for lay in layers],
-                    rms.mean.astype(np.float64), rms.var.astype(np.float64),
-                    float(vec_norm.clip_obs), float(vec_norm.epsilon))
+    return MlpActor(
+        [lay.weight.detach().numpy().astype(np.float64) for lay in layers],
+        [lay.bias.detach().numpy().astype(np.float64) for lay in layers],
+        rms.mean.astype(np.float64),
+        rms.var.astype(np.float64),
+        float(vec_norm.clip_obs),
+        float(vec_norm.epsilon),
+    )
 
 
-def plot_curve(curve: list[tuple[int, float]], style: str, path: Path) -> None:
+def plot_curve(curve: list[tuple[int, float, float]], style: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -104,37 +153,50 @@ def plot_curve(curve: list[tuple[int, float]], style: str, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     if curve:
-        steps, ret = zip(*curve)
-        ax.plot(steps, ret)
-    ax.set(xlabel="timesteps", ylabel="mean episode return", title=f"PPO {style}")
+        steps, ret, length = zip(*curve)
+        ax.plot(steps, ret, label="mean episode return")
+        ax.plot(steps, length, label="mean episode length [steps]", alpha=0.7)
+        ax.legend()
+    ax.set(xlabel="timesteps", title=f"PPO {style}")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
+def _vec_env(config: TrainConfig):
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
+
+    make = _make_env(config.style, curviness_at(0.0, config.curriculum_fraction))
+    fns = [make for _ in range(config.n_envs)]
+    venv = SubprocVecEnv(fns, start_method="fork") if config.subprocess else DummyVecEnv(fns)
+    venv.seed(config.seed)
+    return VecNormalize(venv, norm_obs=True, norm_reward=True, clip_obs=10.0, gamma=0.99)
+
+
 def train(config: TrainConfig) -> Path:
     """Train ``config.style``; returns the path of the exported ``.npz`` policy."""
     import torch
     from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
     torch.set_num_threads(1)
     config.out.mkdir(parents=True, exist_ok=True)
-    venv = DummyVecEnv([_make_env(config.style) for _ in range(config.n_envs)])
-    venv.seed(config.seed)
-    venv = VecNormalize(venv, norm_obs=True, norm_reward=True, clip_obs=10.0, gamma=0.99)
-    model = PPO("MlpPolicy", venv, n_steps=config.n_steps, batch_size=config.batch_size,
-                n_epochs=config.n_epochs, learning_rate=config.learning_rate, gamma=0.99,
-                gae_lambda=0.95, clip_range=0.2, seed=config.seed, device="cpu", verbose=0,
-                tensorboard_log=str(config.out / "tb"),
-                policy_kwargs={"net_arch": [config.hidden, config.hidden],
-                               "activation_fn": torch.nn.Tanh, "log_std_init": -0.7})
-    progress = _progress_callback(config.timesteps)
+    venv = _vec_env(config)
+    model = PPO(
+        "MlpPolicy", venv, n_steps=config.n_steps, batch_size=config.batch_size,
+        n_epochs=config.n_epochs, learning_rate=config.learning_rate, gamma=0.99,
+        gae_lambda=0.95, clip_range=0.2, ent_coef=0.0, seed=config.seed, device="cpu",
+        verbose=0, tensorboard_log=str(config.out / "tb"),
+        policy_kwargs={"net_arch": [config.hidden, config.hidden],
+                       "activation_fn": torch.nn.Tanh, "log_std_init": -0.5},
+    )  # fmt: skip
+    progress = _callback(config)
     model.learn(config.timesteps, callback=progress, tb_log_name=config.style)
     path = config.out / f"{config.style}.npz"
     export_actor(model, venv).save(path, style=config.style)
+    venv.close()
     plot_curve(progress.curve, config.style, config.out / f"{config.style}_curve.png")
-    meta = {**asdict(config), "out": str(config.out), "curve": progress.curve}
+    meta = {**asdict(config), "out": str(config.out), "trained_steps": model.num_timesteps,
+            "stopped_early": progress.stopped_early, "curve": progress.curve}
     (config.out / f"{config.style}_train.json").write_text(json.dumps(meta, indent=1))
     return path

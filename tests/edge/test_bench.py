@@ -147,3 +147,29 @@ def test_select_falls_back_to_agreement_without_heldout(bundle: Path, tmp_path: 
     write_json_atomic(copy / MANIFEST, manifest)
     selected = select_variant(copy, SelectConfig(samples=8, repeats=2))
     assert selected["accuracy_method"] == "agreement_with_fp32_on_random_inputs"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "cfg",
+    [Int8Config(), Int8Config(scheme="qdq", activations="s8", per_channel=True),
+     Int8Config(scheme="qoperator", reduce_range=False, quantize_conv=True)],
+    ids=["dynamic-default", "qdq-s8s8", "qoperator-u8s8"],
+)  # fmt: skip
+def test_int8_schemes_shrink_and_track_fp32(bundle: Path, tmp_path: Path, cfg: Int8Config) -> None:
+    """Every scheme writes a smaller model whose embeddings stay close to fp32's on real data."""
+    from edge.export import cosines, onnx_embed
+    from edge.quantize import quantize_int8
+    from edge.runtime import load_bundle
+    from edge.runtime.classify import EdgeModel
+    from edge.select import bundle_heldout
+
+    loaded = load_bundle(bundle)
+    held = bundle_heldout(loaded, EdgeModel(loaded), 16)
+    fp32 = loaded.tower_path("audio", "fp32")
+    out = tmp_path / "audio.int8.onnx"
+    kept = quantize_int8(fp32, out, held.mels, cfg)
+    assert len(kept) == 1
+    assert out.stat().st_size < 0.5 * fp32.stat().st_size
+    ref = onnx_embed(fp32, "fp32", held.mels)
+    assert cosines(onnx_embed(out, "int8", held.mels), ref).min() > 0.95
