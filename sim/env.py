@@ -8,7 +8,7 @@ The ``eval`` split draws road seeds from a disjoint range and weather from prese
 (``physics="bicycle"`` for speed, ``"bullet"`` for the PyBullet vehicle fleet).
 
 Observation: :data:`sim.drivers.observation.OBS_NAMES`. Action: Box([-1, 1]^2) =
-:data:`ACTION_NAMES` (steer; pedal: > 0 throttle, < 0 brake, see :func:`controls_of`).
+:data:`sim.drivers.actions.ACTION_NAMES` (steer; pedal: > 0 throttle, < 0 brake).
 Reward: the style's :func:`sim.drivers.rewards.step_reward`. Termination: off the road
 (centre of the car beyond the edge by ``offroad_margin_m``) or a collision with the lead;
 truncation by time. Episodes start in the lane at a moderate speed with small random
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 import numpy as np
 
+from sim.drivers.actions import ACTION_NAMES, controls_of
 from sim.drivers.dynamics import BACKENDS, make_dynamics
 from sim.drivers.lead import LeadConfig, LeadVehicle
 from sim.drivers.observation import (
@@ -48,7 +49,6 @@ HELD_OUT_PRESETS: dict[str, str] = {  # surface -> preset used only for evaluati
 TRAIN_PRESETS: tuple[str, ...] = tuple(p for p in PRESETS if p not in HELD_OUT_PRESETS.values())
 SPLITS = ("train", "eval")
 SPEED_LIMITS_MPS = (13.9, 16.7, 19.4, 22.2, 25.0)
-ACTION_NAMES = ("steer", "pedal")
 ROAD_SEED_RANGES = {"train": (0, 2**30), "eval": (2**30, 2**31 - 1)}
 
 
@@ -106,12 +106,6 @@ class DrivingEnvConfig:
         else:
             names = tuple(HELD_OUT_PRESETS.values())
         return WeatherDistribution(preset_weights={n: 1.0 for n in names}, jitter=0.05)
-
-
-def controls_of(action: np.ndarray) -> tuple[float, float, float]:
-    """(steer, throttle, brake) of an env action (steer, pedal); pedal > 0 is throttle."""
-    steer, pedal = float(action[0]), float(action[1])
-    return steer, max(pedal, 0.0), max(-pedal, 0.0)
 
 
 class DrivingEnv(gym.Env):
@@ -178,7 +172,8 @@ class DrivingEnv(gym.Env):
         lat0 = self.lane_centre + float(rng.uniform(-0.4, 0.4))
         x, y, h = self.road.pose_at(s0, lat0)
         self._pos = RoadPosition(s0, lat0, 0.0)
-        speed0 = float(rng.uniform(0.3, 0.6)) * self.speed_limit
+        grip0 = grip_of(self.surfaces.surface_at(s0))
+        speed0 = float(rng.uniform(0.3, 0.6)) * self.speed_limit * min(1.0, (grip0 / 0.8) ** 0.5)
         self.dynamics.reset(float(x), float(y), float(h + rng.uniform(-0.04, 0.04)), speed0)
         self.lead = LeadVehicle(self.config.lead, rng, s0, self.speed_limit)
         self._s0 = s0

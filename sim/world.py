@@ -9,11 +9,35 @@ each physics step, ``after_step(world, dt)`` after it, in ascending ``order``.
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
+
+
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence the C-level ``argv[0]=`` line PyBullet prints when a client connects."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # captured / replaced stdout
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
 
 
 @dataclass
@@ -44,7 +68,8 @@ class World:
 
     def __init__(self, config: WorldConfig | None = None) -> None:
         self.config = config or WorldConfig()
-        self.client = BulletClient(connection_mode=pybullet.DIRECT)
+        with _quiet_stdout():
+            self.client = BulletClient(connection_mode=pybullet.DIRECT)
         self.dt = 1.0 / self.config.physics_hz
         self.step_count = 0
         self._hooks: list[StepHook] = []

@@ -7,7 +7,7 @@
 * sudden inputs: with ``burst_probability`` per step a burst of ``burst_steps`` steps of a
   random steering jerk or a throttle/brake stab on the pedal axis.
 
-Actions are the env's ``(steer, pedal)`` pairs (:data:`sim.env.ACTION_NAMES`).
+Actions are the env's ``(steer, pedal)`` pairs (:data:`sim.drivers.actions.ACTION_NAMES`).
 
 All draws come from the generator it is given (derived from the seed), so erratic driving
 is reproducible. The same object wraps the environment in training (the policy learns to
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ACTION_SIZE = 2  # (steer, pedal)
+from sim.drivers.actions import ACTION_SIZE
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.drivers.actions import controls_of
 from sim.drivers.perturb import ErraticConfig, ErraticPerturbation
 from sim.drivers.rewards import STYLES
 from sim.seeding import rng_for
@@ -103,8 +104,7 @@ class DriverPolicy:
 
     def controls(self, obs: np.ndarray) -> tuple[float, float, float]:
         """(steer, throttle, brake) for ``obs``: :meth:`act` split into the car's inputs."""
-        action = self.act(obs)
-        return float(action[0]), max(float(action[1]), 0.0), max(-float(action[1]), 0.0)
+        return controls_of(self.act(obs))
 
 
 def policy_path(style: str, directory: Path | None = None) -> Path:

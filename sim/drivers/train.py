@@ -188,7 +188,7 @@ def train(config: TrainConfig) -> Path:
         gae_lambda=0.95, clip_range=0.2, ent_coef=0.0, seed=config.seed, device="cpu",
         verbose=0, tensorboard_log=str(config.out / "tb"),
         policy_kwargs={"net_arch": [config.hidden, config.hidden],
-                       "activation_fn": torch.nn.Tanh, "log_std_init": -0.5},
+                       "activation_fn": torch.nn.Tanh, "log_std_init": -1.0},
     )  # fmt: skip
     progress = _callback(config)
     model.learn(config.timesteps, callback=progress, tb_log_name=config.style)

@@ -1,0 +1,80 @@
+"""The weather as a scenario experiences it: surface under the wheels, wind, thunder.
+
+:class:`ScenarioWeather` turns one :class:`sim.weather.WeatherParams` into what the
+physics, the state trace and the sound need while a scenario runs:
+
+* ``surface_at(x, y)``: the road's :class:`sim.weather.SurfaceMap` (puddles, snow, ice
+  patches) looked up by world position, for :class:`sim.vehicle.VehicleFleet`;
+* ``wind(t)``: the gusty :class:`sim.weather.WindField` for the fleet's aerodynamics;
+* ``state(s, t)``: the trace's environment columns (surface code, precipitation, wind);
+* ``thunder_due(t)``: thunder heard up to time ``t``, drawn window by window from the seed
+  (a Poisson process thinned to disjoint windows stays one), so no duration is needed.
+
+Every draw comes from ``rng_for(seed, "weather", ...)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.road import Road
+from sim.seeding import rng_for
+from sim.trace import SURFACE_CODES
+from sim.weather import SurfaceMap, WeatherParams, WindField, thunder_events
+
+THUNDER_WINDOW_S = 10.0
+
+
+class StationTracker:
+    """Road station of world points near a tracked body: a projection with a hint."""
+
+    def __init__(self, road: Road) -> None:
+        self.road = road
+        self.hint: float | None = None
+
+    def __call__(self, x: float, y: float) -> float:
+        return float(self.road.project(np.array([x, y]), near_s=self.hint).s)
+
+
+class ScenarioWeather:
+    """Surface map, wind field and thunder schedule of one scenario's weather."""
+
+    def __init__(self, params: WeatherParams, road: Road, seed: int) -> None:
+        self.params = params
+        self.stations = StationTracker(road)
+        self.surfaces = SurfaceMap(
+            params, road.length, rng_for(seed, "weather", "surface"),
+            project=self.stations, closed=road.closed,
+        )  # fmt: skip
+        self.wind = WindField(params, rng_for(seed, "weather", "wind"))
+        self._seed = seed
+        self._windows = 0  # thunder windows drawn so far
+        self._pending: list[dict] = []
+
+    def surface_at(self, x: float, y: float) -> str:
+        """Surface name at world (x, y) (the fleet's ``surface_at``)."""
+        return self.surfaces(x, y)
+
+    def surface_at_s(self, s: float) -> str:
+        """Surface name at road station ``s`` (the drivers' grip look-ahead)."""
+        return self.surfaces.surface_at(float(s))
+
+    def state(self, s: float, t: float) -> dict:
+        """The trace's environment columns for an ego at station ``s`` at time ``t``."""
+        return {
+            "surface": SURFACE_CODES[self.surface_at_s(s)],
+            "precip_intensity": float(self.params.precip_intensity),
+            "wind_speed_mps": float(self.wind.speed(t)),
+        }
+
+    def thunder_due(self, t: float) -> list[dict]:
+        """Thunder events heard at or before ``t`` not returned before, in time order."""
+        while self._windows * THUNDER_WINDOW_S <= t:
+            start = self._windows * THUNDER_WINDOW_S
+            rng = rng_for(self._seed, "weather", "thunder", self._windows)
+            for event in thunder_events(self.params, THUNDER_WINDOW_S, rng):
+                self._pending.append({**event, "time_s": round(start + event["time_s"], 6)})
+            self._windows += 1
+        due = [e for e in self._pending if e["time_s"] <= t]
+        self._pending = [e for e in self._pending if e["time_s"] > t]
+        return due
