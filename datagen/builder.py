@@ -46,16 +46,27 @@ def sample_metadata(sample: Any) -> dict:
     return sample.meta
 
 
+def scenario_config(item: ScenarioItem) -> Any:
+    """The :class:`sim.scenario.ScenarioConfig` of ``item``: its seed, road kind, weather,
+    driver style and vehicle, one square camera of ``image_size`` pixels."""
+    from sim.camera import CameraConfig
+    from sim.scenario import ScenarioConfig
+
+    camera = CameraConfig(width=item.image_size, height=item.image_size)
+    return ScenarioConfig(
+        seed=item.seed, road_kind=item.road_kind, cameras=(camera,),
+        weather=item.weather_state(), driver_style=item.driver_style,
+        vehicle_preset=item.vehicle_preset,
+    )  # fmt: skip
+
+
 def build_scenario_samples(item: ScenarioItem) -> list[Any]:
     """Simulate ``item`` and return its samples, frame by frame, camera by camera."""
     from datagen.audio import AudioConfig, synthesize
-    from sim.camera import CameraConfig
-    from sim.scenario import Scenario, ScenarioConfig
-    from sim.weather.presets import get_preset
+    from sim.scenario import Scenario
 
-    weather = get_preset(item.weather)
-    camera = CameraConfig(width=item.image_size, height=item.image_size)
-    with Scenario(ScenarioConfig(seed=item.seed, cameras=(camera,))) as scenario:
+    weather = item.weather_state()
+    with Scenario(scenario_config(item)) as scenario:
         frames = list(scenario.run_frames(item.frames))
         trace = scenario.trace.finalize()
     audio_cfg = AudioConfig(sample_rate=AUDIO_SAMPLE_RATE)
@@ -67,6 +78,12 @@ def build_scenario_samples(item: ScenarioItem) -> list[Any]:
     ]
 
 
+def ego_motion(ego: dict) -> dict:
+    """The ego's speed and yaw rate for the weather's particle streaks (within its bounds)."""
+    return {"speed_mps": min(max(float(ego["speed_mps"]), 0.0), 120.0),
+            "yaw_rate": min(max(float(ego["yaw_rate"]), -10.0), 10.0)}  # fmt: skip
+
+
 def depth_mm(depth_m: Any) -> Any:
     """Metric depth [m] (0 = no hit) to the shard's uint16 millimetres."""
     import numpy as np
@@ -74,8 +91,9 @@ def depth_mm(depth_m: Any) -> Any:
     return np.clip(np.round(depth_m * 1000.0), 0, 65535).astype(np.uint16)
 
 
-def frame_sample(item: ScenarioItem, frame: Any, camera: str, weather: Any, wave: Any,
-                 trace: Any, audio_cfg: Any) -> Any:
+def frame_sample(
+    item: ScenarioItem, frame: Any, camera: str, weather: Any, wave: Any, trace: Any, audio_cfg: Any
+) -> Any:
     """One sample: weathered image, labels, the clip ending at the frame, captions, json."""
     from datagen.audio import clip, clip_events
     from datagen.captions import generate_captions
@@ -85,33 +103,58 @@ def frame_sample(item: ScenarioItem, frame: Any, camera: str, weather: Any, wave
     view = frame.renders[camera]
     cam_json = view.camera_json()
     rng = rng_for(item.seed, "weather_fx", frame.index, camera)
-    rgb = apply_weather(view.rgb, view.depth, view.semantic, cam_json, weather, rng)
+    rgb = apply_weather(
+        view.rgb, view.depth, view.semantic, cam_json, weather, rng, ego_motion(frame.ego)
+    )
     duration = audio_cfg.clip_s
     audio = clip(wave, frame.time_s, duration, audio_cfg.sample_rate)
     sounds = clip_events(trace, frame.time_s, duration, audio_cfg)
     events = [e for e in trace.events if frame.time_s - duration < e["time_s"] <= frame.time_s]
     meta = frame_metadata(item, frame, cam_json, frame.objects[camera], weather, events)
-    meta["audio"] = {"sample_rate": audio_cfg.sample_rate, "duration_s": duration,
-                     "events": list(sounds)}
+    meta["audio"] = {
+        "sample_rate": audio_cfg.sample_rate,
+        "duration_s": duration,
+        "events": list(sounds),
+    }
     rng_cap = rng_for(item.seed, "captions", frame.index, camera)
     meta["captions"] = generate_captions(meta, rng_cap, item.caption_families or None)
     return Sample(
-        key=f"{item.scenario_id:08d}_{camera}_{frame.index:05d}", rgb=rgb,
-        depth_mm=depth_mm(view.depth), seg=view.semantic, inst=view.instance,
-        audio=audio.astype("float32"), txt=meta["captions"][0]["text"], meta=meta,
+        key=f"{item.scenario_id:08d}_{camera}_{frame.index:05d}",
+        rgb=rgb,
+        depth_mm=depth_mm(view.depth),
+        seg=view.semantic,
+        inst=view.instance,
+        audio=audio.astype("float32"),
+        txt=meta["captions"][0]["text"],
+        meta=meta,
     )
 
 
-def frame_metadata(item: ScenarioItem, frame: Any, camera: dict, objects: list[dict],
-                   weather: Any, events: list[dict]) -> dict:
+def frame_metadata(
+    item: ScenarioItem,
+    frame: Any,
+    camera: dict,
+    objects: list[dict],
+    weather: Any,
+    events: list[dict],
+) -> dict:
     """The sample's ``json`` before audio and captions."""
     from sim.classes import class_table
     from sim.weather.metadata import weather_metadata
 
     return {
-        "seed": item.seed, "dataset_seed": item.dataset_seed, "scenario_id": item.scenario_id,
-        "split": item.split, "frame": frame.index, "time_s": frame.time_s,
-        "weather": weather_metadata(weather), "driver": getattr(frame, "driver", {}),
-        "road": getattr(frame, "road", {}), "ego": frame.ego, "camera": camera,
-        "objects": objects, "events": events, "classes": class_table(),
+        "seed": item.seed,
+        "dataset_seed": item.dataset_seed,
+        "scenario_id": item.scenario_id,
+        "split": item.split,
+        "frame": frame.index,
+        "time_s": frame.time_s,
+        "weather": weather_metadata(weather),
+        "driver": getattr(frame, "driver", {}),
+        "road": getattr(frame, "road", {}),
+        "ego": frame.ego,
+        "camera": camera,
+        "objects": objects,
+        "events": events,
+        "classes": class_table(),
     }

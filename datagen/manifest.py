@@ -22,6 +22,7 @@ from pathlib import Path
 MANIFEST = "manifest.json"
 SIDECAR_DIR = ".shards"
 VERSIONED = ("drivesynth", "pybullet", "numpy", "pillow", "soundfile", "dask", "distributed")
+PUBLISHED_MODE = 0o644  # mkstemp makes 0600; published files are world-readable
 STAT_KEYS = ("weather", "time_of_day", "style", "classes", "events")
 
 
@@ -34,6 +35,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, PUBLISHED_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,8 +1,11 @@
 """The dataset plan: which scenarios go into which shard, as a pure function of the config.
 
 A plan is computed from :class:`GenerateConfig` alone (no I/O, no clock), so every process
-that computes it gets the same shards, scenario seeds and weather choices. Each shard holds
-whole scenarios; scenario seeds are derived from ``(seed, split, scenario_id)``.
+that computes it gets the same shards, scenario seeds and choices. Each shard holds whole
+scenarios; scenario seeds are derived from ``(seed, split, scenario_id)``. Each scenario
+gets its weather (a preset, or with ``"random"`` a draw of
+:class:`sim.weather.WeatherDistribution` over ``weather_presets``), a driver style, a road
+kind and a vehicle preset, each fixed or drawn from the scenario's own generators.
 """
 
 from __future__ import annotations
@@ -11,9 +14,14 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from sim.seeding import derive_seed, rng_for
+from sim.weather import WeatherDistribution, WeatherParams, get_preset
 
 SPLIT_RE = re.compile(r"^[a-z0-9_]+$")
-RANDOM_WEATHER = "random"
+RANDOM = "random"
+RANDOM_WEATHER = RANDOM
+DRIVER_STYLES = ("aggressive", "normal", "cautious", "erratic")
+ROAD_KINDS = ("circuit", "open")
+VEHICLE_PRESETS = ("sedan", "sports_car", "van")
 
 
 @dataclass(frozen=True)
@@ -34,20 +42,34 @@ class GenerateConfig:
     weather_presets: tuple[str, ...] = ()
     caption_families: tuple[str, ...] = ()
     samples_per_shard: int = 64
+    driver_style: str = RANDOM
+    road_kind: str = RANDOM
+    vehicle_preset: str = RANDOM
 
     def __post_init__(self) -> None:
         _check(self.scenarios >= 1, "scenarios", "must be >= 1", self.scenarios)
         _check(self.frames >= 1, "frames", "must be >= 1", self.frames)
         _check(bool(SPLIT_RE.match(self.split)), "split", "must match [a-z0-9_]+", self.split)
         _check(self.seed >= 0, "seed", "must be >= 0", self.seed)
-        _check(16 <= self.image_size <= 2048, "image_size", "must be in [16, 2048]",
-               self.image_size)
-        _check(self.samples_per_shard >= 1, "samples_per_shard", "must be >= 1",
-               self.samples_per_shard)
+        _check(
+            16 <= self.image_size <= 2048, "image_size", "must be in [16, 2048]", self.image_size
+        )
+        _check(
+            self.samples_per_shard >= 1, "samples_per_shard", "must be >= 1", self.samples_per_shard
+        )
         if self.weather_presets:
             valid = (RANDOM_WEATHER, *self.weather_presets)
-            _check(self.weather in valid, "weather",
-                   f"must be one of {', '.join(valid)}", self.weather)
+            _check(
+                self.weather in valid, "weather", f"must be one of {', '.join(valid)}", self.weather
+            )
+        for name, options in (
+            ("driver_style", DRIVER_STYLES),
+            ("road_kind", ROAD_KINDS),
+            ("vehicle_preset", VEHICLE_PRESETS),
+        ):
+            valid = (RANDOM, *options)
+            value = getattr(self, name)
+            _check(value in valid, name, f"must be one of {', '.join(valid)}", value)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -73,6 +95,14 @@ class ScenarioItem:
     frames: int
     image_size: int
     caption_families: tuple[str, ...] = ()
+    weather_params: WeatherParams | None = None  # None: the preset ``weather`` as it is
+    driver_style: str = "normal"
+    road_kind: str = "circuit"
+    vehicle_preset: str = "sedan"
+
+    def weather_state(self) -> WeatherParams:
+        """The scenario's exact weather."""
+        return self.weather_params if self.weather_params is not None else get_preset(self.weather)
 
 
 @dataclass(frozen=True)
@@ -96,25 +126,38 @@ def scenario_seed(seed: int, split: str, scenario_id: int) -> int:
     return derive_seed(seed, "scenario", split, scenario_id)
 
 
-def choose_weather(cfg: GenerateConfig, scenario_id: int) -> str:
+def choose_weather(cfg: GenerateConfig, scenario_id: int) -> WeatherParams:
+    """The preset ``cfg.weather``, or a draw from the ``weather_presets`` distribution."""
     if cfg.weather != RANDOM_WEATHER:
-        return cfg.weather
+        return get_preset(cfg.weather)
     if not cfg.weather_presets:
         raise ValueError("GenerateConfig.weather_presets is empty, cannot draw random weather")
-    rng = rng_for(cfg.seed, "weather", cfg.split, scenario_id)
-    return cfg.weather_presets[int(rng.integers(len(cfg.weather_presets)))]
+    dist = WeatherDistribution(preset_weights={n: 1.0 for n in cfg.weather_presets})
+    return dist.sample(rng_for(cfg.seed, "weather", cfg.split, scenario_id))
+
+
+def choose(value: str, options: tuple[str, ...], rng) -> str:
+    """``value``, or one of ``options`` drawn from ``rng`` when it is ``"random"``."""
+    draw = options[int(rng.integers(len(options)))]  # drawn always: choices stay independent
+    return draw if value == RANDOM else value
 
 
 def scenario_item(cfg: GenerateConfig, scenario_id: int) -> ScenarioItem:
+    weather = choose_weather(cfg, scenario_id)
+    rng = rng_for(cfg.seed, "scenario_choices", cfg.split, scenario_id)
     return ScenarioItem(
         scenario_id=scenario_id,
         seed=scenario_seed(cfg.seed, cfg.split, scenario_id),
         dataset_seed=cfg.seed,
         split=cfg.split,
-        weather=choose_weather(cfg, scenario_id),
+        weather=weather.preset,
         frames=cfg.frames,
         image_size=cfg.image_size,
         caption_families=cfg.caption_families,
+        weather_params=weather,
+        driver_style=choose(cfg.driver_style, DRIVER_STYLES, rng),
+        road_kind=choose(cfg.road_kind, ROAD_KINDS, rng),
+        vehicle_preset=choose(cfg.vehicle_preset, VEHICLE_PRESETS, rng),
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.runtime.bundle import TOWERS, Bundle, load_bundle
+from edge.runtime.bundle import TOWERS, VARIANTS, Bundle, load_bundle
 from edge.runtime.heldout import HeldOut, accuracy_report, label_indices
 from edge.runtime.session import SessionConfig, Tower
 
@@ -153,7 +153,7 @@ def variant_functions(
     fns: dict[str, dict[str, Embed]] = {}
     if torch_fns is not None:
         fns[TORCH] = torch_fns
-    for variant in bundle.variants("image"):
+    for variant in (v for v in VARIANTS if v in bundle.variants("image")):
         fns[variant] = {t: Tower(bundle, t, variant, cfg) for t in TOWERS}
     return fns
 
@@ -176,10 +176,25 @@ def _file_sizes(bundle: Bundle) -> dict[str, dict[str, int]]:
             for v in bundle.variants("image")}  # fmt: skip
 
 
+def tower_timings(
+    by_variant: dict[str, Embed], x: np.ndarray, with_throughput: bool, cfg: BenchConfig
+) -> dict[str, dict[str, float]]:
+    """Batch-1 p50/p99 latency (ms) per variant and, if asked, batch throughput (inputs/s)."""
+    lat = time_round_robin(by_variant, x[:1], cfg.repeats)
+    out = {v: {"p50_ms": 1e3 * float(np.percentile(t, 50)),
+               "p99_ms": 1e3 * float(np.percentile(t, 99))} for v, t in lat.items()}  # fmt: skip
+    if with_throughput:
+        batch = np.resize(x, (cfg.batch, *x.shape[1:]))
+        thr = time_round_robin(by_variant, batch, max(2, cfg.repeats // 8))
+        for variant, times in thr.items():
+            out[variant]["throughput_per_s"] = cfg.batch / float(np.median(times))
+    return out
+
+
 def measure(
     bundle: Bundle, held: HeldOut, torch_fns: dict[str, Embed] | None, cfg: BenchConfig
 ) -> dict[str, Any]:
-    """All numbers of the benchmark, keyed results[tower][variant]."""
+    """All numbers of the benchmark: results["towers"][tower][variant], results["accuracy"]."""
     sizes = _file_sizes(bundle)
     results: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in TOWERS}
     accuracy: dict[str, dict[str, float]] = {}
@@ -189,19 +204,13 @@ def measure(
         fns = variant_functions(bundle, threads, torch_fns)
         for tower in TOWERS:
             by_variant = {v: f[tower] for v, f in fns.items()}
-            x = held.inputs(tower)
-            lat = time_round_robin(by_variant, x[:1], cfg.repeats)
-            batch = np.resize(x, (cfg.batch, *x.shape[1:]))
-            thr = time_round_robin(by_variant, batch, max(2, cfg.repeats // 8))
-            for variant in by_variant:
+            timings = tower_timings(by_variant, held.inputs(tower),
+                                    threads == max(cfg.threads), cfg)  # fmt: skip
+            for variant, timing in timings.items():
                 entry = results[tower].setdefault(
                     variant, {"size_bytes": sizes.get(variant, {}).get(tower), "threads": {}}
                 )
-                entry["threads"][str(threads)] = {
-                    "p50_ms": 1e3 * float(np.percentile(lat[variant], 50)),
-                    "p99_ms": 1e3 * float(np.percentile(lat[variant], 99)),
-                    "throughput_per_s": cfg.batch / float(np.median(thr[variant])),
-                }  # fmt: skip
+                entry["threads"][str(threads)] = timing
         if threads == cfg.threads[0]:
             for variant, f in fns.items():
                 emb = {t: f[t](held.inputs(t)) for t in TOWERS}
@@ -226,7 +235,7 @@ def add_ratios(results: dict[str, Any]) -> None:
 def format_table(results: dict[str, Any], threads: tuple[int, ...]) -> str:
     head = f"{'tower':6} {'variant':7} {'MB':>7} {'size/fp32':>9}"
     head += "".join(f" {f'p50@{t}ms':>9} {f'p99@{t}':>7} {f'x@{t}':>6}" for t in threads)
-    head += f" {'thr/s':>8}"
+    head += f" {f'thr/s@{max(threads)}':>8}"
     lines = [head, "-" * len(head)]
     for tower, by_variant in results["towers"].items():
         for variant, e in by_variant.items():
@@ -236,7 +245,7 @@ def format_table(results: dict[str, Any], threads: tuple[int, ...]) -> str:
             for t in threads:
                 lat = e["threads"][str(t)]
                 row += f" {lat['p50_ms']:9.2f} {lat['p99_ms']:7.2f} {lat['speedup_vs_fp32']:6.2f}"
-            row += f" {e['threads'][str(threads[-1])]['throughput_per_s']:8.1f}"
+            row += f" {e['threads'][str(max(threads))]['throughput_per_s']:8.1f}"
             lines.append(row)
     lines.append("")
     keys = [k for k in results["accuracy"]["fp32"] if k != "drop_points_vs_fp32"]
@@ -265,7 +274,8 @@ def write_plot(results: dict[str, Any], threads: tuple[int, ...], path: Path) ->
             ax.bar(np.arange(len(threads)) + i * width, ys, width, label=variant)
         ax.set_xticks(np.arange(len(threads)) + 0.4 - width / 2, [f"{t} thr" for t in threads])
         ax.set_title(f"{tower} tower: p50 latency, batch 1")
-        ax.set_ylabel("ms")
+        ax.set_yscale("log")
+        ax.set_ylabel("ms (log)")
         ax.legend()
     acc = results["accuracy"]
     axes[-1].bar(list(acc), [a["mean"] for a in acc.values()], color="tab:gray")

@@ -41,6 +41,9 @@ class DataConfig:
     augment: AugmentConfig | None = None
     shuffle_buffer: int = 256
     seed: int = 0
+    audio: bool = True
+    context_length: int = 0  # > 0: tokenize captions in the loader workers
+    pin_memory: bool = False
 
     def __post_init__(self) -> None:
         if not self.urls:
@@ -48,7 +51,7 @@ class DataConfig:
         for name in ("batch_size", "image_size", "audio_samples", "sample_rate"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DataConfig.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("workers", "shuffle_buffer", "seed"):
+        for name in ("workers", "shuffle_buffer", "seed", "context_length"):
             if getattr(self, name) < 0:
                 raise ValueError(f"DataConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.caption_families is not None and not self.caption_families:
@@ -115,7 +118,7 @@ def labels_of(meta: dict) -> dict[str, str]:
     return {task: str(meta[a][b]) for task, (a, b) in LABEL_FIELDS.items()}
 
 
-def decode_sample(raw: dict, cfg: DataConfig, epoch: int, train: bool) -> dict:
+def decode_sample(raw: dict, cfg: DataConfig, epoch: int, train: bool, tokenizer=None) -> dict:
     """A raw tar sample -> tensors and labels; ``{"corrupt": 1}`` when it cannot be read."""
     try:
         key = raw["__key__"]
@@ -125,14 +128,18 @@ def decode_sample(raw: dict, cfg: DataConfig, epoch: int, train: bool) -> dict:
         if caption is None:
             return {"corrupt": 0, "no_caption": 1}
         image_bytes = raw.get("rgb.png") or raw["rgb.jpg"]
-        return {
+        sample = {
             "image": decode_image(image_bytes, cfg, rng),
-            "audio": decode_audio(raw["audio.flac"], cfg, rng),
             "text": caption,
             "labels": labels_of(meta),
             "scenario_id": int(meta["scenario_id"]),
             "key": key,
         }
+        if cfg.audio:
+            sample["audio"] = decode_audio(raw["audio.flac"], cfg, rng)
+        if tokenizer is not None:
+            sample["tokens"] = tokenizer(caption)[0]
+        return sample
     except Exception as exc:  # noqa: BLE001 - any broken field makes the sample corrupt
         warnings.warn(f"skipping corrupt sample {raw.get('__key__')!r}: {exc}", stacklevel=2)
         return {"corrupt": 1}
@@ -163,21 +170,29 @@ class TarErrorCounter:
 
 
 def collate(samples: list[dict]) -> dict:
-    return {
+    batch = {
         "image": torch.stack([s["image"] for s in samples]),
-        "audio": torch.stack([s["audio"] for s in samples]),
         "text": [s["text"] for s in samples],
         "labels": {t: [s["labels"][t] for s in samples] for t in LABEL_FIELDS},
         "scenario_id": torch.tensor([s["scenario_id"] for s in samples]),
         "key": [s["key"] for s in samples],
         "skipped": sum(s["skipped"] for s in samples),
     }
+    for name in ("audio", "tokens"):
+        if name in samples[0]:
+            batch[name] = torch.stack([s[name] for s in samples])
+    return batch
 
 
 def _decoder(cfg: DataConfig, epoch: int, train: bool):
     def stage(samples):
+        tokenizer = None
+        if cfg.context_length:  # one tokenizer per worker process, made where it runs
+            from multimodal.tokenizer import Tokenizer
+
+            tokenizer = Tokenizer(cfg.context_length)
         for raw in samples:
-            yield decode_sample(raw, cfg, epoch, train)
+            yield decode_sample(raw, cfg, epoch, train, tokenizer)
 
     return stage
 
@@ -200,7 +215,7 @@ def train_loader(cfg: DataConfig, epoch: int, steps: int) -> torch.utils.data.Da
         wds.batched(cfg.batch_size, collation_fn=collate, partial=False),
     )
     loader = wds.WebLoader(pipeline, batch_size=None, num_workers=cfg.workers,
-                           persistent_workers=False)  # fmt: skip
+                           persistent_workers=False, pin_memory=cfg.pin_memory)  # fmt: skip
     return loader.with_epoch(steps)
 
 

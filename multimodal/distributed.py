@@ -61,8 +61,22 @@ def mean_across_ranks(value: torch.Tensor) -> torch.Tensor:
     if not dist.is_initialized():
         return value
     out = value.detach().clone()
+    if dist.get_backend() == "nccl" and not out.is_cuda:  # NCCL reduces GPU tensors only
+        out = out.cuda()
     dist.all_reduce(out, op=dist.ReduceOp.SUM)
-    return out / dist.get_world_size()
+    return (out / dist.get_world_size()).to(value.device)
+
+
+def gather_floats(values: list[float]) -> list[list[float]]:
+    """Every rank's ``values`` (same length on all ranks), in rank order."""
+    mine = torch.tensor(values, dtype=torch.float64)
+    if not dist.is_initialized():
+        return [mine.tolist()]
+    if dist.get_backend() == "nccl":
+        mine = mine.cuda()
+    rows = [torch.zeros_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(rows, mine)
+    return [r.cpu().tolist() for r in rows]
 
 
 def free_port() -> int:

@@ -62,19 +62,22 @@ class TriModalModel(nn.Module):
 
     def forward(
         self,
-        images: torch.Tensor,
+        images: torch.Tensor | None,
         tokens: torch.Tensor,
-        mel: torch.Tensor,
+        mel: torch.Tensor | None,
         present: dict[str, torch.Tensor] | None = None,
     ) -> dict:
         """Features for the contrastive loss (``mel`` already computed and augmented) and
-        the temperatures (returned here so that DDP sees every parameter used)."""
-        image = self.encode_image(images)
-        audio = self.encode_audio_mel(mel)
-        text = self.encode_text(tokens)
-        fused = self.fuse({"image": image, "audio": audio}, present)
-        return {"image": image, "audio": audio, "text": text, "fused": fused,
-                "scales": self.scales()}  # fmt: skip
+        the temperatures (returned here so that DDP sees every parameter used). ``images``
+        or ``mel`` may be None (two-modality training): that tower and fusion do not run."""
+        out: dict = {"text": self.encode_text(tokens), "scales": self.scales()}
+        if images is not None:
+            out["image"] = self.encode_image(images)
+        if mel is not None:
+            out["audio"] = self.encode_audio_mel(mel)
+        if images is not None and mel is not None:
+            out["fused"] = self.fuse({"image": out["image"], "audio": out["audio"]}, present)
+        return out
 
 
 def load_openclip_weights(model: TriModalModel, path: str) -> dict[str, list[str]]:

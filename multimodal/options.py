@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 PRECISIONS = ("fp32", "bf16")
+MODALITY_SETS = ("image,audio,text", "image,text", "audio,text")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,5 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--init-openclip", default=None, help="local open_clip checkpoint to initialise towers")
     a("--modality-dropout", type=float, default=0.3, help="fusion training: drop image or audio")
     a("--loss-weights", default=None, help="e.g. image_text=1,audio_text=1,image_audio=0.5")
+    a("--modalities", default="image,audio,text", choices=MODALITY_SETS,
+      help="towers to train: image,text skips the audio tower and audio decoding")  # fmt: skip
     a("--no-augment", action="store_true")
     a("--no-progress", action="store_true")

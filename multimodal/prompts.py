@@ -15,15 +15,21 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 
-def default_prompts() -> dict[str, dict[str, list[str]]]:
-    """``{task: {label: [prompt, ...]}}``, datagen.captions' prompts (rendered from the
-    caption families' templates), or built-in templates where datagen is absent."""
+def default_prompts(
+    families: tuple[str, ...] | None = None,
+) -> dict[str, dict[str, list[str]]]:
+    """``{task: {label: [prompt, ...]}}``, datagen.captions' prompts rendered from the
+    templates of ``families`` (the training caption families, so that zero-shot prompts use
+    phrasings the text tower was trained on; all families when None), or built-in templates
+    where datagen is absent or the families are not datagen's."""
     prompts = {
         task: {label: [t.format(label) for t in TEMPLATES[task]] for label in labels}
         for task, labels in LABELS.items()
     }
     try:
         from datagen.captions import label_prompts  # numpy-only module of datagen
-    except ImportError:
+
+        return {task: {str(k): list(v) for k, v in label_prompts(task, families).items()}
+                for task in prompts}  # fmt: skip
+    except (ImportError, ValueError):  # no datagen, or families unknown to it
         return prompts
-    return {task: {str(k): list(v) for k, v in label_prompts(task).items()} for task in prompts}

@@ -48,6 +48,7 @@ class TrainConfig:
     weights: LossWeights = field(default_factory=LossWeights)
     augment: bool = True
     progress: bool = True
+    modalities: tuple[str, ...] = ("image", "audio", "text")
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "steps_per_epoch", "accum", "nproc", "log_every"):
@@ -66,6 +67,26 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.modality_dropout must be in [0, 1), got {self.modality_dropout}"
             )
+
+        allowed = {("image", "audio", "text"), ("image", "text"), ("audio", "text")}
+        if tuple(self.modalities) not in allowed:
+            raise ValueError(
+                f"TrainConfig.modalities must be one of {sorted(allowed)}, got {self.modalities}"
+            )
+
+    @property
+    def uses_audio(self) -> bool:
+        return "audio" in self.modalities
+
+    def active_weights(self) -> LossWeights:
+        """The loss weights with every pair that needs an untrained modality set to 0."""
+        have = set(self.modalities) | ({"fused"} if {"image", "audio"} <= set(self.modalities)
+                                       else set())  # fmt: skip
+        from multimodal.loss import PAIR_FEATURES
+
+        kept = {pair: (w if set(PAIR_FEATURES[pair]) <= have else 0.0)
+                for pair, w in self.weights.to_dict().items()}  # fmt: skip
+        return LossWeights(**kept)
 
     @property
     def total_steps(self) -> int:
@@ -124,7 +145,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         eval_caption_families=_families(args.eval_caption_families),
         init_openclip=args.init_openclip, modality_dropout=args.modality_dropout,
         weights=_weights(args.loss_weights), augment=not args.no_augment,
-        progress=not args.no_progress,
+        progress=not args.no_progress, modalities=tuple(args.modalities.split(",")),
     )  # fmt: skip
 
 
@@ -165,6 +186,9 @@ def data_config(cfg: TrainConfig, model_cfg, urls: str, train: bool, batch: int 
         sample_rate=model_cfg.mel.sample_rate,
         caption_families=cfg.caption_families if train else cfg.eval_caption_families,
         augment=AugmentConfig() if (train and cfg.augment) else None, seed=cfg.seed,
+        audio=cfg.uses_audio or not train,
+        context_length=model_cfg.context_length if train else 0,
+        pin_memory=cfg.device != "cpu" and torch.cuda.is_available(),
     )  # fmt: skip
 
 

@@ -59,10 +59,10 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, cosine_with_warmup(cfg.warmup_steps, cfg.total_steps)
         )
-        self.loss_fn = TriModalLoss(cfg.weights, self.env.rank, self.env.world_size)
+        self.loss_fn = TriModalLoss(cfg.active_weights(), self.env.rank, self.env.world_size)
         self.tokenizer = Tokenizer(self.model_cfg.context_length)
         self.augment = AugmentConfig()
-        self.prompts = default_prompts()
+        self.prompts = default_prompts(cfg.caption_families)
         self.step = 0
         self.history: list[dict] = []
         if cfg.resume:
@@ -118,41 +118,47 @@ class Trainer:
 
     def _micro_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
         dev = self.env.device
-        images = batch["image"].to(dev, non_blocking=True)
-        waves = batch["audio"].to(dev, non_blocking=True)
-        tokens = self.tokenizer(batch["text"]).to(dev)
-        mel = unwrap(self.model).audio_mel(waves)
-        if self.cfg.augment:
-            gen = torch.Generator().manual_seed(
-                _derived(self.cfg.seed, "spec", self.step, self.env.rank)
-            )
-            mel = spec_augment(mel, self.augment, gen)
-        present = {k: v.to(dev) for k, v in self._present(images.shape[0]).items()}
+        use_image = "image" in self.cfg.modalities
+        images = batch["image"].to(dev, non_blocking=True) if use_image else None
+        tokens = batch["tokens"] if "tokens" in batch else self.tokenizer(batch["text"])
+        tokens = tokens.to(dev, non_blocking=True)
+        mel = self._mel(batch["audio"].to(dev, non_blocking=True)) if self.cfg.uses_audio else None
+        present = {k: v.to(dev) for k, v in self._present(len(batch["text"])).items()}
         use_bf16 = self.cfg.precision == "bf16"
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_bf16):
             feats = self.net(images, tokens, mel, present)
             return self.loss_fn(feats, feats["scales"])
 
+    def _mel(self, waves: torch.Tensor) -> torch.Tensor:
+        """Log-mel on the training device, SpecAugment'ed when augmenting."""
+        mel = unwrap(self.model).audio_mel(waves)
+        if not self.cfg.augment:
+            return mel
+        seed = _derived(self.cfg.seed, "spec", self.step, self.env.rank)
+        gen = torch.Generator().manual_seed(seed)
+        return spec_augment(mel, self.augment, gen)
+
     def train_step(self, micro_batches: list[dict]) -> dict:
         self.net.train()
         accum = len(micro_batches)
-        total, parts = 0.0, {}
+        total, parts = None, {}
         for i, batch in enumerate(micro_batches):
             sync = i == accum - 1 or not hasattr(self.net, "no_sync")
             ctx = torch.enable_grad() if sync else self.net.no_sync()
             with ctx:
                 loss, part = self._micro_loss(batch)
                 (loss / accum).backward()
-            total += float(loss.detach()) / accum
+            total = loss.detach() / accum + (0 if total is None else total)
             for k, v in part.items():
-                parts[k] = parts.get(k, 0.0) + float(v) / accum
+                parts[k] = v / accum + parts.get(k, 0)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        loss_t = mean_across_ranks(torch.tensor([total] + list(parts.values())))
-        return {"loss": float(loss_t[0]), "parts": dict(zip(parts, loss_t[1:].tolist()))}
+        # one device->host sync per step: all losses reduced and copied together
+        values = mean_across_ranks(torch.stack([total, *parts.values()]).float()).tolist()
+        return {"loss": values[0], "parts": dict(zip(parts, values[1:]))}
 
     # ---- the run -----------------------------------------------------------------------
     def fit(self) -> dict:
@@ -160,6 +166,7 @@ class Trainer:
         writer = self._writer()
         bar = self._progress()
         data_cfg = data_config(cfg, self.model_cfg, cfg.train, train=True)
+        self.run_from = len(self.history)  # resumed runs time only their own steps
         stall = 0.0
         start = time.perf_counter()
         try:
@@ -176,12 +183,13 @@ class Trainer:
                     stall += time.perf_counter() - t0
                     t1 = time.perf_counter()
                     record = self.train_step(micro)
+                    record["t"] = elapsed(start)
                     rate = cfg.batch_size * cfg.accum / elapsed(t1)
                     self._log(record, epoch, rate, sum(b["skipped"] for b in micro), writer, bar)
                     if cfg.save_every and self.step % cfg.save_every == 0:
                         self.save()
                 self.save()
-            summary = self._finish(elapsed(start), stall)
+            summary = self._finish(elapsed(start), stall, self._device_stats(stall, start))
         finally:
             if writer is not None:
                 writer.close()
@@ -219,12 +227,28 @@ class Trainer:
 
         return tqdm(total=self.cfg.total_steps, initial=self.step, desc="train", unit="step")
 
-    def _finish(self, seconds: float, stall: float) -> dict:
+    def _device_stats(self, stall: float, start: float) -> dict:
+        """Per-rank stall fraction and peak accelerator memory (gathered to every rank)."""
+        from multimodal.distributed import gather_floats
+
+        peak = 0.0
+        if self.env.device.type == "cuda":
+            peak = torch.cuda.max_memory_allocated(self.env.device) / 2**20
+        rows = gather_floats([stall / elapsed(start), peak])
+        return {"stall_fraction_per_rank": [r[0] for r in rows],
+                "peak_memory_mib_per_rank": [r[1] for r in rows]}  # fmt: skip
+
+    def _finish(self, seconds: float, stall: float, stats: dict) -> dict:
         summary = {
             "steps": self.step, "world_size": self.env.world_size,
             "first_loss": self.history[0]["loss"] if self.history else None,
             "final_loss": self.history[-1]["loss"] if self.history else None,
             "stall_fraction": stall / seconds, "seconds": seconds,
+            "modalities": list(self.cfg.modalities), "model": self.cfg.model,
+            "global_batch": self.cfg.batch_size * self.cfg.accum * self.env.world_size,
+            **steady_throughput(self.history[self.run_from :], self.cfg.batch_size * self.cfg.accum
+                                * self.env.world_size),
+            **stats,
         }  # fmt: skip
         if not self.env.is_main:
             return summary
@@ -245,3 +269,15 @@ class Trainer:
                            self.env.device, self.out / "plots")  # fmt: skip
         (self.out / "val_metrics.json").write_text(json.dumps(metrics, indent=2))
         return metrics
+
+
+def steady_throughput(history: list[dict], global_batch: int, skip: float = 0.2) -> dict:
+    """Samples/s over the steps of this run after the first ``skip`` fraction (start-up,
+    compilation and loader warm-up excluded); the whole run when it is too short."""
+    timed = [h for h in history if "t" in h]
+    if len(timed) < 2:
+        return {"samples_per_s": None, "throughput_steps": 0}
+    first = min(int(len(timed) * skip), len(timed) - 2)
+    span = timed[-1]["t"] - timed[first]["t"]
+    steps = len(timed) - 1 - first
+    return {"samples_per_s": steps * global_batch / max(span, 1e-9), "throughput_steps": steps}

@@ -1,36 +1,41 @@
-"""A complete scenario: world, road, scenery, traffic, ego and cameras, run frame by frame.
+"""A complete scenario: world, road, scenery, traffic, ego, weather and cameras, run frame
+by frame.
 
 Physics runs at ``physics_hz``, controls (ego, traffic) at ``control_hz`` and cameras
 capture at ``frame_hz``. Frame ``k`` is captured after ``k + 1`` frame intervals, at
 ``time_s = (k + 1) / frame_hz``. A scenario is a pure function of its config: the same
 config gives byte-identical renders, also with several scenarios alive in one process.
+
+The ego is ``dynamic`` by default: a :mod:`sim.vehicle` car driven by the
+``driver_style``'s policy (:mod:`sim.ego`), in the physics of ``weather``
+(:mod:`sim.environment`: surface patches under the tires, gusty wind); the renders use the
+weather's light (:func:`sim.weather.lighting_for`). The ``kinematic`` ego is driven by the
+traffic model like an NPC.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
-from sim.camera import CameraConfig, Lighting, Render, render
+from sim.camera import CameraConfig, Render, render
+from sim.ego import NO_DAMAGE, Ego, KinematicEgo, make_dynamic_ego, make_kinematic_ego, traffic_lead
+from sim.environment import ScenarioWeather
 from sim.labels import extract_labels
-from sim.road import ROAD_KINDS, Road, RoadConfig, build_road, generate_road
+from sim.road import ROAD_KINDS, RoadConfig, build_road, generate_road
 from sim.scene import SceneRegistry
-from sim.scenery import SceneryConfig, build_scenery, create_body
-from sim.seeding import rng_for
+from sim.scenery import SceneryConfig, build_scenery
 from sim.trace import MAX_OTHERS, SURFACE_CODES, StateTrace
-from sim.traffic import AgentState, AgentView, Traffic, TrafficConfig, vehicle_parts
+from sim.traffic import AgentState, Traffic, TrafficConfig
+from sim.weather import WeatherParams, get_preset, lighting_for
 from sim.world import World, WorldConfig
 
-# kinematic ego drivetrain approximation (for the state trace only)
-GEAR_UP_MPS = (6.0, 12.0, 18.0, 25.0)  # shift up above these speeds
-GEAR_TOP_MPS = (8.0, 14.0, 21.0, 29.0, 40.0)  # speed at the redline in each gear
-IDLE_RPM, REDLINE_RPM = 800.0, 6000.0
-WHEELBASE_M = 2.7
-NO_DAMAGE = {"front": 0.0, "rear": 0.0, "left": 0.0, "right": 0.0}
-KINEMATIC_DRIVER = {"style": "normal", "policy_id": "kinematic-idm"}
+EGO_KINDS = ("dynamic", "kinematic")
+DRIVER_STYLES = ("aggressive", "normal", "cautious", "erratic")
+DEFAULT_WEATHER = "clear_noon"
+OFFROAD_MARGIN_M = 1.0  # centre of the car this far beyond the road edge: off the road
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,10 @@ class ScenarioConfig:
     ego_lane: int = 0
     min_visible_px: int = 1
     record_trace: bool = True  # fill ``Scenario.trace`` at the control rate
+    weather: WeatherParams | None = None  # None: the clear_noon preset
+    driver_style: str = "normal"  # the dynamic ego's policy
+    ego: str = "dynamic"  # dynamic (vehicle model + policy) or kinematic (lane keeping + IDM)
+    vehicle_preset: str = "sedan"  # the dynamic ego's sim.vehicle preset
 
     def __post_init__(self) -> None:
         if self.seed < 0:
@@ -86,7 +95,27 @@ class ScenarioConfig:
             raise ValueError(
                 f"ScenarioConfig.min_visible_px must be >= 1, got {self.min_visible_px}"
             )
+        self._check_ego()
         self.road_config(), self.traffic_config(), self.scenery_config(), self.world_config()
+
+    def _check_ego(self) -> None:
+        from sim.vehicle import preset_names
+
+        if self.weather is not None and not isinstance(self.weather, WeatherParams):
+            raise ValueError(
+                f"ScenarioConfig.weather must be WeatherParams or None, got {self.weather!r}"
+            )
+        choices = (("driver_style", DRIVER_STYLES), ("ego", EGO_KINDS),
+                   ("vehicle_preset", tuple(preset_names())))  # fmt: skip
+        for name, valid in choices:
+            value = getattr(self, name)
+            if value not in valid:
+                raise ValueError(
+                    f"ScenarioConfig.{name} must be one of {', '.join(valid)}, got {value!r}"
+                )
+
+    def weather_params(self) -> WeatherParams:
+        return self.weather if self.weather is not None else get_preset(DEFAULT_WEATHER)
 
     def road_config(self) -> RoadConfig:
         return RoadConfig(
@@ -107,69 +136,6 @@ class ScenarioConfig:
         return WorldConfig(physics_hz=self.physics_hz)
 
 
-class Ego(Protocol):
-    """What a scenario needs from the ego vehicle (kinematic here, dynamic in sim.vehicle)."""
-
-    body_id: int
-
-    @property
-    def position(self) -> np.ndarray: ...
-
-    @property
-    def yaw(self) -> float: ...
-
-    @property
-    def velocity(self) -> np.ndarray: ...
-
-    def control_step(self, dt: float) -> None: ...
-
-    def trace_fields(self, accel: float, curvature: float) -> dict:
-        """speed_mps, rpm, gear, throttle, brake, engine_load, steer, slip_ratio (4),
-        slip_angle (4), airspeed_mps for :class:`sim.trace.StateTrace`."""
-        ...
-
-
-class KinematicEgo:
-    """An ego car driven like an NPC (lane keeping plus IDM car following).
-
-    The traffic model moves it in the same vectorised batch as the NPCs
-    (:meth:`Traffic.control_step`), so :meth:`control_step` itself has nothing left to do.
-    """
-
-    def __init__(self, agent: AgentView) -> None:
-        self.agent = agent
-        self.body_id = agent.body
-
-    @property
-    def position(self) -> np.ndarray:
-        return np.asarray(self.agent.position)
-
-    @property
-    def yaw(self) -> float:
-        return self.agent.yaw
-
-    @property
-    def velocity(self) -> np.ndarray:
-        return np.asarray(self.agent.velocity)
-
-    def control_step(self, dt: float) -> None:
-        """Nothing to do: moved by the traffic's batched step."""
-
-    def trace_fields(self, accel: float, curvature: float) -> dict:
-        """Approximate drivetrain values for the state trace (a kinematic car has none):
-        a 5-speed gearbox, throttle/brake from the acceleration, steer from curvature."""
-        speed = float(np.linalg.norm(self.velocity))
-        gear = 1 + int(np.searchsorted(GEAR_UP_MPS, speed))
-        rpm = IDLE_RPM + speed / max(GEAR_TOP_MPS[gear - 1], 1e-6) * (REDLINE_RPM - IDLE_RPM)
-        throttle = float(np.clip(0.15 + accel / 3.0, 0.0, 1.0)) if accel >= 0 else 0.0
-        return {
-            "speed_mps": speed, "rpm": min(rpm, REDLINE_RPM), "gear": gear,
-            "throttle": throttle, "brake": float(np.clip(-accel / 6.0, 0.0, 1.0)),
-            "engine_load": throttle, "steer": float(np.arctan(WHEELBASE_M * curvature)),
-            "slip_ratio": [0.0] * 4, "slip_angle": [0.0] * 4, "airspeed_mps": speed,
-        }  # fmt: skip
-
-
 @dataclass
 class Frame:
     """One captured instant: per-camera renders and labels, time and ego pose."""
@@ -183,21 +149,8 @@ class Frame:
     objects: dict[str, list[dict]] = field(default_factory=dict)
 
 
-def _make_ego(world: World, road: Road, traffic: Traffic, registry, config) -> KinematicEgo:
-    """A kinematic ego car in lane ``config.ego_lane`` at the start of the road."""
-    rng = rng_for(config.seed, "ego")
-    parts, size = vehicle_parts(rng)
-    body = create_body(world.client, parts, (0.0, 0.0, 0.0), 0.0)
-    registry.register(body, "ego", size, (0.0, 0.0, size[2] / 2), instance=False)
-    lateral = float(road.lane_offsets()[config.ego_lane])
-    s0 = 0.0 if road.closed else 10.0
-    speed = config.ego_speed_mps
-    agent = AgentState(body, s0, lateral, lateral, speed, speed, size[0], config.ego_lane)
-    return KinematicEgo(traffic.add_driven(agent))
-
-
 class Scenario:
-    """World + road + scenery + traffic + ego + cameras, built from a ScenarioConfig."""
+    """World + road + scenery + traffic + ego + weather + cameras, from a ScenarioConfig."""
 
     def __init__(self, config: ScenarioConfig) -> None:
         self.config = config
@@ -211,18 +164,50 @@ class Scenario:
         self.traffic = Traffic(
             self.world, self.road, self.registry, config.traffic_config(), config.seed
         )
-        self.ego: Ego = _make_ego(self.world, self.road, self.traffic, self.registry, config)
-        self.lighting = Lighting()
+        params = config.weather_params()
+        self.weather = ScenarioWeather(params, self.road, config.seed)
+        self.fleet = None
+        self.ego: Ego = self._make_ego()
+        self.lighting = lighting_for(params)
         self.frame_index = 0
-        self.trace = StateTrace(hz=float(config.control_hz))
-        self.environment = {"surface": 0, "precip_intensity": 0.0, "wind_speed_mps": 0.0}
-        self._last_speed = float(np.linalg.norm(self.ego.velocity))
+        self.trace = StateTrace(hz=float(config.control_hz), precip_type=params.precip_type)
         self._ego_s: float | None = None  # station hint for tracking the ego on the road
+        self._ego_lateral = 0.0
+        self._update_station()
+        self.environment = self.weather.state(self._ego_s, 0.0)
+        self.off_road_steps = 0
+        self.control_steps = 0
+        self._events_seen = 0
+        self._last_speed = float(np.linalg.norm(self.ego.velocity[:2]))
         self._last_capture = (0.0, self._last_speed, float(self.ego.yaw))
+
+    def _make_ego(self) -> Ego:
+        c = self.config
+        if c.ego == "kinematic":
+            return make_kinematic_ego(self.world, self.road, self.traffic, self.registry,
+                                      c.seed, c.ego_lane, c.ego_speed_mps)  # fmt: skip
+        from sim.vehicle import VehicleFleet
+
+        self.fleet = VehicleFleet(
+            self.world, surface_at=self.weather.surface_at, wind=self.weather.wind
+        )
+        return make_dynamic_ego(
+            self.fleet,
+            self.road,
+            self.registry,
+            c,
+            self.weather.surface_at_s,
+            traffic_lead(self.traffic),
+        )
 
     @property
     def control_dt(self) -> float:
         return 1.0 / self.config.control_hz
+
+    @property
+    def off_road_fraction(self) -> float:
+        """Share of the control steps so far with the ego's centre off the road."""
+        return self.off_road_steps / max(self.control_steps, 1)
 
     def ego_obstacles(self) -> list[AgentState]:
         """The ego in road coordinates for the traffic's car following (none when the
@@ -230,48 +215,73 @@ class Scenario:
         if isinstance(self.ego, KinematicEgo):
             return []
         proj = self.road.project(self.ego.position[:2], near_s=self._ego_s)
-        speed = float(np.linalg.norm(self.ego.velocity))
-        return [AgentState(self.ego.body_id, proj.s, proj.lateral, proj.lateral, speed, speed, 4.5)]
+        speed = float(np.linalg.norm(self.ego.velocity[:2]))
+        length = self.ego.length_m
+        return [AgentState(self.ego.body_id, proj.s, proj.lateral, proj.lateral, speed, speed,
+                           length)]  # fmt: skip
 
     def control_step(self) -> None:
-        """One control period: ego and traffic controls, then the physics steps."""
+        """One control period: ego and traffic controls, the physics steps, then the
+        weather, events and trace of the new state."""
         dt = self.control_dt
         self.ego.control_step(dt)
         kinematic = isinstance(self.ego, KinematicEgo)  # static: no contact with traffic
         focus = None if kinematic else self.ego.position[:2]
         self.traffic.control_step(dt, self.ego_obstacles(), focus)
         self.world.step(self.config.physics_hz // self.config.control_hz)
+        self._update_station()
+        self.environment = self.weather.state(self._ego_s, self.world.time_s)
+        self._collect_events()
+        self.control_steps += 1
+        self.off_road_steps += int(self.off_road())
         if self.config.record_trace:
             self.record_trace()
+
+    def _update_station(self) -> None:
+        proj = self.road.project(self.ego.position[:2], near_s=self._ego_s)
+        self._ego_s, self._ego_lateral = float(proj.s), float(proj.lateral)
+        self.weather.stations.hint = self._ego_s
+
+    def off_road(self) -> bool:
+        """Whether the ego's centre is beyond the road edge by ``OFFROAD_MARGIN_M``."""
+        return abs(self._ego_lateral) > self.road.half_width + OFFROAD_MARGIN_M
+
+    def _collect_events(self) -> None:
+        """The ego's new crash and gear_shift events and the thunder heard by now."""
+        own = getattr(self.ego, "events", [])
+        new = [dict(e) for e in own[self._events_seen :]]
+        self._events_seen = len(own)
+        new += self.weather.thunder_due(self.world.time_s)
+        self.trace.events.extend(sorted(new, key=lambda e: e["time_s"]))
 
     def record_trace(self) -> None:
         """Append this control step's ego, environment and neighbour state to the trace.
 
-        An ego with ``trace_fields(accel, curvature)`` (the kinematic one, or a vehicle
-        model) supplies the drivetrain values; ``environment`` the weather's."""
-        speed = float(np.linalg.norm(self.ego.velocity))
+        The ego's ``trace_fields(accel, curvature)`` supplies the drivetrain values;
+        ``environment`` the weather's."""
+        speed = float(np.linalg.norm(self.ego.velocity[:2]))
         accel = (speed - self._last_speed) / self.control_dt
         self._last_speed = speed
         pos = self.ego.position
-        proj = self.road.project(pos[:2], near_s=self._ego_s)
-        self._ego_s = float(proj.s)
+        curvature = float(self.road.curvature_at(self._ego_s))
         others_pos, others_vel = self.traffic.neighbours(pos, self.ego.yaw, MAX_OTHERS)
-        fields = self.ego.trace_fields(accel, float(proj.curvature))
+        fields = self.ego.trace_fields(accel, curvature)
         self.trace.append(
             t=self.world.time_s, **fields, **self.environment,
             others_pos=others_pos, others_vel=others_vel,
         )  # fmt: skip
 
     def T_world_body(self) -> np.ndarray:
+        """The ego's pose with its origin on the ground (where the cameras are mounted)."""
         pos, quat = self.world.client.getBasePositionAndOrientation(self.ego.body_id)
         T = np.eye(4)
         T[:3, :3] = np.asarray(self.world.client.getMatrixFromQuaternion(quat)).reshape(3, 3)
-        T[:3, 3] = pos
+        T[:3, 3] = np.asarray(pos) + T[:3, 2] * self.ego.mount_height_m
         return T
 
     def ego_state(self, curvature: float) -> dict:
         """The sample metadata's ``ego`` entry; rates from the change since the last one."""
-        speed = float(np.linalg.norm(self.ego.velocity))
+        speed = float(np.linalg.norm(self.ego.velocity[:2]))
         yaw, t = float(self.ego.yaw), self.world.time_s
         last_t, last_speed, last_yaw = self._last_capture
         dt = max(t - last_t, 1e-9)
@@ -283,21 +293,21 @@ class Scenario:
             "speed_mps": speed, "accel_mps2": accel,
             "yaw_rate": float(np.angle(np.exp(1j * (yaw - last_yaw)))) / dt,
             "steer": fields["steer"], "throttle": fields["throttle"], "brake": fields["brake"],
-            "gear": fields["gear"], "rpm": fields["rpm"],
+            "gear": int(fields["gear"]), "rpm": fields["rpm"],
             "wheel_slip": {"ratio": fields["slip_ratio"], "angle": fields["slip_angle"]},
             "damage": dict(getattr(self.ego, "damage", NO_DAMAGE)),
             "position": [float(v) for v in self.ego.position], "yaw": yaw,
             "velocity": [float(v) for v in self.ego.velocity], "surface": surface,
+            "off_road": self.off_road(),
         }  # fmt: skip
 
     def capture(self) -> Frame:
         """Render every camera now and label what it sees."""
-        proj = self.road.project(self.ego.position[:2], near_s=self._ego_s)
-        self._ego_s = float(proj.s)
+        self._update_station()
+        s = self._ego_s
         frame = Frame(
-            self.frame_index, self.world.time_s, self.ego_state(float(proj.curvature)),
-            road=self.road.describe(float(proj.s), float(proj.lateral)),
-            driver=dict(getattr(self.ego, "driver", KINEMATIC_DRIVER)),
+            self.frame_index, self.world.time_s, self.ego_state(float(self.road.curvature_at(s))),
+            road=self.road.describe(s, self._ego_lateral), driver=dict(self.ego.driver),
         )  # fmt: skip
         self.traffic.sync_bodies()
         T_world_body = self.T_world_body()

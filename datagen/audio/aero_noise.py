@@ -16,6 +16,8 @@ def render_wind(inp: SourceInput) -> torch.Tensor:
     high = bandpass(noise, inp.sr, 1200.0, 0.5)
     air = np.maximum(inp.control("airspeed_mps"), inp.control("wind_speed_mps"))
     bright = torch.from_numpy(np.clip(air / 40.0, 0.0, 1.0).astype(np.float32))
-    gust = np.convolve(inp.rng.standard_normal(len(inp.trace.t)), np.ones(30) / 30, "same")
+    n = len(inp.trace.t)
+    width = max(1, min(30, n))  # "same" returns max(n, width) samples: keep it n
+    gust = np.convolve(inp.rng.standard_normal(n), np.ones(width) / width, "same")
     swell = torch.from_numpy((1.0 + 0.8 * inp.timeline.at(gust)).clip(0.3).astype(np.float32))
     return ((1 - bright) * 1.5 * low + bright * high) * swell * inp.envelope()

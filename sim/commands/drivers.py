@@ -23,9 +23,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "training curve OUT/STYLE_curve.png.",
     )
     t.add_argument("--style", required=True, choices=STYLE_CHOICES, help="driving style")
-    t.add_argument("--timesteps", type=int, default=160_000, help="PPO environment steps")
+    t.add_argument("--timesteps", type=int, default=600_000, help="PPO environment steps")
     t.add_argument("--seed", type=int, default=0, help="training seed")
     t.add_argument("--out", type=Path, default=Path("runs/drivers"), help="output folder")
+    t.add_argument("--n-envs", type=int, default=4, help="parallel environments")
+    t.add_argument(
+        "--subprocess",
+        action="store_true",
+        help="step the environments in worker processes (SubprocVecEnv)",
+    )
+    t.add_argument(
+        "--max-minutes",
+        type=float,
+        default=0.0,
+        help="stop training early after this wall-clock time (0: no limit)",
+    )
     t.set_defaults(func=_train)
     e = dsub.add_parser(
         "eval",
@@ -55,9 +67,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from sim.drivers.train import TrainConfig, train
 
-    path = train(
-        TrainConfig(style=args.style, timesteps=args.timesteps, seed=args.seed, out=args.out)
+    config = TrainConfig(
+        style=args.style,
+        timesteps=args.timesteps,
+        seed=args.seed,
+        out=args.out,
+        n_envs=args.n_envs,
+        subprocess=args.subprocess,
+        max_minutes=args.max_minutes,
     )
+    path = train(config)
     print(f"policy written to {path}")
     return 0
 

@@ -27,19 +27,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=5, help="frames to drive before the picture")
     p.add_argument("--road", choices=("circuit", "open"), default=None,
                    help="road kind (default: alternate per seed)")  # fmt: skip
-    p.add_argument("--weather", default=None,
-                   help="weather preset (sim.weather): its lighting and image effects")  # fmt: skip
+    p.add_argument("--weather", default="clear_noon",
+                   help="weather preset: its physics, lighting and image effects "
+                        "(default clear_noon; see --all-weather for the list)")  # fmt: skip
+    p.add_argument("--all-weather", action="store_true",
+                   help="instead: one scene (first seed, first camera) under every weather "
+                        "preset side by side, each with its own sun and image effects")  # fmt: skip
     p.set_defaults(func=run)
 
 
-def _weather_params(preset: str | None):
-    """The weather preset's parameters, or None; ValueError when unknown or unavailable."""
-    if preset is None:
-        return None
-    try:
-        from sim import weather
-    except ModuleNotFoundError:
-        raise ValueError(f"--weather {preset!r}: sim.weather is not available") from None
+def _weather_params(preset: str):
+    """The weather preset's parameters; ValueError listing the valid names when unknown."""
+    from sim import weather
+
     return weather.get_preset(preset)
 
 
@@ -69,20 +69,18 @@ def run(args: argparse.Namespace) -> int:
 
     cams = tuple(preset_camera(n.strip(), args.image_size) for n in args.cameras.split(","))
     params = _weather_params(args.weather)
+    if args.all_weather:
+        return _all_weather(args, cams[0])
     rows = []
     for seed in range(args.seed, args.seed + args.seeds):
         kind = args.road or ("circuit" if seed % 2 == 0 else "open")
-        with Scenario(ScenarioConfig(seed=seed, road_kind=kind, cameras=cams)) as sc:
-            if params is not None:
-                from sim.weather import lighting_for
-
-                sc.lighting = lighting_for(params)
+        config = ScenarioConfig(seed=seed, road_kind=kind, cameras=cams, weather=params)
+        with Scenario(config) as sc:
             *_, frame = sc.run_frames(args.frames)
-            if params is not None:
-                _weathered(frame, params, seed)
+            _weathered(frame, params, seed)
             for cam in cams:
                 objs = frame.objects[cam.name]
-                title = (f"seed {seed} | {kind} | {args.weather or 'no weather'} | "
+                title = (f"seed {seed} | {kind} | {args.weather} | "
                          f"camera {cam.name} | t={frame.time_s:.1f}s | "
                          f"ego {frame.ego['speed_mps']:.1f} m/s | {len(objs)} objects")  # fmt: skip
                 rows.append(camera_row(frame.renders[cam.name], objs, title))
@@ -90,4 +88,39 @@ def run(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     compose(rows).save(out)
     print(f"wrote {out} ({len(rows)} rows)")
+    return 0
+
+
+def _all_weather(args: argparse.Namespace, cam) -> int:
+    """One scene under every preset: each re-rendered with the preset's sun, then weathered."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from sim import weather
+    from sim.scenario import Scenario, ScenarioConfig
+
+    names = weather.preset_names()
+    kind = args.road or "open"
+    tiles = []
+    with Scenario(ScenarioConfig(seed=args.seed, road_kind=kind, cameras=(cam,))) as sc:
+        *_, frame = sc.run_frames(args.frames)
+        for name in names:
+            params = weather.get_preset(name)
+            sc.lighting = weather.lighting_for(params)
+            shot = sc.capture()
+            _weathered(shot, params, args.seed)
+            tile = Image.fromarray(shot.renders[cam.name].rgb)
+            ImageDraw.Draw(tile).text((4, 3), name, fill=(255, 255, 0))
+            tiles.append(np.asarray(tile))
+    cols = 6
+    h, w = tiles[0].shape[:2]
+    rows = -(-len(tiles) // cols)
+    mosaic = np.zeros((rows * h, cols * w, 3), dtype=np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        mosaic[r * h : (r + 1) * h, c * w : (c + 1) * w] = tile
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(mosaic).save(out)
+    print(f"wrote {out} ({len(names)} weather presets, seed {args.seed}, camera {cam.name})")
     return 0

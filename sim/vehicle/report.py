@@ -53,7 +53,7 @@ def braking_test(cfg: VehicleConfig, speed: float = 25.0, max_s: float = 40.0,
         for _ in range(int(max_s * 60)):
             world.step(4)
             for s, car in cars.items():
-                peak[s] = max(peak[s], float(fleet.s["mu_used"][car.index]))
+                peak[s] = max(peak[s], float(fleet.friction_used()[car.index]))
                 st = car.state()
                 if s not in stopped and st.speed_mps < 0.05:
                     stopped[s] = math.dist(st.position[:2], start[s][:2])

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
+import pybullet
 
 from sim.vehicle.config import VehicleConfig
 from sim.vehicle.damage import ZONES, damage_levels
@@ -86,29 +86,30 @@ class Vehicle:
                                 ("brake", brake, 0.0)):
             if not (isinstance(value, int | float) and lo <= value <= 1.0):
                 raise ValueError(f"{name} must be in [{lo:g}, 1], got {value!r}")
-        self.fleet.s["controls"][self.index] = (steer, throttle, brake)
+        self.fleet.s.controls[self.index] = (steer, throttle, brake)
 
     def state(self) -> VehicleState:
+        """A snapshot after the last physics step (built on demand, not every step)."""
         f, i = self.fleet, self.index
-        s, c = f.s, f.world.client
-        pos, orn = c.getBasePositionAndOrientation(self.body_id)
-        vel, ang = c.getBaseVelocity(self.body_id)
-        yaw = c.getEulerFromQuaternion(orn)[2]
-        dmg = damage_levels(s["impulse"][i : i + 1], f.p["full_dmg"][i : i + 1])[0]
-        ctrl = s["controls"][i]
+        s, cid = f.s, f.world_client_id
+        pos, orn = pybullet.getBasePositionAndOrientation(self.body_id, physicsClientId=cid)
+        vel, ang = pybullet.getBaseVelocity(self.body_id, physicsClientId=cid)
+        yaw = pybullet.getEulerFromQuaternion(orn)[2]
+        fwd = pybullet.getMatrixFromQuaternion(orn)[0:9:3]
+        accel = sum((a - b) * x for a, b, x in zip(vel, s.vel_before[i].tolist(), fwd))
+        dmg = damage_levels(s.impulse[i : i + 1], f.p.full_damage[i : i + 1])[0]
+        ctrl = s.controls[i].tolist()
+        pt = f.powertrain
         return VehicleState(
             time_s=f.world.time_s, position=tuple(pos), yaw=yaw, velocity=tuple(vel),
-            speed_mps=float(math.hypot(vel[0], vel[1])), accel_mps2=float(s["accel"][i]),
-            yaw_rate=float(ang[2]), steer=float(s["steer"][i]), throttle=float(ctrl[1]),
-            brake=float(ctrl[2]), gear=int(f.powertrain.gear[i]),
-            rpm=float(f.powertrain.rpm[i]), engine_load=float(f.powertrain.load[i]),
-            slip_ratio=_floats(s["kappa"][i]), slip_angle=_floats(s["alpha"][i]),
-            wheel_load_n=_floats(s["fz"][i]),
-            surface=[SURFACE_NAMES[k] for k in s["surf"][i]],
-            damage={z: float(d) for z, d in zip(ZONES, dmg)},
-            drag_n=float(s["drag_n"][i]), airspeed_mps=float(s["airspeed"][i]),
+            speed_mps=float(math.hypot(vel[0], vel[1])), accel_mps2=accel / f.world.dt,
+            yaw_rate=float(ang[2]), steer=float(s.steer[i]), throttle=ctrl[1],
+            brake=ctrl[2], gear=int(pt.gear[i]), rpm=float(pt.rpm[i]),
+            engine_load=float(pt.load[i]), slip_ratio=s.slip[0, i].tolist(),
+            slip_angle=s.slip[1, i].tolist(), wheel_load_n=s.fz[i].tolist(),
+            surface=[SURFACE_NAMES[k] for k in s.surf[i]],
+            damage=dict(zip(ZONES, dmg.tolist())),
+            drag_n=float(s.drag_n[i]), airspeed_mps=float(s.airspeed[i]),
         )
 
 
-def _floats(a: np.ndarray) -> list[float]:
-    return [float(x) for x in a]

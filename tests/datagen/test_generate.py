@@ -25,11 +25,11 @@ TINY = [
     "--scenarios",
     "4",
     "--frames",
-    "2",
+    "3",
     "--image-size",
     "64",
     "--samples-per-shard",
-    "2",
+    "3",
     "--seed",
     "5",
     "--split",
@@ -130,7 +130,7 @@ def test_run_options_validate() -> None:
         RunOptions(workers=-1)
 
 
-# --- end to end on real clusters (needs the simulator: sim.scenario) ------------------------
+# --- end to end on real clusters (real simulator, tiny data) ----------------------------
 
 
 def _generate_cmd(out: Path, *extra: str) -> list[str]:
@@ -147,20 +147,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _require_simulator_trace() -> None:
-    """Skip until sim.scenario.Scenario records the StateTrace that the audio needs."""
-    scenario_mod = pytest.importorskip("sim.scenario")
-    from sim.camera import CameraConfig
-
-    cam = CameraConfig(width=16, height=16)
-    with scenario_mod.Scenario(scenario_mod.ScenarioConfig(cameras=(cam,))) as sc:
-        if not hasattr(sc, "trace"):
-            pytest.skip("sim.scenario.Scenario has no state trace yet")
+def _wait_for_first_shard(out: Path, run: subprocess.Popen, timeout_s: float = 120) -> None:
+    """Return once a shard's sidecar exists; fail if the command ends or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while not list(out.glob(".shards/*.json")):
+        assert run.poll() is None, f"generate ended early with status {run.returncode}"
+        assert time.monotonic() < deadline, "no shard finished in time"
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _require_simulator_trace()
     out = tmp_path_factory.mktemp("ref") / "local2"
     subprocess.run(_generate_cmd(out, "--workers", "2"), check=True, timeout=300)
     return out
@@ -168,7 +165,6 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def external_cluster() -> tuple[str, list[subprocess.Popen]]:
-    _require_simulator_trace()
     address = f"tcp://127.0.0.1:{_free_port()}"
     bindir = Path(sys.executable).parent
     sched = subprocess.Popen(
@@ -223,21 +219,18 @@ def test_killing_a_worker_mid_run_still_completes(
 ) -> None:
     address, workers = external_cluster
     run = subprocess.Popen(_generate_cmd(tmp_path / "k", "--scheduler", address))
-    deadline = time.monotonic() + 120
-    while not list((tmp_path / "k").glob(".shards/*.json")) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _wait_for_first_shard(tmp_path / "k", run)
     workers[0].kill()
     assert run.wait(timeout=300) == 0
     assert _shard_bytes(tmp_path / "k") == _shard_bytes(reference)
+    assert not list((tmp_path / "k").glob(".build-*")), "private build folders left behind"
 
 
 @pytest.mark.slow
 def test_killed_command_resumes_identically(reference: Path, tmp_path: Path) -> None:
     out = tmp_path / "r"
     run = subprocess.Popen(_generate_cmd(out, "--workers", "1"), start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not list(out.glob(".shards/*.json")) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _wait_for_first_shard(out, run)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
     done = sorted(p.name for p in out.glob("*.tar"))
@@ -246,6 +239,7 @@ def test_killed_command_resumes_identically(reference: Path, tmp_path: Path) -> 
     subprocess.run(_generate_cmd(out, "--workers", "1", "--resume"), check=True, timeout=300)
     assert _shard_bytes(out) == _shard_bytes(reference)
     assert (out / done[0]).stat().st_mtime_ns == kept_mtime
+    assert (out / "manifest.json").read_bytes() == (reference / "manifest.json").read_bytes()
 
 
 @pytest.mark.slow

@@ -44,7 +44,8 @@ def test_same_seed_byte_identical_even_interleaved():
 
 
 def test_frames_at_frame_rate_and_ego_moves_at_its_speed():
-    with Scenario(ScenarioConfig(seed=1, frame_hz=5.0, ego_speed_mps=10.0, **SMALL)) as sc:
+    cfg = ScenarioConfig(seed=1, frame_hz=5.0, ego_speed_mps=10.0, ego="kinematic", **SMALL)
+    with Scenario(cfg) as sc:
         frames = list(sc.run_frames(5))
         stretch = 1.0 + sc.road.half_width * np.abs(sc.road.curvature).max()  # outer lanes
     times = [f.time_s for f in frames]
@@ -56,7 +57,7 @@ def test_frames_at_frame_rate_and_ego_moves_at_its_speed():
 
 def test_traffic_keeps_lanes_and_never_collides():
     cfg = ScenarioConfig(seed=8, road_length_m=300.0, n_npc=8, n_pedestrians=6, lanes=2,
-                         cameras=(CameraConfig("f", 16, 16),))  # fmt: skip
+                         cameras=(CameraConfig("f", 16, 16),), ego="kinematic")  # fmt: skip
     with Scenario(cfg) as sc:
         lanes = sc.road.lane_offsets()
         for _ in range(600):  # 10 s of control steps
@@ -98,7 +99,9 @@ def test_npc_velocity_matches_displacement():
     [({"road_kind": "maze"}, "road_kind"), ({"frame_hz": 7.0}, "frame_hz"),
      ({"cameras": ()}, "cameras"), ({"n_npc": -1}, "n_npc"),
      ({"scenery_density": 9.0}, "density"), ({"ego_lane": 5}, "ego_lane"),
-     ({"control_hz": 70}, "control_hz"),
+     ({"control_hz": 70}, "control_hz"), ({"driver_style": "sleepy"}, "driver_style"),
+     ({"ego": "hover"}, "ego"), ({"vehicle_preset": "tank"}, "vehicle_preset"),
+     ({"weather": "clear_noon"}, "weather"),
      ({"cameras": (CameraConfig("a"), CameraConfig("a"))}, "cameras")],
 )  # fmt: skip
 def test_invalid_scenario_config(kwargs, field):

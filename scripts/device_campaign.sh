@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# The GPU training campaign in one call (2x H200, 32 cores, Python 3.12, <= 9.5 minutes):
+#   1. install the carried wheels (+ pybullet build in the background), open_clip's own env;
+#   2. generate train / val / test shards (split by seed: held-out scenario seeds) on Dask;
+#   3. scaling: the small model on 1 GPU (short run) -> its samples/s sizes the main run;
+#   4. the main run: 2 GPUs (torchrun, NCCL, bf16), test-split eval with held-out caption
+#      families, training curves, confusion matrices; sps2 / (2 * sps1) = efficiency;
+#   5. image-text side by side: our trainer (--modalities image,text) vs open_clip_train.main
+#      on the same shards repacked (png/txt), same config, batch, precision and GPU count;
+#   6. results.json + plots + logs tarball into $OUT.
+# Usage: bash scripts/device_campaign.sh            (the GPU machine)
+#        bash scripts/device_campaign.sh --smoke    (CPU, tiny, gloo: proves every step)
+set -uo pipefail
+
+MODE=gpu
+[[ "${1:-}" == "--smoke" ]] && MODE=smoke
+ROOT=$(pwd)
+START=$SECONDS
+BUDGET=${CAMPAIGN_BUDGET_S:-550}          # hard wall for the whole call, seconds
+HELD_OUT=tagline,radio                     # caption families never trained on
+TRAIN_FAM=descriptive,terse,dashcam_log,question_answer,narrative
+
+if [[ $MODE == gpu ]]; then
+  PY=python3; W=/tmp/campaign; SITE=/tmp/site; PB=/tmp/pb; OC=/tmp/oc
+  OUT=${OUT:?OUT must be set}; NGPU=2; DEVICE=cuda; PREC=bf16; OC_PREC=amp_bf16
+  GEN_W=30; SIZE=96; MODEL=small; BATCH=256; LWORK=14; EVAL_DEV=cuda
+  TRAIN_SCEN=2048; VAL_SCEN=64; TEST_SCEN=320; FRAMES=10; TEST_FRAMES=2
+  GEN_CAP=170; SCALE_STEPS=100; MAIN_S=120; CMP_STEPS=120; LR=1e-3; WARM=100
+else
+  PY=$ROOT/.venv/bin/python; W=${CAMPAIGN_WORK:-/tmp/campaign_smoke}; SITE=$W/site
+  PB=$W/pb; OC=$W/oc; OUT=${OUT:-$W/out}; NGPU=2; DEVICE=cpu; PREC=fp32; OC_PREC=fp32
+  GEN_W=2; SIZE=64; MODEL=tiny; BATCH=16; LWORK=1; EVAL_DEV=cpu
+  TRAIN_SCEN=48; VAL_SCEN=8; TEST_SCEN=24; FRAMES=6; TEST_FRAMES=2
+  GEN_CAP=300; SCALE_STEPS=8; MAIN_S=25; CMP_STEPS=6; LR=2e-3; WARM=5
+fi
+rm -rf "$W"; mkdir -p "$W/logs" "$OUT"
+export PYTHONPATH=$SITE:$PB:$ROOT PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+DATA=$W/data; RUNS=$W/runs; RESULTS=$W/results.json
+export PY W DATA RUNS SIZE MODEL BATCH LWORK PREC DEVICE LR WARM TRAIN_FAM
+echo '{}' > "$RESULTS"
+
+log() { echo "[$(( SECONDS - START ))s] $*" | tee -a "$W/logs/campaign.log"; }
+left() { echo $(( BUDGET - (SECONDS - START) )); }
+# limit LIMIT [RESERVE]: LIMIT capped by what the budget leaves after RESERVE seconds
+limit() { local l; l=$(( $(left) - ${2:-0} )); (( l < $1 )) && echo $(( l > 5 ? l : 5 )) || echo "$1"; }
+put() { $PY -c "import json,sys; p='$RESULTS'; d=json.load(open(p)); d[sys.argv[1]]=json.loads(sys.argv[2]); json.dump(d,open(p,'w'),indent=2)" "$1" "$2"; }
+jfile() { [[ -s $1 ]] && cat "$1" || echo null; }
+ds() { $PY -m edge.cli "$@"; }
+# the shards that exist (a time-capped split may have fewer than planned), joined with '::'
+shards() { printf '%s::' "$DATA/$1/$1"-*.tar | sed 's/::$//'; }
+samples() {  # samples in the finished shards of every split (tar members named *.json)
+  local n=0 f; for f in "$DATA"/*/*.tar; do [[ -e $f ]] && n=$(( n + $(tar tf "$f" | grep -c '\.json$') )); done; echo $n; }
+count() { ls "$DATA/$1/$1"-*.tar 2>/dev/null | wc -l; }
+
+pack() {  # always runs: whatever exists goes to $OUT
+  log "packing results"
+  put total_seconds "$(( SECONDS - START ))"
+  cp "$RESULTS" "$OUT/results.json"
+  cp "$RUNS/main/training_curve.png" "$OUT/training_curve.png" 2>/dev/null
+  cp "$W/eval_test.json" "$OUT/eval_test.json" 2>/dev/null
+  (cd "$W" && ls eval_plots/*.png >/dev/null 2>&1 && tar czf "$OUT/confusion.tar.gz" eval_plots)
+  (cd "$W" && tar czf "$OUT/logs.tar.gz" logs runs/*/summary.json runs/*/tensorboard \
+     runs/main/training_curve.png occ/logs/*/out.log data/*/manifest.json data/*/card 2>/dev/null)
+  ls -la "$OUT"
+}
+trap pack EXIT
+
+# ---- 1. environment ----------------------------------------------------------------------
+log "mode=$MODE python=$($PY -V 2>&1)"
+if [[ $MODE == gpu ]]; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --target "$SITE" .whl/*.whl \
+    > "$W/logs/pip.log" 2>&1 || log "pip install of .whl failed (see pip.log)"
+  mkdir -p "$W/pbsrc" && tar xzf .devbuild/pybullet-3.2.7-slim.tar.gz -C "$W/pbsrc"
+  ( cd "$W/pbsrc"/pybullet-* && MAX_JOBS=32 $PY -m pip install -q --no-deps \
+      --no-build-isolation --no-compile --target "$PB" . ) > "$W/logs/pybullet_build.log" 2>&1 &
+  PB_PID=$!
+fi
+# open_clip's trainer in its own env: webdataset 0.2.86 (+ pandas, which its data.py imports)
+$PY -m pip install -q --no-index --no-deps --no-compile --target "$OC" --find-links .whl_oc \
+  ${OC_FIND_LINKS:+--find-links "$OC_FIND_LINKS"} webdataset==0.2.86 >> "$W/logs/pip.log" 2>&1
+$PY -c "import pandas" 2>/dev/null || $PY -m pip install -q --no-index --no-deps --no-compile \
+  --target "$OC" --find-links .whl_oc ${OC_FIND_LINKS:+--find-links "$OC_FIND_LINKS"} \
+  pandas python-dateutil pytz tzdata six >> "$W/logs/pip.log" 2>&1
+$PY scripts/openclip_compare.py config --model $MODEL --name ds-$MODEL --out "$W/occ/cfg" >/dev/null
+$PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.device_count())" \
+  | tee -a "$W/logs/campaign.log"
+if [[ $MODE == gpu ]]; then
+  wait $PB_PID; log "pybullet build rc=$?"
+  nvidia-smi --query-gpu=name,memory.total --format=csv > "$W/logs/gpus.csv" 2>&1
+fi
+put env "{\"mode\": \"$MODE\", \"setup_seconds\": $(( SECONDS - START ))}"
+
+# ---- 2. data: one LocalCluster per split, all three at once (CPU split by size) ---------
+T=$SECONDS
+if [[ -n ${CAMPAIGN_DATA:-} ]]; then  # reuse shards: $CAMPAIGN_DATA/{train,val,test}/*.tar
+  log "reusing data in $CAMPAIGN_DATA"; rm -rf "$DATA"; cp -r "$CAMPAIGN_DATA" "$DATA"
+  put generate "{\"reused\": \"$CAMPAIGN_DATA\"}"; RTR=0
+else
+log "generating data"
+gen() {  # split scenarios frames workers
+  ds generate --out "$DATA/$1" --split "$1" --scenarios "$2" --frames "$3" --workers "$4" \
+    --seed 7 --image-size $SIZE --samples-per-shard 128 --no-progress --no-card \
+    > "$W/logs/generate_$1.log" 2>&1
+}
+export -f gen ds
+VW=$(( GEN_W / 10 > 1 ? GEN_W / 10 : 1 )); TW=$(( GEN_W / 8 > 1 ? GEN_W / 8 : 1 ))
+timeout "$(limit $GEN_CAP 330)" bash -c "gen train $TRAIN_SCEN $FRAMES $(( GEN_W - VW - TW ))" &
+GT=$!
+gen val $VAL_SCEN $TEST_FRAMES $VW & GV=$!
+gen test $TEST_SCEN $TEST_FRAMES $TW; RT=$?
+wait $GV; RV=$?; wait $GT; RTR=$?
+GEN_S=$(( SECONDS - T ))
+put generate "{\"seconds\": $GEN_S, \"rc\": [$RTR, $RV, $RT], \"train_scenarios\": $TRAIN_SCEN, \"frames\": $FRAMES, \"image_size\": $SIZE, \"workers\": $GEN_W, \"train_shards\": $(count train), \"val_shards\": $(count val), \"test_shards\": $(count test), \"samples\": $(samples), \"samples_per_s\": $(( $(samples) / (GEN_S > 0 ? GEN_S : 1) ))}"
+log "generate done in ${GEN_S}s rc=$RTR/$RV/$RT shards $(count train)/$(count val)/$(count test)"
+# a time-capped train split (rc 124) keeps its finished shards: train on those
+(( RTR == 124 && $(count train) > 0 )) && RTR=0
+fi
+(( RTR == 0 )) || { log "train generation failed"; exit 1; }
+TRAIN_URLS=$(shards train); TEST_URLS=$(shards test); VAL_URLS=$(shards val)
+export TRAIN_URLS
+
+# ---- 3./4. training ------------------------------------------------------------------------
+train() {  # name nproc steps extra...
+  local name=$1 n=$2 steps=$3; shift 3
+  $PY -m torch.distributed.run --standalone --nproc-per-node "$n" -m multimodal.train \
+    --train "$TRAIN_URLS" --out "$RUNS/$name" --model $MODEL --batch-size $BATCH \
+    --steps-per-epoch "$steps" --workers $LWORK --precision $PREC --device $DEVICE \
+    --lr $LR --warmup-steps $WARM --log-every 10 --no-progress \
+    --train-caption-families $TRAIN_FAM "$@" > "$W/logs/train_$name.log" 2>&1
+}
+export -f train
+sps() { $PY -c "import json; print(json.load(open('$RUNS/$1/summary.json'))['samples_per_s'] or 0)" 2>/dev/null || echo 0; }
+
+log "scaling: 1 process"
+timeout "$(limit 60 330)" bash -c "train scale1 1 $SCALE_STEPS"
+SPS1=$(sps scale1)
+# steps of the main run: MAIN_S seconds at the expected 2-process rate (at least 1.6x)
+STEPS=$($PY -c "print(max(20, int($MAIN_S * 1.6 * $SPS1 / (2 * $BATCH))))")
+log "sps1=$SPS1 -> main run $STEPS steps"
+timeout "$(limit $(( MAIN_S + 60 )) 150)" bash -c "train main $NGPU $STEPS --save-every 100"
+log "main run rc=$?"
+SPS2=$(sps main)
+put scaling "$($PY -c "
+import json
+def s(n):
+    try: return json.load(open('$RUNS/'+n+'/summary.json'))
+    except Exception: return {}
+a, b = s('scale1'), s('main')
+r = {k: {x: v.get(x) for x in ('samples_per_s', 'stall_fraction_per_rank',
+     'peak_memory_mib_per_rank', 'global_batch', 'steps', 'first_loss', 'final_loss')}
+     for k, v in (('gpus_1', a), ('gpus_2', b))}
+r['per_gpu_batch'] = $BATCH; r['model'] = '$MODEL'
+r['efficiency'] = ($SPS2 / (2 * $SPS1)) if $SPS1 else None
+print(json.dumps(r))")"
+
+log "evaluating on test (held-out caption families: $HELD_OUT)"
+timeout "$(limit 60 100)" $PY -m edge.cli eval --checkpoint "$RUNS/main/checkpoint.pt" \
+  --data "$TEST_URLS" --caption-families $HELD_OUT --json "$W/eval_test.json" \
+  --plots "$W/eval_plots" --device $EVAL_DEV --workers 4 --batch-size 256 \
+  > "$W/logs/eval_test.log" 2>&1
+log "eval rc=$?"
+put eval_test "$($PY -c "
+import json
+try: m = json.load(open('$W/eval_test.json'))
+except Exception: m = None
+if m:
+    zs = {t: {s: r['accuracy'] for s, r in v.items()} for t, v in m['zero_shot'].items()}
+    m = {'gallery': m['gallery_size'], 'held_out_families': '$HELD_OUT'.split(','),
+         'zero_shot_accuracy': zs, 'retrieval_R@1': {d: r['R@1'] for d, r in m['retrieval'].items()}}
+print(json.dumps(m))")"
+
+# ---- 5. image-text: ours vs open_clip_train ------------------------------------------------
+log "image-text: drivesynth trainer"
+timeout "$(limit 60 70)" bash -c "train it_ours $NGPU $CMP_STEPS --modalities image,text"
+log "image-text: open_clip_train.main"
+$PY scripts/openclip_shards.py --src "$TRAIN_URLS" --out "$W/occ/data" --families $TRAIN_FAM \
+  > "$W/logs/openclip_shards.log" 2>&1
+OC_N=$NGPU; OC_DEV=(); [[ $DEVICE == cpu ]] && { OC_N=1; OC_DEV=(--device cpu); }  # open_clip DDP needs GPUs
+OC_URLS=$(tail -1 "$W/logs/openclip_shards.log" | $PY -c "import json,sys; print(json.load(sys.stdin)['urls'])")
+( export PYTHONPATH=$OC:$SITE:$ROOT; cd "$W/occ" && timeout "$(limit 75 10)" \
+  $PY -m torch.distributed.run --standalone --nproc-per-node $OC_N \
+  "$ROOT/scripts/openclip_compare.py" train --config-dir "$W/occ/cfg" -- \
+  --train-data "$OC_URLS" --dataset-type webdataset --dataset-resampled \
+  --train-num-samples $(( CMP_STEPS * BATCH * OC_N )) --batch-size $BATCH --epochs 1 \
+  --model ds-$MODEL --precision $OC_PREC --workers $LWORK --lr $LR --warmup $WARM \
+  --save-frequency 0 --log-every-n-steps 10 --logs "$W/occ/logs" --name oc --local-loss \
+  --gather-with-grad --seed 0 "${OC_DEV[@]}" ) > "$W/logs/openclip_train.log" 2>&1
+log "open_clip rc=$?"
+$PY scripts/openclip_compare.py compare --ours "$RUNS/it_ours/summary.json" \
+  --openclip-log "$W/occ/logs/oc/out.log" --json "$W/compare.json" \
+  | tee -a "$W/logs/campaign.log"
+put openclip_compare "$(jfile "$W/compare.json")"
+put openclip_compare_note "\"open_clip ran on $OC_N process(es), ours on $NGPU\""
+log "done"
