@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -133,12 +134,26 @@ def pending_shards(plan: list[ShardPlan], out: Path, resume: bool) -> list[Shard
     return [s for s in plan if not shard_is_intact(out, s.name, shard_fingerprint(s))]
 
 
+def check_reachable(address: str, timeout_s: float) -> None:
+    """Fail at once when nothing listens at a tcp:// scheduler address (Client would retry
+    until its timeout)."""
+    scheme, _, hostport = address.partition("://")
+    if scheme != "tcp":
+        return
+    host, _, port = hostport.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ValueError(f"cannot reach scheduler {address}: {exc}") from None
+
+
 @contextmanager
 def dask_client(opts: RunOptions) -> Iterator[object]:
     """A distributed Client: to ``opts.scheduler``, or to a fresh LocalCluster."""
     from distributed import Client, LocalCluster
 
     if opts.scheduler:
+        check_reachable(opts.scheduler, opts.connect_timeout_s)
         try:
             client = Client(opts.scheduler, timeout=opts.connect_timeout_s)
         except (OSError, TimeoutError) as exc:

@@ -55,12 +55,11 @@ def cluster_spec(args: argparse.Namespace) -> dict:
     resources = {"requests": {"cpu": args.cpu, "memory": args.memory},
                  "limits": {"cpu": args.cpu, "memory": args.memory}}
     spec = make_cluster_spec(name=args.name, image=args.image, n_workers=args.workers,
-                             resources=resources, env={"OMP_NUM_THREADS": "1"})
+                             resources=resources, env={"OMP_NUM_THREADS": "1"},
+                             worker_command="dask-worker --nthreads 1")
     pod = spec["spec"]["worker"]["spec"]
     pod["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": args.claim}}]
-    container = pod["containers"][0]
-    container["args"] = [*container.get("args", []), "--nthreads", "1"]
-    container["volumeMounts"] = [{"name": "data", "mountPath": args.mount}]
+    pod["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": args.mount}]
     return spec
 
 

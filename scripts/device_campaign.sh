@@ -16,7 +16,9 @@ MODE=gpu
 [[ "${1:-}" == "--smoke" ]] && MODE=smoke
 ROOT=$(pwd)
 START=$SECONDS
-BUDGET=${CAMPAIGN_BUDGET_S:-550}          # hard wall for the whole call, seconds
+TSCALE=1                                   # phase time limits x TSCALE (the CPU smoke: 5)
+[[ $MODE == smoke ]] && TSCALE=5
+BUDGET=${CAMPAIGN_BUDGET_S:-$(( 550 * TSCALE ))}  # hard wall for the whole call, seconds
 HELD_OUT=tagline,radio                     # caption families never trained on
 TRAIN_FAM=descriptive,terse,dashcam_log,question_answer,narrative
 
@@ -42,7 +44,9 @@ echo '{}' > "$RESULTS"
 log() { echo "[$(( SECONDS - START ))s] $*" | tee -a "$W/logs/campaign.log"; }
 left() { echo $(( BUDGET - (SECONDS - START) )); }
 # limit LIMIT [RESERVE]: LIMIT capped by what the budget leaves after RESERVE seconds
-limit() { local l; l=$(( $(left) - ${2:-0} )); (( l < $1 )) && echo $(( l > 5 ? l : 5 )) || echo "$1"; }
+limit() {
+  local want=$(( $1 * TSCALE )) l; l=$(( $(left) - ${2:-0} * TSCALE ))
+  (( l < want )) && echo $(( l > 5 ? l : 5 )) || echo "$want"; }
 put() { $PY -c "import json,sys; p='$RESULTS'; d=json.load(open(p)); d[sys.argv[1]]=json.loads(sys.argv[2]); json.dump(d,open(p,'w'),indent=2)" "$1" "$2"; }
 jfile() { [[ -s $1 ]] && cat "$1" || echo null; }
 ds() { $PY -m edge.cli "$@"; }

@@ -38,6 +38,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0.0,
         help="stop training early after this wall-clock time (0: no limit)",
     )
+    t.add_argument(
+        "--init-policy",
+        type=Path,
+        default=None,
+        help="warm start from this STYLE.npz (actor and obs statistics of an earlier run)",
+    )
+    t.add_argument(
+        "--curriculum",
+        type=float,
+        default=0.3,
+        help="share of the steps over which road curviness grows to its full range",
+    )
+    t.add_argument(
+        "--log-std-init", type=float, default=-1.0, help="initial log std of the actions"
+    )
     t.set_defaults(func=_train)
     e = dsub.add_parser(
         "eval",
@@ -75,6 +90,9 @@ def _train(args: argparse.Namespace) -> int:
         n_envs=args.n_envs,
         subprocess=args.subprocess,
         max_minutes=args.max_minutes,
+        init_policy=args.init_policy,
+        curriculum_fraction=args.curriculum,
+        log_std_init=args.log_std_init,
     )
     path = train(config)
     print(f"policy written to {path}")

@@ -15,10 +15,10 @@ PPO agent to drive off the road on purpose):
 
 Styles:
 
-* ``aggressive``: 1.15x the limit, hard cornering (0.75 of the grip), 0.8 s headway, small
+* ``aggressive``: 1.2x the limit, hard cornering (0.8 of the grip), 0.8 s headway, small
   comfort, smoothness and lane weights;
 * ``normal``: 0.9x the limit, 0.4 of the grip in corners, 1.8 s headway, moderate comfort;
-* ``cautious``: 0.65x the limit, 0.25 of the grip, 3 s headway, large comfort and
+* ``cautious``: 0.6x the limit, 0.2 of the grip, 3 s headway, large comfort and
   smoothness weights (early, gentle braking);
 * ``erratic``: the normal reward; its character comes from :mod:`sim.drivers.perturb`
   (reaction delay, weaving, sudden inputs) applied in training and when driving.
@@ -115,16 +115,16 @@ def step_reward(style: StyleReward, sig: StepSignals) -> float:
 
 
 STYLE_REWARDS: dict[str, StyleReward] = {
-    "aggressive": StyleReward(speed_factor=1.15, lat_accel_g=0.75, headway_s=0.8,
-                              lane_weight=0.3, comfort_weight=0.02, smooth_weight=0.02,
+    "aggressive": StyleReward(speed_factor=1.2, lat_accel_g=0.8, headway_s=0.8,
+                              lane_weight=0.3, comfort_weight=0.02, smooth_weight=0.01,
                               slip_weight=0.5),
     "normal": StyleReward(speed_factor=0.9, lat_accel_g=0.4, headway_s=1.8, lane_weight=0.6,
-                          comfort_weight=0.2, smooth_weight=0.1),
-    "cautious": StyleReward(speed_factor=0.65, lat_accel_g=0.25, headway_s=3.0,
-                            lane_weight=0.8, comfort_weight=1.0, smooth_weight=0.4,
+                          comfort_weight=0.2, smooth_weight=0.05),
+    "cautious": StyleReward(speed_factor=0.6, lat_accel_g=0.2, headway_s=3.0,
+                            lane_weight=0.8, comfort_weight=0.5, smooth_weight=0.15,
                             slip_weight=2.0),
     "erratic": StyleReward(speed_factor=0.9, lat_accel_g=0.4, headway_s=1.8, lane_weight=0.6,
-                           comfort_weight=0.2, smooth_weight=0.1),
+                           comfort_weight=0.2, smooth_weight=0.05),
 }
 
 

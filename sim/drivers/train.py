@@ -7,7 +7,9 @@ Curriculum: road curviness grows linearly from ``CURRICULUM_START`` to the full 
 the first ``curriculum_fraction`` of the steps. Fixed seed, one torch thread per process,
 CPU; a tqdm progress bar, a TensorBoard log in ``OUT/tb``, the training curve
 ``OUT/<style>_curve.png`` + ``OUT/<style>_train.json`` and the policy exported for numpy
-inference as ``OUT/<style>.npz`` (see :mod:`sim.drivers.policy`). ``max_minutes`` is a
+inference as ``OUT/<style>.npz`` (see :mod:`sim.drivers.policy`), plus the SB3 model and
+VecNormalize files. ``init_policy`` warm-starts the actor (and the observation statistics)
+from an earlier run's ``.npz``, so training can go on across short sessions. ``max_minutes`` is a
 safety valve for lent machines: training stops early (and says so in the JSON) when
 exceeded.
 """
@@ -43,6 +45,8 @@ class TrainConfig:
     hidden: int = 64
     curriculum_fraction: float = 0.3
     max_minutes: float = 0.0  # 0: no limit
+    init_policy: Path | None = None  # warm start: a .npz policy of an earlier run
+    log_std_init: float = -1.0
 
     def __post_init__(self) -> None:
         style_reward(self.style)
@@ -63,6 +67,10 @@ class TrainConfig:
         if self.max_minutes < 0:
             raise ValueError(f"TrainConfig.max_minutes must be >= 0, got {self.max_minutes}")
         self.out = Path(self.out)
+        if self.init_policy is not None:
+            self.init_policy = Path(self.init_policy)
+            if not self.init_policy.exists():
+                raise ValueError(f"TrainConfig.init_policy: no file {self.init_policy}")
 
 
 def curviness_at(fraction_done: float, curriculum_fraction: float) -> tuple[float, float]:
@@ -164,6 +172,23 @@ def plot_curve(curve: list[tuple[int, float, float]], style: str, path: Path) ->
     plt.close(fig)
 
 
+def load_actor_into(model, vec_norm, actor: MlpActor) -> None:
+    """Warm start: copy a numpy actor's weights and obs statistics into a PPO model."""
+    import torch
+
+    layers = [m for m in model.policy.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)]
+    layers.append(model.policy.action_net)
+    if [lay.weight.shape for lay in layers] != [w.shape for w in actor.weights]:
+        raise ValueError("init_policy: its network shape does not match the PPO policy")
+    with torch.no_grad():
+        for lay, w, b in zip(layers, actor.weights, actor.biases):
+            lay.weight.copy_(torch.as_tensor(w))
+            lay.bias.copy_(torch.as_tensor(b))
+    vec_norm.obs_rms.mean = actor.obs_mean.copy()
+    vec_norm.obs_rms.var = actor.obs_var.copy()
+    vec_norm.obs_rms.count = 1e6  # trust the earlier run's statistics
+
+
 def _vec_env(config: TrainConfig):
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
@@ -188,15 +213,20 @@ def train(config: TrainConfig) -> Path:
         gae_lambda=0.95, clip_range=0.2, ent_coef=0.0, seed=config.seed, device="cpu",
         verbose=0, tensorboard_log=str(config.out / "tb"),
         policy_kwargs={"net_arch": [config.hidden, config.hidden],
-                       "activation_fn": torch.nn.Tanh, "log_std_init": -1.0},
+                       "activation_fn": torch.nn.Tanh, "log_std_init": config.log_std_init},
     )  # fmt: skip
+    if config.init_policy is not None:
+        load_actor_into(model, venv, MlpActor.load(config.init_policy))
     progress = _callback(config)
     model.learn(config.timesteps, callback=progress, tb_log_name=config.style)
     path = config.out / f"{config.style}.npz"
     export_actor(model, venv).save(path, style=config.style)
+    model.save(config.out / f"{config.style}_ppo.zip")
+    venv.save(str(config.out / f"{config.style}_vecnormalize.pkl"))
     venv.close()
     plot_curve(progress.curve, config.style, config.out / f"{config.style}_curve.png")
-    meta = {**asdict(config), "out": str(config.out), "trained_steps": model.num_timesteps,
+    meta = {**asdict(config), "out": str(config.out), "init_policy": str(config.init_policy),
+            "trained_steps": model.num_timesteps,
             "stopped_early": progress.stopped_early, "curve": progress.curve}
     (config.out / f"{config.style}_train.json").write_text(json.dumps(meta, indent=1))
     return path

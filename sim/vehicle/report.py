@@ -3,7 +3,8 @@
 Runs (headless, 240 Hz, simple control loops; several cars share one world where the
 test allows, each on its own surface band ``surface_band``):
 braking from 25 m/s per surface (ABS on), peak friction used per surface, 0-100 km/h and
-top speed, steady skidpad lateral acceleration per surface, drafting drag ratios.
+top speed, steady skidpad lateral acceleration per surface (radius-holding steer),
+drafting drag ratios.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from sim.vehicle.config import VehicleConfig
 from sim.vehicle.fleet import VehicleFleet
+from sim.vehicle.skidpad import RadiusHolder, SkidpadConfig, run_skidpad
 from sim.vehicle.surfaces import SURFACE_NAMES
 from sim.world import World
 
@@ -32,7 +34,7 @@ def flat_world() -> World:
 
 def surface_band(x: float, y: float) -> str:
     """Surface by lateral band: y in [0, 200) dry, [200, 400) wet, snow, then ice."""
-    return SURFACE_NAMES[int(np.clip(y // BAND_M, 0, len(SURFACE_NAMES) - 1))]
+    return SURFACE_NAMES[min(max(int(y // BAND_M), 0), len(SURFACE_NAMES) - 1)]
 
 
 def band_y(surface: str) -> float:
@@ -108,23 +110,20 @@ def speed_run(cfg: VehicleConfig, duration_s: float = 30.0) -> SpeedRun:
     return run
 
 
-def skidpad_test(cfg: VehicleConfig, steer: float = 0.3, duration_s: float = 22.0,
+def skidpad_test(cfg: VehicleConfig, skidpad: SkidpadConfig | None = None,
                  ) -> dict[str, float]:
-    """Peak 1-s-average lateral acceleration [g] at fixed steer while speed ramps up."""
+    """Steady lateral acceleration [g] per surface on a fixed-radius circle (see
+    :mod:`sim.vehicle.skidpad`): the car's grip limit on that surface."""
+    skidpad = skidpad or SkidpadConfig()
     with flat_world() as world:
         fleet = VehicleFleet(world, surface_at=surface_band)
-        cars = {s: fleet.add(cfg, (0.0, band_y(s), 0.0), 0.0, 3.0) for s in SURFACE_NAMES}
-        history = {s: [] for s in cars}
-        for k in range(int(duration_s * 60)):
-            target = 3.0 + k / 60.0
-            for s, car in cars.items():
-                st = car.state()
-                throttle = float(np.clip(0.3 * (target - st.speed_mps), 0.0, 1.0))
-                car.set_controls(steer, throttle, 0.0)
-                history[s].append(abs(st.speed_mps * st.yaw_rate) / G)
-            world.step(4)
-        return {s: float(np.convolve(h, np.ones(60) / 60, "valid").max())
-                for s, h in history.items()}
+        holders = {}
+        for s in SURFACE_NAMES:
+            center = (0.0, band_y(s))
+            car = fleet.add(cfg, (0.0, center[1] - skidpad.radius_m, 0.0), 0.0,
+                            skidpad.start_speed_mps)
+            holders[s] = RadiusHolder(car, center, skidpad)
+        return run_skidpad(world, holders, skidpad)
 
 
 def drafting_test(cfg: VehicleConfig, speed: float = 25.0, gaps=(5.0, 30.0),
