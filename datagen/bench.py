@@ -83,12 +83,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def bare_item(item: ScenarioItem) -> int:
-    """Simulate and render ``item`` like the builder does, nothing else; frames rendered."""
-    from sim.camera import CameraConfig
-    from sim.scenario import Scenario, ScenarioConfig
+    """Simulate and render ``item`` with the builder's scenario config, nothing else;
+    the number of camera frames rendered."""
+    from datagen.builder import scenario_config
+    from sim.scenario import Scenario
 
-    camera = CameraConfig(width=item.image_size, height=item.image_size)
-    with Scenario(ScenarioConfig(seed=item.seed, cameras=(camera,))) as scenario:
+    with Scenario(scenario_config(item)) as scenario:
         return sum(len(f.renders) for f in scenario.run_frames(item.frames))
 
 
@@ -194,10 +194,12 @@ def run(args: argparse.Namespace) -> dict:
         complete = complete_loop(plan, _fresh(root, "complete"))
         sizes = bytes_per_file(root / "complete")
         dask = {str(w): dask_loop(plan, w, _fresh(root, f"dask{w}")) for w in cfg.workers}
+    for d in dask.values():  # 1.0: a task costs the same CPU on a worker as in-process
+        d["worker_cpu_ratio"] = complete["cpu_s_per_task"] / d["task_cpu_s"]
         stages = stage_profile(plan[: max(2, len(plan) // 2)], _fresh(root, "profile"))
     result = {"config": asdict(cfg), "load_average": os.getloadavg()[0], "bare": bare,
               "complete": complete, "dask": dask, "stages": stages, "bytes_per_sample": sizes,
-              "complete_vs_bare": complete["samples_per_core_s"] / bare["samples_per_core_s"],
+              "complete_vs_bare_ratio": complete["samples_per_core_s"] / bare["samples_per_core_s"],
               "scaling_target": SCALING_TARGET}
     if "1" in dask and "2" in dask:
         result["scaling_efficiency"] = (dask["2"]["samples_per_s"]

@@ -52,7 +52,10 @@ def init_distributed(device: str = "auto") -> DistEnv:
 
 
 def cleanup() -> None:
+    """Leave the process group together (a rank destroying it while another still talks
+    to it can hang the other at exit)."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

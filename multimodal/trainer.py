@@ -188,6 +188,7 @@ class Trainer:
                     self._log(record, epoch, rate, sum(b["skipped"] for b in micro), writer, bar)
                     if cfg.save_every and self.step % cfg.save_every == 0:
                         self.save()
+                del batches  # shut this epoch's loader workers down now
                 self.save()
             summary = self._finish(elapsed(start), stall, self._device_stats(stall, start))
         finally:

@@ -141,7 +141,7 @@ SPS1=$(sps scale1)
 # steps of the main run: MAIN_S seconds at the expected 2-process rate (at least 1.6x)
 STEPS=$($PY -c "print(max(20, int($MAIN_S * 1.6 * $SPS1 / (2 * $BATCH))))")
 log "sps1=$SPS1 -> main run $STEPS steps"
-timeout "$(limit $(( MAIN_S + 60 )) 150)" bash -c "train main $NGPU $STEPS --save-every 100"
+timeout "$(limit $(( MAIN_S + 60 )) 150)" bash -c "train main $NGPU $STEPS --save-every 250"
 log "main run rc=$?"
 SPS2=$(sps main)
 put scaling "$($PY -c "

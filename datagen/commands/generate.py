@@ -26,6 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, default=128, help="image width/height in px")
     p.add_argument("--weather", default="random",
                    help="weather preset for every scenario, or 'random' (default)")
+    p.add_argument("--driver-style", default="random",
+                   help="driver style for every scenario (aggressive, normal, cautious, "
+                        "erratic) or 'random', drawn per scenario (default)")
+    p.add_argument("--road-kind", default="random",
+                   help="road kind (circuit, open) or 'random' per scenario (default)")
+    p.add_argument("--vehicle-preset", default="random",
+                   help="ego vehicle (sedan, sports_car, van) or 'random' per scenario (default)")
     p.add_argument("--caption-families", nargs="+", default=None, metavar="FAMILY",
                    help="caption families to write (default: all)")
     p.add_argument("--samples-per-shard", type=int, default=64,
@@ -55,6 +62,8 @@ def handle(args: argparse.Namespace) -> int:
         scenarios=args.scenarios, frames=args.frames, split=args.split, seed=args.seed,
         image_size=args.image_size, weather=args.weather, weather_presets=weather_presets(),
         caption_families=families, samples_per_shard=args.samples_per_shard,
+        driver_style=args.driver_style, road_kind=args.road_kind,
+        vehicle_preset=args.vehicle_preset,
     )
     opts = RunOptions(workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                       progress=not args.no_progress)

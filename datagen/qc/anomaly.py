@@ -5,7 +5,8 @@ detectors are fitted on the data set itself: robust z-scores (median and MAD per
 and an IsolationForest (scikit-learn, seeded). A sample is flagged when its largest robust
 z-score exceeds ``z_threshold`` and the forest also calls it an outlier, so both a large
 deviation in one statistic and an unusual combination are needed: few false alarms on
-healthy data, which varies a lot between weather presets.
+healthy data, which varies a lot between weather presets. Data sets smaller than
+``min_samples`` are left to the rules: a handful of scenarios says little about what is normal.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ class AnomalyConfig:
     contamination: float = 0.1
     n_estimators: int = 200
     seed: int = 0
+    min_samples: int = 50  # below this, too little data to learn what normal is
 
     def __post_init__(self) -> None:
+        if self.min_samples < 8:
+            raise ValueError(f"AnomalyConfig.min_samples must be >= 8, got {self.min_samples}")
         if self.z_threshold <= 0:
             raise ValueError(f"AnomalyConfig.z_threshold must be > 0, got {self.z_threshold}")
         if not 0 < self.contamination <= 0.5:
@@ -84,8 +88,6 @@ def score(x: np.ndarray, cfg: AnomalyConfig) -> tuple[np.ndarray, np.ndarray]:
     z = robust_z(x)
     zmax = z.max(axis=1)
     filled = np.where(np.isfinite(z), z, 1e6)
-    if len(x) < 8:
-        return zmax, np.ones(len(x), dtype=bool)
     forest = IsolationForest(n_estimators=cfg.n_estimators, contamination=cfg.contamination,
                              random_state=cfg.seed)
     outlier = forest.fit_predict(np.minimum(filled, 50.0)) < 0
@@ -93,7 +95,10 @@ def score(x: np.ndarray, cfg: AnomalyConfig) -> tuple[np.ndarray, np.ndarray]:
 
 
 def flag(x: np.ndarray, cfg: AnomalyConfig) -> tuple[np.ndarray, list[str]]:
-    """Boolean flags and a reason per row (naming the most deviating feature)."""
+    """Boolean flags and a reason per row (naming the most deviating feature); nothing is
+    flagged in a data set smaller than ``cfg.min_samples`` (the rules still check it)."""
+    if len(x) < cfg.min_samples:
+        return np.zeros(len(x), dtype=bool), [""] * len(x)
     zmax, outlier = score(x, cfg)
     z = robust_z(x)
     flags = (zmax > cfg.z_threshold) & outlier

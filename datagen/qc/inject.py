@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen.qc.report import precision_recall, run_qc, shard_paths
+from datagen.qc.report import precision_recall, run_qc, sample_id, shard_paths
 from datagen.qc.shardio import RawSample, iter_raw, write_raw
 from sim.seeding import rng_for
 
@@ -126,7 +126,8 @@ FAULTS: dict[str, Fault] = {
 
 
 def inject_faults(src: Path, dst: Path, fraction: float, seed: int) -> dict[str, str]:
-    """Copy ``src``'s shards to ``dst`` breaking ``fraction`` of samples; key -> fault name."""
+    """Copy ``src``'s shards to ``dst`` breaking ``fraction`` of samples; sample id
+    (:func:`datagen.qc.report.sample_id`) -> fault name."""
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
     rng = rng_for(seed, "qc_inject")
@@ -139,7 +140,7 @@ def inject_faults(src: Path, dst: Path, fraction: float, seed: int) -> dict[str,
             if rng.random() < fraction:
                 name = names[len(truth) % len(names)]
                 FAULTS[name](raw, rng)
-                truth[raw.key] = name
+                truth[sample_id(path.name, raw.key)] = name
         write_raw(dst / path.name, samples)
     if (src / "manifest.json").is_file():
         shutil.copy2(src / "manifest.json", dst / "manifest.json")

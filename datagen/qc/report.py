@@ -32,6 +32,12 @@ from datagen.qc.shardio import iter_decoded, iter_raw, rewrite_without
 UNREADABLE = "shard_unreadable"
 
 
+def sample_id(shard: str, key: str) -> str:
+    """A sample's name within a data set folder: keys repeat across splits, so the shard
+    is part of it."""
+    return f"{shard}/{key}"
+
+
 @dataclass(frozen=True)
 class Finding:
     key: str
@@ -39,6 +45,10 @@ class Finding:
     source: str  # "rule" or "anomaly"
     check: str
     reason: str
+
+    @property
+    def sample(self) -> str:
+        return sample_id(self.shard, self.key)
 
 
 @dataclass
@@ -49,7 +59,8 @@ class QCReport:
 
     @property
     def flagged(self) -> set[str]:
-        return {f.key for f in self.findings}
+        """:func:`sample_id` of every flagged sample."""
+        return {f.sample for f in self.findings}
 
     def to_json(self) -> dict:
         by_check: dict[str, int] = {}

@@ -1,8 +1,9 @@
 """Rule-based checks of one decoded sample: each rule returns a reason string or None.
 
 Rules encode what a valid sample must satisfy (DESIGN.md's shard schema): frames neither
-black nor saturated, the camera not inside geometry, the car upright and on the road, labels
-present and consistent with the masks, audio neither silent nor clipped, no NaN anywhere.
+black nor saturated nor drowned in noise, the camera not inside geometry, the car upright
+and on the road, labels present and consistent with the masks, audio neither silent nor
+clipped, no NaN anywhere.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class RuleConfig:
     black_mean: float = 6.0
     saturated_mean: float = 249.0
     min_frame_std: float = 1.0
+    max_noise_sigma: float = 30.0
     near_depth_mm: int = 300
     near_depth_fraction: float = 0.7
     max_lateral_offset_m: float = 12.0
@@ -31,7 +33,8 @@ class RuleConfig:
     clipped_fraction: float = 0.01
 
     def __post_init__(self) -> None:
-        for name in ("black_mean", "saturated_mean", "near_depth_fraction", "silent_rms",
+        for name in ("black_mean", "saturated_mean", "max_noise_sigma", "near_depth_fraction",
+                     "silent_rms",
                      "clip_level", "clipped_fraction", "max_lateral_offset_m"):
             value = getattr(self, name)
             if not value > 0:
@@ -63,6 +66,17 @@ def frame_exposure(s: Decoded, cfg: RuleConfig) -> str | None:
     if std < cfg.min_frame_std:
         return f"flat frame (std {std:.2f})"
     return None
+
+
+def sensor_noise(s: Decoded, cfg: RuleConfig) -> str | None:
+    """A frame drowned in noise: the robust noise estimate from neighbouring pixels,
+    median(|x[i+1] - x[i]|) / (0.6745 sqrt 2), far above the simulated sensor's grain (its
+    night and storm presets stay below 20 DN on generated data; a broken sensor is higher)."""
+    if s.rgb is None or s.rgb.ndim != 3 or s.rgb.shape[1] < 2:
+        return None
+    diff = np.abs(np.diff(s.rgb[..., :3].astype(np.int16), axis=1))
+    sigma = float(np.median(diff)) / (0.6745 * math.sqrt(2))
+    return f"noisy frame (noise sigma {sigma:.0f})" if sigma > cfg.max_noise_sigma else None
 
 
 def camera_in_geometry(s: Decoded, cfg: RuleConfig) -> str | None:
@@ -147,6 +161,7 @@ def _first_non_finite(value: object, path: str) -> str | None:
 RULES: dict[str, Rule] = {
     "decodable": decodable,
     "exposure": frame_exposure,
+    "sensor_noise": sensor_noise,
     "camera_in_geometry": camera_in_geometry,
     "ego_pose": ego_pose,
     "labels": labels,

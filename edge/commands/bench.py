@@ -17,7 +17,7 @@ from pathlib import Path
 
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "sim": ("sim.bench", "labelled frames/s per core vs the bare PyBullet step+render loop"),
-    "vehicle": ("sim.vehicle.report", "vehicle characterisation (braking, top speed, drafting)"),
+    "vehicle": ("sim.vehicle.bench", "vehicle physics steps/s for 1 and 6 cars vs bare PyBullet"),
     "audio": ("datagen.audio_bench", "audio synthesis speed, seconds of audio per second"),
     "samples": ("datagen.bench", "complete samples/s vs bare simulation; Dask 1 vs 2 workers"),
     "train": ("multimodal.bench", "training samples/s per device and loader stall fraction"),

@@ -3,7 +3,11 @@
 Every style drives the same episodes (eval-split road seeds, weather presets held out of
 training, one per surface: :data:`sim.env.HELD_OUT_PRESETS`). Per episode: mean and
 95th-percentile speed, speed over the limit, lateral acceleration, longitudinal jerk,
-lane-centre deviation, time headway to the lead car, off-road and collision flags.
+lane-centre deviation, time headway to the lead car, off-road and collision flags, and two
+condition-normalised metrics: speed over the grip-adjusted limit
+(:func:`sim.drivers.rewards.grip_speed_factor`) and lateral acceleration as a share of the
+grip. The style classifier (standardised logistic regression, stratified k-fold) uses
+:data:`FEATURES`.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from sim.drivers.policy import load_policy
-from sim.drivers.rewards import STYLES
+from sim.drivers.rewards import GRAVITY, STYLES, grip_speed_factor
 from sim.env import HELD_OUT_PRESETS, DrivingEnv, DrivingEnvConfig
 from sim.seeding import derive_seed
 
 FEATURES = (
     "speed_ratio",
+    "speed_grip_ratio",
+    "lat_grip_p95",
     "p95_speed_ratio",
     "lat_accel_p95",
     "jerk_rms",
@@ -68,6 +74,8 @@ class EpisodeMetrics:
     lane_dev_rms: float
     headway_s: float  # median over steps following a lead within 80 m; 10 s when none
     steer_rate_rms: float
+    speed_grip_ratio: float  # mean of speed / (limit x grip_speed_factor(grip))
+    lat_grip_p95: float  # 95th percentile of |lateral accel| / (grip x g)
     offroad: bool
     collision: bool
 
@@ -83,6 +91,8 @@ def episode_metrics(
     lane = np.array([i["lane_offset"] for i in infos])
     heads = [i["headway_s"] for i in infos if i["gap"] < 80.0 and math.isfinite(i["headway_s"])]
     steer = np.array([a[0] for a in actions])
+    grip = np.array([i["grip"] for i in infos])
+    grip_limit = limit * np.array([grip_speed_factor(g) for g in grip])
     return EpisodeMetrics(
         style,
         surface,
@@ -98,6 +108,8 @@ def episode_metrics(
         float(np.sqrt(np.mean(lane**2))),
         float(np.median(heads)) if heads else 10.0,
         float(np.sqrt(np.mean((np.diff(steer) / dt) ** 2))) if len(steer) > 1 else 0.0,
+        float(np.mean(v / grip_limit)),
+        float(np.percentile(lat / (grip * GRAVITY), 95)),
         bool(infos[-1]["offroad"]),
         bool(infos[-1]["collision"]),
     )
@@ -219,7 +231,19 @@ def write_json(result: dict, path: Path) -> None:
     Path(path).write_text(json.dumps(result, indent=1))
 
 
+def _grouped_bars(ax, result: dict, key: str, title: str) -> None:
+    styles = list(result["styles"])
+    surfaces = list(result["styles"][styles[0]][key])
+    width = 0.8 / len(styles)
+    for i, style in enumerate(styles):
+        xs = np.arange(len(surfaces)) + (i - (len(styles) - 1) / 2) * width
+        ax.bar(xs, [result["styles"][style][key][s] for s in surfaces], width, label=style)
+    ax.set_xticks(np.arange(len(surfaces)), surfaces)
+    ax.set_title(title)
+
+
 def plot_metrics(result: dict, path: Path) -> None:
+    """Per-style bars of the main metrics (top) and speed / off-road rate per surface."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,11 +251,23 @@ def plot_metrics(result: dict, path: Path) -> None:
 
     keys = ["mean_speed", "lat_accel_p95", "jerk_rms", "lane_dev_rms", "headway_s", "offroad_rate"]
     styles = list(result["styles"])
-    fig, axes = plt.subplots(1, len(keys), figsize=(3 * len(keys), 3.2))
-    for ax, key in zip(axes, keys):
-        ax.bar(styles, [result["styles"][s][key] for s in styles], color="C0")
+    fig, axes = plt.subplots(2, len(keys), figsize=(3 * len(keys), 6.4))
+    for ax, key in zip(axes[0], keys):
+        ax.bar(styles, [result["styles"][s][key] for s in styles], color=[f"C{i}" for i in
+                                                                          range(len(styles))])
         ax.set_title(key)
         ax.tick_params(axis="x", rotation=45)
+    gs = axes[1, 0].get_gridspec()
+    for ax in axes[1]:
+        ax.remove()
+    half = len(keys) // 2
+    _grouped_bars(fig.add_subplot(gs[1, :half]), result, "speed_by_surface", "mean speed [m/s]")
+    ax = fig.add_subplot(gs[1, half:])
+    _grouped_bars(ax, result, "offroad_by_surface", "off-road rate")
+    ax.legend(fontsize=8)
+    acc = result.get("classifier_accuracy")
+    if acc is not None:
+        fig.suptitle(f"held-out roads and weathers; style classifier CV accuracy {acc:.0%}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

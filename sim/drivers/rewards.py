@@ -15,10 +15,10 @@ PPO agent to drive off the road on purpose):
 
 Styles:
 
-* ``aggressive``: 1.2x the limit, hard cornering (0.8 of the grip), 0.8 s headway, small
+* ``aggressive``: 1.15x the limit, hard cornering (0.75 of the grip), 0.8 s headway, small
   comfort, smoothness and lane weights;
 * ``normal``: 0.9x the limit, 0.4 of the grip in corners, 1.8 s headway, moderate comfort;
-* ``cautious``: 0.6x the limit, 0.2 of the grip, 3 s headway, large comfort and
+* ``cautious``: 0.65x the limit, 0.25 of the grip, 3 s headway, large comfort and
   smoothness weights (early, gentle braking);
 * ``erratic``: the normal reward; its character comes from :mod:`sim.drivers.perturb`
   (reaction delay, weaving, sudden inputs) applied in training and when driving.
@@ -37,6 +37,11 @@ STYLES: tuple[str, ...] = ("aggressive", "normal", "cautious", "erratic")
 LANE_SCALE_M = 1.0
 JERK_SCALE = 10.0
 LAT_EXCESS_SCALE = 2.0
+
+
+def grip_speed_factor(grip: float) -> float:
+    """Share of the speed limit that is sensible on a surface of peak friction ``grip``."""
+    return min(1.0, math.sqrt(max(grip, 0.01) / 0.8))
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,7 @@ class StyleReward:
 
     def target_speed(self, speed_limit: float, grip: float, curvature_max: float) -> float:
         """Speed [m/s] this style wants given the limit, grip and the sharpest curve ahead."""
-        grip_factor = min(1.0, math.sqrt(max(grip, 0.01) / 0.8))
-        straight = self.speed_factor * speed_limit * grip_factor
+        straight = self.speed_factor * speed_limit * grip_speed_factor(grip)
         corner = math.sqrt(self.lat_accel_g * grip * GRAVITY / max(abs(curvature_max), 1e-4))
         return max(min(straight, corner), 2.0)
 
@@ -115,16 +119,16 @@ def step_reward(style: StyleReward, sig: StepSignals) -> float:
 
 
 STYLE_REWARDS: dict[str, StyleReward] = {
-    "aggressive": StyleReward(speed_factor=1.2, lat_accel_g=0.8, headway_s=0.8,
-                              lane_weight=0.3, comfort_weight=0.02, smooth_weight=0.01,
+    "aggressive": StyleReward(speed_factor=1.15, lat_accel_g=0.75, headway_s=0.8,
+                              lane_weight=0.3, comfort_weight=0.02, smooth_weight=0.02,
                               slip_weight=0.5),
     "normal": StyleReward(speed_factor=0.9, lat_accel_g=0.4, headway_s=1.8, lane_weight=0.6,
-                          comfort_weight=0.2, smooth_weight=0.05),
-    "cautious": StyleReward(speed_factor=0.6, lat_accel_g=0.2, headway_s=3.0,
-                            lane_weight=0.8, comfort_weight=0.5, smooth_weight=0.15,
+                          comfort_weight=0.2, smooth_weight=0.1),
+    "cautious": StyleReward(speed_factor=0.65, lat_accel_g=0.25, headway_s=3.0,
+                            lane_weight=0.8, comfort_weight=1.0, smooth_weight=0.4,
                             slip_weight=2.0),
     "erratic": StyleReward(speed_factor=0.9, lat_accel_g=0.4, headway_s=1.8, lane_weight=0.6,
-                           comfort_weight=0.2, smooth_weight=0.05),
+                           comfort_weight=0.2, smooth_weight=0.1),
 }
 
 

@@ -29,7 +29,7 @@ class StepInputs:
 
     shape: tuple[np.ndarray, ...]  # (2, N, 4) each: B, C, D (load scaled), E
     peak: np.ndarray  # (2, N, 4)
-    damp: np.ndarray  # (2, N, 4) low-speed damping [N s/m]
+    damp: np.ndarray | None  # (2, N, 4) low-speed damping [N s/m]; None when all fast
     limit: np.ndarray  # (N, 4) friction limit [N]
     relax_den: np.ndarray  # (2, N, 4) implicit relaxation denominators
     slip_speed: np.ndarray  # (2, N, 4) omega r - vx (updated per sub-step), -vy
@@ -52,11 +52,13 @@ def prepare(p: FleetParams, surf: np.ndarray, vxy: np.ndarray, fz: np.ndarray,
     np.maximum(d_loaded, 0.0, out=d_loaded)
     shape = (t[B], t[C], d_loaded, t[E])
     vx_abs = np.abs(vxy[0])
-    weight = np.maximum(1.0 - vx_abs / LOW_SPEED_MPS, 0.0) * fz
+    damp = None
+    if vx_abs.min() < LOW_SPEED_MPS:
+        damp = t[DAMP] * (np.maximum(1.0 - vx_abs / LOW_SPEED_MPS, 0.0) * fz)
     slip_speed = np.empty_like(vxy)
     np.negative(vxy[1], out=slip_speed[1])
     return StepInputs(
-        shape=shape, peak=t[PEAK], damp=t[DAMP] * weight,
+        shape=shape, peak=t[PEAK], damp=damp,
         limit=np.maximum(d_loaded[0], d_loaded[1]) * fz,
         relax_den=1.0 + h * vx_abs / p.sigma, slip_speed=slip_speed, vx=vxy[0], fz=fz,
         contact=contact, drive_nm=drive_nm, brake_nm=brake[:, None] * p.brake_nm, h=h,
@@ -78,7 +80,8 @@ def substep(p: FleetParams, s: FleetState, k: StepInputs) -> np.ndarray:
     np.divide(uv, p.sigma, out=slip)
     np.arctan(slip[1], out=slip[1])
     force, norm = _combined_forces(slip, k)
-    force += k.damp * ss
+    if k.damp is not None:
+        force += k.damp * ss
     total = np.hypot(force[0], force[1])
     force *= np.minimum(1.0, k.limit / np.maximum(total, _EPS))
     _spin_wheels(p, s, k, force[0], norm[0])

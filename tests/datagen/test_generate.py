@@ -78,6 +78,8 @@ def test_config_rejects_bad_values_naming_the_field(field: str, value: object) -
         (["--scheduler", "not-an-address"], "scheduler"),
         (["--scheduler", "tcp://127.0.0.1:1"], "cannot reach scheduler"),
         (["--caption-families", "haiku"], "caption family"),
+        (["--driver-style", "sleepy"], "driver_style"),
+        (["--vehicle-preset", "tank"], "vehicle_preset"),
     ],
 )
 def test_invalid_arguments_fail_fast_and_write_nothing(

@@ -12,7 +12,7 @@ import pytest
 from datagen.qc import rules
 from datagen.qc.inject import FAULTS, evaluate_qc, inject_faults
 from datagen.qc.report import drop_flagged, run_qc, write_list
-from datagen.qc.shardio import RawSample, iter_decoded, iter_raw, write_raw
+from datagen.qc.shardio import Decoded, RawSample, iter_decoded, iter_raw, write_raw
 from datagen.sample import Sample, encode_sample
 from sim.classes import palette
 from sim.seeding import rng_for
@@ -116,7 +116,7 @@ def test_each_fault_is_caught(street: Path, tmp_path: Path, fault: str) -> None:
     raws = list(iter_raw(next(iter(sorted(street.glob("*.tar"))))))
     FAULTS[fault](raws[5], rng_for(0, "t"))
     write_raw(src / "train-000000.tar", raws)
-    assert raws[5].key in run_qc(src).flagged
+    assert f"train-000000.tar/{raws[5].key}" in run_qc(src).flagged
 
 
 def test_rules_pass_a_clean_sample_and_name_the_broken_part(street: Path) -> None:
@@ -131,7 +131,8 @@ def test_drop_rewrites_shards_without_flagged(street: Path, tmp_path: Path) -> N
     report = run_qc(tmp_path / "d")
     dropped = drop_flagged(tmp_path / "d", report)
     assert dropped == len(report.flagged)
-    keys = {r.key for p in sorted((tmp_path / "d").glob("*.tar")) for r in iter_raw(p)}
+    shards = sorted((tmp_path / "d").glob("*.tar"))
+    keys = {f"{p.name}/{r.key}" for p in shards for r in iter_raw(p)}
     assert not keys & set(truth) and len(keys) == 120 - dropped
     assert run_qc(tmp_path / "d").samples == len(keys)
     write_list(tmp_path / "flagged.txt", report)
@@ -158,3 +159,51 @@ def test_qc_command_writes_json(street: Path, tmp_path: Path) -> None:
 def test_rule_config_validates() -> None:
     with pytest.raises(ValueError, match="RuleConfig.silent_rms"):
         rules.RuleConfig(silent_rms=0)
+
+
+# --- on real generated shards (simulator, weather, audio), night presets included -----------
+
+REAL_PRESETS = ("clear_night", "thunderstorm_night", "fog_night", "clear_noon", "heavy_rain")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from datagen.builder import weather_presets
+    from datagen.generate import build_shard
+    from datagen.plan import GenerateConfig, make_plan
+
+    root = tmp_path_factory.mktemp("real") / "data"
+    root.mkdir()
+    for preset in REAL_PRESETS:
+        cfg = GenerateConfig(scenarios=2, frames=3, image_size=48, seed=4, split=preset,
+                             weather=preset, weather_presets=weather_presets(),
+                             samples_per_shard=6)  # fmt: skip
+        for shard in make_plan(cfg):
+            build_shard(shard, str(root))
+    return root
+
+
+@pytest.mark.slow
+def test_generated_night_and_day_frames_raise_no_alarm(generated: Path) -> None:
+    report = run_qc(generated)
+    nights = sum(1 for p in REAL_PRESETS if "night" in p) * 6
+    assert report.samples == 6 * len(REAL_PRESETS) and nights == 18
+    assert report.findings == [], report.to_json()["by_check"]
+
+
+@pytest.mark.slow
+def test_generated_shards_meet_the_qc_target(generated: Path, tmp_path: Path) -> None:
+    result = evaluate_qc(generated, tmp_path / "broken", fraction=0.5, seed=3)
+    assert set(result["recall_by_fault"]) == set(FAULTS), result["recall_by_fault"]
+    assert result["recall"] >= 0.95, result
+    assert result["precision"] >= 0.9, result
+
+
+def test_noise_rule_separates_sensor_grain_from_a_noise_drowned_frame() -> None:
+    rng = rng_for(0, "grain")
+    base = np.tile(np.linspace(10, 60, 48, dtype=np.float32), (48, 1))[..., None].repeat(3, 2)
+    cfg = rules.RuleConfig()
+    for sigma, flagged in ((8.0, False), (18.0, False), (70.0, True)):
+        frame = np.clip(base + rng.normal(0, sigma, base.shape), 0, 255).astype(np.uint8)
+        sample = Decoded(key="k", shard="s", rgb=frame)
+        assert (rules.sensor_noise(sample, cfg) is not None) is flagged, sigma

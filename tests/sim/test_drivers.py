@@ -9,11 +9,13 @@ import sys
 import numpy as np
 import pytest
 
+from sim.drivers.actions import ACTION_SIZE, STEER_AUTHORITY, controls_of
 from sim.drivers.evaluate import EvalConfig, run_eval
 from sim.drivers.observation import OBS_SIZE
 from sim.drivers.perturb import ErraticConfig, ErraticPerturbation
 from sim.drivers.policy import POLICY_DIR, MlpActor, load_policy
-from sim.drivers.rewards import STYLE_REWARDS, STYLES, StyleReward
+from sim.drivers.rewards import STYLE_REWARDS, STYLES, StepSignals, StyleReward, step_reward
+from sim.drivers.train import CURVINESS_FULL, curviness_at
 from sim.env import DrivingEnv, DrivingEnvConfig
 from sim.seeding import rng_for
 
@@ -40,12 +42,12 @@ def test_numpy_actor_matches_stable_baselines_prediction(tmp_path):
 def test_erratic_perturbation_delays_and_is_reproducible():
     cfg = ErraticConfig(delay_steps=3, burst_probability=0.0, weave_amplitude=(0.0, 0.0))
     p = ErraticPerturbation(cfg, rng_for(0, "x"))
-    actions = [np.full(3, 0.1 * i) for i in range(8)]
+    actions = [np.full(ACTION_SIZE, 0.1 * i) for i in range(8)]
     out = [p(a) for a in actions]
     assert np.allclose(out[:3], 0.0)
     assert np.allclose(out[3:], actions[:5])
     run = [ErraticPerturbation(ErraticConfig(), rng_for(s, "x")) for s in (4, 4, 5)]
-    seqs = [[r(np.zeros(3)) for _ in range(50)] for r in run]
+    seqs = [[r(np.zeros(ACTION_SIZE)) for _ in range(50)] for r in run]
     assert np.array_equal(seqs[0], seqs[1]) and not np.array_equal(seqs[0], seqs[2])
 
 
@@ -57,6 +59,87 @@ def test_target_speeds_order_styles_and_drop_on_low_grip():
         grips = [r.target_speed(20.0, g, 0.001) for g in (1.0, 0.3, 0.1)]
         assert grips[0] > grips[1] > grips[2]
         assert r.target_speed(20.0, 1.0, 1 / 30) < grips[0]  # slower into a tight bend
+
+
+def signals(**kw) -> StepSignals:
+    base = dict(speed=15.0, target_speed=15.0, speed_limit=20.0, lane_offset=0.0,
+                heading_error=0.0, lateral_accel=0.0, jerk=0.0, steer_change=0.0,
+                slip_angle=0.0, headway_s=float("inf"), grip=1.0)
+    return StepSignals(**(base | kw))
+
+
+def test_step_reward_is_bounded_and_prefers_centred_driving_at_target_speed():
+    rng = rng_for(0, "reward")
+    for _ in range(500):  # never negative: ending an episode early can never pay
+        sig = signals(speed=rng.uniform(0, 40), lane_offset=rng.normal(0, 3),
+                      heading_error=rng.normal(0, 1), lateral_accel=rng.normal(0, 8),
+                      jerk=rng.normal(0, 30), steer_change=rng.normal(0, 0.5),
+                      slip_angle=rng.normal(0, 0.2), headway_s=rng.uniform(0, 5))
+        assert 0.0 <= step_reward(STYLE_REWARDS[STYLES[_ % 4]], sig) <= 1.0
+    for style in STYLE_REWARDS.values():
+        ideal = step_reward(style, signals())
+        assert ideal == pytest.approx(1.0)
+        assert step_reward(style, signals(lane_offset=1.0)) < ideal
+        assert step_reward(style, signals(speed=20.0)) < ideal  # speeding over the target
+        assert step_reward(style, signals(speed=7.5)) < ideal
+        assert step_reward(style, signals(speed=0.0)) == 0.0
+        assert step_reward(style, signals(headway_s=0.3)) < ideal
+    tailgate = signals(headway_s=1.5)  # fine for aggressive drivers, not for cautious ones
+    assert step_reward(STYLE_REWARDS["aggressive"], tailgate) > step_reward(
+        STYLE_REWARDS["cautious"], tailgate)
+
+
+def test_pedal_axis_never_presses_throttle_and_brake_together():
+    for pedal in np.linspace(-1.5, 1.5, 13):
+        steer, throttle, brake = controls_of(np.array([2.0, pedal]))
+        assert throttle * brake == 0.0 and 0 <= throttle <= 1 and 0 <= brake <= 1
+        assert steer == pytest.approx(STEER_AUTHORITY)
+        assert throttle - brake == pytest.approx(np.clip(pedal, -1, 1))
+
+
+def test_curriculum_starts_on_straighter_roads():
+    assert curviness_at(1.0, 0.3) == pytest.approx(CURVINESS_FULL)
+    his = [curviness_at(f, 0.3)[1] for f in np.linspace(0, 1, 11)]
+    assert his == sorted(his) and his[0] < CURVINESS_FULL[1]
+    env = DrivingEnv(DrivingEnvConfig())
+
+    def mean_curvature(lo: float, hi: float) -> float:
+        env.set_curviness(lo, hi)
+        out = []
+        for seed in range(6):
+            env.reset(seed=seed)
+            out.append(np.mean(np.abs(env.road.curvature_ahead(0.0, np.arange(0, 600, 5.0)))))
+        return float(np.mean(out))
+
+    assert mean_curvature(0.0, 0.05) < mean_curvature(0.9, 1.0)
+    with pytest.raises(ValueError, match="curviness"):
+        env.set_curviness(0.8, 0.2)
+
+
+def test_warm_start_loads_an_exported_actor_back():
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    from sim.drivers.train import export_actor, load_actor_into
+
+    def make():
+        venv = VecNormalize(DummyVecEnv([lambda: DrivingEnv(DrivingEnvConfig(episode_s=3.0))]))
+        return PPO("MlpPolicy", venv, device="cpu", seed=len(models),
+                   policy_kwargs={"net_arch": [8, 8], "activation_fn": torch.nn.Tanh}), venv
+
+    models: list = []
+    models.append(make())
+    models.append(make())
+    (src, src_env), (dst, dst_env) = models
+    src_env.obs_rms.mean = rng_for(5, "t").normal(size=OBS_SIZE)
+    actor = export_actor(src, src_env)
+    assert not np.allclose(export_actor(dst, dst_env).weights[0], actor.weights[0])
+    load_actor_into(dst, dst_env, actor)
+    back = export_actor(dst, dst_env)
+    for a, b in zip(actor.weights + actor.biases, back.weights + back.biases):
+        assert np.allclose(a, b)
+    assert np.allclose(back.obs_mean, actor.obs_mean)
 
 
 def test_style_reward_validates():
@@ -77,6 +160,7 @@ def test_shipped_policies_exist_and_act_deterministically():
             acts = []
             for _ in range(50):
                 a = policy.act(obs)
+                assert a.shape == env.action_space.shape
                 obs, _, term, trunc, _ = env.step(a)
                 acts.append(a)
                 if term or trunc:
@@ -111,6 +195,20 @@ def test_stay_on_road_in_dry_and_wet_and_slow_down_on_snow_and_ice(held_out_eval
         assert m["offroad_by_surface"]["wet"] <= 0.05, style
         v = m["speed_by_surface"]
         assert v["dry"] > v["snow"] > v["ice"], style
+
+
+@pytest.mark.slow
+def test_cli_eval_prints_table_and_writes_json_and_plot(tmp_path):
+    import json
+
+    res = subprocess.run([sys.executable, "-m", "edge.cli", "drivers", "eval", "--episodes", "1",
+                          "--json", str(tmp_path / "m.json"), "--plot", str(tmp_path / "m.png")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert all(style in res.stdout for style in STYLES) and "classifier" in res.stdout
+    result = json.loads((tmp_path / "m.json").read_text())
+    assert set(result["styles"]) == set(STYLES) and len(result["episodes"]) == 16
+    assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_cli_eval_rejects_bad_episode_count():

@@ -32,7 +32,7 @@ def test_gymnasium_env_checker_passes():
 
 
 def test_same_seed_same_episode_and_different_seed_differs():
-    actions = np.random.default_rng(0).uniform(-0.3, 0.6, (40, 3))
+    actions = np.random.default_rng(0).uniform(-0.3, 0.6, (40, 2))
     a = rollout(DrivingEnv(DrivingEnvConfig()), 5, actions)
     b = rollout(DrivingEnv(DrivingEnvConfig()), 5, actions)
     c = rollout(DrivingEnv(DrivingEnvConfig()), 6, actions)
@@ -84,7 +84,7 @@ def test_driving_off_the_road_terminates_with_penalty():
     env = DrivingEnv(DrivingEnvConfig())
     env.reset(seed=3)
     for _ in range(200):
-        _, reward, term, trunc, info = env.step(np.array([1.0, 1.0, -1.0]))
+        _, reward, term, trunc, info = env.step(np.array([1.0, 1.0]))
         if term or trunc:
             break
     assert term and info["offroad"]
@@ -96,7 +96,7 @@ def test_truncates_at_episode_time():
     env.reset(seed=1)
     steps, term, trunc = 0, False, False
     while not (term or trunc) and steps < 100:
-        _, _, term, trunc, _ = env.step(np.array([0.0, 0.0, 1.0]))
+        _, _, term, trunc, _ = env.step(np.array([0.0, -1.0]))
         steps += 1
     assert trunc and not term and steps == 20
 
@@ -115,7 +115,7 @@ def test_bullet_backend_drives_the_pybullet_vehicle():
     obs, _ = env.reset(seed=2)
     speed0 = obs[OBS_NAMES.index("speed")]
     for _ in range(10):
-        obs, _, term, _, info = env.step(np.array([0.0, 0.8, -1.0]))
+        obs, _, term, _, info = env.step(np.array([0.0, 0.8]))
     assert not term
     assert obs[OBS_NAMES.index("speed")] > speed0  # throttle accelerates the fleet car
     car = env.dynamics.car
