@@ -194,9 +194,9 @@ def run(args: argparse.Namespace) -> dict:
         complete = complete_loop(plan, _fresh(root, "complete"))
         sizes = bytes_per_file(root / "complete")
         dask = {str(w): dask_loop(plan, w, _fresh(root, f"dask{w}")) for w in cfg.workers}
+        stages = stage_profile(plan[: max(2, len(plan) // 2)], _fresh(root, "profile"))
     for d in dask.values():  # 1.0: a task costs the same CPU on a worker as in-process
         d["worker_cpu_ratio"] = complete["cpu_s_per_task"] / d["task_cpu_s"]
-        stages = stage_profile(plan[: max(2, len(plan) // 2)], _fresh(root, "profile"))
     result = {"config": asdict(cfg), "load_average": os.getloadavg()[0], "bare": bare,
               "complete": complete, "dask": dask, "stages": stages, "bytes_per_sample": sizes,
               "complete_vs_bare_ratio": complete["samples_per_core_s"] / bare["samples_per_core_s"],

@@ -72,11 +72,19 @@ def features(s: Decoded) -> np.ndarray:
     return np.array([f[k] for k in FEATURES], dtype=np.float64)
 
 
+# Smallest spread a feature is scored against, in its own units: in a small data set a
+# physical quantity can vary little (short scenarios all start near the same speed), and a
+# MAD near zero would turn ordinary values into huge z-scores.
+MIN_SPREAD = {"speed_mps": 2.0, "depth_median_m": 0.5, "objects": 1.0, "seg_classes": 1.0,
+              "audio_rms_db": 1.0}
+
+
 def robust_z(x: np.ndarray) -> np.ndarray:
-    """|x - median| / (1.4826 MAD) per column; missing values score as +inf."""
+    """|x - median| / max(1.4826 MAD, MIN_SPREAD) per column; missing values score as +inf."""
     med = np.nanmedian(x, axis=0)
     mad = 1.4826 * np.nanmedian(np.abs(x - med), axis=0)
-    spread = np.maximum(mad, 1e-3 * (np.abs(med) + 1e-6))
+    floor = np.array([MIN_SPREAD.get(name, 0.0) for name in FEATURES])
+    spread = np.maximum(np.maximum(mad, floor), 1e-3 * (np.abs(med) + 1e-6))
     z = np.abs(x - med) / spread
     return np.where(np.isnan(z), np.inf, z)
 

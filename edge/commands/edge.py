@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--audio", action="append", default=[], help="FLAC/WAV file (repeatable)")
     r.add_argument(
         "--variant",
-        choices=("fp32", "fp16", "int8"),
+        choices=("fp32", "fp16", "int8", "int8_qdq"),
         default=None,
         help="model variant (default: the bundle's selected one, else fp32)",
     )

@@ -29,7 +29,7 @@ FORMAT = "drivesynth-edge-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 TOWERS = ("image", "audio", "text")
-VARIANTS = ("fp32", "fp16", "int8")
+VARIANTS = ("fp32", "fp16", "int8", "int8_qdq")
 
 
 class BundleError(ValueError):

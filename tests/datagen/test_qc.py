@@ -207,3 +207,16 @@ def test_noise_rule_separates_sensor_grain_from_a_noise_drowned_frame() -> None:
         frame = np.clip(base + rng.normal(0, sigma, base.shape), 0, 255).astype(np.uint8)
         sample = Decoded(key="k", shard="s", rgb=frame)
         assert (rules.sensor_noise(sample, cfg) is not None) is flagged, sigma
+
+
+def test_anomaly_z_uses_a_physical_floor_for_narrow_features() -> None:
+    from datagen.qc import anomaly
+
+    x = np.zeros((60, len(anomaly.FEATURES)))
+    x[:, :] = rng_for(1, "f").normal(100.0, 5.0, x.shape)
+    col = anomaly.FEATURES.index("speed_mps")
+    x[:, col] = 10.0 + rng_for(2, "f").normal(0, 0.05, 60)  # all cars near one speed
+    x[0, col] = 15.0  # an ordinary speed, 5 m/s faster
+    x[1, col] = 60.0  # implausibly far from the rest
+    z = anomaly.robust_z(x)[:, col]
+    assert z[0] < anomaly.AnomalyConfig().z_threshold < z[1]

@@ -106,7 +106,7 @@ def test_bench_side_by_side(bundle: Path, checkpoint: Path, tmp_path: Path) -> N
     assert (tmp_path / "edge.png").read_bytes()[:4] == b"\x89PNG"
     for tower in ("image", "audio", "text"):
         by_variant = result["towers"][tower]
-        assert set(by_variant) == {"torch", "fp32", "fp16", "int8"}
+        assert set(by_variant) == {"torch", "fp32", "fp16", "int8", "int8_qdq"}
         assert by_variant["fp32"]["size_vs_fp32"] == 1.0
         assert by_variant["int8"]["size_vs_fp32"] < 0.7  # micro model: mostly float Conv
         for entry in by_variant.values():

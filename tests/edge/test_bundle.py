@@ -53,7 +53,7 @@ def test_select_records_choice_and_keeps_bundle_valid(copy: Path) -> None:
     from edge.select import SelectConfig, select_variant
 
     result = select_variant(copy, SelectConfig(budget=1.0, samples=8, repeats=2))
-    assert result["variant"] in {"fp32", "fp16", "int8"}
+    assert result["variant"] in {"fp32", "fp16", "int8", "int8_qdq"}
     assert result["measured"][result["variant"]]["accuracy_drop_points"] <= 1.0
     manifest = json.loads((copy / "manifest.json").read_text())
     assert manifest["selected"]["variant"] == result["variant"]

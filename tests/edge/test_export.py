@@ -16,7 +16,7 @@ def test_manifest_records_parity_and_checksums(bundle: Path) -> None:
     for tower in ("image", "audio", "text"):
         fp32 = manifest["towers"][tower]["variants"]["fp32"]
         assert fp32["parity_cosine_min"] >= 0.999
-        assert set(manifest["towers"][tower]["variants"]) == {"fp32", "fp16", "int8"}
+        assert set(manifest["towers"][tower]["variants"]) == {"fp32", "fp16", "int8", "int8_qdq"}
     files = {p.name for p in bundle.iterdir()} - {"manifest.json"}
     assert set(manifest["files"]) == files
     assert manifest["preprocess"]["audio"]["mel"]["n_mels"] == 64
