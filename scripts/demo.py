@@ -19,6 +19,9 @@ import time
 from pathlib import Path
 
 BIN = [sys.executable, "-m", "edge.cli"]
+# Caption template families: train on five, evaluate retrieval on two never seen in training.
+TRAIN_FAMILIES = "descriptive,terse,dashcam_log,question_answer,narrative"
+HELDOUT_FAMILIES = "tagline,radio"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,7 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=8, help="frames per scenario")
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=2, help="Dask worker processes")
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--steps", type=int, default=120, help="training steps per epoch")
     p.add_argument("--quick", action="store_true", help="a much smaller run (smoke test)")
     return p.parse_args(argv)
 
@@ -58,7 +62,7 @@ class Pipeline:
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     if a.quick:
-        a.train_scenarios, a.eval_scenarios, a.frames, a.epochs = 8, 4, 4, 2
+        a.train_scenarios, a.eval_scenarios, a.frames, a.epochs, a.steps = 8, 4, 4, 1, 20
     out = a.out
     data = out / "data"
     out.mkdir(parents=True, exist_ok=True)
@@ -83,21 +87,49 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = out / "run"
     pipe.run("train a tiny tri-modal model on the CPU",
              ["train", "--train", train_urls, "--val", val, "--out", str(run_dir),
-              "--model", "tiny", "--epochs", str(a.epochs), "--device", "cpu"])
+              "--model", "tiny", "--epochs", str(a.epochs), "--device", "cpu",
+              "--steps-per-epoch", str(a.steps), "--batch-size", "32", "--workers", "1",
+              "--train-caption-families", TRAIN_FAMILIES])
     ckpt = run_dir / "checkpoint.pt"
     pipe.run("evaluate on held-out scenarios and caption families",
              ["eval", "--checkpoint", str(ckpt), "--data", test,
-              "--json", str(out / "eval.json"), "--plots", str(out / "eval")])
+              "--json", str(out / "eval.json"), "--plots", str(out / "eval"),
+              "--caption-families", HELDOUT_FAMILIES])
     bundle = out / "bundle"
-    pipe.run("export ONNX fp32/fp16/int8 (calibrated on validation shards)",
-             ["export", "--checkpoint", str(ckpt), "--out", str(bundle), "--quantize", "int8",
-              "--calib", val])
+    pipe.run("export ONNX fp32/fp16/int8 (int8 calibrated on validation shards)",
+             ["export", "--checkpoint", str(ckpt), "--out", str(bundle), "--quantize", "all",
+              "--data", test, "--calib", val, "--overwrite"])
+    inputs = _extract_inputs(data / "test", out / "edge_inputs", n=3)
+    edge_args = ["edge", "run", "--bundle", str(bundle), "--variant", "int8", "--threads", "1"]
+    for image, audio in inputs:
+        edge_args += ["--image", str(image), "--audio", str(audio)]
+    pipe.run("torch-free edge runtime (int8, 1 thread) on held-out samples", edge_args)
     pipe.run("benchmark edge variants on held-out data",
              ["bench", "edge", "--bundle", str(bundle), "--checkpoint", str(ckpt),
-              "--data", test, "--json", str(out / "edge_bench.json"),
-              "--plot", str(out / "edge_bench.png")])
+              "--data", test, "--threads", "1,2", "--samples", "32",
+              "--json", str(out / "edge_bench.json"), "--plot", str(out / "edge_bench.png")])
     _summary(out, pipe, time.perf_counter() - t_start)
     return 0
+
+
+def _extract_inputs(folder: Path, dest: Path, n: int) -> list[tuple[Path, Path]]:
+    """The first ``n`` held-out samples' rgb.png and audio.flac, as files a board would get."""
+    import tarfile
+
+    dest.mkdir(parents=True, exist_ok=True)
+    shard = sorted(folder.glob("*.tar"))[0]
+    pairs: list[tuple[Path, Path]] = []
+    with tarfile.open(shard) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        keys = sorted({name.split(".", 1)[0] for name in members})[:n]
+        for key in keys:
+            files = []
+            for ext in ("rgb.png", "audio.flac"):
+                target = dest / f"{key}.{ext}"
+                target.write_bytes(tar.extractfile(members[f"{key}.{ext}"]).read())
+                files.append(target)
+            pairs.append((files[0], files[1]))
+    return pairs
 
 
 def _urls(folder: Path, split: str) -> str:
@@ -105,15 +137,35 @@ def _urls(folder: Path, split: str) -> str:
     return str(folder / (f"{split}-{{000000..{n - 1:06d}}}.tar"))
 
 
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def _summary(out: Path, pipe: Pipeline, total: float) -> None:
-    print("\n=== summary")
-    for title, dt in pipe.timings:
-        print(f"{title:<62} {dt:8.1f} s")
-    print(f"{'total':<62} {total:8.1f} s")
-    ev = out / "eval.json"
-    if ev.exists():
-        print(json.dumps(json.loads(ev.read_text()).get("zero_shot", {}), indent=1)[:2000])
-    print(f"\nreport folder: {out}/")
+    lines = ["# drivesynth demo summary", "", "| step | seconds |", "|---|---|"]
+    lines += [f"| {title} | {dt:.1f} |" for title, dt in pipe.timings]
+    lines += [f"| **total** | {total:.1f} |", ""]
+    ev = _load(out / "eval.json")
+    if ev:
+        lines += [f"Held-out evaluation: {ev.get('gallery_size')} test scenarios (one frame "
+                  f"each), caption families {ev.get('caption_families')}.", "",
+                  "| zero-shot task | image | audio | fused | chance |", "|---|---|---|---|---|"]
+        for task, by in ev.get("zero_shot", {}).items():
+            acc = [f"{by.get(m, {}).get('accuracy', float('nan')):.2f}"
+                   for m in ("image", "audio", "fused")]
+            lines.append(f"| {task} | {' | '.join(acc)} | {by['image'].get('chance', 0):.2f} |")
+        lines += ["", "| retrieval | R@1 | R@5 |", "|---|---|---|"]
+        for pair, r in ev.get("retrieval", {}).items():
+            lines.append(f"| {pair} | {r.get('R@1', 0):.2f} | {r.get('R@5', 0):.2f} |")
+    bench = _load(out / "edge_bench.json")
+    if bench.get("ratios"):
+        lines += ["", "Edge (this CPU): " + json.dumps(bench["ratios"])[:1500]]
+    lines += ["", "Pictures: preview.png, data/train/card/, run/training_curve.png, eval/*.png, "
+              "edge_bench.png"]
+    text = "\n".join(lines) + "\n"
+    (out / "SUMMARY.md").write_text(text)
+    print("\n" + text)
+    print(f"report folder: {out}/")
 
 
 if __name__ == "__main__":

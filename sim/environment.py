@@ -33,7 +33,10 @@ class StationTracker:
         self.hint: float | None = None
 
     def __call__(self, x: float, y: float) -> float:
-        return float(self.road.project(np.array([x, y]), near_s=self.hint).s)
+        """Station of (x, y), searched near the last answer (wheels move a few cm a step)."""
+        s = float(self.road.project(np.array([x, y]), near_s=self.hint).s)
+        self.hint = s
+        return s
 
 
 class ScenarioWeather:
