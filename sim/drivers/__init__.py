@@ -5,5 +5,14 @@ from sim.drivers.observation import OBS_NAMES, OBS_SIZE, observe, observe_vehicl
 from sim.drivers.policy import DriverPolicy, load_policy
 from sim.drivers.rewards import STYLES
 
-__all__ = ["ACTION_NAMES", "OBS_NAMES", "OBS_SIZE", "STYLES", "DriverPolicy", "controls_of",
-           "load_policy", "observe", "observe_vehicle"]
+__all__ = [
+    "ACTION_NAMES",
+    "OBS_NAMES",
+    "OBS_SIZE",
+    "STYLES",
+    "DriverPolicy",
+    "controls_of",
+    "load_policy",
+    "observe",
+    "observe_vehicle",
+]

@@ -22,8 +22,13 @@ BACKENDS = ("bicycle", "bullet")
 
 
 class BicycleDynamics:
-    def __init__(self, vehicle: str, surface_at_xy: Callable[[float, float], str],
-                 wind: Callable[[float], tuple[float, float, float]], **_: object) -> None:
+    def __init__(
+        self,
+        vehicle: str,
+        surface_at_xy: Callable[[float, float], str],
+        wind: Callable[[float], tuple[float, float, float]],
+        **_: object,
+    ) -> None:
         self.model = BicycleModel(BicycleParams.from_vehicle(preset(vehicle)))
         self.surface_at_xy, self.wind, self.time_s = surface_at_xy, wind, 0.0
 
@@ -47,9 +52,14 @@ class BicycleDynamics:
 
 
 class BulletDynamics:
-    def __init__(self, vehicle: str, surface_at_xy: Callable[[float, float], str],
-                 wind: Callable[[float], tuple[float, float, float]], road=None,
-                 road_seed: int = 0) -> None:
+    def __init__(
+        self,
+        vehicle: str,
+        surface_at_xy: Callable[[float, float], str],
+        wind: Callable[[float], tuple[float, float, float]],
+        road=None,
+        road_seed: int = 0,
+    ) -> None:
         from sim.road import build_road
         from sim.scene import SceneRegistry
         from sim.vehicle import VehicleFleet

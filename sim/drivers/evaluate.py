@@ -253,8 +253,11 @@ def plot_metrics(result: dict, path: Path) -> None:
     styles = list(result["styles"])
     fig, axes = plt.subplots(2, len(keys), figsize=(3 * len(keys), 6.4))
     for ax, key in zip(axes[0], keys):
-        ax.bar(styles, [result["styles"][s][key] for s in styles], color=[f"C{i}" for i in
-                                                                          range(len(styles))])
+        ax.bar(
+            styles,
+            [result["styles"][s][key] for s in styles],
+            color=[f"C{i}" for i in range(len(styles))],
+        )
         ax.set_title(key)
         ax.tick_params(axis="x", rotation=45)
     gs = axes[1, 0].get_gridspec()

@@ -34,5 +34,6 @@ def kinematics_of_vehicle(vehicle) -> Kinematics:
     c, s = math.cos(st.yaw), math.sin(st.yaw)
     vx = c * st.velocity[0] + s * st.velocity[1]
     vy = -s * st.velocity[0] + c * st.velocity[1]
-    return Kinematics(st.position[0], st.position[1], st.yaw, vx, vy, st.yaw_rate,
-                      st.accel_mps2, st.steer)
+    return Kinematics(
+        st.position[0], st.position[1], st.yaw, vx, vy, st.yaw_rate, st.accel_mps2, st.steer
+    )

@@ -27,8 +27,9 @@ class LeadConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.present_probability <= 1.0:
-            raise ValueError(f"LeadConfig.present_probability must be in [0, 1], "
-                             f"got {self.present_probability}")
+            raise ValueError(
+                f"LeadConfig.present_probability must be in [0, 1], got {self.present_probability}"
+            )
         for name in ("start_gap_m", "speed_fraction", "hold_s"):
             lo, hi = getattr(self, name)
             if not 0 <= lo <= hi:
@@ -40,8 +41,9 @@ class LeadConfig:
 class LeadVehicle:
     """Station ``s`` [m] and ``speed`` [m/s] of the lead car along the ego's lane."""
 
-    def __init__(self, config: LeadConfig, rng: np.random.Generator, ego_s: float,
-                 speed_cap: float) -> None:
+    def __init__(
+        self, config: LeadConfig, rng: np.random.Generator, ego_s: float, speed_cap: float
+    ) -> None:
         self.config, self.rng, self.speed_cap = config, rng, speed_cap
         self.present = bool(rng.random() < config.present_probability)
         self.s = ego_s + CAR_LENGTH_M + rng.uniform(*config.start_gap_m)

@@ -23,9 +23,17 @@ GRIP_AHEAD_M = (0.0, 15.0, 30.0)
 CURVATURE_SCALE = 30.0  # 1/30 m radius -> 1
 SPEED_SCALE = 30.0
 OBS_NAMES: tuple[str, ...] = (
-    "lane_offset", "heading_error", *(f"curvature_{int(d)}m" for d in LOOKAHEAD_M),
-    "speed_limit", "speed", "lateral_velocity", "yaw_rate",
-    *(f"grip_{int(d)}m" for d in GRIP_AHEAD_M), "gap", "closing_speed", "steer",
+    "lane_offset",
+    "heading_error",
+    *(f"curvature_{int(d)}m" for d in LOOKAHEAD_M),
+    "speed_limit",
+    "speed",
+    "lateral_velocity",
+    "yaw_rate",
+    *(f"grip_{int(d)}m" for d in GRIP_AHEAD_M),
+    "gap",
+    "closing_speed",
+    "steer",
 )
 OBS_SIZE = len(OBS_NAMES)
 
@@ -48,24 +56,45 @@ def grip_of(surface: str) -> float:
     return get_surface(surface).d
 
 
-def observe(kin: Kinematics, road, pos: RoadPosition, surface_at_s: Callable[[float], str],
-            speed_limit: float, lane_centre: float, gap: float = NO_LEAD_GAP_M,
-            lead_speed: float | None = None) -> np.ndarray:
+def observe(
+    kin: Kinematics,
+    road,
+    pos: RoadPosition,
+    surface_at_s: Callable[[float], str],
+    speed_limit: float,
+    lane_centre: float,
+    gap: float = NO_LEAD_GAP_M,
+    lead_speed: float | None = None,
+) -> np.ndarray:
     """The observation of a car at ``pos`` driving in the lane centred at ``lane_centre``."""
     kappa = road.curvature_ahead(pos.s, LOOKAHEAD_M) * CURVATURE_SCALE
     grips = [grip_of(surface_at_s(pos.s + d)) for d in GRIP_AHEAD_M]
     closing = 0.0 if lead_speed is None else (kin.vx - lead_speed) / 10.0
     values = [
-        (pos.lateral - lane_centre) / 2.0, pos.heading_error, *kappa,
-        speed_limit / SPEED_SCALE, kin.vx / SPEED_SCALE, kin.vy / 5.0, kin.yaw_rate,
-        *grips, min(gap, NO_LEAD_GAP_M) / 50.0, closing, kin.steer,
+        (pos.lateral - lane_centre) / 2.0,
+        pos.heading_error,
+        *kappa,
+        speed_limit / SPEED_SCALE,
+        kin.vx / SPEED_SCALE,
+        kin.vy / 5.0,
+        kin.yaw_rate,
+        *grips,
+        min(gap, NO_LEAD_GAP_M) / 50.0,
+        closing,
+        kin.steer,
     ]
     return np.clip(np.asarray(values, dtype=np.float32), -5.0, 5.0)
 
 
-def observe_vehicle(vehicle, road, surface_at_s: Callable[[float], str], speed_limit: float,
-                    lane: int = 0, gap: float = NO_LEAD_GAP_M,
-                    lead_speed: float | None = None) -> np.ndarray:
+def observe_vehicle(
+    vehicle,
+    road,
+    surface_at_s: Callable[[float], str],
+    speed_limit: float,
+    lane: int = 0,
+    gap: float = NO_LEAD_GAP_M,
+    lead_speed: float | None = None,
+) -> np.ndarray:
     """The observation of a :class:`sim.vehicle.Vehicle` driving lane ``lane`` of ``road``."""
     kin = kinematics_of_vehicle(vehicle)
     pos = road_position(road, kin)

@@ -35,17 +35,20 @@ class ErraticConfig:
 
     def __post_init__(self) -> None:
         if not 0 <= self.delay_steps <= 20:
-            raise ValueError(f"ErraticConfig.delay_steps must be in [0, 20], "
-                             f"got {self.delay_steps}")
+            raise ValueError(
+                f"ErraticConfig.delay_steps must be in [0, 20], got {self.delay_steps}"
+            )
         if not 0.0 <= self.burst_probability <= 1.0:
-            raise ValueError(f"ErraticConfig.burst_probability must be in [0, 1], "
-                             f"got {self.burst_probability}")
+            raise ValueError(
+                f"ErraticConfig.burst_probability must be in [0, 1], got {self.burst_probability}"
+            )
         if self.burst_steps < 1:
             raise ValueError(f"ErraticConfig.burst_steps must be >= 1, got {self.burst_steps}")
         lo, hi = self.weave_period_steps
         if not 0 < lo <= hi:
-            raise ValueError(f"ErraticConfig.weave_period_steps must be 0 < lo <= hi, "
-                             f"got {(lo, hi)}")
+            raise ValueError(
+                f"ErraticConfig.weave_period_steps must be 0 < lo <= hi, got {(lo, hi)}"
+            )
 
 
 class ErraticPerturbation:

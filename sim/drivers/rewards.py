@@ -62,9 +62,7 @@ class StyleReward:
             if not (isinstance(value, int | float) and value >= 0):
                 raise ValueError(f"StyleReward.{f.name} must be >= 0, got {value!r}")
         if not 0 < self.speed_factor <= 2:
-            raise ValueError(
-                f"StyleReward.speed_factor must be in (0, 2], got {self.speed_factor}"
-            )
+            raise ValueError(f"StyleReward.speed_factor must be in (0, 2], got {self.speed_factor}")
         if not 0 < self.lat_accel_g <= 1:
             raise ValueError(f"StyleReward.lat_accel_g must be in (0, 1], got {self.lat_accel_g}")
 
@@ -119,16 +117,40 @@ def step_reward(style: StyleReward, sig: StepSignals) -> float:
 
 
 STYLE_REWARDS: dict[str, StyleReward] = {
-    "aggressive": StyleReward(speed_factor=1.15, lat_accel_g=0.75, headway_s=0.8,
-                              lane_weight=0.3, comfort_weight=0.02, smooth_weight=0.02,
-                              slip_weight=0.5),
-    "normal": StyleReward(speed_factor=0.9, lat_accel_g=0.4, headway_s=1.8, lane_weight=0.6,
-                          comfort_weight=0.2, smooth_weight=0.1),
-    "cautious": StyleReward(speed_factor=0.65, lat_accel_g=0.25, headway_s=3.0,
-                            lane_weight=0.8, comfort_weight=1.0, smooth_weight=0.4,
-                            slip_weight=2.0),
-    "erratic": StyleReward(speed_factor=0.9, lat_accel_g=0.4, headway_s=1.8, lane_weight=0.6,
-                           comfort_weight=0.2, smooth_weight=0.1),
+    "aggressive": StyleReward(
+        speed_factor=1.15,
+        lat_accel_g=0.75,
+        headway_s=0.8,
+        lane_weight=0.3,
+        comfort_weight=0.02,
+        smooth_weight=0.02,
+        slip_weight=0.5,
+    ),
+    "normal": StyleReward(
+        speed_factor=0.9,
+        lat_accel_g=0.4,
+        headway_s=1.8,
+        lane_weight=0.6,
+        comfort_weight=0.2,
+        smooth_weight=0.1,
+    ),
+    "cautious": StyleReward(
+        speed_factor=0.65,
+        lat_accel_g=0.25,
+        headway_s=3.0,
+        lane_weight=0.8,
+        comfort_weight=1.0,
+        smooth_weight=0.4,
+        slip_weight=2.0,
+    ),
+    "erratic": StyleReward(
+        speed_factor=0.9,
+        lat_accel_g=0.4,
+        headway_s=1.8,
+        lane_weight=0.6,
+        comfort_weight=0.2,
+        smooth_weight=0.1,
+    ),
 }
 
 

@@ -61,8 +61,7 @@ class TrainConfig:
             )
         if not 0 <= self.curriculum_fraction <= 1:
             raise ValueError(
-                f"TrainConfig.curriculum_fraction must be in [0, 1], "
-                f"got {self.curriculum_fraction}"
+                f"TrainConfig.curriculum_fraction must be in [0, 1], got {self.curriculum_fraction}"
             )
         if self.max_minutes < 0:
             raise ValueError(f"TrainConfig.max_minutes must be >= 0, got {self.max_minutes}")
@@ -225,8 +224,13 @@ def train(config: TrainConfig) -> Path:
     venv.save(str(config.out / f"{config.style}_vecnormalize.pkl"))
     venv.close()
     plot_curve(progress.curve, config.style, config.out / f"{config.style}_curve.png")
-    meta = {**asdict(config), "out": str(config.out), "init_policy": str(config.init_policy),
-            "trained_steps": model.num_timesteps,
-            "stopped_early": progress.stopped_early, "curve": progress.curve}
+    meta = {
+        **asdict(config),
+        "out": str(config.out),
+        "init_policy": str(config.init_policy),
+        "trained_steps": model.num_timesteps,
+        "stopped_early": progress.stopped_early,
+        "curve": progress.curve,
+    }
     (config.out / f"{config.style}_train.json").write_text(json.dumps(meta, indent=1))
     return path

@@ -30,8 +30,13 @@ def test_numpy_actor_matches_stable_baselines_prediction(tmp_path):
     venv = VecNormalize(DummyVecEnv([lambda: DrivingEnv(DrivingEnvConfig(episode_s=3.0))]))
     venv.obs_rms.mean = rng_for(1, "t").normal(size=OBS_SIZE)
     venv.obs_rms.var = rng_for(2, "t").uniform(0.5, 2.0, OBS_SIZE)
-    model = PPO("MlpPolicy", venv, seed=0, device="cpu",
-                policy_kwargs={"net_arch": [16, 16], "activation_fn": torch.nn.Tanh})
+    model = PPO(
+        "MlpPolicy",
+        venv,
+        seed=0,
+        device="cpu",
+        policy_kwargs={"net_arch": [16, 16], "activation_fn": torch.nn.Tanh},
+    )
     export_actor(model, venv).save(tmp_path / "p.npz", style="normal")
     actor = MlpActor.load(tmp_path / "p.npz")
     obs = rng_for(3, "t").normal(size=(5, OBS_SIZE)).astype(np.float32)
@@ -62,19 +67,35 @@ def test_target_speeds_order_styles_and_drop_on_low_grip():
 
 
 def signals(**kw) -> StepSignals:
-    base = dict(speed=15.0, target_speed=15.0, speed_limit=20.0, lane_offset=0.0,
-                heading_error=0.0, lateral_accel=0.0, jerk=0.0, steer_change=0.0,
-                slip_angle=0.0, headway_s=float("inf"), grip=1.0)
+    base = dict(
+        speed=15.0,
+        target_speed=15.0,
+        speed_limit=20.0,
+        lane_offset=0.0,
+        heading_error=0.0,
+        lateral_accel=0.0,
+        jerk=0.0,
+        steer_change=0.0,
+        slip_angle=0.0,
+        headway_s=float("inf"),
+        grip=1.0,
+    )
     return StepSignals(**(base | kw))
 
 
 def test_step_reward_is_bounded_and_prefers_centred_driving_at_target_speed():
     rng = rng_for(0, "reward")
     for _ in range(500):  # never negative: ending an episode early can never pay
-        sig = signals(speed=rng.uniform(0, 40), lane_offset=rng.normal(0, 3),
-                      heading_error=rng.normal(0, 1), lateral_accel=rng.normal(0, 8),
-                      jerk=rng.normal(0, 30), steer_change=rng.normal(0, 0.5),
-                      slip_angle=rng.normal(0, 0.2), headway_s=rng.uniform(0, 5))
+        sig = signals(
+            speed=rng.uniform(0, 40),
+            lane_offset=rng.normal(0, 3),
+            heading_error=rng.normal(0, 1),
+            lateral_accel=rng.normal(0, 8),
+            jerk=rng.normal(0, 30),
+            steer_change=rng.normal(0, 0.5),
+            slip_angle=rng.normal(0, 0.2),
+            headway_s=rng.uniform(0, 5),
+        )
         assert 0.0 <= step_reward(STYLE_REWARDS[STYLES[_ % 4]], sig) <= 1.0
     for style in STYLE_REWARDS.values():
         ideal = step_reward(style, signals())
@@ -86,7 +107,8 @@ def test_step_reward_is_bounded_and_prefers_centred_driving_at_target_speed():
         assert step_reward(style, signals(headway_s=0.3)) < ideal
     tailgate = signals(headway_s=1.5)  # fine for aggressive drivers, not for cautious ones
     assert step_reward(STYLE_REWARDS["aggressive"], tailgate) > step_reward(
-        STYLE_REWARDS["cautious"], tailgate)
+        STYLE_REWARDS["cautious"], tailgate
+    )
 
 
 def test_pedal_axis_never_presses_throttle_and_brake_together():
@@ -125,8 +147,13 @@ def test_warm_start_loads_an_exported_actor_back():
 
     def make():
         venv = VecNormalize(DummyVecEnv([lambda: DrivingEnv(DrivingEnvConfig(episode_s=3.0))]))
-        return PPO("MlpPolicy", venv, device="cpu", seed=len(models),
-                   policy_kwargs={"net_arch": [8, 8], "activation_fn": torch.nn.Tanh}), venv
+        return PPO(
+            "MlpPolicy",
+            venv,
+            device="cpu",
+            seed=len(models),
+            policy_kwargs={"net_arch": [8, 8], "activation_fn": torch.nn.Tanh},
+        ), venv
 
     models: list = []
     models.append(make())
@@ -144,8 +171,14 @@ def test_warm_start_loads_an_exported_actor_back():
 
 def test_style_reward_validates():
     with pytest.raises(ValueError, match="headway_s"):
-        StyleReward(speed_factor=1.0, lat_accel_g=0.4, headway_s=-1.0, lane_weight=1.0,
-                    comfort_weight=0.1, smooth_weight=0.1)
+        StyleReward(
+            speed_factor=1.0,
+            lat_accel_g=0.4,
+            headway_s=-1.0,
+            lane_weight=1.0,
+            comfort_weight=0.1,
+            smooth_weight=0.1,
+        )
     with pytest.raises(ValueError, match="style"):
         load_policy("sleepy")
 
@@ -201,9 +234,23 @@ def test_stay_on_road_in_dry_and_wet_and_slow_down_on_snow_and_ice(held_out_eval
 def test_cli_eval_prints_table_and_writes_json_and_plot(tmp_path):
     import json
 
-    res = subprocess.run([sys.executable, "-m", "edge.cli", "drivers", "eval", "--episodes", "1",
-                          "--json", str(tmp_path / "m.json"), "--plot", str(tmp_path / "m.png")],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "drivers",
+            "eval",
+            "--episodes",
+            "1",
+            "--json",
+            str(tmp_path / "m.json"),
+            "--plot",
+            str(tmp_path / "m.png"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     assert all(style in res.stdout for style in STYLES) and "classifier" in res.stdout
     result = json.loads((tmp_path / "m.json").read_text())
@@ -212,6 +259,9 @@ def test_cli_eval_prints_table_and_writes_json_and_plot(tmp_path):
 
 
 def test_cli_eval_rejects_bad_episode_count():
-    res = subprocess.run([sys.executable, "-m", "edge.cli", "drivers", "eval", "--episodes", "0"],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "drivers", "eval", "--episodes", "0"],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 2 and "--episodes" in res.stderr

@@ -101,17 +101,24 @@ def test_truncates_at_episode_time():
     assert trunc and not term and steps == 20
 
 
-@pytest.mark.parametrize("field,value", [("style", "sleepy"), ("split", "test"),
-                                          ("physics", "ode"), ("control_hz", 7),
-                                          ("episode_s", 0.0), ("weather_preset", "sunny")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("style", "sleepy"),
+        ("split", "test"),
+        ("physics", "ode"),
+        ("control_hz", 7),
+        ("episode_s", 0.0),
+        ("weather_preset", "sunny"),
+    ],
+)
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError, match=field if field != "style" else "style"):
         DrivingEnvConfig(**{field: value})
 
 
 def test_bullet_backend_drives_the_pybullet_vehicle():
-    env = DrivingEnv(DrivingEnvConfig(physics="bullet", weather_preset="clear_noon",
-                                      episode_s=3.0))
+    env = DrivingEnv(DrivingEnvConfig(physics="bullet", weather_preset="clear_noon", episode_s=3.0))
     obs, _ = env.reset(seed=2)
     speed0 = obs[OBS_NAMES.index("speed")]
     for _ in range(10):
