@@ -45,6 +45,9 @@ def embed_gallery(
         raise ValueError(f"no readable samples in {cfg.urls!r}")
     for name in ("image", "audio", "text"):
         out[name] = torch.cat(out[name])
+        if not torch.isfinite(out[name]).all():
+            raise ValueError(f"the model gives non-finite {name} embeddings: the checkpoint is "
+                             "broken (diverged training?); metrics would be meaningless")
     out["fused"] = model.fuse({"image": out["image"].to(device),
                                "audio": out["audio"].to(device)}).float().cpu()  # fmt: skip
     out["skipped"] = skipped
@@ -55,7 +58,9 @@ def recall_at_k(query: torch.Tensor, gallery: torch.Tensor, ks=KS) -> dict[str, 
     """Recall@k where query row i matches gallery row i."""
     sims = query @ gallery.T
     target = sims.diagonal().unsqueeze(1)
-    rank = (sims > target).sum(dim=1)  # 0 = retrieved first
+    # expected rank under random tie-breaking (identical captions tie): 0 = retrieved first
+    ties = (sims == target).sum(dim=1) - 1
+    rank = (sims > target).sum(dim=1) + 0.5 * ties
     return {f"R@{k}": float((rank < k).float().mean()) for k in ks}
 
 

@@ -36,6 +36,8 @@ from multimodal.train import (
 CHECKPOINT = "checkpoint.pt"
 
 
+MAX_NONFINITE_STEPS = 20  # more than this many skipped steps ends the run with an error
+
 def _derived(seed: int, *path: str | int) -> int:
     from sim.seeding import derive_seed  # numpy only
 
@@ -65,6 +67,7 @@ class Trainer:
         self.prompts = default_prompts(cfg.caption_families)
         self.step = 0
         self.history: list[dict] = []
+        self.nonfinite_steps = 0  # steps skipped for non-finite gradients
         if cfg.resume:
             self._resume(cfg.resume)
 
@@ -151,8 +154,18 @@ class Trainer:
             total = loss.detach() / accum + (0 if total is None else total)
             for k, v in part.items():
                 parts[k] = v / accum + parts.get(k, 0)
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        self.optimizer.step()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        # DDP has averaged the gradients, so every rank sees the same norm and decides alike:
+        # a non-finite step (a loss spike in bf16, a broken sample) is skipped, not applied.
+        if torch.isfinite(grad_norm):
+            self.optimizer.step()
+        else:
+            self.nonfinite_steps += 1
+            if self.nonfinite_steps > MAX_NONFINITE_STEPS:
+                raise FloatingPointError(
+                    f"{self.nonfinite_steps} training steps had non-finite gradients; lower "
+                    f"--lr (now {self.cfg.lr}) or use --precision fp32"
+                )
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
@@ -243,6 +256,7 @@ class Trainer:
         summary = {
             "steps": self.step, "world_size": self.env.world_size,
             "first_loss": self.history[0]["loss"] if self.history else None,
+            "nonfinite_steps_skipped": self.nonfinite_steps,
             "final_loss": self.history[-1]["loss"] if self.history else None,
             "stall_fraction": stall / seconds, "seconds": seconds,
             "modalities": list(self.cfg.modalities), "model": self.cfg.model,

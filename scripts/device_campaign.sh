@@ -28,6 +28,11 @@ if [[ $MODE == gpu ]]; then
   GEN_W=30; SIZE=96; MODEL=small; BATCH=256; LWORK=14; EVAL_DEV=cuda
   TRAIN_SCEN=2048; VAL_SCEN=64; TEST_SCEN=320; FRAMES=10; TEST_FRAMES=2
   GEN_CAP=170; SCALE_STEPS=100; MAIN_S=120; CMP_STEPS=120; LR=1e-3; WARM=100
+  # overrides for a rerun on another machine (e.g. 1 GPU, 16 cores: CAMPAIGN_NGPU=1 ...)
+  NGPU=${CAMPAIGN_NGPU:-$NGPU}; GEN_W=${CAMPAIGN_GEN_W:-$GEN_W}; LR=${CAMPAIGN_LR:-$LR}
+  MAIN_S=${CAMPAIGN_MAIN_S:-$MAIN_S}; GEN_CAP=${CAMPAIGN_GEN_CAP:-$GEN_CAP}
+  TRAIN_SCEN=${CAMPAIGN_TRAIN_SCEN:-$TRAIN_SCEN}; FRAMES=${CAMPAIGN_FRAMES:-$FRAMES}
+  SCALE_STEPS=${CAMPAIGN_SCALE_STEPS:-$SCALE_STEPS}; LWORK=${CAMPAIGN_LWORK:-$LWORK}
 else
   PY=$ROOT/.venv/bin/python; W=${CAMPAIGN_WORK:-/tmp/campaign_smoke}; SITE=$W/site
   PB=$W/pb; OC=$W/oc; OUT=${OUT:-$W/out}; NGPU=2; DEVICE=cpu; PREC=fp32; OC_PREC=fp32
@@ -139,7 +144,7 @@ log "scaling: 1 process"
 timeout "$(limit 60 330)" bash -c "train scale1 1 $SCALE_STEPS"
 SPS1=$(sps scale1)
 # steps of the main run: MAIN_S seconds at the expected 2-process rate (at least 1.6x)
-STEPS=$($PY -c "print(max(20, int($MAIN_S * 1.6 * $SPS1 / (2 * $BATCH))))")
+STEPS=$($PY -c "g=$NGPU; print(max(20, int($MAIN_S * (1.6 if g > 1 else 1.0) * $SPS1 / (g * $BATCH))))")
 log "sps1=$SPS1 -> main run $STEPS steps"
 timeout "$(limit $(( MAIN_S + 60 )) 150)" bash -c "train main $NGPU $STEPS --save-every 250"
 log "main run rc=$?"
@@ -154,7 +159,7 @@ r = {k: {x: v.get(x) for x in ('samples_per_s', 'stall_fraction_per_rank',
      'peak_memory_mib_per_rank', 'global_batch', 'steps', 'first_loss', 'final_loss')}
      for k, v in (('gpus_1', a), ('gpus_2', b))}
 r['per_gpu_batch'] = $BATCH; r['model'] = '$MODEL'
-r['efficiency'] = ($SPS2 / (2 * $SPS1)) if $SPS1 else None
+r['efficiency'] = ($SPS2 / (2 * $SPS1)) if $SPS1 and $NGPU == 2 else None
 print(json.dumps(r))")"
 
 log "evaluating on test (held-out caption families: $HELD_OUT)"
@@ -175,6 +180,7 @@ print(json.dumps(m))")"
 
 # ---- 5. image-text: ours vs open_clip_train ------------------------------------------------
 log "image-text: drivesynth trainer"
+if [[ -z "${CAMPAIGN_SKIP_COMPARE:-}" ]]; then
 timeout "$(limit 60 70)" bash -c "train it_ours $NGPU $CMP_STEPS --modalities image,text"
 log "image-text: open_clip_train.main"
 $PY scripts/openclip_shards.py --src "$TRAIN_URLS" --out "$W/occ/data" --families $TRAIN_FAM \
@@ -195,4 +201,5 @@ $PY scripts/openclip_compare.py compare --ours "$RUNS/it_ours/summary.json" \
   | tee -a "$W/logs/campaign.log"
 put openclip_compare "$(jfile "$W/compare.json")"
 put openclip_compare_note "\"open_clip ran on $OC_N process(es), ours on $NGPU\""
+fi
 log "done"
