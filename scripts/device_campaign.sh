@@ -113,7 +113,7 @@ gen() {  # split scenarios frames workers
 }
 export -f gen ds
 VW=$(( GEN_W / 10 > 1 ? GEN_W / 10 : 1 )); TW=$(( GEN_W / 8 > 1 ? GEN_W / 8 : 1 ))
-timeout "$(limit $GEN_CAP 330)" bash -c "gen train $TRAIN_SCEN $FRAMES $(( GEN_W - VW - TW ))" &
+timeout "$(limit $GEN_CAP ${CAMPAIGN_GEN_RESERVE:-330})" bash -c "gen train $TRAIN_SCEN $FRAMES $(( GEN_W - VW - TW ))" &
 GT=$!
 gen val $VAL_SCEN $TEST_FRAMES $VW & GV=$!
 gen test $TEST_SCEN $TEST_FRAMES $TW; RT=$?
@@ -141,12 +141,16 @@ export -f train
 sps() { $PY -c "import json; print(json.load(open('$RUNS/$1/summary.json'))['samples_per_s'] or 0)" 2>/dev/null || echo 0; }
 
 log "scaling: 1 process"
-timeout "$(limit 60 330)" bash -c "train scale1 1 $SCALE_STEPS"
-SPS1=$(sps scale1)
+if [[ -n "${CAMPAIGN_MAIN_STEPS:-}" ]]; then SPS1=0  # no scaling run: fixed main steps
+else
+  timeout "$(limit 60 330)" bash -c "train scale1 1 $SCALE_STEPS"
+  SPS1=$(sps scale1)
+fi
 # steps of the main run: MAIN_S seconds at the expected 2-process rate (at least 1.6x)
 STEPS=$($PY -c "g=$NGPU; print(max(20, int($MAIN_S * (1.6 if g > 1 else 1.0) * $SPS1 / (g * $BATCH))))")
+STEPS=${CAMPAIGN_MAIN_STEPS:-$STEPS}
 log "sps1=$SPS1 -> main run $STEPS steps"
-timeout "$(limit $(( MAIN_S + 60 )) 150)" bash -c "train main $NGPU $STEPS --save-every 250"
+timeout "$(limit $(( MAIN_S + 60 )) ${CAMPAIGN_MAIN_RESERVE:-150})" bash -c "train main $NGPU $STEPS --save-every 250"
 log "main run rc=$?"
 SPS2=$(sps main)
 put scaling "$($PY -c "
@@ -163,7 +167,7 @@ r['efficiency'] = ($SPS2 / (2 * $SPS1)) if $SPS1 and $NGPU == 2 else None
 print(json.dumps(r))")"
 
 log "evaluating on test (held-out caption families: $HELD_OUT)"
-timeout "$(limit 60 100)" $PY -m edge.cli eval --checkpoint "$RUNS/main/checkpoint.pt" \
+timeout "$(limit 60 ${CAMPAIGN_EVAL_RESERVE:-100})" $PY -m edge.cli eval --checkpoint "$RUNS/main/checkpoint.pt" \
   --data "$TEST_URLS" --caption-families $HELD_OUT --json "$W/eval_test.json" \
   --plots "$W/eval_plots" --device $EVAL_DEV --workers 4 --batch-size 256 \
   > "$W/logs/eval_test.log" 2>&1
