@@ -13,13 +13,23 @@ PPO agent to drive off the road on purpose):
   acceleration beyond the style's share of the grip), steering changes, body slip and a
   headway shorter than the style's, each weighted per style.
 
-Styles:
+Styles: each a distinct point on every axis, so that they are told apart by construction
+(speed over the grip-adjusted limit, share of the grip used in corners, headway, and the
+comfort / smoothness weights that shape jerk and steering):
 
-* ``aggressive``: 1.15x the limit, hard cornering (0.75 of the grip), 0.8 s headway, small
-  comfort, smoothness and lane weights;
-* ``normal``: 0.9x the limit, 0.4 of the grip in corners, 1.8 s headway, moderate comfort;
-* ``cautious``: 0.65x the limit, 0.25 of the grip, 3 s headway, large comfort and
-  smoothness weights (early, gentle braking);
+=========== ============ =========== ========= ======= ============ ==========
+style        speed_factor lat_accel_g headway_s lane    comfort      smooth
+=========== ============ =========== ========= ======= ============ ==========
+aggressive   1.3          0.75        0.6 s     0.3     0.01         0.01
+normal       0.9          0.4         1.8 s     0.6     0.2          0.1
+cautious     0.55         0.2         3.5 s     0.8     0.4          0.2
+=========== ============ =========== ========= ======= ============ ==========
+
+* ``aggressive``: well over the limit, hard cornering, tailgating, almost no comfort,
+  smoothness or lane weight;
+* ``normal``: just under the limit, moderate cornering, headway and comfort;
+* ``cautious``: about half the limit, gentle cornering, long headway, the largest comfort
+  and smoothness weights (lighter than the earlier 1.0 and 0.4, under which it learned slowly);
 * ``erratic``: the normal reward; its character comes from :mod:`sim.drivers.perturb`
   (reaction delay, weaving, sudden inputs) applied in training and when driving.
 
@@ -118,12 +128,12 @@ def step_reward(style: StyleReward, sig: StepSignals) -> float:
 
 STYLE_REWARDS: dict[str, StyleReward] = {
     "aggressive": StyleReward(
-        speed_factor=1.15,
+        speed_factor=1.3,
         lat_accel_g=0.75,
-        headway_s=0.8,
+        headway_s=0.6,
         lane_weight=0.3,
-        comfort_weight=0.02,
-        smooth_weight=0.02,
+        comfort_weight=0.01,
+        smooth_weight=0.01,
         slip_weight=0.5,
     ),
     "normal": StyleReward(
@@ -135,12 +145,12 @@ STYLE_REWARDS: dict[str, StyleReward] = {
         smooth_weight=0.1,
     ),
     "cautious": StyleReward(
-        speed_factor=0.65,
-        lat_accel_g=0.25,
-        headway_s=3.0,
+        speed_factor=0.55,
+        lat_accel_g=0.2,
+        headway_s=3.5,
         lane_weight=0.8,
-        comfort_weight=1.0,
-        smooth_weight=0.4,
+        comfort_weight=0.4,
+        smooth_weight=0.2,
         slip_weight=2.0,
     ),
     "erratic": StyleReward(
