@@ -77,7 +77,7 @@ def test_resume_after_kill_continues_the_same_run(shard_set, tmp_path):
     assert [h["loss"] for h in b["history"]] == pytest.approx([h["loss"] for h in a["history"]],
                                                               rel=1e-5)  # fmt: skip
     for name, tensor in a["model"].items():
-        torch.testing.assert_close(b["model"][name], tensor, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(b["model"][name], tensor, rtol=1e-4, atol=1e-5)
 
 
 def _ddp_step(payload: dict) -> None:
