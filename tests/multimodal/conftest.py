@@ -1,9 +1,10 @@
-"""Test shards following the DESIGN.md schema exactly.
+"""Controlled test shards following the DESIGN.md schema exactly.
 
-Until ``drivesynth generate`` is available these are written with webdataset.TarWriter:
-image colour depends on weather and brightness on time of day, the audio's pitch on
-weather and its loudness/roughness on driver style, so that contrastive learning can work.
-The lead will switch ``shard_set`` to real generated shards.
+Written with webdataset.TarWriter so that each label has a known, strong signal (image
+colour by weather, brightness by time of day, audio pitch by weather, loudness by style):
+the learning, DDP-equivalence and resume tests need a task a few CPU steps can learn.
+Training and evaluation on shards from the real generator are tested in
+``test_real_shards.py``.
 """
 
 from __future__ import annotations
