@@ -47,6 +47,13 @@ def find_ratios(result: object, prefix: str = "", depth: int = 0) -> dict[str, f
     return found
 
 
+def _split_urls(demo: Path, split: str) -> str | None:
+    shards = sorted((demo / "data" / split).glob(f"{split}-*.tar"))
+    if not shards:
+        return None
+    return str(demo / "data" / split / f"{split}-{{000000..{len(shards) - 1:06d}}}.tar")
+
+
 def _edge_args(demo: Path) -> list[str] | None:
     ckpt, bundle, test = demo / "run" / "checkpoint.pt", demo / "bundle", demo / "data" / "test"
     shards = sorted(test.glob("test-*.tar"))
@@ -100,6 +107,13 @@ def run_all(argv: list[str]) -> int:
     results, ratios, errors = {}, {}, {}
     for name in names:
         extra: list[str] = []
+        if name == "train":
+            train = _split_urls(args.demo, "train")
+            if train is None:
+                errors[name] = f"skipped: no training shards in {args.demo}/data/train"
+                print(f"[bench all] {errors[name]} (run `make demo` first)")
+                continue
+            extra = ["--train", train, "--steps", "20", "--workers", "0,1"]
         if name == "edge":
             edge = _edge_args(args.demo)
             if edge is None:

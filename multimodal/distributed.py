@@ -44,11 +44,23 @@ def init_distributed(device: str = "auto") -> DistEnv:
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     dev = pick_device(device, local_rank)
+    if dev.type == "cpu":
+        cpu_threads(int(os.environ.get("LOCAL_WORLD_SIZE", world)))
     if world > 1 and not dist.is_initialized():
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
     return DistEnv(rank, world, local_rank, dev)
+
+
+def cpu_threads(local_processes: int) -> int:
+    """Give each local training process its share of the cores (unless OMP_NUM_THREADS says).
+
+    torch's default (all cores in every process) oversubscribes a small machine: on 2 shared
+    cores a tiny model's step took 10x longer with 2 threads than with 1 (measured)."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // (2 * max(1, local_processes))))
+    return torch.get_num_threads()
 
 
 def cleanup() -> None:
