@@ -158,8 +158,17 @@ def _summary(out: Path, pipe: Pipeline, total: float) -> None:
         for pair, r in ev.get("retrieval", {}).items():
             lines.append(f"| {pair} | {r.get('R@1', 0):.2f} | {r.get('R@5', 0):.2f} |")
     bench = _load(out / "edge_bench.json")
-    if bench.get("ratios"):
-        lines += ["", "Edge (this CPU): " + json.dumps(bench["ratios"])[:1500]]
+    if bench.get("towers"):
+        lines += ["", "| edge, 1 thread | variant | size vs fp32 | speed-up vs fp32 ONNX | "
+                  "accuracy drop (points) |", "|---|---|---|---|---|"]
+        for tower, by in sorted(bench["towers"].items()):
+            for variant in ("fp16", "int8", "int8_qdq"):
+                if variant not in by:
+                    continue
+                v = by[variant]
+                drop = bench.get("accuracy", {}).get(variant, {}).get("drop_points_vs_fp32")
+                lines.append(f"| {tower} | {variant} | {v['size_vs_fp32']:.2f} | "
+                             f"{v['threads']['1']['speedup_vs_fp32']:.2f} | {drop} |")
     lines += ["", "Pictures: preview.png, data/train/card/, run/training_curve.png, eval/*.png, "
               "edge_bench.png"]
     text = "\n".join(lines) + "\n"
