@@ -11,11 +11,12 @@ import argparse
 import json
 import math
 import platform
+import re
 import time
 import traceback
 from pathlib import Path
 
-RATIO_WORDS = ("ratio", "efficiency", "speedup", "speed_up")
+RATIO_KEY = re.compile(r"(^|_)(ratio|efficiency|speedup|speed_up)($|_)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +38,7 @@ def find_ratios(result: object, prefix: str = "", depth: int = 0) -> dict[str, f
         for key, value in result.items():
             path = f"{prefix}.{key}" if prefix else str(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                if any(w in str(key).lower() for w in RATIO_WORDS) and math.isfinite(value):
+                if RATIO_KEY.search(str(key).lower()) and math.isfinite(value):
                     found[path] = float(value)
             else:
                 found.update(find_ratios(value, path, depth + 1))
