@@ -1,23 +1,13 @@
-"""Sub-commands of ``drivesynth`` provided by this package (see edge/cli.py).
-
-Each module listed here defines ``register(subparsers)``; handlers import heavy
-modules (pybullet, torch) lazily, inside the handler.
-"""
+"""Sub-commands of ``drivesynth`` provided by this package (see edge/cli.py)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
+
+from sim.commands.registry import register_modules
 
 COMMAND_MODULES: tuple[str, ...] = ("multimodal.commands.train", "multimodal.commands.eval")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # command not built in this version
-                continue
-            raise
-        module.register(sub)
+    register_modules(sub, COMMAND_MODULES)
