@@ -82,7 +82,7 @@ def test_resume_after_kill_continues_the_same_run(shard_set, tmp_path):
 
 def _ddp_step(payload: dict) -> None:
     """One backward pass of a DDP run; rank r takes its slice of the global batch."""
-    from multimodal.distributed import init_distributed, mean_across_ranks
+    from multimodal.distributed import cleanup, init_distributed, mean_across_ranks
     from multimodal.train import TrainConfig
     from multimodal.trainer import Trainer
 
@@ -101,7 +101,7 @@ def _ddp_step(payload: dict) -> None:
         grads = {n: p.grad.clone() for n, p in params if p.grad is not None}
         torch.save({"loss": mean_loss, "grads": grads},
                    payload["result"])  # fmt: skip
-    torch.distributed.destroy_process_group() if env.world_size > 1 else None
+    cleanup()  # barrier, then leave together: a rank leaving early can hang the other
 
 
 @pytest.mark.slow
