@@ -22,6 +22,7 @@ from sim.classes import palette
 
 CARD_DIR = "card"
 GRID_SAMPLES = 6
+GRID_FRAME = 5  # the grid shows each scenario's frame 5 (1.2 s in at 5 Hz) or its last
 
 
 @dataclass
@@ -56,10 +57,18 @@ def gather(root: Path) -> CardStats:
     shards = sorted(root.glob("*.tar"))
     if not shards:
         raise FileNotFoundError(f"{root} holds no shards (*.tar)")
+    picked: dict[object, Decoded] = {}  # one frame per scenario, a second or so in
     for s in iter_decoded(shards):
         stats.add(s)
-        if len(stats.grid) < GRID_SAMPLES and s.rgb is not None:
-            stats.grid.append(s)
+        if s.rgb is None:
+            continue
+        sid, frame = (s.meta or {}).get("scenario_id"), (s.meta or {}).get("frame", 0)
+        if sid in picked:
+            if frame <= GRID_FRAME and frame > (picked[sid].meta or {}).get("frame", 0):
+                picked[sid] = s
+        elif len(picked) < GRID_SAMPLES:
+            picked[sid] = s
+    stats.grid = list(picked.values())
     return stats
 
 

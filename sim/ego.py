@@ -29,6 +29,7 @@ WHEELBASE_M = 2.7
 NO_DAMAGE = {"front": 0.0, "rear": 0.0, "left": 0.0, "right": 0.0}
 KINEMATIC_DRIVER = {"style": "normal", "policy_id": "kinematic-idm"}
 POLICY_HZ = 10  # control rate of the driving env the shipped policies were trained in
+REFERENCE_ROOF_M = 1.45  # the roof height the camera presets are mounted for
 EGO_LENGTH_FALLBACK_M = 4.5
 
 
@@ -136,7 +137,11 @@ class DynamicEgo:
         self.vehicle, self.policy, self.road, self.lane = vehicle, policy, road, lane
         self.body_id = vehicle.body_id
         self.length_m = float(vehicle.dimensions_lwh[0])
-        self.mount_height_m = -float(vehicle.config.body.cg_height_m)  # body origin = CoM
+        # The body origin is the CoM; camera presets are mounted for a sedan's roof line
+        # (1.45 m), so a van's rig rides higher and a sports car's lower, by the difference.
+        body = vehicle.config.body
+        lift = float(body.height_m) - REFERENCE_ROOF_M
+        self.mount_height_m = -float(body.cg_height_m) + lift
         self.surface_at_s, self.lead = surface_at_s, lead
         self.every = max(1, int(round(control_hz / POLICY_HZ)))
         self.station: float | None = None
