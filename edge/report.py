@@ -56,11 +56,9 @@ def _split_urls(demo: Path, split: str) -> str | None:
 
 
 def _edge_args(demo: Path) -> list[str] | None:
-    ckpt, bundle, test = demo / "run" / "checkpoint.pt", demo / "bundle", demo / "data" / "test"
-    shards = sorted(test.glob("test-*.tar"))
-    if not (ckpt.exists() and bundle.exists() and shards):
+    ckpt, bundle, urls = demo / "run" / "checkpoint.pt", demo / "bundle", _split_urls(demo, "test")
+    if not (ckpt.exists() and bundle.exists() and urls):
         return None
-    urls = str(test / f"test-{{000000..{len(shards) - 1:06d}}}.tar")
     return ["--bundle", str(bundle), "--checkpoint", str(ckpt), "--data", urls]
 
 

@@ -93,11 +93,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _all_weather(args: argparse.Namespace, cam) -> int:
     """One scene under every preset: each re-rendered with the preset's sun, then weathered."""
-    import numpy as np
-    from PIL import Image, ImageDraw
+    from PIL import Image
 
     from sim import weather
     from sim.scenario import Scenario, ScenarioConfig
+    from sim.weather.grid import labelled_mosaic
 
     names = weather.preset_names()
     kind = args.road or "open"
@@ -109,16 +109,8 @@ def _all_weather(args: argparse.Namespace, cam) -> int:
             sc.lighting = weather.lighting_for(params)
             shot = sc.capture()
             _weathered(shot, params, args.seed)
-            tile = Image.fromarray(shot.renders[cam.name].rgb)
-            ImageDraw.Draw(tile).text((4, 3), name, fill=(255, 255, 0))
-            tiles.append(np.asarray(tile))
-    cols = 6
-    h, w = tiles[0].shape[:2]
-    rows = -(-len(tiles) // cols)
-    mosaic = np.zeros((rows * h, cols * w, 3), dtype=np.uint8)
-    for i, tile in enumerate(tiles):
-        r, c = divmod(i, cols)
-        mosaic[r * h : (r + 1) * h, c * w : (c + 1) * w] = tile
+            tiles.append(shot.renders[cam.name].rgb)
+    mosaic = labelled_mosaic(tiles, list(names), columns=6)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(mosaic).save(out)

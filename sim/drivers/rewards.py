@@ -126,6 +126,15 @@ def step_reward(style: StyleReward, sig: StepSignals) -> float:
     return progress(sig) * math.exp(-penalty(style, sig))
 
 
+NORMAL_REWARD = StyleReward(
+    speed_factor=0.9,
+    lat_accel_g=0.4,
+    headway_s=1.8,
+    lane_weight=0.6,
+    comfort_weight=0.2,
+    smooth_weight=0.1,
+)
+
 STYLE_REWARDS: dict[str, StyleReward] = {
     "aggressive": StyleReward(
         speed_factor=1.3,
@@ -136,14 +145,7 @@ STYLE_REWARDS: dict[str, StyleReward] = {
         smooth_weight=0.01,
         slip_weight=0.5,
     ),
-    "normal": StyleReward(
-        speed_factor=0.9,
-        lat_accel_g=0.4,
-        headway_s=1.8,
-        lane_weight=0.6,
-        comfort_weight=0.2,
-        smooth_weight=0.1,
-    ),
+    "normal": NORMAL_REWARD,
     "cautious": StyleReward(
         speed_factor=0.55,
         lat_accel_g=0.2,
@@ -153,14 +155,8 @@ STYLE_REWARDS: dict[str, StyleReward] = {
         smooth_weight=0.2,
         slip_weight=2.0,
     ),
-    "erratic": StyleReward(
-        speed_factor=0.9,
-        lat_accel_g=0.4,
-        headway_s=1.8,
-        lane_weight=0.6,
-        comfort_weight=0.2,
-        smooth_weight=0.1,
-    ),
+    # erratic is trained on the normal reward: its style is the perturbation (perturb.py)
+    "erratic": NORMAL_REWARD,
 }
 
 

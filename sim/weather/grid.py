@@ -25,15 +25,23 @@ def weather_grid(
         raise ValueError("weather_grid needs at least one preset")
     if columns < 1:
         raise ValueError(f"weather_grid columns must be >= 1, got {columns}")
-    h, w = rgb.shape[:2]
-    rows = -(-len(presets) // columns)
-    mosaic = np.zeros((rows * h, columns * w, 3), dtype=np.uint8)
-    for i, name in enumerate(presets):
-        out = apply_weather(
+    tiles = [
+        apply_weather(
             rgb, depth, seg, camera, get_preset(name), rng_for(seed, "weather", i), ego_motion
         )
-        tile = Image.fromarray(out)
-        ImageDraw.Draw(tile).text((4, 3), name, fill=(255, 255, 0))
+        for i, name in enumerate(presets)
+    ]
+    return labelled_mosaic(tiles, presets, columns)
+
+
+def labelled_mosaic(tiles: list[np.ndarray], labels: list[str], columns: int) -> np.ndarray:
+    """Equal-size RGB tiles, each with its label drawn in, row by row on a black canvas."""
+    h, w = tiles[0].shape[:2]
+    rows = -(-len(tiles) // columns)
+    mosaic = np.zeros((rows * h, columns * w, 3), dtype=np.uint8)
+    for i, (tile, label) in enumerate(zip(tiles, labels, strict=True)):
+        image = Image.fromarray(tile)
+        ImageDraw.Draw(image).text((4, 3), label, fill=(255, 255, 0))
         r, c = divmod(i, columns)
-        mosaic[r * h : (r + 1) * h, c * w : (c + 1) * w] = np.asarray(tile)
+        mosaic[r * h : (r + 1) * h, c * w : (c + 1) * w] = np.asarray(image)
     return mosaic
