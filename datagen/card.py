@@ -131,7 +131,8 @@ def plot_grid(stats: CardStats, out: Path) -> str:
             row[1].add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
                                        edgecolor="yellow", linewidth=1))
         if s.audio is not None and s.audio.size > 256:
-            row[2].specgram(s.audio, NFFT=256, Fs=s.sample_rate or 16000, noverlap=128)
+            with np.errstate(divide="ignore"):  # silent stretches have zero power: -inf dB
+                row[2].specgram(s.audio, NFFT=256, Fs=s.sample_rate or 16000, noverlap=128)
         row[2].set_title("\n".join(textwrap.wrap(s.text, 60)[:3]), fontsize=6)
         for ax in row[:2]:
             ax.axis("off")

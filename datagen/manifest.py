@@ -11,39 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
+from sim.atomic import atomic_write_bytes, atomic_write_json  # noqa: F401 (datagen uses them from here)
+
 MANIFEST = "manifest.json"
 SIDECAR_DIR = ".shards"
 VERSIONED = ("drivesynth", "pybullet", "numpy", "pillow", "soundfile", "dask", "distributed")
-PUBLISHED_MODE = 0o644  # mkstemp makes 0600; published files are world-readable
 STAT_KEYS = ("weather", "time_of_day", "style", "classes", "events")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, PUBLISHED_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: object) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
 def sha256_file(path: Path) -> str:

@@ -11,7 +11,6 @@ machine noise hits them alike. Also reports the CPU and its int8 instruction fla
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import numpy as np
 from edge.runtime.bundle import TOWERS, VARIANTS, Bundle, load_bundle
 from edge.runtime.heldout import HeldOut, accuracy_report, label_indices
 from edge.runtime.session import SessionConfig, Tower
+from sim.atomic import atomic_write_json
 
 INT8_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_int8", "amx_tile")
 TORCH = "torch"
@@ -337,6 +337,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.plot:
         results["plot"] = str(write_plot(results, cfg.threads, args.plot))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2, sort_keys=True))
+        atomic_write_json(args.json, results)
     return results

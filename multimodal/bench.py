@@ -4,8 +4,9 @@ for several loader worker counts side by side in one run."""
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
+
+from sim.atomic import atomic_write_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +48,5 @@ def run(args: argparse.Namespace) -> dict:
               f"{row['stall_fraction']:>7.1%} {row['ratio_vs_first']:>8.2f}x")  # fmt: skip
     result = {"benchmark": "train_throughput", "model": args.model, "rows": rows}
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(result, handle, indent=2)
+        atomic_write_json(args.json, result)
     return result

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from multimodal.train import (
     param_groups,
     to_jsonable,
 )  # fmt: skip
+from sim.atomic import atomic_write_json
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -273,7 +273,7 @@ class Trainer:
             training_curve(self.history, self.out / "training_curve.png")
         if self.cfg.val:
             summary["val"] = self._validate()
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        atomic_write_json(self.out / "summary.json", summary)
         return summary
 
     def _validate(self) -> dict:
@@ -282,7 +282,7 @@ class Trainer:
         cfg = data_config(self.cfg, self.model_cfg, self.cfg.val, train=False)
         metrics = evaluate(unwrap(self.model), self.tokenizer, cfg, self.prompts,
                            self.env.device, self.out / "plots")  # fmt: skip
-        (self.out / "val_metrics.json").write_text(json.dumps(metrics, indent=2))
+        atomic_write_json(self.out / "val_metrics.json", metrics)
         return metrics
 
 

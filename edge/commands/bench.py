@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from sim.atomic import atomic_write_json
 
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "sim": ("sim.bench", "labelled frames/s per core vs the bare PyBullet step+render loop"),
@@ -39,14 +38,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_handle)
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True, default=str)
-    os.replace(tmp, path)
-
-
 def run_one(name: str, argv: list[str]) -> dict:
     module_name, desc = BENCHMARKS[name]
     module = importlib.import_module(module_name)
@@ -57,7 +48,7 @@ def run_one(name: str, argv: list[str]) -> dict:
     args = parser.parse_args(argv)
     result = module.run(args)
     if getattr(args, "json", None):
-        _write_json(Path(args.json), result)
+        atomic_write_json(Path(args.json), result)
     return result
 
 

@@ -16,13 +16,13 @@ exceeded.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from sim.atomic import atomic_write_json
 from sim.drivers.policy import MlpActor
 from sim.drivers.rewards import style_reward
 
@@ -232,5 +232,5 @@ def train(config: TrainConfig) -> Path:
         "stopped_early": progress.stopped_early,
         "curve": progress.curve,
     }
-    (config.out / f"{config.style}_train.json").write_text(json.dumps(meta, indent=1))
+    atomic_write_json(config.out / f"{config.style}_train.json", meta, indent=1)
     return path
