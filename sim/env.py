@@ -18,6 +18,7 @@ offsets; ``curviness`` bounds the roads' curviness (training uses a curriculum o
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 import gymnasium as gym
@@ -39,6 +40,7 @@ from sim.drivers.rewards import StepSignals, step_reward, style_reward
 from sim.road import RoadConfig, generate_road
 from sim.seeding import rng_for
 from sim.weather import PRESETS, SurfaceMap, WeatherDistribution, WindField
+from sim.weather.metadata import surface
 
 HELD_OUT_PRESETS: dict[str, str] = {  # surface -> preset used only for evaluation
     "dry": "clear_dusk",
@@ -50,6 +52,17 @@ TRAIN_PRESETS: tuple[str, ...] = tuple(p for p in PRESETS if p not in HELD_OUT_P
 SPLITS = ("train", "eval")
 SPEED_LIMITS_MPS = (13.9, 16.7, 19.4, 22.2, 25.0)
 ROAD_SEED_RANGES = {"train": (0, 2**30), "eval": (2**30, 2**31 - 1)}
+
+
+def surface_balanced_weights(names: tuple[str, ...]) -> dict[str, float]:
+    """Preset weights giving every dominant road surface the same share of the episodes.
+
+    Of the 22 training presets 10 are dry, 9 wet, 2 snow and 1 ice: drawn uniformly, ice
+    roads were 1 episode in 22 while the evaluation drives a quarter of its episodes on ice.
+    """
+    kinds = {n: surface(PRESETS[n]) for n in names}
+    counts = Counter(kinds.values())
+    return {n: 1.0 / counts[k] for n, k in kinds.items()}
 
 
 @dataclass
@@ -65,6 +78,7 @@ class DrivingEnvConfig:
     offroad_margin_m: float = 1.0
     curviness: tuple[float, float] = (0.3, 1.0)
     lead: LeadConfig = field(default_factory=LeadConfig)
+    balance_surfaces: bool = True  # train split: each dominant surface gets 1/4 of episodes
 
     def __post_init__(self) -> None:
         style_reward(self.style)
@@ -103,6 +117,9 @@ class DrivingEnvConfig:
             names: tuple[str, ...] = (self.weather_preset,)
         elif self.split == "train":
             names = TRAIN_PRESETS
+            if self.balance_surfaces:
+                weights = surface_balanced_weights(names)
+                return WeatherDistribution(preset_weights=weights, jitter=0.05)
         else:
             names = tuple(HELD_OUT_PRESETS.values())
         return WeatherDistribution(preset_weights={n: 1.0 for n in names}, jitter=0.05)
@@ -242,7 +259,12 @@ class DrivingEnv(gym.Env):
         kappa = float(np.max(np.abs(self.road.curvature_ahead(pos.s, (0.0, *LOOKAHEAD_M[:4])))))
         signals = StepSignals(
             speed=kin.vx,
-            target_speed=self.reward_design.target_speed(self.speed_limit, grip, kappa),
+            target_speed=self.reward_design.target_speed(
+                self.speed_limit,
+                grip,
+                kappa,
+                (kin.vx, gap, self.lead.speed) if self.lead.present else None,
+            ),
             speed_limit=self.speed_limit,
             lane_offset=lane_offset,
             heading_error=pos.heading_error,

@@ -12,13 +12,13 @@ grip. The style classifier (standardised logistic regression, stratified k-fold)
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from sim.atomic import atomic_write_json
 from sim.drivers.policy import load_policy
 from sim.drivers.rewards import GRAVITY, STYLES, grip_speed_factor
 from sim.env import HELD_OUT_PRESETS, DrivingEnv, DrivingEnvConfig
@@ -34,7 +34,11 @@ FEATURES = (
     "lane_dev_rms",
     "headway_s",
     "steer_rate_rms",
+    "free_speed_grip_ratio",
+    "accel_grip_p95",
+    "decel_grip_p95",
 )
+FOLLOW_RANGE_M = 80.0
 
 
 @dataclass
@@ -76,6 +80,9 @@ class EpisodeMetrics:
     steer_rate_rms: float
     speed_grip_ratio: float  # mean of speed / (limit x grip_speed_factor(grip))
     lat_grip_p95: float  # 95th percentile of |lateral accel| / (grip x g)
+    free_speed_grip_ratio: float  # speed_grip_ratio over steps with no lead within 80 m
+    accel_grip_p95: float  # 95th percentile of longitudinal acceleration / (grip x g)
+    decel_grip_p95: float  # 95th percentile of braking deceleration / (grip x g)
     offroad: bool
     collision: bool
 
@@ -89,10 +96,14 @@ def episode_metrics(
     acc = np.array([i["accel"] for i in infos])
     jerk = np.diff(acc) / dt if len(acc) > 1 else np.zeros(1)
     lane = np.array([i["lane_offset"] for i in infos])
-    heads = [i["headway_s"] for i in infos if i["gap"] < 80.0 and math.isfinite(i["headway_s"])]
+    following = np.array([i["gap"] < FOLLOW_RANGE_M for i in infos])
+    heads = [
+        i["headway_s"] for i in infos if i["gap"] < FOLLOW_RANGE_M and math.isfinite(i["headway_s"])
+    ]
     steer = np.array([a[0] for a in actions])
     grip = np.array([i["grip"] for i in infos])
     grip_limit = limit * np.array([grip_speed_factor(g) for g in grip])
+    free = ~following if (~following).any() else np.ones_like(following)
     return EpisodeMetrics(
         style,
         surface,
@@ -110,6 +121,9 @@ def episode_metrics(
         float(np.sqrt(np.mean((np.diff(steer) / dt) ** 2))) if len(steer) > 1 else 0.0,
         float(np.mean(v / grip_limit)),
         float(np.percentile(lat / (grip * GRAVITY), 95)),
+        float(np.mean(v[free] / grip_limit[free])),
+        float(np.percentile(np.maximum(acc, 0.0) / (grip * GRAVITY), 95)),
+        float(np.percentile(np.maximum(-acc, 0.0) / (grip * GRAVITY), 95)),
         bool(infos[-1]["offroad"]),
         bool(infos[-1]["collision"]),
     )
@@ -228,7 +242,7 @@ def format_table(result: dict) -> str:
 
 
 def write_json(result: dict, path: Path) -> None:
-    Path(path).write_text(json.dumps(result, indent=1))
+    atomic_write_json(path, result, indent=1)
 
 
 def _grouped_bars(ax, result: dict, key: str, title: str) -> None:

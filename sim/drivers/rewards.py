@@ -9,6 +9,10 @@ PPO agent to drive off the road on purpose):
 * target speed = ``speed_factor`` x speed limit x grip factor, capped by the cornering speed
   ``sqrt(lat_accel_g * grip * g / |curvature ahead|)``; the grip factor
   ``min(1, sqrt(grip / 0.8))`` makes every style drive slower on snow (grip 0.3) and ice (0.1);
+  behind a lead car (``follow_gain > 0``) the target is also capped by the speed that closes
+  the gap to the style's own headway in ``1 / follow_gain`` seconds
+  (:meth:`StyleReward.follow_speed`), so each style is paid for closing up to *its* headway
+  and holding it, not only punished for coming closer;
 * ``penalty``: lane offset and heading error, comfort (longitudinal jerk, lateral
   acceleration beyond the style's share of the grip), steering changes, body slip and a
   headway shorter than the style's, each weighted per style.
@@ -17,21 +21,22 @@ Styles: each a distinct point on every axis, so that they are told apart by cons
 (speed over the grip-adjusted limit, share of the grip used in corners, headway, and the
 comfort / smoothness weights that shape jerk and steering):
 
-=========== ============ =========== ========= ======= ============ ==========
-style        speed_factor lat_accel_g headway_s lane    comfort      smooth
-=========== ============ =========== ========= ======= ============ ==========
-aggressive   1.3          0.75        0.6 s     0.3     0.01         0.01
-normal       0.9          0.4         1.8 s     0.6     0.2          0.1
-cautious     0.55         0.2         3.5 s     0.8     0.4          0.2
-=========== ============ =========== ========= ======= ============ ==========
+=========== ============ =========== ========= ======= ======= ====== ==========
+style        speed_factor lat_accel_g headway_s lane    comfort smooth follow_gain
+=========== ============ =========== ========= ======= ======= ====== ==========
+aggressive   1.3          0.75        0.6 s     0.3     0.01    0.01   0.5 /s
+normal       0.9          0.4         1.8 s     0.6     0.2     0.1    0.4 /s
+cautious     0.55         0.2         3.5 s     0.8     0.4     0.2    0.3 /s
+=========== ============ =========== ========= ======= ======= ====== ==========
 
 * ``aggressive``: well over the limit, hard cornering, tailgating, almost no comfort,
   smoothness or lane weight;
 * ``normal``: just under the limit, moderate cornering, headway and comfort;
 * ``cautious``: about half the limit, gentle cornering, long headway, the largest comfort
   and smoothness weights (lighter than the earlier 1.0 and 0.4, under which it learned slowly);
-* ``erratic``: the normal reward; its character comes from :mod:`sim.drivers.perturb`
-  (reaction delay, weaving, sudden inputs) applied in training and when driving.
+* ``erratic``: the normal reward without the follow term (its shipped policy predates it);
+  its character comes from :mod:`sim.drivers.perturb` (reaction delay, weaving, sudden
+  inputs) applied in training and when driving.
 
 Off-road and collisions end the episode with ``terminal_penalty`` (about 20 steps of perfect
 driving: large enough to matter, small enough not to dominate the return).
@@ -40,13 +45,14 @@ driving: large enough to matter, small enough not to dominate the return).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 GRAVITY = 9.81
 STYLES: tuple[str, ...] = ("aggressive", "normal", "cautious", "erratic")
 LANE_SCALE_M = 1.0
 JERK_SCALE = 10.0
 LAT_EXCESS_SCALE = 2.0
+STANDSTILL_GAP_M = 2.0
 
 
 def grip_speed_factor(grip: float) -> float:
@@ -65,6 +71,7 @@ class StyleReward:
     slip_weight: float = 1.0
     headway_weight: float = 1.0
     terminal_penalty: float = 20.0
+    follow_gain: float = 0.0  # 1/s; > 0: behind a lead the target closes the gap to headway_s
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -76,11 +83,30 @@ class StyleReward:
         if not 0 < self.lat_accel_g <= 1:
             raise ValueError(f"StyleReward.lat_accel_g must be in (0, 1], got {self.lat_accel_g}")
 
-    def target_speed(self, speed_limit: float, grip: float, curvature_max: float) -> float:
-        """Speed [m/s] this style wants given the limit, grip and the sharpest curve ahead."""
+    def target_speed(
+        self,
+        speed_limit: float,
+        grip: float,
+        curvature_max: float,
+        follow: tuple[float, float, float] | None = None,
+    ) -> float:
+        """Speed [m/s] this style wants given the limit, grip and the sharpest curve ahead.
+
+        ``follow = (speed, gap, lead_speed)`` of the ego behind a lead car: with
+        ``follow_gain > 0`` the target is also capped by :meth:`follow_speed`, so that the
+        style is rewarded for closing up to its own headway and holding it there.
+        """
         straight = self.speed_factor * speed_limit * grip_speed_factor(grip)
         corner = math.sqrt(self.lat_accel_g * grip * GRAVITY / max(abs(curvature_max), 1e-4))
-        return max(min(straight, corner), 2.0)
+        target = min(straight, corner)
+        if follow is not None and self.follow_gain > 0:
+            target = min(target, self.follow_speed(*follow))
+        return max(target, 2.0)
+
+    def follow_speed(self, speed: float, gap: float, lead_speed: float) -> float:
+        """Speed that closes ``gap`` [m] to this style's headway in ``1/follow_gain`` s."""
+        desired = self.headway_s * speed + STANDSTILL_GAP_M
+        return max(lead_speed + self.follow_gain * (gap - desired), 0.0)
 
 
 @dataclass(frozen=True)
@@ -133,7 +159,10 @@ NORMAL_REWARD = StyleReward(
     lane_weight=0.6,
     comfort_weight=0.2,
     smooth_weight=0.1,
+    follow_gain=0.4,
 )
+# erratic's shipped policy was trained on the normal reward before the follow term existed
+ERRATIC_REWARD = replace(NORMAL_REWARD, follow_gain=0.0)
 
 STYLE_REWARDS: dict[str, StyleReward] = {
     "aggressive": StyleReward(
@@ -144,6 +173,7 @@ STYLE_REWARDS: dict[str, StyleReward] = {
         comfort_weight=0.01,
         smooth_weight=0.01,
         slip_weight=0.5,
+        follow_gain=0.5,
     ),
     "normal": NORMAL_REWARD,
     "cautious": StyleReward(
@@ -154,9 +184,10 @@ STYLE_REWARDS: dict[str, StyleReward] = {
         comfort_weight=0.4,
         smooth_weight=0.2,
         slip_weight=2.0,
+        follow_gain=0.3,
     ),
     # erratic is trained on the normal reward: its style is the perturbation (perturb.py)
-    "erratic": NORMAL_REWARD,
+    "erratic": ERRATIC_REWARD,
 }
 
 

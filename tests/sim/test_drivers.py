@@ -66,6 +66,23 @@ def test_target_speeds_order_styles_and_drop_on_low_grip():
         assert r.target_speed(20.0, 1.0, 1 / 30) < grips[0]  # slower into a tight bend
 
 
+def test_aggressive_target_closes_the_gap_to_its_own_headway_behind_a_lead():
+    aggressive, normal = STYLE_REWARDS["aggressive"], STYLE_REWARDS["normal"]
+    free = aggressive.target_speed(20.0, 1.0, 0.001)
+    lead = 12.0
+    far, held = (15.0, 60.0, lead), (lead, 0.6 * lead + 2.0, lead)  # (speed, gap, lead speed)
+    assert aggressive.target_speed(20.0, 1.0, 0.001, far) == pytest.approx(free)  # still far
+    assert aggressive.target_speed(20.0, 1.0, 0.001, held) == pytest.approx(lead)  # at headway
+    mid = aggressive.target_speed(20.0, 1.0, 0.001, (lead, 20.0, lead))
+    assert lead < mid < free  # closing in: faster than the lead, less than on a free road
+    too_close = aggressive.target_speed(20.0, 1.0, 0.001, (lead, 3.0, lead))
+    assert too_close < lead  # inside its headway: drop back
+    # each style holds its own headway: where aggressive is content, normal drops back
+    assert normal.target_speed(20.0, 1.0, 0.001, held) < lead
+    erratic = STYLE_REWARDS["erratic"]  # no follow term: its policy was trained without one
+    assert erratic.target_speed(20.0, 1.0, 0.001, held) == erratic.target_speed(20.0, 1.0, 0.001)
+
+
 def signals(**kw) -> StepSignals:
     base = dict(
         speed=15.0,
