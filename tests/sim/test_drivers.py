@@ -230,8 +230,9 @@ def held_out_eval():
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="style classifier measured 78.9% < 90% target (drivesynth drivers eval, seed 0): "
-    "aggressive and normal still overlap; see sim/drivers/policies/README.md",
+    reason="style classifier measured 78.3% < 90% target (drivesynth drivers eval, seed 0; "
+    "78.9% and 78.6% at seeds 1 and 2): aggressive and normal overlap, and snow/ice episodes "
+    "that end off the road are told apart badly; see sim/drivers/policies/README.md",
 )
 def test_styles_told_apart_by_a_classifier(held_out_eval):
     assert held_out_eval["classifier_accuracy"] >= 0.9

@@ -135,14 +135,17 @@ def test_frame_metadata_has_ego_and_road_entries():
     cfg = ScenarioConfig(seed=9, road_kind="open", lanes=3, ego_lane=2, **SMALL)
     with Scenario(cfg) as sc:
         frame = list(sc.run_frames(2))[-1]
-        kappa = sc.road.curvature_ahead(sc.road.project(sc.ego.position[:2]).s, [20.0])[0]
+        proj = sc.road.project(sc.ego.position[:2])
+        kappa = sc.road.curvature_ahead(proj.s, [20.0])[0]
     ego_keys = {"speed_mps", "accel_mps2", "yaw_rate", "steer", "throttle", "brake", "gear",
                 "rpm", "wheel_slip", "damage", "position", "yaw", "surface"}  # fmt: skip
     assert ego_keys <= set(frame.ego)
     assert len(frame.ego["wheel_slip"]["ratio"]) == 4 and frame.ego["surface"] == "dry"
     road = frame.road
     assert road["kind"] == "open" and road["lanes"] == 3 and road["lane_index"] == 2
-    assert road["lateral_offset_m"] == pytest.approx(sc.road.lane_offsets()[2], abs=0.05)
+    # the label is the ego's own position across the road, and the ego is in its lane
+    assert road["lateral_offset_m"] == pytest.approx(proj.lateral, abs=1e-6)
+    assert road["lateral_offset_m"] == pytest.approx(sc.road.lane_offsets()[2], abs=0.5)
     if road["shape"] != "straight":
         assert np.sign(road["curvature_ahead"]) == (1 if road["shape"] == "left_curve" else -1)
         assert np.sign(kappa) == np.sign(road["curvature_ahead"]) or abs(kappa) < 0.002
