@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen.manifest import MANIFEST, atomic_write_bytes
+from datagen.manifest import MANIFEST
 from datagen.qc.shardio import Decoded, iter_decoded
+from sim.atomic import atomic_write_bytes
 from sim.classes import palette
 
 CARD_DIR = "card"

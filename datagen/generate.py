@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from datagen.manifest import (
-    atomic_write_json,
     build_manifest,
     fingerprint,
     label_stats,
@@ -32,6 +31,7 @@ from datagen.manifest import (
     write_manifest,
 )
 from datagen.plan import GenerateConfig, ShardPlan, make_plan
+from sim.atomic import atomic_write_json
 
 SCHEDULER_RE = re.compile(r"^(tcp|tls|inproc|ws|wss)://[^\s:/]+:\d{1,5}$")
 TASK_RETRIES = 2

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
-from sim.atomic import atomic_write_bytes, atomic_write_json  # noqa: F401 (datagen uses them from here)
+from sim.atomic import atomic_write_json
 
 MANIFEST = "manifest.json"
 SIDECAR_DIR = ".shards"

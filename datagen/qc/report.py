@@ -16,8 +16,6 @@ import numpy as np
 
 from datagen.manifest import (
     MANIFEST,
-    atomic_write_bytes,
-    atomic_write_json,
     build_manifest,
     label_stats,
     read_manifest,
@@ -28,6 +26,7 @@ from datagen.manifest import (
 )
 from datagen.qc import anomaly, rules
 from datagen.qc.shardio import iter_decoded, iter_raw, rewrite_without
+from sim.atomic import atomic_write_bytes, atomic_write_json
 
 UNREADABLE = "shard_unreadable"
 

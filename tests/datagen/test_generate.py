@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from datagen.generate import RunOptions, pending_shards, shard_fingerprint
-from datagen.manifest import atomic_write_json, sha256_file, shard_is_intact, sidecar_path
+from datagen.manifest import sha256_file, shard_is_intact, sidecar_path
 from datagen.plan import GenerateConfig, make_plan
 from edge.cli import main
+from sim.atomic import atomic_write_json
 
 PRESETS = ("clear_noon", "heavy_rain")
 TINY = [
