@@ -12,7 +12,6 @@ grip. The style classifier (logistic regression on standardised ``log1p`` of
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -98,12 +97,12 @@ def episode_metrics(
     jerk = np.diff(acc) / dt if len(acc) > 1 else np.zeros(1)
     lane = np.array([i["lane_offset"] for i in infos])
     following = np.array([i["gap"] < FOLLOW_RANGE_M for i in infos])
-    heads = [
-        i["headway_s"] for i in infos if i["gap"] < FOLLOW_RANGE_M and math.isfinite(i["headway_s"])
-    ]
+    headway = np.array([i["headway_s"] for i in infos])
+    heads = headway[following & np.isfinite(headway)]
     steer = np.array([a[0] for a in actions])
     grip = np.array([i["grip"] for i in infos])
     grip_limit = limit * np.array([grip_speed_factor(g) for g in grip])
+    grip_g = grip * GRAVITY
     free = ~following if (~following).any() else np.ones_like(following)
     return EpisodeMetrics(
         style,
@@ -118,13 +117,13 @@ def episode_metrics(
         float(np.percentile(lat, 95)),
         float(np.sqrt(np.mean(jerk**2))),
         float(np.sqrt(np.mean(lane**2))),
-        float(np.median(heads)) if heads else 10.0,
+        float(np.median(heads)) if heads.size else 10.0,
         float(np.sqrt(np.mean((np.diff(steer) / dt) ** 2))) if len(steer) > 1 else 0.0,
         float(np.mean(v / grip_limit)),
-        float(np.percentile(lat / (grip * GRAVITY), 95)),
+        float(np.percentile(lat / grip_g, 95)),
         float(np.mean(v[free] / grip_limit[free])),
-        float(np.percentile(np.maximum(acc, 0.0) / (grip * GRAVITY), 95)),
-        float(np.percentile(np.maximum(-acc, 0.0) / (grip * GRAVITY), 95)),
+        float(np.percentile(np.maximum(acc, 0.0) / grip_g, 95)),
+        float(np.percentile(np.maximum(-acc, 0.0) / grip_g, 95)),
         bool(infos[-1]["offroad"]),
         bool(infos[-1]["collision"]),
     )
