@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from multimodal.distributed import to_device
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -82,7 +84,7 @@ def spec_augment(mel: torch.Tensor, cfg: AugmentConfig, generator: torch.Generat
             start = (torch.rand(batch, generator=generator) * (size - w).clamp_min(1)).long()
             idx = torch.arange(size)
             band = (idx[None] >= start[:, None]) & (idx[None] < (start + w)[:, None])
-            band = band.to(mel.device)
+            band = to_device(band, mel.device)
             shape = (batch, size, 1) if axis == 1 else (batch, 1, size)
             out = torch.where(band.view(shape), fill.view(batch, 1, 1), out)
     return out

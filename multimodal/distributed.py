@@ -82,6 +82,14 @@ def mean_across_ranks(value: torch.Tensor) -> torch.Tensor:
     return (out / dist.get_world_size()).to(value.device)
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A host tensor on ``device`` without a stream sync: a copy from pageable memory waits
+    for every queued kernel, one from pinned memory does not."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 def gather_floats(values: list[float]) -> list[list[float]]:
     """Every rank's ``values`` (same length on all ranks), in rank order."""
     mine = torch.tensor(values, dtype=torch.float64)

@@ -18,7 +18,7 @@ from multimodal.checkpoint import (
 )
 from multimodal.configs import preset
 from multimodal.data import train_loader
-from multimodal.distributed import cleanup, init_distributed, mean_across_ranks
+from multimodal.distributed import cleanup, init_distributed, mean_across_ranks, to_device
 from multimodal.loss import TriModalLoss
 from multimodal.model import TriModalModel, load_openclip_weights
 from multimodal.prompts import default_prompts
@@ -55,8 +55,11 @@ class Trainer:
         if cfg.init_openclip:
             load_openclip_weights(self.model, cfg.init_openclip)
         self.net = self._wrap(self.model)
+        # fused AdamW takes a device-side "found_inf" flag: a non-finite step is skipped on
+        # the device, without the host waiting for the GPU to say so (no sync per step)
         self.optimizer = torch.optim.AdamW(
-            param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6
+            param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6,
+            fused=True,
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, cosine_with_warmup(cfg.warmup_steps, cfg.total_steps)
@@ -67,7 +70,10 @@ class Trainer:
         self.prompts = default_prompts(cfg.caption_families)
         self.step = 0
         self.history: list[dict] = []
-        self.nonfinite_steps = 0  # steps skipped for non-finite gradients
+        self.nonfinite_steps = 0  # steps skipped for non-finite gradients (as of the last flush)
+        self._nonfinite = torch.zeros((), dtype=torch.int64, device=self.env.device)
+        self._pending: list[tuple[dict, torch.Tensor]] = []  # steps whose losses are on device
+        self._window = (time.perf_counter(), 0)  # (start, samples) of the throughput window
         if cfg.resume:
             self._resume(cfg.resume)
 
@@ -77,8 +83,10 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [self.env.device.index] if self.env.device.type == "cuda" else None
-            # the fusion head's text type-embedding is unused in training
-            net = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+            # the parameters training never uses (the fusion head's text type-embedding; a
+            # tower left out by --modalities) are the same every step: a static graph lets
+            # DDP find them once instead of walking the autograd graph after every forward
+            net = DistributedDataParallel(model, device_ids=ids, static_graph=True)
         return torch.compile(net) if self.cfg.compile else net
 
     # ---- checkpoints -------------------------------------------------------------------
@@ -117,7 +125,7 @@ class Trainer:
         )
         drop = torch.rand(batch, generator=gen) < self.cfg.modality_dropout
         which = torch.rand(batch, generator=gen) < 0.5
-        return {"image": ~(drop & which), "audio": ~(drop & ~which)}
+        return {"image": ~(drop & which), "audio": ~(drop & ~which)}  # never both dropped
 
     def _micro_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
         dev = self.env.device
@@ -126,7 +134,7 @@ class Trainer:
         tokens = batch["tokens"] if "tokens" in batch else self.tokenizer(batch["text"])
         tokens = tokens.to(dev, non_blocking=True)
         mel = self._mel(batch["audio"].to(dev, non_blocking=True)) if self.cfg.uses_audio else None
-        present = {k: v.to(dev) for k, v in self._present(len(batch["text"])).items()}
+        present = {k: to_device(v, dev) for k, v in self._present(len(batch["text"])).items()}
         use_bf16 = self.cfg.precision == "bf16"
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_bf16):
             feats = self.net(images, tokens, mel, present)
@@ -157,21 +165,38 @@ class Trainer:
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         # DDP has averaged the gradients, so every rank sees the same norm and decides alike:
         # a non-finite step (a loss spike in bf16, a broken sample) is skipped, not applied.
-        if torch.isfinite(grad_norm):
-            self.optimizer.step()
-        else:
-            self.nonfinite_steps += 1
-            if self.nonfinite_steps > MAX_NONFINITE_STEPS:
-                raise FloatingPointError(
-                    f"{self.nonfinite_steps} training steps had non-finite gradients; lower "
-                    f"--lr (now {self.cfg.lr}) or use --precision fp32"
-                )
+        # The decision stays on the device (fused AdamW's found_inf); it is counted at flush.
+        bad = ~torch.isfinite(grad_norm)
+        self.optimizer.found_inf = bad.float()
+        self.optimizer.step()
+        self._nonfinite += bad.long()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        # one device->host sync per step: all losses reduced and copied together
-        values = mean_across_ranks(torch.stack([total, *parts.values()]).float()).tolist()
-        return {"loss": values[0], "parts": dict(zip(parts, values[1:]))}
+        return {"values": torch.stack([total, *parts.values()]).float(), "parts": list(parts)}
+
+    def flush(self, writer=None, bar=None) -> None:
+        """Copy the pending steps' losses to the host (one reduction, one sync for all) and
+        log them; check the count of skipped non-finite steps."""
+        if not self._pending:
+            return
+        values = mean_across_ranks(torch.stack([v for _, v in self._pending])).tolist()
+        start, samples = self._window
+        now = time.perf_counter()
+        rate = samples / max(now - start, 1e-9)
+        self._window = (now, 0)
+        for (record, _), row in zip(self._pending, values):
+            record.update(loss=row[0], parts=dict(zip(record.pop("names"), row[1:])),
+                          samples_per_s_per_device=rate, t=elapsed(self._start))  # fmt: skip
+            self.history.append(record)
+            self._log(record, writer, bar)
+        self._pending = []
+        self.nonfinite_steps = int(self._nonfinite.item())
+        if self.nonfinite_steps > MAX_NONFINITE_STEPS:
+            raise FloatingPointError(
+                f"{self.nonfinite_steps} training steps had non-finite gradients; lower "
+                f"--lr (now {self.cfg.lr}) or use --precision fp32"
+            )
 
     # ---- the run -----------------------------------------------------------------------
     def fit(self) -> dict:
@@ -181,7 +206,9 @@ class Trainer:
         data_cfg = data_config(cfg, self.model_cfg, cfg.train, train=True)
         self.run_from = len(self.history)  # resumed runs time only their own steps
         stall = 0.0
-        start = time.perf_counter()
+        start = self._start = time.perf_counter()
+        self._window = (start, 0)
+        per_step = cfg.batch_size * cfg.accum
         try:
             while self.step < cfg.total_steps:
                 epoch = self.step // cfg.steps_per_epoch
@@ -194,14 +221,19 @@ class Trainer:
                     t0 = time.perf_counter()
                     micro = [next(batches) for _ in range(cfg.accum)]
                     stall += time.perf_counter() - t0
-                    t1 = time.perf_counter()
-                    record = self.train_step(micro)
-                    record["t"] = elapsed(start)
-                    rate = cfg.batch_size * cfg.accum / elapsed(t1)
-                    self._log(record, epoch, rate, sum(b["skipped"] for b in micro), writer, bar)
+                    out = self.train_step(micro)
+                    record = {"step": self.step, "epoch": epoch, "names": out["parts"],
+                              "lr": self.scheduler.get_last_lr()[0],
+                              "skipped": sum(b["skipped"] for b in micro)}  # fmt: skip
+                    self._pending.append((record, out["values"]))
+                    self._window = (self._window[0], self._window[1] + per_step)
+                    if self.step % cfg.log_every == 0 or self.step == cfg.total_steps:
+                        self.flush(writer, bar)
                     if cfg.save_every and self.step % cfg.save_every == 0:
+                        self.flush(writer, bar)
                         self.save()
                 del batches  # shut this epoch's loader workers down now
+                self.flush(writer, bar)
                 self.save()
             summary = self._finish(elapsed(start), stall, self._device_stats(stall, start))
         finally:
@@ -212,20 +244,17 @@ class Trainer:
             cleanup()
         return summary
 
-    def _log(self, record: dict, epoch: int, rate: float, skipped: int, writer, bar) -> None:
-        record.update(step=self.step, epoch=epoch, lr=self.scheduler.get_last_lr()[0],
-                      samples_per_s_per_device=rate, skipped=skipped)  # fmt: skip
-        self.history.append(record)
+    def _log(self, record: dict, writer, bar) -> None:
+        rate = record["samples_per_s_per_device"]
         if writer is not None:
-            writer.add_scalar("train/loss", record["loss"], self.step)
+            writer.add_scalar("train/loss", record["loss"], record["step"])
             for pair, value in record["parts"].items():
-                writer.add_scalar(f"train/{pair}", value, self.step)
-            writer.add_scalar("train/lr", record["lr"], self.step)
-            writer.add_scalar("train/samples_per_s_per_device", rate, self.step)
+                writer.add_scalar(f"train/{pair}", value, record["step"])
+            writer.add_scalar("train/lr", record["lr"], record["step"])
+            writer.add_scalar("train/samples_per_s_per_device", rate, record["step"])
         if bar is not None:
             bar.update(1)
-            if self.step % self.cfg.log_every == 0 or self.step == 1:
-                bar.set_postfix(loss=f"{record['loss']:.3f}", sps=f"{rate:.0f}/dev")
+            bar.set_postfix(loss=f"{record['loss']:.3f}", sps=f"{rate:.0f}/dev")
 
     def _writer(self):
         if not self.env.is_main:

@@ -128,3 +128,28 @@ def test_two_process_gloo_matches_one_process(shard_set, tmp_path):
     for name, grad in grads1.items():  # DDP-averaged local-loss grads == global-batch grads
         torch.testing.assert_close(grads2[name], grad, rtol=1e-3, atol=1e-6)
     assert max(float(g.abs().max()) for g in grads1.values()) > 1e-4
+
+
+def test_nonfinite_step_is_skipped_without_changing_weights(shard_set, tmp_path):
+    import argparse
+
+    from multimodal.data import train_loader
+    from multimodal.options import add_arguments
+    from multimodal.train import config_from_args, data_config
+    from multimodal.trainer import Trainer
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    cfg = config_from_args(parser.parse_args(_args(shard_set, tmp_path / "run")))
+    trainer = Trainer(cfg)
+    batch = next(iter(train_loader(data_config(cfg, trainer.model_cfg, cfg.train, True), 0, 1)))
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    broken = {**batch, "image": torch.full_like(batch["image"], float("nan"))}
+    trainer.train_step([broken])  # the skip is decided on the device (fused AdamW found_inf)
+    assert int(trainer._nonfinite) == 1
+    after = trainer.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    trainer.train_step([batch])  # a good step still trains
+    assert int(trainer._nonfinite) == 1
+    changed = [k for k in before if not torch.equal(before[k], trainer.model.state_dict()[k])]
+    assert changed
