@@ -7,7 +7,11 @@
 #      families, training curves, confusion matrices; sps2 / (2 * sps1) = efficiency;
 #   5. image-text side by side: our trainer (--modalities image,text) vs open_clip_train.main
 #      on the same shards repacked (png/txt), same config, batch, precision and GPU count;
-#   6. results.json + plots + logs tarball into $OUT.
+#   6. (CAMPAIGN_EDGE=1) the host CPU's int8 instructions, ONNX export of the main run
+#      (int8 calibrated on val), `bench edge` on the test split at 1/2/4 threads;
+#   7. results.json + plots + logs tarball into $OUT.
+# For a run longer than one device call (10 min), start it detached and poll:
+#   setsid nohup env OUT=/tmp/co CAMPAIGN_BUDGET_S=1500 bash scripts/device_campaign.sh &
 # Usage: bash scripts/device_campaign.sh            (the GPU machine)
 #        bash scripts/device_campaign.sh --smoke    (CPU, tiny, gloo: proves every step)
 set -uo pipefail
@@ -31,6 +35,7 @@ if [[ $MODE == gpu ]]; then
   # overrides for a rerun on another machine (e.g. 1 GPU, 16 cores: CAMPAIGN_NGPU=1 ...)
   NGPU=${CAMPAIGN_NGPU:-$NGPU}; GEN_W=${CAMPAIGN_GEN_W:-$GEN_W}; LR=${CAMPAIGN_LR:-$LR}
   MAIN_S=${CAMPAIGN_MAIN_S:-$MAIN_S}; GEN_CAP=${CAMPAIGN_GEN_CAP:-$GEN_CAP}
+  WARM=${CAMPAIGN_WARM:-$WARM}; BATCH=${CAMPAIGN_BATCH:-$BATCH}
   TRAIN_SCEN=${CAMPAIGN_TRAIN_SCEN:-$TRAIN_SCEN}; FRAMES=${CAMPAIGN_FRAMES:-$FRAMES}
   SCALE_STEPS=${CAMPAIGN_SCALE_STEPS:-$SCALE_STEPS}; LWORK=${CAMPAIGN_LWORK:-$LWORK}
 else
@@ -67,6 +72,7 @@ pack() {  # always runs: whatever exists goes to $OUT
   cp "$RESULTS" "$OUT/results.json"
   cp "$RUNS/main/training_curve.png" "$OUT/training_curve.png" 2>/dev/null
   cp "$W/eval_test.json" "$OUT/eval_test.json" 2>/dev/null
+  cp "$W/edge_bench.json" "$W/edge_bench.png" "$OUT/" 2>/dev/null
   (cd "$W" && ls eval_plots/*.png >/dev/null 2>&1 && tar czf "$OUT/confusion.tar.gz" eval_plots)
   (cd "$W" && tar czf "$OUT/logs.tar.gz" logs runs/*/summary.json runs/*/tensorboard \
      runs/main/training_curve.png occ/logs/*/out.log data/*/manifest.json data/*/card 2>/dev/null)
@@ -205,5 +211,17 @@ $PY scripts/openclip_compare.py compare --ours "$RUNS/it_ours/summary.json" \
   | tee -a "$W/logs/campaign.log"
 put openclip_compare "$(jfile "$W/compare.json")"
 put openclip_compare_note "\"open_clip ran on $OC_N process(es), ours on $NGPU\""
+fi
+if [[ -n "${CAMPAIGN_EDGE:-}" ]]; then
+  log "edge: export and bench on this host's CPU"
+  FLAGS=$(grep -o -w -E 'avx2|avx512f|avx512_vnni|avx_vnni|amx_int8|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')
+  put edge_cpu "{\"model\": \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\", \"flags\": \"$FLAGS\", \"cores\": $(nproc)}"
+  ds export --checkpoint "$RUNS/main/checkpoint.pt" --out "$W/bundle" --quantize all \
+    --data "$TEST_URLS" --calib "$VAL_URLS" --overwrite > "$W/logs/export.log" 2>&1
+  log "export rc=$?"
+  timeout "$(limit 240 5)" $PY -m edge.cli bench edge --bundle "$W/bundle" \
+    --checkpoint "$RUNS/main/checkpoint.pt" --data "$TEST_URLS" --threads 1,2,4 --samples 64 \
+    --json "$W/edge_bench.json" --plot "$W/edge_bench.png" > "$W/logs/bench_edge.log" 2>&1
+  log "bench edge rc=$?"
 fi
 log "done"
