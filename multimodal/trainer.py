@@ -185,9 +185,13 @@ class Trainer:
         now = time.perf_counter()
         rate = samples / max(now - start, 1e-9)
         self._window = (now, 0)
-        for (record, _), row in zip(self._pending, values):
+        n = len(self._pending)
+        for i, ((record, _), row) in enumerate(zip(self._pending, values)):
+            # the host only knows when the window's last step finished: its steps are
+            # placed evenly inside the window (each at the window's mean rate)
+            t = start - self._start + (now - start) * (i + 1) / n
             record.update(loss=row[0], parts=dict(zip(record.pop("names"), row[1:])),
-                          samples_per_s_per_device=rate, t=elapsed(self._start))  # fmt: skip
+                          samples_per_s_per_device=rate, t=t)  # fmt: skip
             self.history.append(record)
             self._log(record, writer, bar)
         self._pending = []

@@ -2,9 +2,10 @@
 # The GPU training campaign in one call (2x H200, 32 cores, Python 3.12, <= 9.5 minutes):
 #   1. install the carried wheels (+ pybullet build in the background), open_clip's own env;
 #   2. generate train / val / test shards (split by seed: held-out scenario seeds) on Dask;
-#   3. scaling: the small model on 1 GPU (short run) -> its samples/s sizes the main run;
-#   4. the main run: 2 GPUs (torchrun, NCCL, bf16), test-split eval with held-out caption
-#      families, training curves, confusion matrices; sps2 / (2 * sps1) = efficiency;
+#   3. scaling: the same short run (per-GPU batch, steps) on 1 GPU and on all of them:
+#      sps_n / (n * sps_1) = efficiency;
+#   4. the main run (torchrun, NCCL, bf16), test-split eval with held-out caption
+#      families, training curves, confusion matrices;
 #   5. image-text side by side: our trainer (--modalities image,text) vs open_clip_train.main
 #      on the same shards repacked (png/txt), same config, batch, precision and GPU count;
 #   6. (CAMPAIGN_EDGE=1) the host CPU's int8 instructions, ONNX export of the main run
@@ -147,29 +148,32 @@ export -f train
 sps() { $PY -c "import json; print(json.load(open('$RUNS/$1/summary.json'))['samples_per_s'] or 0)" 2>/dev/null || echo 0; }
 
 log "scaling: 1 process"
-if [[ -n "${CAMPAIGN_MAIN_STEPS:-}" ]]; then SPS1=0  # no scaling run: fixed main steps
-else
-  timeout "$(limit 60 330)" bash -c "train scale1 1 $SCALE_STEPS"
-  SPS1=$(sps scale1)
+timeout "$(limit 60 330)" bash -c "train scale1 1 $SCALE_STEPS"
+SPS1=$(sps scale1); SPS2=0
+if (( NGPU > 1 )); then  # the same short run on every GPU: same per-GPU batch, same steps
+  log "scaling: $NGPU processes"
+  timeout "$(limit 60 300)" bash -c "train scale2 $NGPU $SCALE_STEPS"
+  SPS2=$(sps scale2)
 fi
-# steps of the main run: MAIN_S seconds at the expected 2-process rate (at least 1.6x)
-STEPS=$($PY -c "g=$NGPU; print(max(20, int($MAIN_S * (1.6 if g > 1 else 1.0) * $SPS1 / (g * $BATCH))))")
+# steps of the main run: MAIN_S seconds at the measured rate (or CAMPAIGN_MAIN_STEPS);
+# CAMPAIGN_MAIN_BATCH sets its per-GPU batch (e.g. 128 on 2 GPUs = a 256 global batch)
+MBATCH=${CAMPAIGN_MAIN_BATCH:-$BATCH}
+STEPS=$($PY -c "g=$NGPU; r=$SPS2 if g > 1 else $SPS1; print(max(20, int($MAIN_S * r / (g * $MBATCH))))")
 STEPS=${CAMPAIGN_MAIN_STEPS:-$STEPS}
-log "sps1=$SPS1 -> main run $STEPS steps"
-timeout "$(limit $(( MAIN_S + 60 )) ${CAMPAIGN_MAIN_RESERVE:-150})" bash -c "train main $NGPU $STEPS --save-every 250"
+log "sps1=$SPS1 sps$NGPU=$SPS2 -> main run $STEPS steps, per-GPU batch $MBATCH"
+timeout "$(limit $(( MAIN_S + 60 )) ${CAMPAIGN_MAIN_RESERVE:-150})" bash -c "train main $NGPU $STEPS --save-every 250 --batch-size $MBATCH"
 log "main run rc=$?"
-SPS2=$(sps main)
 put scaling "$($PY -c "
 import json
 def s(n):
     try: return json.load(open('$RUNS/'+n+'/summary.json'))
     except Exception: return {}
-a, b = s('scale1'), s('main')
-r = {k: {x: v.get(x) for x in ('samples_per_s', 'stall_fraction_per_rank',
-     'peak_memory_mib_per_rank', 'global_batch', 'steps', 'first_loss', 'final_loss')}
-     for k, v in (('gpus_1', a), ('gpus_2', b))}
+keys = ('samples_per_s', 'stall_fraction_per_rank', 'peak_memory_mib_per_rank', 'global_batch',
+        'steps', 'first_loss', 'final_loss', 'nonfinite_steps_skipped')
+r = {k: {x: s(n).get(x) for x in keys} for k, n in (('gpus_1', 'scale1'),
+     ('gpus_$NGPU', 'scale2'), ('main', 'main'))}
 r['per_gpu_batch'] = $BATCH; r['model'] = '$MODEL'
-r['efficiency'] = ($SPS2 / (2 * $SPS1)) if $SPS1 and $NGPU == 2 else None
+r['efficiency'] = ($SPS2 / ($NGPU * $SPS1)) if $SPS1 and $SPS2 else None
 print(json.dumps(r))")"
 
 log "evaluating on test (held-out caption families: $HELD_OUT)"
