@@ -54,6 +54,7 @@ class Trainer:
         self.model = TriModalModel(self.model_cfg).to(self.env.device)
         if cfg.init_openclip:
             load_openclip_weights(self.model, cfg.init_openclip)
+        self.frozen = freeze_unused(self.model, cfg)
         self.net = self._wrap(self.model)
         # fused AdamW takes a device-side "found_inf" flag: a non-finite step is skipped on
         # the device, without the host waiting for the GPU to say so (no sync per step)
@@ -83,10 +84,9 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [self.env.device.index] if self.env.device.type == "cuda" else None
-            # the parameters training never uses (the fusion head's text type-embedding; a
-            # tower left out by --modalities) are the same every step: a static graph lets
-            # DDP find them once instead of walking the autograd graph after every forward
-            net = DistributedDataParallel(model, device_ids=ids, static_graph=True)
+            # parameters training never uses are frozen (freeze_unused), so DDP need not
+            # walk the autograd graph after every forward to find them
+            net = DistributedDataParallel(model, device_ids=ids)
         return torch.compile(net) if self.cfg.compile else net
 
     # ---- checkpoints -------------------------------------------------------------------
@@ -317,6 +317,27 @@ class Trainer:
                            self.env.device, self.out / "plots")  # fmt: skip
         atomic_write_json(self.out / "val_metrics.json", metrics)
         return metrics
+
+
+def freeze_unused(model: TriModalModel, cfg: TrainConfig) -> list[str]:
+    """Freeze the parameters this configuration never trains (a tower left out by
+    ``--modalities``, the temperature of a pair with weight 0, the fusion head when fused-text
+    is off, and the fusion's text type-embedding: text is never fused in training).
+    Returns their names. They keep their values; checkpoints are unchanged."""
+    weights = cfg.active_weights().to_dict()
+    unused = ["fusion.type_embed.text"]
+    unused += [f"logit_scale.{pair}" for pair, w in weights.items() if w == 0]
+    if "image" not in cfg.modalities:
+        unused.append("visual.")
+    if "audio" not in cfg.modalities:
+        unused.append("audio.")
+    if weights["fused_text"] == 0:
+        unused.append("fusion.")
+    frozen = [n for n, p in model.named_parameters() if any(n.startswith(u) for u in unused)]
+    for name, param in model.named_parameters():
+        if name in frozen:
+            param.requires_grad_(False)
+    return frozen
 
 
 def steady_throughput(history: list[dict], global_batch: int, skip: float = 0.2) -> dict:

@@ -37,6 +37,7 @@ if [[ $MODE == gpu ]]; then
   NGPU=${CAMPAIGN_NGPU:-$NGPU}; GEN_W=${CAMPAIGN_GEN_W:-$GEN_W}; LR=${CAMPAIGN_LR:-$LR}
   MAIN_S=${CAMPAIGN_MAIN_S:-$MAIN_S}; GEN_CAP=${CAMPAIGN_GEN_CAP:-$GEN_CAP}
   WARM=${CAMPAIGN_WARM:-$WARM}; BATCH=${CAMPAIGN_BATCH:-$BATCH}
+  TEST_SCEN=${CAMPAIGN_TEST_SCEN:-$TEST_SCEN}; VAL_SCEN=${CAMPAIGN_VAL_SCEN:-$VAL_SCEN}
   TRAIN_SCEN=${CAMPAIGN_TRAIN_SCEN:-$TRAIN_SCEN}; FRAMES=${CAMPAIGN_FRAMES:-$FRAMES}
   SCALE_STEPS=${CAMPAIGN_SCALE_STEPS:-$SCALE_STEPS}; LWORK=${CAMPAIGN_LWORK:-$LWORK}
 else
@@ -148,6 +149,7 @@ export -f train
 sps() { $PY -c "import json; print(json.load(open('$RUNS/$1/summary.json'))['samples_per_s'] or 0)" 2>/dev/null || echo 0; }
 
 log "scaling: 1 process"
+if [[ -z "${CAMPAIGN_SKIP_MAIN:-}" ]]; then  # (only the image-text comparison below)
 timeout "$(limit 60 330)" bash -c "train scale1 1 $SCALE_STEPS"
 SPS1=$(sps scale1); SPS2=0
 if (( NGPU > 1 )); then  # the same short run on every GPU: same per-GPU batch, same steps
@@ -191,6 +193,7 @@ if m:
     m = {'gallery': m['gallery_size'], 'held_out_families': '$HELD_OUT'.split(','),
          'zero_shot_accuracy': zs, 'retrieval_R@1': {d: r['R@1'] for d, r in m['retrieval'].items()}}
 print(json.dumps(m))")"
+fi
 
 # ---- 5. image-text: ours vs open_clip_train ------------------------------------------------
 log "image-text: drivesynth trainer"

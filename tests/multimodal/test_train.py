@@ -153,3 +153,38 @@ def test_nonfinite_step_is_skipped_without_changing_weights(shard_set, tmp_path)
     assert int(trainer._nonfinite) == 1
     changed = [k for k in before if not torch.equal(before[k], trainer.model.state_dict()[k])]
     assert changed
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("modalities", ["image,text", "audio,text"])
+def test_two_process_gloo_trains_two_modalities(shard_set, tmp_path, modalities):
+    """Towers and temperatures a two-modality run never uses are frozen, so DDP (which does
+    not search for unused parameters) runs step after step."""
+    out = tmp_path / "run"
+    argv = _args(shard_set, out, "--nproc", "2", "--modalities", modalities,
+                 "--steps-per-epoch", "3", "--batch-size", "4")  # fmt: skip
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 3 and summary["world_size"] == 2
+    assert summary["nonfinite_steps_skipped"] == 0
+
+
+def test_freeze_unused_matches_the_active_pairs():
+    from multimodal.configs import preset
+    from multimodal.model import TriModalModel
+    from multimodal.train import TrainConfig
+    from multimodal.trainer import freeze_unused
+
+    def frozen(**kw) -> set[str]:
+        model = TriModalModel(preset("tiny"))
+        names = set(freeze_unused(model, TrainConfig(train="x", out="y", **kw)))
+        assert names == {n for n, p in model.named_parameters() if not p.requires_grad}
+        return names
+
+    assert frozen() == {"fusion.type_embed.text"}
+    image_text = frozen(modalities=("image", "text"))
+    assert {"logit_scale.audio_text", "logit_scale.image_audio"} <= image_text
+    assert "logit_scale.image_text" not in image_text
+    assert any(n.startswith("audio.") for n in image_text)
+    assert not any(n.startswith(("visual.", "text.")) for n in image_text)
