@@ -285,6 +285,7 @@ class DrivingEnv(gym.Env):
             "gap": gap,
             "headway_s": headway,
             "grip": grip,
+            "slip_angle": signals.slip_angle,
             "speed_limit": self.speed_limit,
             "offroad": abs(pos.lateral) > self.road.half_width + self.config.offroad_margin_m,
             "collision": bool(self.lead.present and gap < 0.0 and abs(lane_offset) < 2.0),

@@ -3,11 +3,14 @@
 Every style drives the same episodes (eval-split road seeds, weather presets held out of
 training, one per surface: :data:`sim.env.HELD_OUT_PRESETS`). Per episode: mean and
 95th-percentile speed, speed over the limit, lateral acceleration, longitudinal jerk,
-lane-centre deviation, time headway to the lead car, off-road and collision flags, and two
-condition-normalised metrics: speed over the grip-adjusted limit
-(:func:`sim.drivers.rewards.grip_speed_factor`) and lateral acceleration as a share of the
-grip. The style classifier (logistic regression on standardised ``log1p`` of
-:data:`FEATURES`, the mean over 10 repeats of stratified 5-fold CV).
+lane-centre deviation, time headway to the lead car, off-road and collision flags,
+condition-normalised metrics (speed over the grip-adjusted limit
+(:func:`sim.drivers.rewards.grip_speed_factor`), lateral, accelerating and braking
+acceleration as a share of the grip) and control-input metrics (steering and pedal rates,
+share of the time on the brake, body slip). The style classifier: logistic regression on
+standardised logs of :data:`FEATURES` (``log`` of the rate metrics in
+:data:`LOG_FEATURES`, which span orders of magnitude, ``log1p`` of the others), accuracy =
+the mean over 10 repeats of stratified 5-fold CV.
 """
 
 from __future__ import annotations
@@ -36,8 +39,17 @@ FEATURES = (
     "free_speed_grip_ratio",
     "accel_grip_p95",
     "decel_grip_p95",
+    "pedal_rate_rms",
+    "slip_rms",
+    "brake_share",
 )
+# rates of change (near 0 for smooth drivers, orders of magnitude larger for erratic ones):
+# the classifier sees their log, so that 0.03 vs 0.3 counts as much as 0.3 vs 3
+LOG_FEATURES = frozenset({"jerk_rms", "lane_dev_rms", "steer_rate_rms", "pedal_rate_rms"})
+LOG_FLOOR = 1e-3
 FOLLOW_RANGE_M = 80.0
+HEADWAY_CAP_S = 5.0  # a longer time gap is not following
+BRAKE_PEDAL = 0.05  # pedal below -BRAKE_PEDAL: braking
 CV_REPEATS = 10
 
 
@@ -76,13 +88,16 @@ class EpisodeMetrics:
     lat_accel_p95: float
     jerk_rms: float
     lane_dev_rms: float
-    headway_s: float  # median over steps following a lead within 80 m; 10 s when none
+    headway_s: float  # median over steps following a lead within 80 m, capped at 5 s
     steer_rate_rms: float
     speed_grip_ratio: float  # mean of speed / (limit x grip_speed_factor(grip))
     lat_grip_p95: float  # 95th percentile of |lateral accel| / (grip x g)
     free_speed_grip_ratio: float  # speed_grip_ratio over steps with no lead within 80 m
     accel_grip_p95: float  # 95th percentile of longitudinal acceleration / (grip x g)
     decel_grip_p95: float  # 95th percentile of braking deceleration / (grip x g)
+    pedal_rate_rms: float  # rms of the pedal command's rate [1/s]
+    slip_rms: float  # rms body slip angle [rad]
+    brake_share: float  # share of the steps with the pedal on the brake
     offroad: bool
     collision: bool
 
@@ -100,6 +115,8 @@ def episode_metrics(
     headway = np.array([i["headway_s"] for i in infos])
     heads = headway[following & np.isfinite(headway)]
     steer = np.array([a[0] for a in actions])
+    pedal = np.clip([a[1] for a in actions], -1.0, 1.0)
+    slip = np.array([i["slip_angle"] for i in infos])
     grip = np.array([i["grip"] for i in infos])
     grip_limit = limit * np.array([grip_speed_factor(g) for g in grip])
     grip_g = grip * GRAVITY
@@ -117,13 +134,16 @@ def episode_metrics(
         float(np.percentile(lat, 95)),
         float(np.sqrt(np.mean(jerk**2))),
         float(np.sqrt(np.mean(lane**2))),
-        float(np.median(heads)) if heads.size else 10.0,
+        min(float(np.median(heads)), HEADWAY_CAP_S) if heads.size else HEADWAY_CAP_S,
         float(np.sqrt(np.mean((np.diff(steer) / dt) ** 2))) if len(steer) > 1 else 0.0,
         float(np.mean(v / grip_limit)),
         float(np.percentile(lat / grip_g, 95)),
         float(np.mean(v[free] / grip_limit[free])),
         float(np.percentile(np.maximum(acc, 0.0) / grip_g, 95)),
         float(np.percentile(np.maximum(-acc, 0.0) / grip_g, 95)),
+        float(np.sqrt(np.mean((np.diff(pedal) / dt) ** 2))) if len(pedal) > 1 else 0.0,
+        float(np.sqrt(np.mean(slip**2))),
+        float(np.mean(pedal < -BRAKE_PEDAL)),
         bool(infos[-1]["offroad"]),
         bool(infos[-1]["collision"]),
     )
@@ -181,24 +201,33 @@ def summarise(episodes: list[EpisodeMetrics], style: str) -> dict:
     return out
 
 
+def classifier_inputs(episodes: list[EpisodeMetrics]) -> np.ndarray:
+    """The classifier's view of the episodes: ``log`` of :data:`LOG_FEATURES` (floored at
+    ``LOG_FLOOR``), ``log1p`` of the other :data:`FEATURES`, one row per episode."""
+    x = np.array([[getattr(e, f) for f in FEATURES] for e in episodes], dtype=float)
+    logs = np.array([f in LOG_FEATURES for f in FEATURES])
+    x[:, logs] = np.log(np.maximum(x[:, logs], 0.0) + LOG_FLOOR)
+    x[:, ~logs] = np.log1p(np.maximum(x[:, ~logs], 0.0))
+    return x
+
+
 def classifier_accuracy(episodes: list[EpisodeMetrics], seed: int = 0) -> float:
     """Cross-validated accuracy of a logistic regression telling styles from metrics.
 
-    The metrics are positive and heavy-tailed (jerk, steering rate), so the classifier sees
-    ``log1p`` of them, standardised. With ~128 episodes one 5-fold split moves the figure by
-    several points, so the accuracy is the mean over 10 repeats of stratified 5-fold CV.
+    The metrics are positive and heavy-tailed, so the classifier sees their logs
+    (:func:`classifier_inputs`), standardised. With ~128 episodes one 5-fold split
+    moves the figure by a few points, so the accuracy is the mean over 10 repeats of
+    stratified 5-fold CV.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+    from sklearn.preprocessing import StandardScaler
 
-    x = np.array([[getattr(e, f) for f in FEATURES] for e in episodes])
+    x = classifier_inputs(episodes)
     y = np.array([e.style for e in episodes])
     folds = min(5, int(min(np.unique(y, return_counts=True)[1])))
-    model = make_pipeline(
-        FunctionTransformer(np.log1p), StandardScaler(), LogisticRegression(max_iter=2000)
-    )
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
     cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=CV_REPEATS, random_state=seed)
     return float(cross_val_score(model, x, y, cv=cv).mean())
 

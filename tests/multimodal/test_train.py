@@ -42,6 +42,11 @@ def test_tiny_model_learns_from_shards(shard_set, tmp_path):
         > weather["image"]["chance"]
     )
     assert (out / "training_curve.png").stat().st_size > 0
+    history = load_state(out / "checkpoint.pt")["history"]
+    assert [h["step"] for h in history] == list(range(1, 31))
+    times = [h["t"] for h in history]  # losses copied per window, times spread inside it
+    assert all(b > a for a, b in zip(times, times[1:]))
+    assert summary["samples_per_s"] > 0
     assert any((out / "plots").glob("confusion_*.png"))
     model, config, tokenizer = load_checkpoint(out / "checkpoint.pt")
     assert config.mel.n_mels == 64 and tokenizer(["x"]).shape == (1, config.context_length)
