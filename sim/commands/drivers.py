@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run every style on procedural roads and weathers never "
         "used in training; print a table, optionally write JSON and a plot.",
     )
-    e.add_argument("--episodes", type=int, default=8, help="episodes per style and surface")
+    e.add_argument("--episodes", type=int, default=16, help="episodes per style and surface")
     e.add_argument("--seed", type=int, default=0, help="evaluation seed")
     e.add_argument(
         "--physics",

@@ -55,7 +55,7 @@ CV_REPEATS = 10
 
 @dataclass
 class EvalConfig:
-    episodes: int = 8
+    episodes: int = 16
     seed: int = 0
     physics: str = "bicycle"
     episode_s: float = 30.0
