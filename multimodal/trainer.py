@@ -54,7 +54,7 @@ class Trainer:
         self.model = TriModalModel(self.model_cfg).to(self.env.device)
         if cfg.init_openclip:
             load_openclip_weights(self.model, cfg.init_openclip)
-        self.frozen = freeze_unused(self.model, cfg)
+        freeze_unused(self.model, cfg)
         self.net = self._wrap(self.model)
         # fused AdamW takes a device-side "found_inf" flag: a non-finite step is skipped on
         # the device, without the host waiting for the GPU to say so (no sync per step)
@@ -74,7 +74,9 @@ class Trainer:
         self.nonfinite_steps = 0  # steps skipped for non-finite gradients (as of the last flush)
         self._nonfinite = torch.zeros((), dtype=torch.int64, device=self.env.device)
         self._pending: list[tuple[dict, torch.Tensor]] = []  # steps whose losses are on device
-        self._window = (time.perf_counter(), 0)  # (start, samples) of the throughput window
+        # when the run and the current logging window started (the window's samples are its
+        # pending steps)
+        self._start = self._window_start = time.perf_counter()
         if cfg.resume:
             self._resume(cfg.resume)
 
@@ -181,11 +183,10 @@ class Trainer:
         if not self._pending:
             return
         values = mean_across_ranks(torch.stack([v for _, v in self._pending])).tolist()
-        start, samples = self._window
-        now = time.perf_counter()
-        rate = samples / max(now - start, 1e-9)
-        self._window = (now, 0)
+        start, now = self._window_start, time.perf_counter()
+        self._window_start = now
         n = len(self._pending)
+        rate = n * self.cfg.batch_size * self.cfg.accum / max(now - start, 1e-9)
         for i, ((record, _), row) in enumerate(zip(self._pending, values)):
             # the host only knows when the window's last step finished: its steps are
             # placed evenly inside the window (each at the window's mean rate)
@@ -210,9 +211,7 @@ class Trainer:
         data_cfg = data_config(cfg, self.model_cfg, cfg.train, train=True)
         self.run_from = len(self.history)  # resumed runs time only their own steps
         stall = 0.0
-        start = self._start = time.perf_counter()
-        self._window = (start, 0)
-        per_step = cfg.batch_size * cfg.accum
+        start = self._start = self._window_start = time.perf_counter()
         try:
             while self.step < cfg.total_steps:
                 epoch = self.step // cfg.steps_per_epoch
@@ -230,7 +229,6 @@ class Trainer:
                               "lr": self.scheduler.get_last_lr()[0],
                               "skipped": sum(b["skipped"] for b in micro)}  # fmt: skip
                     self._pending.append((record, out["values"]))
-                    self._window = (self._window[0], self._window[1] + per_step)
                     if self.step % cfg.log_every == 0 or self.step == cfg.total_steps:
                         self.flush(writer, bar)
                     if cfg.save_every and self.step % cfg.save_every == 0:
@@ -333,10 +331,11 @@ def freeze_unused(model: TriModalModel, cfg: TrainConfig) -> list[str]:
         unused.append("audio.")
     if weights["fused_text"] == 0:
         unused.append("fusion.")
-    frozen = [n for n, p in model.named_parameters() if any(n.startswith(u) for u in unused)]
+    frozen = []
     for name, param in model.named_parameters():
-        if name in frozen:
+        if name.startswith(tuple(unused)):
             param.requires_grad_(False)
+            frozen.append(name)
     return frozen
 
 

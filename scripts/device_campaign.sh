@@ -8,8 +8,9 @@
 #      families, training curves, confusion matrices;
 #   5. image-text side by side: our trainer (--modalities image,text) vs open_clip_train.main
 #      on the same shards repacked (png/txt), same config, batch, precision and GPU count;
-#   6. (CAMPAIGN_EDGE=1) the host CPU's int8 instructions, ONNX export of the main run
-#      (int8 calibrated on val), `bench edge` on the test split at 1/2/4 threads;
+#   6. (CAMPAIGN_EDGE=1) ONNX export of the main run
+#      (int8 calibrated on val), `bench edge` on the test split at 1/2/4 threads (which
+#      records the host CPU and its int8 instructions);
 #   7. results.json + plots + logs tarball into $OUT.
 # For a run longer than one device call (10 min), start it detached and poll:
 #   setsid nohup env OUT=/tmp/co CAMPAIGN_BUDGET_S=1500 bash scripts/device_campaign.sh &
@@ -221,8 +222,6 @@ put openclip_compare_note "\"open_clip ran on $OC_N process(es), ours on $NGPU\"
 fi
 if [[ -n "${CAMPAIGN_EDGE:-}" ]]; then
   log "edge: export and bench on this host's CPU"
-  FLAGS=$(grep -o -w -E 'avx2|avx512f|avx512_vnni|avx_vnni|amx_int8|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')
-  put edge_cpu "{\"model\": \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\", \"flags\": \"$FLAGS\", \"cores\": $(nproc)}"
   ds export --checkpoint "$RUNS/main/checkpoint.pt" --out "$W/bundle" --quantize all \
     --data "$TEST_URLS" --calib "$VAL_URLS" --overwrite > "$W/logs/export.log" 2>&1
   log "export rc=$?"
