@@ -16,7 +16,7 @@ import torch
 
 from multimodal.augment import AugmentConfig
 from multimodal.loss import LossWeights
-from multimodal.options import PRECISIONS, add_arguments  # noqa: F401 (re-export)
+from multimodal.options import GRAD_REDUCE, PRECISIONS, add_arguments  # noqa: F401 (re-export)
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "fp32"
     compile: bool = False
+    grad_reduce: str = "auto"
     resume: str | None = None
     seed: int = 0
     save_every: int = 0
@@ -63,6 +64,10 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.precision must be one of {PRECISIONS}, got {self.precision!r}"
             )
+        if self.grad_reduce not in GRAD_REDUCE:
+            raise ValueError(
+                f"TrainConfig.grad_reduce must be one of {GRAD_REDUCE}, got {self.grad_reduce!r}"
+            )
         if not 0 <= self.modality_dropout < 1:
             raise ValueError(
                 f"TrainConfig.modality_dropout must be in [0, 1), got {self.modality_dropout}"
@@ -73,6 +78,12 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.modalities must be one of {sorted(allowed)}, got {self.modalities}"
             )
+
+    def reduce_dtype(self, device_type: str) -> str:
+        """The gradient all-reduce dtype this run uses on ``device_type``."""
+        if self.grad_reduce != "auto":
+            return self.grad_reduce
+        return "bf16" if self.precision == "bf16" and device_type == "cuda" else "fp32"
 
     @property
     def uses_audio(self) -> bool:
@@ -139,7 +150,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch, lr=args.lr,
         weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, accum=args.accum,
         workers=args.workers, device=args.device, precision=args.precision,
-        compile=args.compile, resume=args.resume, seed=args.seed, save_every=args.save_every,
+        compile=args.compile, grad_reduce=args.grad_reduce, resume=args.resume, seed=args.seed,
+        save_every=args.save_every,
         log_every=args.log_every, nproc=args.nproc,
         caption_families=_families(args.train_caption_families),
         eval_caption_families=_families(args.eval_caption_families),

@@ -85,10 +85,17 @@ class Trainer:
         if self.env.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            ids = [self.env.device.index] if self.env.device.type == "cuda" else None
+            dev = self.env.device
+            ids = [dev.index] if dev.type == "cuda" else None
             # parameters training never uses are frozen (freeze_unused), so DDP need not
-            # walk the autograd graph after every forward to find them
-            net = DistributedDataParallel(model, device_ids=ids)
+            # walk the autograd graph after every forward to find them; gradients live in
+            # the buckets (no copy in and out of them after each all-reduce)
+            net = DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True)
+            if self.cfg.reduce_dtype(dev.type) == "bf16":
+                from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
+
+                # half the bytes between GPUs; each bucket is averaged, then cast back to fp32
+                net.register_comm_hook(None, default_hooks.bf16_compress_hook)
         return torch.compile(net) if self.cfg.compile else net
 
     # ---- checkpoints -------------------------------------------------------------------

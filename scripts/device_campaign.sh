@@ -3,7 +3,8 @@
 #   1. install the carried wheels (+ pybullet build in the background), open_clip's own env;
 #   2. generate train / val / test shards (split by seed: held-out scenario seeds) on Dask;
 #   3. scaling: the same short run (per-GPU batch, steps) on 1 GPU and on all of them:
-#      sps_n / (n * sps_1) = efficiency;
+#      sps_n / (n * sps_1) = efficiency (also with an fp32 gradient all-reduce and with half
+#      the loader workers); before it, an NCCL probe (transport, all-reduce GB/s);
 #   4. the main run (torchrun, NCCL, bf16), test-split eval with held-out caption
 #      families, training curves, confusion matrices;
 #   5. image-text side by side: our trainer (--modalities image,text) vs open_clip_train.main
@@ -107,6 +108,14 @@ if [[ $MODE == gpu ]]; then
   nvidia-smi --query-gpu=name,memory.total --format=csv > "$W/logs/gpus.csv" 2>&1
 fi
 put env "{\"mode\": \"$MODE\", \"setup_seconds\": $(( SECONDS - START ))}"
+if [[ $MODE == gpu ]] && (( NGPU > 1 )); then  # how the GPUs talk: transport, all-reduce GB/s
+  nvidia-smi topo -m > "$W/logs/topo.txt" 2>&1
+  NCCL_DEBUG=INFO timeout 90 $PY -m torch.distributed.run --standalone --nproc-per-node $NGPU \
+    scripts/nccl_probe.py --json "$W/nccl_probe.json" > "$W/logs/nccl_probe.log" 2>&1
+  log "nccl probe rc=$? transport: $(grep -oE 'via [A-Za-z/]+' "$W/logs/nccl_probe.log" | sort | uniq -c | tr '\n' ' ')"
+  grep -E 'bus|peer' "$W/logs/nccl_probe.log" | tee -a "$W/logs/campaign.log"
+  put nccl_probe "$(jfile "$W/nccl_probe.json")"
+fi
 
 # ---- 2. data: one LocalCluster per split, all three at once (CPU split by size) ---------
 T=$SECONDS
@@ -157,6 +166,13 @@ if (( NGPU > 1 )); then  # the same short run on every GPU: same per-GPU batch, 
   log "scaling: $NGPU processes"
   timeout "$(limit 60 300)" bash -c "train scale2 $NGPU $SCALE_STEPS"
   SPS2=$(sps scale2)
+  # what the default (bf16 gradient all-reduce) gains over fp32, and whether fewer loader
+  # workers per rank (less CPU contention with the launch-bound main processes) helps
+  log "scaling: $NGPU processes, fp32 gradient all-reduce"
+  timeout "$(limit 60 280)" bash -c "train scale2_fp32 $NGPU $SCALE_STEPS --grad-reduce fp32"
+  HALFW=$(( LWORK / 2 > 1 ? LWORK / 2 : 1 ))
+  log "scaling: $NGPU processes, $HALFW loader workers per rank"
+  timeout "$(limit 60 260)" bash -c "train scale2_halfw $NGPU $SCALE_STEPS --workers $HALFW"
 fi
 # steps of the main run: MAIN_S seconds at the measured rate (or CAMPAIGN_MAIN_STEPS);
 # CAMPAIGN_MAIN_BATCH sets its per-GPU batch (e.g. 128 on 2 GPUs = a 256 global batch)
@@ -174,9 +190,13 @@ def s(n):
 keys = ('samples_per_s', 'stall_fraction_per_rank', 'peak_memory_mib_per_rank', 'global_batch',
         'steps', 'first_loss', 'final_loss', 'nonfinite_steps_skipped')
 r = {k: {x: s(n).get(x) for x in keys} for k, n in (('gpus_1', 'scale1'),
-     ('gpus_$NGPU', 'scale2'), ('main', 'main'))}
+     ('gpus_$NGPU', 'scale2'), ('gpus_${NGPU}_fp32_reduce', 'scale2_fp32'),
+     ('gpus_${NGPU}_half_workers', 'scale2_halfw'), ('main', 'main'))}
 r['per_gpu_batch'] = $BATCH; r['model'] = '$MODEL'
 r['efficiency'] = ($SPS2 / ($NGPU * $SPS1)) if $SPS1 and $SPS2 else None
+for k in ('gpus_${NGPU}_fp32_reduce', 'gpus_${NGPU}_half_workers'):
+    v = r[k].get('samples_per_s')
+    r['efficiency_' + k.split('_', 2)[2]] = v / ($NGPU * $SPS1) if v and $SPS1 else None
 print(json.dumps(r))")"
 
 log "evaluating on test (held-out caption families: $HELD_OUT)"

@@ -26,6 +26,17 @@ HEADLIGHT_HALF_ANGLE_DEG = 22.0
 HEADLIGHT_OFFSET_CAM = np.array([0.0, 0.8, 0.5])  # below and ahead of the camera [m]
 STREETLAMP_INTENSITY = 25.0
 STREETLAMP_COLOR = np.array([1.0, 0.78, 0.5])
+# A thunderstorm's cumulonimbus is optically several times thicker than the nimbostratus of
+# a steady rain (optical depth ~100+ vs ~20-50): the light under it is a third lower
+FULL_CONVECTION_LIGHTNING_PER_MIN = 2.0
+CONVECTIVE_DIMMING = 0.3
+
+
+def convection(params: WeatherParams) -> float:
+    """How much of the cloud deck is deep convection (cumulonimbus), in [0, 1]: lightning is
+    its signature, so it grows with the lightning rate (full at 2 strikes/min) under cloud."""
+    share = params.lightning_rate_per_min / FULL_CONVECTION_LIGHTNING_PER_MIN
+    return float(np.clip(share, 0.0, 1.0) * params.cloudiness)
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,7 @@ def lighting_for(params: WeatherParams) -> LightingSpec:
     clouds = params.cloudiness
     exposure = float(np.interp(alt, _ALTITUDES, _EXPOSURES))
     exposure *= 1.0 - 0.35 * clouds - 0.15 * params.precip_intensity - 0.2 * params.dust
+    exposure *= 1.0 - CONVECTIVE_DIMMING * convection(params)
     warmth = float(np.clip(1.0 - (alt - 2.0) / 25.0, 0.0, 1.0)) if alt > -6 else 0.0
     color = _WARM * warmth + _WHITE * (1.0 - warmth) if alt > -6 else _MOON
     color = color * (1 - 0.5 * clouds) + 0.5 * clouds * np.array([0.92, 0.95, 1.0])

@@ -14,7 +14,7 @@ from sim.weather.demo_scene import render_demo_frame
 from sim.weather.effects import EgoMotion, apply_weather
 from sim.weather.geometry import frame_geometry
 from sim.weather.grid import weather_grid
-from sim.weather.lighting import illumination_rgb, lighting_for
+from sim.weather.lighting import convection, illumination_rgb, lighting_for
 from sim.weather.optics import airlight_rgb, extinction_coefficient
 from sim.weather.presets import PRESETS, get_preset
 
@@ -85,6 +85,22 @@ def test_night_frames_are_darker_than_noon(frame):
     assert y_night < 0.25 * y_noon
     dusk = luminance(srgb_to_linear(_apply(frame, get_preset("clear_dusk")))).mean()
     assert y_night < dusk < y_noon
+
+
+def test_thunderstorm_cloud_is_darker_than_a_steady_rain(frame):
+    """A cumulonimbus (lightning under full cloud) dims scene and sky below a rain deck with
+    the same sun and precipitation; without lightning (a dry gale) nothing changes."""
+    rain = get_preset("heavy_rain").replace(wind_speed_mps=12.0)
+    storm = rain.replace(lightning_rate_per_min=4.0)
+    sky = frame.seg == class_id("sky")
+    y_rain = luminance(srgb_to_linear(_apply(frame, rain)))
+    y_storm = luminance(srgb_to_linear(_apply(frame, storm)))
+    assert y_storm[~sky].mean() < 0.8 * y_rain[~sky].mean()
+    assert y_storm[sky].mean() < 0.8 * y_rain[sky].mean()
+    assert convection(rain) == 0.0 and convection(storm) == 1.0
+    assert convection(storm.replace(lightning_rate_per_min=1.0)) == pytest.approx(0.5)
+    assert convection(storm.replace(cloudiness=0.0)) == 0.0
+    assert convection(get_preset("gale")) == 0.0  # a storm by its wind only
 
 
 def test_headlights_light_near_pixels_more_than_far_ones(frame):
