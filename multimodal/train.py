@@ -36,7 +36,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "fp32"
     compile: bool = False
-    grad_reduce: str = "auto"
+    grad_reduce: str = "fp32"
     resume: str | None = None
     seed: int = 0
     save_every: int = 0
@@ -78,12 +78,6 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.modalities must be one of {sorted(allowed)}, got {self.modalities}"
             )
-
-    def reduce_dtype(self, device_type: str) -> str:
-        """The gradient all-reduce dtype this run uses on ``device_type``."""
-        if self.grad_reduce != "auto":
-            return self.grad_reduce
-        return "bf16" if self.precision == "bf16" and device_type == "cuda" else "fp32"
 
     @property
     def uses_audio(self) -> bool:

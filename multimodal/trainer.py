@@ -91,7 +91,7 @@ class Trainer:
             # walk the autograd graph after every forward to find them; gradients live in
             # the buckets (no copy in and out of them after each all-reduce)
             net = DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True)
-            if self.cfg.reduce_dtype(dev.type) == "bf16":
+            if self.cfg.grad_reduce == "bf16":
                 from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 
                 # half the bytes between GPUs; each bucket is averaged, then cast back to fp32

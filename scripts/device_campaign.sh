@@ -3,8 +3,9 @@
 #   1. install the carried wheels (+ pybullet build in the background), open_clip's own env;
 #   2. generate train / val / test shards (split by seed: held-out scenario seeds) on Dask;
 #   3. scaling: the same short run (per-GPU batch, steps) on 1 GPU and on all of them:
-#      sps_n / (n * sps_1) = efficiency (also with an fp32 gradient all-reduce and with half
-#      the loader workers); before it, an NCCL probe (transport, all-reduce GB/s);
+#      sps_n / (n * sps_1) = efficiency, the 1-GPU run's loader workers shared out over the
+#      ranks (also: bf16 gradient all-reduce; all the workers on every rank); before it, an
+#      NCCL probe (transport, all-reduce GB/s);
 #   4. the main run (torchrun, NCCL, bf16), test-split eval with held-out caption
 #      families, training curves, confusion matrices;
 #   5. image-text side by side: our trainer (--modalities image,text) vs open_clip_train.main
@@ -52,7 +53,10 @@ fi
 rm -rf "$W"; mkdir -p "$W/logs" "$OUT"
 export PYTHONPATH=$SITE:$PB:$ROOT PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 DATA=$W/data; RUNS=$W/runs; RESULTS=$W/results.json
-export PY W DATA RUNS SIZE MODEL BATCH LWORK PREC DEVICE LR WARM TRAIN_FAM
+# loader workers per rank in multi-GPU runs: the 1-GPU run's total, shared out (measured on
+# 2x H200: 2 x 14 workers crowd the launch-bound main processes off the cores, 2 x 7 do not)
+RANK_W=$(( LWORK / NGPU > 1 ? LWORK / NGPU : 1 ))
+export PY W DATA RUNS SIZE MODEL BATCH LWORK RANK_W PREC DEVICE LR WARM TRAIN_FAM
 echo '{}' > "$RESULTS"
 
 log() { echo "[$(( SECONDS - START ))s] $*" | tee -a "$W/logs/campaign.log"; }
@@ -151,7 +155,7 @@ train() {  # name nproc steps extra...
   local name=$1 n=$2 steps=$3; shift 3
   $PY -m torch.distributed.run --standalone --nproc-per-node "$n" -m multimodal.train \
     --train "$TRAIN_URLS" --out "$RUNS/$name" --model $MODEL --batch-size $BATCH \
-    --steps-per-epoch "$steps" --workers $LWORK --precision $PREC --device $DEVICE \
+    --steps-per-epoch "$steps" --workers $(( n > 1 ? RANK_W : LWORK )) --precision $PREC --device $DEVICE \
     --lr $LR --warmup-steps $WARM --log-every 10 --no-progress \
     --train-caption-families $TRAIN_FAM "$@" > "$W/logs/train_$name.log" 2>&1
 }
@@ -166,13 +170,11 @@ if (( NGPU > 1 )); then  # the same short run on every GPU: same per-GPU batch, 
   log "scaling: $NGPU processes"
   timeout "$(limit 60 300)" bash -c "train scale2 $NGPU $SCALE_STEPS"
   SPS2=$(sps scale2)
-  # what the default (bf16 gradient all-reduce) gains over fp32, and whether fewer loader
-  # workers per rank (less CPU contention with the launch-bound main processes) helps
-  log "scaling: $NGPU processes, fp32 gradient all-reduce"
-  timeout "$(limit 60 280)" bash -c "train scale2_fp32 $NGPU $SCALE_STEPS --grad-reduce fp32"
-  HALFW=$(( LWORK / 2 > 1 ? LWORK / 2 : 1 ))
-  log "scaling: $NGPU processes, $HALFW loader workers per rank"
-  timeout "$(limit 60 260)" bash -c "train scale2_halfw $NGPU $SCALE_STEPS --workers $HALFW"
+  # what a bf16 gradient all-reduce (half the bytes) and the full loader workers per rank do
+  log "scaling: $NGPU processes, bf16 gradient all-reduce"
+  timeout "$(limit 60 280)" bash -c "train scale2_bf16 $NGPU $SCALE_STEPS --grad-reduce bf16"
+  log "scaling: $NGPU processes, $LWORK loader workers per rank"
+  timeout "$(limit 60 260)" bash -c "train scale2_fullw $NGPU $SCALE_STEPS --workers $LWORK"
 fi
 # steps of the main run: MAIN_S seconds at the measured rate (or CAMPAIGN_MAIN_STEPS);
 # CAMPAIGN_MAIN_BATCH sets its per-GPU batch (e.g. 128 on 2 GPUs = a 256 global batch)
@@ -190,11 +192,12 @@ def s(n):
 keys = ('samples_per_s', 'stall_fraction_per_rank', 'peak_memory_mib_per_rank', 'global_batch',
         'steps', 'first_loss', 'final_loss', 'nonfinite_steps_skipped')
 r = {k: {x: s(n).get(x) for x in keys} for k, n in (('gpus_1', 'scale1'),
-     ('gpus_$NGPU', 'scale2'), ('gpus_${NGPU}_fp32_reduce', 'scale2_fp32'),
-     ('gpus_${NGPU}_half_workers', 'scale2_halfw'), ('main', 'main'))}
+     ('gpus_$NGPU', 'scale2'), ('gpus_${NGPU}_bf16_reduce', 'scale2_bf16'),
+     ('gpus_${NGPU}_full_workers', 'scale2_fullw'), ('main', 'main'))}
 r['per_gpu_batch'] = $BATCH; r['model'] = '$MODEL'
 r['efficiency'] = ($SPS2 / ($NGPU * $SPS1)) if $SPS1 and $SPS2 else None
-for k in ('gpus_${NGPU}_fp32_reduce', 'gpus_${NGPU}_half_workers'):
+r['loader_workers'] = {'gpus_1': $LWORK, 'per_rank': $RANK_W}
+for k in ('gpus_${NGPU}_bf16_reduce', 'gpus_${NGPU}_full_workers'):
     v = r[k].get('samples_per_s')
     r['efficiency_' + k.split('_', 2)[2]] = v / ($NGPU * $SPS1) if v and $SPS1 else None
 print(json.dumps(r))")"
@@ -230,7 +233,7 @@ OC_URLS=$(tail -1 "$W/logs/openclip_shards.log" | $PY -c "import json,sys; print
   "$ROOT/scripts/openclip_compare.py" train --config-dir "$W/occ/cfg" -- \
   --train-data "$OC_URLS" --dataset-type webdataset --dataset-resampled \
   --train-num-samples $(( CMP_STEPS * BATCH * OC_N )) --batch-size $BATCH --epochs 1 \
-  --model ds-$MODEL --precision $OC_PREC --workers $LWORK --lr $LR --warmup $WARM \
+  --model ds-$MODEL --precision $OC_PREC --workers $(( OC_N > 1 ? RANK_W : LWORK )) --lr $LR --warmup $WARM \
   --save-frequency 0 --log-every-n-steps 10 --logs "$W/occ/logs" --name oc --local-loss \
   --gather-with-grad --seed 0 "${OC_DEV[@]}" ) > "$W/logs/openclip_train.log" 2>&1
 log "open_clip rc=$?"
