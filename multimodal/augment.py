@@ -47,10 +47,16 @@ def random_crop(image: Image.Image, scale_min: float, rng: np.random.Generator) 
     return image.crop((x0, y0, x0 + cw, y0 + ch))
 
 
-def colour_jitter(pixels: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
-    """Brightness and contrast jitter of a float ``[H, W, 3]`` image in [0, 1]."""
+def jitter_factors(cfg: AugmentConfig, rng: np.random.Generator) -> tuple[float, float]:
+    """Brightness and contrast factors of one image's colour jitter."""
     brightness = 1.0 + rng.uniform(-cfg.brightness, cfg.brightness)
     contrast = 1.0 + rng.uniform(-cfg.contrast, cfg.contrast)
+    return float(brightness), float(contrast)
+
+
+def colour_jitter(pixels: np.ndarray, brightness: float, contrast: float) -> np.ndarray:
+    """Brightness and contrast jitter of a float ``[H, W, 3]`` image in [0, 1] (on batches on
+    the training device: ``multimodal.data.finish_images``)."""
     mean = pixels.mean()
     return np.clip((pixels * brightness - mean) * contrast + mean, 0.0, 1.0)
 

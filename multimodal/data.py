@@ -18,7 +18,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from multimodal.augment import AugmentConfig, audio_gain_shift, colour_jitter, random_crop
+from multimodal.augment import (
+    AugmentConfig,
+    audio_gain_shift,
+    colour_jitter,
+    jitter_factors,
+    random_crop,
+)
+from multimodal.distributed import to_device
 
 LABEL_FIELDS: dict[str, tuple[str, str]] = {
     "weather_family": ("weather", "family"),
@@ -44,6 +51,10 @@ class DataConfig:
     audio: bool = True
     context_length: int = 0  # > 0: tokenize captions in the loader workers
     pin_memory: bool = False
+    # images leave the workers as uint8 [3, H, W] plus their jitter factors; the training
+    # device finishes them (finish_images): a quarter of the bytes to collate, pin and copy,
+    # and no float pixel work in the workers
+    uint8_images: bool = False
 
     def __post_init__(self) -> None:
         if not self.urls:
@@ -74,18 +85,55 @@ def _sample_rng(cfg: DataConfig, epoch: int, key: str) -> np.random.Generator:
     return rng_for(cfg.seed, "sample", epoch, key)
 
 
-def decode_image(data: bytes, cfg: DataConfig, rng: np.random.Generator | None) -> torch.Tensor:
+def _crop_resize(data: bytes, cfg: DataConfig, rng: np.random.Generator | None) -> Image.Image:
     image = Image.open(io.BytesIO(data)).convert("RGB")
     if rng is not None and cfg.augment is not None:
         image = random_crop(image, cfg.augment.crop_scale_min, rng)
-    image = image.resize((cfg.image_size, cfg.image_size), Image.BICUBIC)
-    pixels = np.asarray(image, dtype=np.float32) / 255.0
+    return image.resize((cfg.image_size, cfg.image_size), Image.BICUBIC)
+
+
+def decode_image(data: bytes, cfg: DataConfig, rng: np.random.Generator | None) -> torch.Tensor:
+    """Normalised float [3, H, W], jittered when augmenting (all of it in this process)."""
+    pixels = np.asarray(_crop_resize(data, cfg, rng), dtype=np.float32) / 255.0
     if rng is not None and cfg.augment is not None:
-        pixels = colour_jitter(pixels, cfg.augment, rng)
+        pixels = colour_jitter(pixels, *jitter_factors(cfg.augment, rng))
     pixels = (pixels - np.asarray(cfg.image_mean, np.float32)) / np.asarray(
         cfg.image_std, np.float32
     )
     return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32))
+
+
+def decode_image_uint8(
+    data: bytes, cfg: DataConfig, rng: np.random.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cheap half of :func:`decode_image`: the cropped, resized uint8 [3, H, W] and its
+    (brightness, contrast) factors (1, 1 when not augmenting); :func:`finish_images` does
+    the rest where the batch lands."""
+    image = _crop_resize(data, cfg, rng)
+    pixels = torch.from_numpy(np.asarray(image).transpose(2, 0, 1).copy())
+    factors = (1.0, 1.0)
+    if rng is not None and cfg.augment is not None:
+        factors = jitter_factors(cfg.augment, rng)
+    return pixels, torch.tensor(factors, dtype=torch.float32)
+
+
+def finish_images(
+    pixels: torch.Tensor,
+    jitter: torch.Tensor,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+) -> torch.Tensor:
+    """uint8 [B, 3, H, W] -> float, brightness/contrast jitter per image (as
+    :func:`multimodal.augment.colour_jitter`), normalised; runs wherever ``pixels`` lives
+    (the training GPU)."""
+    x = pixels.float() / 255.0
+    brightness, contrast = (jitter[:, i].view(-1, 1, 1, 1) for i in (0, 1))
+    centre = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = ((x * brightness - centre) * contrast + centre).clamp(0.0, 1.0)
+    # made on the host, copied without a stream sync (a pageable copy would wait for the GPU)
+    m, s = (to_device(torch.tensor(v, dtype=x.dtype).view(1, 3, 1, 1), x.device)
+            for v in (mean, std))  # fmt: skip
+    return (x - m) / s
 
 
 def decode_audio(data: bytes, cfg: DataConfig, rng: np.random.Generator | None) -> torch.Tensor:
@@ -128,13 +176,19 @@ def decode_sample(raw: dict, cfg: DataConfig, epoch: int, train: bool, tokenizer
         if caption is None:
             return {"corrupt": 0, "no_caption": 1}
         image_bytes = raw.get("rgb.png") or raw["rgb.jpg"]
+        if cfg.uint8_images:
+            image, jitter = decode_image_uint8(image_bytes, cfg, rng)
+        else:
+            image, jitter = decode_image(image_bytes, cfg, rng), None
         sample = {
-            "image": decode_image(image_bytes, cfg, rng),
+            "image": image,
             "text": caption,
             "labels": labels_of(meta),
             "scenario_id": int(meta["scenario_id"]),
             "key": key,
         }
+        if jitter is not None:
+            sample["jitter"] = jitter
         if cfg.audio:
             sample["audio"] = decode_audio(raw["audio.flac"], cfg, rng)
         if tokenizer is not None:
@@ -178,7 +232,7 @@ def collate(samples: list[dict]) -> dict:
         "key": [s["key"] for s in samples],
         "skipped": sum(s["skipped"] for s in samples),
     }
-    for name in ("audio", "tokens"):
+    for name in ("audio", "tokens", "jitter"):
         if name in samples[0]:
             batch[name] = torch.stack([s[name] for s in samples])
     return batch

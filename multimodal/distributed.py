@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -63,11 +64,21 @@ def cpu_threads(local_processes: int) -> int:
     return torch.get_num_threads()
 
 
+TEARDOWN_GRACE_S = 0.2
+
+
 def cleanup() -> None:
     """Leave the process group together (a rank destroying it while another still talks
-    to it can hang the other at exit)."""
+    to it can hang the other at exit).
+
+    After the barrier, gloo's worker thread still has to free the finished collectives,
+    which takes the GIL to release their tensors; if the group is torn down first (its
+    destructor joins that thread while holding the GIL), the process deadlocks. Seen in
+    session 6: 4 of ~40 two-process CPU test runs hung in ``~ProcessGroupGloo``. Sleeping
+    (the GIL released) lets the thread finish."""
     if dist.is_initialized():
         dist.barrier()
+        time.sleep(TEARDOWN_GRACE_S)
         dist.destroy_process_group()
 
 

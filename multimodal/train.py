@@ -194,7 +194,7 @@ def data_config(cfg: TrainConfig, model_cfg, urls: str, train: bool, batch: int 
         augment=AugmentConfig() if (train and cfg.augment) else None, seed=cfg.seed,
         audio=cfg.uses_audio or not train,
         context_length=model_cfg.context_length if train else 0,
-        pin_memory=cfg.device != "cpu" and torch.cuda.is_available(),
+        pin_memory=cfg.device != "cpu" and torch.cuda.is_available(), uint8_images=train,
     )  # fmt: skip
 
 

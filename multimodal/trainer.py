@@ -17,7 +17,7 @@ from multimodal.checkpoint import (
     unwrap,
 )
 from multimodal.configs import preset
-from multimodal.data import train_loader
+from multimodal.data import finish_images, train_loader
 from multimodal.distributed import cleanup, init_distributed, mean_across_ranks, to_device
 from multimodal.loss import TriModalLoss
 from multimodal.model import TriModalModel, load_openclip_weights
@@ -140,6 +140,9 @@ class Trainer:
         dev = self.env.device
         use_image = "image" in self.cfg.modalities
         images = batch["image"].to(dev, non_blocking=True) if use_image else None
+        if images is not None and "jitter" in batch:  # uint8 from the loader: finish here
+            images = finish_images(images, batch["jitter"].to(dev, non_blocking=True),
+                                   self.model_cfg.image_mean, self.model_cfg.image_std)
         tokens = batch["tokens"] if "tokens" in batch else self.tokenizer(batch["text"])
         tokens = tokens.to(dev, non_blocking=True)
         mel = self._mel(batch["audio"].to(dev, non_blocking=True)) if self.cfg.uses_audio else None

@@ -62,3 +62,35 @@ def test_data_config_validates():
         DataConfig(urls="x.tar", batch_size=0)
     with pytest.raises(ValueError, match="steps per epoch"):
         train_loader(DataConfig(urls="x.tar"), 0, 0)
+
+
+def test_uint8_images_finished_on_device_match_the_float_path(tmp_path):
+    """The training loader's uint8 images + jitter factors, finished by finish_images,
+    are the float images the loader would have made itself (same crops, same jitter)."""
+    import torch
+
+    from multimodal.augment import AugmentConfig
+    from multimodal.data import finish_images
+
+    shards = write_shards(tmp_path, "u8", range(4), frames=2, n_shards=1)
+    common = dict(urls=shards.urls, batch_size=4, workers=0, augment=AugmentConfig(),
+                  image_mean=(0.4, 0.5, 0.6), image_std=(0.2, 0.25, 0.3))  # fmt: skip
+    floats = next(iter(train_loader(DataConfig(**common), epoch=0, steps=1)))
+    raw = next(iter(train_loader(DataConfig(**common, uint8_images=True), epoch=0, steps=1)))
+    assert raw["image"].dtype == torch.uint8 and floats["image"].dtype == torch.float32
+    assert raw["key"] == floats["key"]
+    jitter = raw["jitter"]
+    assert jitter.shape == (4, 2) and not torch.all(jitter == 1.0)  # the jitter is drawn
+    done = finish_images(raw["image"], jitter, common["image_mean"], common["image_std"])
+    torch.testing.assert_close(done, floats["image"], rtol=0, atol=1e-5)
+    # and both are the documented jitter, computed here independently in numpy
+    import numpy as np
+
+    pixels = raw["image"].numpy().astype(np.float64) / 255.0
+    b, c = (jitter.numpy()[:, i].reshape(-1, 1, 1, 1) for i in (0, 1))
+    centre = pixels.mean(axis=(1, 2, 3), keepdims=True)
+    want = np.clip((pixels * b - centre) * c + centre, 0.0, 1.0)
+    want = (want - np.reshape(common["image_mean"], (1, 3, 1, 1))) / np.reshape(
+        common["image_std"], (1, 3, 1, 1))
+    np.testing.assert_allclose(done.numpy(), want, atol=1e-5)
+    assert torch.equal(raw["audio"], floats["audio"])  # the rng stream is unchanged after

@@ -159,7 +159,9 @@ def test_nonfinite_step_is_skipped_without_changing_weights(shard_set, tmp_path)
     trainer = Trainer(cfg)
     batch = next(iter(train_loader(data_config(cfg, trainer.model_cfg, cfg.train, True), 0, 1)))
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    broken = {**batch, "image": torch.full_like(batch["image"], float("nan"))}
+    assert batch["image"].dtype == torch.uint8  # finished on the training device
+    # a broken sample: non-finite pixels once finished (the uint8 itself cannot hold a NaN)
+    broken = {**batch, "jitter": torch.full_like(batch["jitter"], float("nan"))}
     trainer.train_step([broken])  # the skip is decided on the device (fused AdamW found_inf)
     assert int(trainer._nonfinite) == 1
     after = trainer.model.state_dict()
