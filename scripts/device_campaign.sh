@@ -162,6 +162,37 @@ train() {  # name nproc steps extra...
 export -f train
 sps() { $PY -c "import json; print(json.load(open('$RUNS/$1/summary.json'))['samples_per_s'] or 0)" 2>/dev/null || echo 0; }
 
+# CAMPAIGN_SWEEP_LRS=7e-4,5e-4: the main run becomes one 1-GPU run per learning rate, side
+# by side (one per GPU), each scored on the val split; the best on val (mean of weather and
+# time-of-day accuracy from images) becomes "main", and only it is scored on test
+sweep() {
+  local lr i=0 best
+  for lr in ${CAMPAIGN_SWEEP_LRS//,/ }; do
+    ( [[ $DEVICE == cuda ]] && export CUDA_VISIBLE_DEVICES=$(( i % NGPU ))
+      timeout "$(limit $(( MAIN_S + 60 )) ${CAMPAIGN_MAIN_RESERVE:-150})" \
+        bash -c "train sweep_$lr 1 $STEPS --save-every 250 --batch-size $MBATCH --lr $lr" ) &
+    i=$(( i + 1 ))
+  done
+  wait
+  for lr in ${CAMPAIGN_SWEEP_LRS//,/ }; do
+    $PY -m edge.cli eval --checkpoint "$RUNS/sweep_$lr/checkpoint.pt" --data "$VAL_URLS" \
+      --caption-families $HELD_OUT --json "$W/eval_val_$lr.json" --device $EVAL_DEV \
+      --workers 4 --batch-size 256 > "$W/logs/eval_val_$lr.log" 2>&1
+  done
+  best=$($PY -c "
+import json, sys
+def score(lr):
+    try: z = json.load(open('$W/eval_val_' + lr + '.json'))['zero_shot']
+    except Exception: return -1.0
+    return (z['weather_family']['image']['accuracy'] + z['time_of_day']['image']['accuracy']) / 2
+lrs = '$CAMPAIGN_SWEEP_LRS'.split(',')
+scores = {lr: score(lr) for lr in lrs}
+print(max(lrs, key=scores.get), json.dumps(scores), file=sys.stdout)")
+  log "sweep: val scores ${best#* } -> lr ${best%% *}"
+  put sweep "{\"val_score_by_lr\": ${best#* }, \"chosen_lr\": \"${best%% *}\", \"val_scenarios\": $VAL_SCEN}"
+  rm -rf "$RUNS/main"; mv "$RUNS/sweep_${best%% *}" "$RUNS/main"
+}
+
 log "scaling: 1 process"
 if [[ -z "${CAMPAIGN_SKIP_MAIN:-}" ]]; then  # (only the image-text comparison below)
 timeout "$(limit 60 330)" bash -c "train scale1 1 $SCALE_STEPS"
@@ -182,8 +213,10 @@ MBATCH=${CAMPAIGN_MAIN_BATCH:-$BATCH}
 STEPS=$($PY -c "g=$NGPU; r=$SPS2 if g > 1 else $SPS1; print(max(20, int($MAIN_S * r / (g * $MBATCH))))")
 STEPS=${CAMPAIGN_MAIN_STEPS:-$STEPS}
 log "sps1=$SPS1 sps$NGPU=$SPS2 -> main run $STEPS steps, per-GPU batch $MBATCH"
+if [[ -n ${CAMPAIGN_SWEEP_LRS:-} ]]; then sweep; else
 timeout "$(limit $(( MAIN_S + 60 )) ${CAMPAIGN_MAIN_RESERVE:-150})" bash -c "train main $NGPU $STEPS --save-every 250 --batch-size $MBATCH"
 log "main run rc=$?"
+fi
 put scaling "$($PY -c "
 import json
 def s(n):
