@@ -25,7 +25,6 @@ from multimodal.augment import (
     jitter_factors,
     random_crop,
 )
-from multimodal.distributed import to_device
 
 LABEL_FIELDS: dict[str, tuple[str, str]] = {
     "weather_family": ("weather", "family"),
@@ -118,22 +117,16 @@ def decode_image_uint8(
 
 
 def finish_images(
-    pixels: torch.Tensor,
-    jitter: torch.Tensor,
-    mean: tuple[float, float, float],
-    std: tuple[float, float, float],
+    pixels: torch.Tensor, jitter: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
 ) -> torch.Tensor:
     """uint8 [B, 3, H, W] -> float, brightness/contrast jitter per image (as
-    :func:`multimodal.augment.colour_jitter`), normalised; runs wherever ``pixels`` lives
-    (the training GPU)."""
+    :func:`multimodal.augment.colour_jitter`), normalised by ``mean``/``std`` ([3], on the
+    device of ``pixels``, the training GPU: made once by the caller, not per batch)."""
     x = pixels.float() / 255.0
     brightness, contrast = (jitter[:, i].view(-1, 1, 1, 1) for i in (0, 1))
     centre = x.mean(dim=(1, 2, 3), keepdim=True)
     x = ((x * brightness - centre) * contrast + centre).clamp(0.0, 1.0)
-    # made on the host, copied without a stream sync (a pageable copy would wait for the GPU)
-    m, s = (to_device(torch.tensor(v, dtype=x.dtype).view(1, 3, 1, 1), x.device)
-            for v in (mean, std))  # fmt: skip
-    return (x - m) / s
+    return (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
 
 
 def decode_audio(data: bytes, cfg: DataConfig, rng: np.random.Generator | None) -> torch.Tensor:

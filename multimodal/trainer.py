@@ -68,6 +68,9 @@ class Trainer:
         self.loss_fn = TriModalLoss(cfg.active_weights(), self.env.rank, self.env.world_size)
         self.tokenizer = Tokenizer(self.model_cfg.context_length)
         self.augment = AugmentConfig()
+        # normalisation of the loader's uint8 images, on the training device once
+        self.image_norm = tuple(torch.tensor(v, device=self.env.device)
+                                for v in (self.model_cfg.image_mean, self.model_cfg.image_std))
         self.prompts = default_prompts(cfg.caption_families)
         self.step = 0
         self.history: list[dict] = []
@@ -142,7 +145,7 @@ class Trainer:
         images = batch["image"].to(dev, non_blocking=True) if use_image else None
         if images is not None and "jitter" in batch:  # uint8 from the loader: finish here
             images = finish_images(images, batch["jitter"].to(dev, non_blocking=True),
-                                   self.model_cfg.image_mean, self.model_cfg.image_std)
+                                   *self.image_norm)
         tokens = batch["tokens"] if "tokens" in batch else self.tokenizer(batch["text"])
         tokens = tokens.to(dev, non_blocking=True)
         mel = self._mel(batch["audio"].to(dev, non_blocking=True)) if self.cfg.uses_audio else None

@@ -81,7 +81,8 @@ def test_uint8_images_finished_on_device_match_the_float_path(tmp_path):
     assert raw["key"] == floats["key"]
     jitter = raw["jitter"]
     assert jitter.shape == (4, 2) and not torch.all(jitter == 1.0)  # the jitter is drawn
-    done = finish_images(raw["image"], jitter, common["image_mean"], common["image_std"])
+    done = finish_images(raw["image"], jitter, torch.tensor(common["image_mean"]),
+                         torch.tensor(common["image_std"]))
     torch.testing.assert_close(done, floats["image"], rtol=0, atol=1e-5)
     # and both are the documented jitter, computed here independently in numpy
     import numpy as np
