@@ -2,14 +2,14 @@
 # The GPU training campaign in one call (2x H200, 32 cores, Python 3.12, <= 9.5 minutes):
 #   1. install the carried wheels (+ pybullet build in the background), open_clip's own env;
 #   2. generate train / val / test shards (split by seed: held-out scenario seeds) on Dask;
-#   3. scaling: the same short run (per-GPU batch, steps) on 1 GPU and on all of them:
-#      sps_n / (n * sps_1) = efficiency, the 1-GPU run's loader workers shared out over the
-#      ranks (also: bf16 gradient all-reduce; all the workers on every rank); before it, an
-#      NCCL probe (transport, all-reduce GB/s);
-#   4. the main run (torchrun, NCCL, bf16), test-split eval with held-out caption
-#      families, training curves, confusion matrices;
-#   5. image-text side by side: our trainer (--modalities image,text) vs open_clip_train.main
+#   3. image-text side by side: our trainer (--modalities image,text) vs open_clip_train.main
 #      on the same shards repacked (png/txt), same config, batch, precision and GPU count;
+#   4. scaling: the same short run (per-GPU batch, steps) on 1 GPU and on all of them:
+#      sps_n / (n * sps_1) = efficiency, the 1-GPU run's loader workers shared out over the
+#      ranks (also: bf16 gradient all-reduce; all the workers on every rank); before the
+#      data, an NCCL probe (transport, all-reduce GB/s);
+#   5. the main run (torchrun, NCCL, bf16), test-split eval with held-out caption
+#      families, training curves, confusion matrices;
 #   6. (CAMPAIGN_EDGE=1) ONNX export of the main run
 #      (int8 calibrated on val), `bench edge` on the test split at 1/2/4 threads (which
 #      records the host CPU and its int8 instructions);
@@ -150,7 +150,7 @@ fi
 TRAIN_URLS=$(shards train); TEST_URLS=$(shards test); VAL_URLS=$(shards val)
 export TRAIN_URLS
 
-# ---- 3./4. training ------------------------------------------------------------------------
+# ---- training runs (phases 3 to 5) ------------------------------------------------------
 train() {  # name nproc steps extra...
   local name=$1 n=$2 steps=$3; shift 3
   $PY -m torch.distributed.run --standalone --nproc-per-node "$n" -m multimodal.train \
@@ -161,6 +161,42 @@ train() {  # name nproc steps extra...
 }
 export -f train
 sps() { $PY -c "import json; print(json.load(open('$RUNS/$1/summary.json'))['samples_per_s'] or 0)" 2>/dev/null || echo 0; }
+
+# ---- 3. image-text: ours vs open_clip_train (first after the data: the target still open) --
+compare() {
+  log "image-text: drivesynth trainer"
+  # image-text steps are short (no audio tower): both trainers get all the loader workers on
+  # every rank (on 2x H200 with 7 per rank ours stalled 27 % and reached 0.75x; 14: 0.99x)
+  timeout "$(limit 60 70)" bash -c "train it_ours $NGPU $CMP_STEPS --modalities image,text --workers $LWORK"
+  log "image-text: open_clip_train.main"
+  $PY scripts/openclip_shards.py --src "$TRAIN_URLS" --out "$W/occ/data" --families $TRAIN_FAM \
+    > "$W/logs/openclip_shards.log" 2>&1
+  OC_N=$NGPU; OC_DEV=(); [[ $DEVICE == cpu ]] && { OC_N=1; OC_DEV=(--device cpu); }  # open_clip DDP needs GPUs
+  OC_URLS=$(tail -1 "$W/logs/openclip_shards.log" | $PY -c "import json,sys; print(json.load(sys.stdin)['urls'])")
+  ( export PYTHONPATH=$OC:$SITE:$ROOT; cd "$W/occ" && timeout "$(limit 75 10)" \
+    $PY -m torch.distributed.run --standalone --nproc-per-node $OC_N \
+    "$ROOT/scripts/openclip_compare.py" train --config-dir "$W/occ/cfg" -- \
+    --train-data "$OC_URLS" --dataset-type webdataset --dataset-resampled \
+    --train-num-samples $(( CMP_STEPS * BATCH * OC_N )) --batch-size $BATCH --epochs 1 \
+    --model ds-$MODEL --precision $OC_PREC --workers $LWORK --lr $LR --warmup $WARM \
+    --save-frequency 0 --log-every-n-steps 10 --logs "$W/occ/logs" --name oc --local-loss \
+    --gather-with-grad --seed 0 "${OC_DEV[@]}" ) > "$W/logs/openclip_train.log" 2>&1
+  log "open_clip rc=$?"
+  $PY scripts/openclip_compare.py compare --ours "$RUNS/it_ours/summary.json" \
+    --openclip-log "$W/occ/logs/oc/out.log" --json "$W/compare.json" \
+    | tee -a "$W/logs/campaign.log"
+  put openclip_compare "$(jfile "$W/compare.json")"
+  put openclip_compare_note "\"open_clip ran on $OC_N process(es), ours on $NGPU\""
+  if [[ -n "${CAMPAIGN_CMP_REPEAT:-}" ]]; then  # ours once more after open_clip: drift bracket
+    log "image-text: drivesynth trainer again (after open_clip)"
+    timeout "$(limit 60 70)" bash -c "train it_ours_after $NGPU $CMP_STEPS --modalities image,text --workers $LWORK"
+    $PY scripts/openclip_compare.py compare --ours "$RUNS/it_ours_after/summary.json" \
+      --openclip-log "$W/occ/logs/oc/out.log" --json "$W/compare_after.json" \
+      | tee -a "$W/logs/campaign.log"
+    put openclip_compare_ours_after "$(jfile "$W/compare_after.json")"
+  fi
+}
+[[ -z "${CAMPAIGN_SKIP_COMPARE:-}" ]] && compare
 
 # CAMPAIGN_SWEEP_LRS=7e-4,5e-4: the main run becomes one 1-GPU run per learning rate, side
 # by side (one per GPU), each scored on the val split; the best on val (mean of weather and
@@ -201,11 +237,17 @@ if (( NGPU > 1 )); then  # the same short run on every GPU: same per-GPU batch, 
   log "scaling: $NGPU processes"
   timeout "$(limit 60 300)" bash -c "train scale2 $NGPU $SCALE_STEPS"
   SPS2=$(sps scale2)
+  if [[ -n "${CAMPAIGN_SCALE_REPEAT:-}" ]]; then  # the pair once more: the noise between repeats
+    log "scaling repeat: 1 process, then $NGPU"
+    timeout "$(limit 60 300)" bash -c "train scale1_again 1 $SCALE_STEPS"
+    timeout "$(limit 60 280)" bash -c "train scale2_again $NGPU $SCALE_STEPS"
+  else
   # what a bf16 gradient all-reduce (half the bytes) and the full loader workers per rank do
   log "scaling: $NGPU processes, bf16 gradient all-reduce"
   timeout "$(limit 60 280)" bash -c "train scale2_bf16 $NGPU $SCALE_STEPS --grad-reduce bf16"
   log "scaling: $NGPU processes, $LWORK loader workers per rank"
   timeout "$(limit 60 260)" bash -c "train scale2_fullw $NGPU $SCALE_STEPS --workers $LWORK"
+  fi
 fi
 # steps of the main run: MAIN_S seconds at the measured rate (or CAMPAIGN_MAIN_STEPS);
 # CAMPAIGN_MAIN_BATCH sets its per-GPU batch (e.g. 128 on 2 GPUs = a 256 global batch)
@@ -226,10 +268,13 @@ keys = ('samples_per_s', 'stall_fraction_per_rank', 'peak_memory_mib_per_rank', 
         'steps', 'first_loss', 'final_loss', 'nonfinite_steps_skipped')
 r = {k: {x: s(n).get(x) for x in keys} for k, n in (('gpus_1', 'scale1'),
      ('gpus_$NGPU', 'scale2'), ('gpus_${NGPU}_bf16_reduce', 'scale2_bf16'),
-     ('gpus_${NGPU}_full_workers', 'scale2_fullw'), ('main', 'main'))}
+     ('gpus_${NGPU}_full_workers', 'scale2_fullw'), ('gpus_1_again', 'scale1_again'),
+     ('gpus_${NGPU}_again', 'scale2_again'), ('main', 'main'))}
 r['per_gpu_batch'] = $BATCH; r['model'] = '$MODEL'
 r['efficiency'] = ($SPS2 / ($NGPU * $SPS1)) if $SPS1 and $SPS2 else None
 r['loader_workers'] = {'gpus_1': $LWORK, 'per_rank': $RANK_W}
+a1, a2 = (r[k].get('samples_per_s') for k in ('gpus_1_again', 'gpus_${NGPU}_again'))
+r['efficiency_again'] = a2 / ($NGPU * a1) if a1 and a2 else None
 for k in ('gpus_${NGPU}_bf16_reduce', 'gpus_${NGPU}_full_workers'):
     v = r[k].get('samples_per_s')
     r['efficiency_' + k.split('_', 2)[2]] = v / ($NGPU * $SPS1) if v and $SPS1 else None
@@ -252,32 +297,6 @@ if m:
 print(json.dumps(m))")"
 fi
 
-# ---- 5. image-text: ours vs open_clip_train ------------------------------------------------
-log "image-text: drivesynth trainer"
-if [[ -z "${CAMPAIGN_SKIP_COMPARE:-}" ]]; then
-# image-text steps are short (no audio tower): both trainers get all the loader workers on
-# every rank (on 2x H200 with 7 per rank ours stalled 27 % and reached 0.75x; 14: 0.99x)
-timeout "$(limit 60 70)" bash -c "train it_ours $NGPU $CMP_STEPS --modalities image,text --workers $LWORK"
-log "image-text: open_clip_train.main"
-$PY scripts/openclip_shards.py --src "$TRAIN_URLS" --out "$W/occ/data" --families $TRAIN_FAM \
-  > "$W/logs/openclip_shards.log" 2>&1
-OC_N=$NGPU; OC_DEV=(); [[ $DEVICE == cpu ]] && { OC_N=1; OC_DEV=(--device cpu); }  # open_clip DDP needs GPUs
-OC_URLS=$(tail -1 "$W/logs/openclip_shards.log" | $PY -c "import json,sys; print(json.load(sys.stdin)['urls'])")
-( export PYTHONPATH=$OC:$SITE:$ROOT; cd "$W/occ" && timeout "$(limit 75 10)" \
-  $PY -m torch.distributed.run --standalone --nproc-per-node $OC_N \
-  "$ROOT/scripts/openclip_compare.py" train --config-dir "$W/occ/cfg" -- \
-  --train-data "$OC_URLS" --dataset-type webdataset --dataset-resampled \
-  --train-num-samples $(( CMP_STEPS * BATCH * OC_N )) --batch-size $BATCH --epochs 1 \
-  --model ds-$MODEL --precision $OC_PREC --workers $LWORK --lr $LR --warmup $WARM \
-  --save-frequency 0 --log-every-n-steps 10 --logs "$W/occ/logs" --name oc --local-loss \
-  --gather-with-grad --seed 0 "${OC_DEV[@]}" ) > "$W/logs/openclip_train.log" 2>&1
-log "open_clip rc=$?"
-$PY scripts/openclip_compare.py compare --ours "$RUNS/it_ours/summary.json" \
-  --openclip-log "$W/occ/logs/oc/out.log" --json "$W/compare.json" \
-  | tee -a "$W/logs/campaign.log"
-put openclip_compare "$(jfile "$W/compare.json")"
-put openclip_compare_note "\"open_clip ran on $OC_N process(es), ours on $NGPU\""
-fi
 if [[ -n "${CAMPAIGN_EDGE:-}" ]]; then
   log "edge: export and bench on this host's CPU"
   ds export --checkpoint "$RUNS/main/checkpoint.pt" --out "$W/bundle" --quantize all \
