@@ -53,8 +53,9 @@ fi
 rm -rf "$W"; mkdir -p "$W/logs" "$OUT"
 export PYTHONPATH=$SITE:$PB:$ROOT PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 DATA=$W/data; RUNS=$W/runs; RESULTS=$W/results.json
-# loader workers per rank in multi-GPU runs: the 1-GPU run's total, shared out (measured on
-# 2x H200: 2 x 14 workers crowd the launch-bound main processes off the cores, 2 x 7 do not)
+# loader workers per rank in multi-GPU runs: the 1-GPU run's total, shared out (2x H200,
+# per-GPU batch 256: 7 per rank keep the stall at ~5 %; at batch 512 they starve and
+# 14 per rank keep up; docs/results/h200x2_session7/scaling_runs.json)
 RANK_W=$(( LWORK / NGPU > 1 ? LWORK / NGPU : 1 ))
 export PY W DATA RUNS SIZE MODEL BATCH LWORK RANK_W PREC DEVICE LR WARM TRAIN_FAM
 echo '{}' > "$RESULTS"
