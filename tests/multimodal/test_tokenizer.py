@@ -63,7 +63,7 @@ def test_piece_cache_is_bounded(monkeypatch: pytest.MonkeyPatch):
     tok = Tokenizer(77)
     texts = _random_texts(50, seed=4)
     out = tok(texts)
-    assert len(tok._pieces) <= 5
+    assert len(tok._bpe.pieces) <= 5
     assert torch.equal(out, SimpleTokenizer(context_length=77)(texts))
 
 
