@@ -164,6 +164,11 @@ export -f train
 sps() { $PY -c "import json; print(json.load(open('$RUNS/$1/summary.json'))['samples_per_s'] or 0)" 2>/dev/null || echo 0; }
 
 # ---- 3. image-text: ours vs open_clip_train (first after the data: the target still open) --
+vs_openclip() {  # our run, json name, results key: its samples/s against open_clip's log
+  $PY scripts/openclip_compare.py compare --ours "$RUNS/$1/summary.json" \
+    --openclip-log "$W/occ/logs/oc/out.log" --json "$W/$2.json" | tee -a "$W/logs/campaign.log"
+  put "$3" "$(jfile "$W/$2.json")"
+}
 compare() {
   log "image-text: drivesynth trainer"
   # image-text steps are short (no audio tower): both trainers get all the loader workers on
@@ -183,18 +188,12 @@ compare() {
     --save-frequency 0 --log-every-n-steps 10 --logs "$W/occ/logs" --name oc --local-loss \
     --gather-with-grad --seed 0 "${OC_DEV[@]}" ) > "$W/logs/openclip_train.log" 2>&1
   log "open_clip rc=$?"
-  $PY scripts/openclip_compare.py compare --ours "$RUNS/it_ours/summary.json" \
-    --openclip-log "$W/occ/logs/oc/out.log" --json "$W/compare.json" \
-    | tee -a "$W/logs/campaign.log"
-  put openclip_compare "$(jfile "$W/compare.json")"
+  vs_openclip it_ours compare openclip_compare
   put openclip_compare_note "\"open_clip ran on $OC_N process(es), ours on $NGPU\""
   if [[ -n "${CAMPAIGN_CMP_REPEAT:-}" ]]; then  # ours once more after open_clip: drift bracket
     log "image-text: drivesynth trainer again (after open_clip)"
     timeout "$(limit 60 70)" bash -c "train it_ours_after $NGPU $CMP_STEPS --modalities image,text --workers $LWORK"
-    $PY scripts/openclip_compare.py compare --ours "$RUNS/it_ours_after/summary.json" \
-      --openclip-log "$W/occ/logs/oc/out.log" --json "$W/compare_after.json" \
-      | tee -a "$W/logs/campaign.log"
-    put openclip_compare_ours_after "$(jfile "$W/compare_after.json")"
+    vs_openclip it_ours_after compare_after openclip_compare_ours_after
   fi
 }
 [[ -z "${CAMPAIGN_SKIP_COMPARE:-}" ]] && compare
@@ -230,8 +229,8 @@ print(max(lrs, key=scores.get), json.dumps(scores), file=sys.stdout)")
   rm -rf "$RUNS/main"; mv "$RUNS/sweep_${best%% *}" "$RUNS/main"
 }
 
+if [[ -z "${CAMPAIGN_SKIP_MAIN:-}" ]]; then  # (set: only the image-text comparison above)
 log "scaling: 1 process"
-if [[ -z "${CAMPAIGN_SKIP_MAIN:-}" ]]; then  # (only the image-text comparison below)
 timeout "$(limit 60 330)" bash -c "train scale1 1 $SCALE_STEPS"
 SPS1=$(sps scale1); SPS2=0
 if (( NGPU > 1 )); then  # the same short run on every GPU: same per-GPU batch, same steps
