@@ -76,21 +76,33 @@ def audio_gain_shift(
     return np.clip(out * gain, -1.0, 1.0).astype(np.float32)
 
 
-def spec_augment(mel: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
-    """Frequency and time masking of ``[B, n_mels, frames]`` (masked bins set to the mean)."""
-    batch, n_mels, frames = mel.shape
-    out = mel.clone()
-    fill = mel.mean(dim=(1, 2))
-    for axis, count, width, size in (
-        (1, cfg.freq_masks, cfg.freq_mask_width, n_mels),
-        (2, cfg.time_masks, cfg.time_mask_width, frames),
-    ):
+def spec_masks(
+    batch: int, n_mels: int, frames: int, cfg: AugmentConfig, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """SpecAugment's bands, drawn on the host: boolean ``[B, n_mels]`` (frequency) and
+    ``[B, frames]`` (time) masks, each the union of that axis's random bands."""
+    masks = []
+    for count, width, size in ((cfg.freq_masks, cfg.freq_mask_width, n_mels),
+                               (cfg.time_masks, cfg.time_mask_width, frames)):  # fmt: skip
+        idx = torch.arange(size)
+        union = torch.zeros(batch, size, dtype=torch.bool)
         for _ in range(count):
             w = torch.randint(0, width + 1, (batch,), generator=generator)
             start = (torch.rand(batch, generator=generator) * (size - w).clamp_min(1)).long()
-            idx = torch.arange(size)
-            band = (idx[None] >= start[:, None]) & (idx[None] < (start + w)[:, None])
-            band = to_device(band, mel.device)
-            shape = (batch, size, 1) if axis == 1 else (batch, 1, size)
-            out = torch.where(band.view(shape), fill.view(batch, 1, 1), out)
-    return out
+            union |= (idx[None] >= start[:, None]) & (idx[None] < (start + w)[:, None])
+        masks.append(union)
+    return masks[0], masks[1]
+
+
+def apply_spec_masks(mel: torch.Tensor, freq: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
+    """Set the masked bins of ``[B, n_mels, frames]`` to each clip's mean (masks on the
+    device of ``mel``; no host work, so it can run inside a captured CUDA graph)."""
+    fill = mel.mean(dim=(1, 2), keepdim=True)
+    return torch.where(freq[:, :, None] | time[:, None, :], fill, mel)
+
+
+def spec_augment(mel: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
+    """Frequency and time masking of ``[B, n_mels, frames]`` (masked bins set to the mean)."""
+    batch, n_mels, frames = mel.shape
+    freq, time = spec_masks(batch, n_mels, frames, cfg, generator)
+    return apply_spec_masks(mel, to_device(freq, mel.device), to_device(time, mel.device))

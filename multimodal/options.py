@@ -27,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     a("--precision", default="fp32", choices=PRECISIONS, help="bf16 = autocast")
     a("--compile", action="store_true", help="torch.compile the model")
+    a("--cuda-graph", action="store_true",
+      help="capture the whole step (forward, backward, all-reduce, optimizer) as one CUDA "
+           "graph after a few eager warm-up steps and replay it: for models small enough that "
+           "launching ~2 500 kernels per step costs as much host time as the GPU work "
+           "(GPU only, --accum 1)")  # fmt: skip
     a("--grad-reduce", default="fp32", choices=GRAD_REDUCE,
       help="dtype of DDP's gradient all-reduce: bf16 halves the bytes, for GPUs linked by PCIe "
            "or a network; over NVLink it cost more than it saved (2x H200, 14 loader workers "

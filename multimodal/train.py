@@ -36,6 +36,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "fp32"
     compile: bool = False
+    cuda_graph: bool = False
     grad_reduce: str = "fp32"
     resume: str | None = None
     seed: int = 0
@@ -73,6 +74,11 @@ class TrainConfig:
                 f"TrainConfig.modality_dropout must be in [0, 1), got {self.modality_dropout}"
             )
 
+        if self.cuda_graph and (self.accum != 1 or self.compile):
+            raise ValueError(
+                "TrainConfig.cuda_graph captures one whole step: it needs accum == 1 and no "
+                f"compile, got accum={self.accum}, compile={self.compile}"
+            )
         allowed = {("image", "audio", "text"), ("image", "text"), ("audio", "text")}
         if tuple(self.modalities) not in allowed:
             raise ValueError(
@@ -144,7 +150,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch, lr=args.lr,
         weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, accum=args.accum,
         workers=args.workers, device=args.device, precision=args.precision,
-        compile=args.compile, grad_reduce=args.grad_reduce, resume=args.resume, seed=args.seed,
+        compile=args.compile, cuda_graph=args.cuda_graph, grad_reduce=args.grad_reduce,
+        resume=args.resume, seed=args.seed,
         save_every=args.save_every,
         log_every=args.log_every, nproc=args.nproc,
         caption_families=_families(args.train_caption_families),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 
-from multimodal.augment import AugmentConfig, spec_augment
+from multimodal.augment import AugmentConfig, apply_spec_masks, spec_masks
 from multimodal.checkpoint import (
     FORMAT_VERSION,
     load_state,
@@ -55,12 +56,17 @@ class Trainer:
         if cfg.init_openclip:
             load_openclip_weights(self.model, cfg.init_openclip)
         freeze_unused(self.model, cfg)
+        if cfg.cuda_graph and self.env.device.type != "cuda":
+            raise ValueError(f"--cuda-graph needs a CUDA device, got {self.env.device}")
+        self._side_stream = torch.cuda.Stream(self.env.device) if cfg.cuda_graph else None
         self.net = self._wrap(self.model)
         # fused AdamW takes a device-side "found_inf" flag: a non-finite step is skipped on
-        # the device, without the host waiting for the GPU to say so (no sync per step)
+        # the device, without the host waiting for the GPU to say so (no sync per step).
+        # A captured step needs the learning rate as a device tensor (the scheduler fills it)
+        lr = torch.tensor(cfg.lr, device=self.env.device) if cfg.cuda_graph else cfg.lr
         self.optimizer = torch.optim.AdamW(
-            param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6,
-            fused=True,
+            param_groups(self.model, cfg.weight_decay), lr=lr, betas=(0.9, 0.98), eps=1e-6,
+            fused=True, capturable=cfg.cuda_graph,
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, cosine_with_warmup(cfg.warmup_steps, cfg.total_steps)
@@ -76,6 +82,10 @@ class Trainer:
         self.history: list[dict] = []
         self.nonfinite_steps = 0  # steps skipped for non-finite gradients (as of the last flush)
         self._nonfinite = torch.zeros((), dtype=torch.int64, device=self.env.device)
+        self._found_inf = torch.zeros((), device=self.env.device)  # read by fused AdamW
+        self.optimizer.found_inf = self._found_inf
+        self._part_names = [p for p, w in cfg.active_weights().to_dict().items() if w > 0]
+        self.graphed = self._graphed() if cfg.cuda_graph else None
         self._pending: list[tuple[dict, torch.Tensor]] = []  # steps whose losses are on device
         # when the run and the current logging window started (the window's samples are its
         # pending steps)
@@ -93,13 +103,29 @@ class Trainer:
             # parameters training never uses are frozen (freeze_unused), so DDP need not
             # walk the autograd graph after every forward to find them; gradients live in
             # the buckets (no copy in and out of them after each all-reduce)
-            net = DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True)
+            # the buffers (mel filterbank, window) are constants: no broadcast per forward.
+            # A step to be captured needs DDP built on a side stream (CUDA-graph notes)
+            with torch.cuda.stream(self._side_stream) if self._side_stream else nullcontext():
+                net = DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True,
+                                              broadcast_buffers=False)  # fmt: skip
             if self.cfg.grad_reduce == "bf16":
                 from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 
                 # half the bytes between GPUs; each bucket is averaged, then cast back to fp32
                 net.register_comm_hook(None, default_hooks.bf16_compress_hook)
         return torch.compile(net) if self.cfg.compile else net
+
+    def _graphed(self):
+        from multimodal.graphed import DDP_WARMUP_STEPS, WARMUP_STEPS, GraphedStep
+
+        warmup = DDP_WARMUP_STEPS if self.env.world_size > 1 else WARMUP_STEPS
+        return GraphedStep(self._graph_step, lambda: self.optimizer.zero_grad(set_to_none=True),
+                           self.env.device, warmup, self._side_stream)  # fmt: skip
+
+    def current_lr(self) -> float:
+        """The scheduled learning rate, computed on the host (a captured step keeps it in a
+        device tensor, which the host must not wait for)."""
+        return self.cfg.lr * self.scheduler.lr_lambdas[0](self.scheduler.last_epoch)
 
     # ---- checkpoints -------------------------------------------------------------------
     def _resume(self, where: str) -> None:
@@ -113,6 +139,9 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         restore_rng(state["rng"], self.env.device)
+        for group in self.optimizer.param_groups:  # a captured step reads lr on the device
+            if isinstance(group["lr"], torch.Tensor):
+                group["lr"] = group["lr"].to(self.env.device)
         self.step = int(state["step"])
         self.history = list(state["history"])
 
@@ -139,33 +168,79 @@ class Trainer:
         which = torch.rand(batch, generator=gen) < 0.5
         return {"image": ~(drop & which), "audio": ~(drop & ~which)}  # never both dropped
 
-    def _micro_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        dev = self.env.device
-        use_image = "image" in self.cfg.modalities
-        images = batch["image"].to(dev, non_blocking=True) if use_image else None
-        if images is not None and "jitter" in batch:  # uint8 from the loader: finish here
-            images = finish_images(images, batch["jitter"].to(dev, non_blocking=True),
-                                   *self.image_norm)
-        tokens = batch["tokens"] if "tokens" in batch else self.tokenizer(batch["text"])
-        tokens = tokens.to(dev, non_blocking=True)
-        mel = self._mel(batch["audio"].to(dev, non_blocking=True)) if self.cfg.uses_audio else None
-        present = {k: to_device(v, dev) for k, v in self._present(len(batch["text"])).items()}
+    def _inputs(self, batch: dict) -> dict[str, torch.Tensor]:
+        """A loader batch -> the host tensors one step reads, including what the host draws
+        for it (modality dropout, SpecAugment bands): the device part of the step then has
+        no host work (so it can be captured as a CUDA graph)."""
+        inputs = {"tokens": batch["tokens"] if "tokens" in batch else self.tokenizer(batch["text"])}
+        if "image" in self.cfg.modalities:
+            inputs["images"] = batch["image"]
+            if "jitter" in batch:  # uint8 from the loader: finished on the device
+                inputs["jitter"] = batch["jitter"]
+        if self.cfg.uses_audio:
+            inputs["waves"] = batch["audio"]
+            if self.cfg.augment:
+                seed = _derived(self.cfg.seed, "spec", self.step, self.env.rank)
+                frames = self.model_cfg.mel.num_frames(batch["audio"].shape[-1])
+                freq, time_ = spec_masks(len(batch["text"]), self.model_cfg.mel.n_mels, frames,
+                                         self.augment, torch.Generator().manual_seed(seed))
+                inputs.update(freq_mask=freq, time_mask=time_)
+        present = self._present(len(batch["text"]))
+        inputs.update(present_image=present["image"], present_audio=present["audio"])
+        return inputs
+
+    def _loss(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+        """Forward and loss from device tensors (see :meth:`_inputs`)."""
+        images = inputs.get("images")
+        if images is not None and "jitter" in inputs:
+            images = finish_images(images, inputs["jitter"], *self.image_norm)
+        mel = None
+        if "waves" in inputs:
+            mel = unwrap(self.model).audio_mel(inputs["waves"])
+            if "freq_mask" in inputs:
+                mel = apply_spec_masks(mel, inputs["freq_mask"], inputs["time_mask"])
+        present = {"image": inputs["present_image"], "audio": inputs["present_audio"]}
         use_bf16 = self.cfg.precision == "bf16"
-        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_bf16):
-            feats = self.net(images, tokens, mel, present)
+        # autocast's weight-cast cache is kept out of a captured graph (PyTorch's advice)
+        with torch.autocast(device_type=self.env.device.type, dtype=torch.bfloat16,
+                            enabled=use_bf16, cache_enabled=not self.cfg.cuda_graph):  # fmt: skip
+            feats = self.net(images, inputs["tokens"], mel, present)
             return self.loss_fn(feats, feats["scales"])
 
-    def _mel(self, waves: torch.Tensor) -> torch.Tensor:
-        """Log-mel on the training device, SpecAugment'ed when augmenting."""
-        mel = unwrap(self.model).audio_mel(waves)
-        if not self.cfg.augment:
-            return mel
-        seed = _derived(self.cfg.seed, "spec", self.step, self.env.rank)
-        gen = torch.Generator().manual_seed(seed)
-        return spec_augment(mel, self.augment, gen)
+    def _micro_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        dev = self.env.device
+        return self._loss({k: to_device(v, dev) for k, v in self._inputs(batch).items()})
+
+    def _update(self, loss: torch.Tensor, parts: dict) -> torch.Tensor:
+        """Clip, decide on the device whether the step is finite, step the optimizer;
+        returns ``[loss, *parts]`` (device tensor, no host sync)."""
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        # DDP has averaged the gradients, so every rank sees the same norm and decides alike:
+        # a non-finite step (a loss spike in bf16, a broken sample) is skipped, not applied.
+        # The decision stays on the device (fused AdamW's found_inf); it is counted at flush.
+        bad = ~torch.isfinite(grad_norm)
+        self._found_inf.copy_(bad.float())
+        self.optimizer.step()
+        self._nonfinite += bad.long()
+        return torch.stack([loss, *parts.values()]).float()
+
+    def _graph_step(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        loss, parts = self._loss(inputs)
+        loss.backward()
+        return self._update(loss.detach(), parts)
 
     def train_step(self, micro_batches: list[dict]) -> dict:
         self.net.train()
+        if self.graphed is not None:  # one micro-batch (TrainConfig checks accum == 1)
+            inputs = self._inputs(micro_batches[0])
+            values, names = self.graphed(inputs), self._part_names
+        else:
+            values, names = self._eager_step(micro_batches)
+        self.scheduler.step()
+        self.step += 1
+        return {"values": values, "parts": names}
+
+    def _eager_step(self, micro_batches: list[dict]) -> tuple[torch.Tensor, list[str]]:
         accum = len(micro_batches)
         total, parts = None, {}
         for i, batch in enumerate(micro_batches):
@@ -177,18 +252,9 @@ class Trainer:
             total = loss.detach() / accum + (0 if total is None else total)
             for k, v in part.items():
                 parts[k] = v / accum + parts.get(k, 0)
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        # DDP has averaged the gradients, so every rank sees the same norm and decides alike:
-        # a non-finite step (a loss spike in bf16, a broken sample) is skipped, not applied.
-        # The decision stays on the device (fused AdamW's found_inf); it is counted at flush.
-        bad = ~torch.isfinite(grad_norm)
-        self.optimizer.found_inf = bad.float()
-        self.optimizer.step()
-        self._nonfinite += bad.long()
-        self.scheduler.step()
+        values = self._update(total, parts)
         self.optimizer.zero_grad(set_to_none=True)
-        self.step += 1
-        return {"values": torch.stack([total, *parts.values()]).float(), "parts": list(parts)}
+        return values, list(parts)
 
     def flush(self, writer=None, bar=None) -> None:
         """Copy the pending steps' losses to the host (one reduction, one sync for all) and
@@ -239,7 +305,7 @@ class Trainer:
                     stall += time.perf_counter() - t0
                     out = self.train_step(micro)
                     record = {"step": self.step, "epoch": epoch, "names": out["parts"],
-                              "lr": self.scheduler.get_last_lr()[0],
+                              "lr": self.current_lr(),
                               "skipped": sum(b["skipped"] for b in micro)}  # fmt: skip
                     self._pending.append((record, out["values"]))
                     if self.step % cfg.log_every == 0 or self.step == cfg.total_steps:
@@ -256,8 +322,14 @@ class Trainer:
                 writer.close()
             if bar is not None:
                 bar.close()
+            self.close()
             cleanup()
         return summary
+
+    def close(self) -> None:
+        """Release what must go before the process group (a captured step's graph)."""
+        if self.graphed is not None:
+            self.graphed.close()
 
     def _log(self, record: dict, writer, bar) -> None:
         rate = record["samples_per_s_per_device"]

@@ -205,3 +205,48 @@ def test_freeze_unused_matches_the_active_pairs():
     assert "logit_scale.image_text" not in image_text
     assert any(n.startswith("audio.") for n in image_text)
     assert not any(n.startswith(("visual.", "text.")) for n in image_text)
+
+
+@pytest.mark.parametrize("bad", [{"accum": 2}, {"compile": True}])
+def test_cuda_graph_config_names_what_it_needs(bad):
+    from multimodal.train import TrainConfig
+
+    with pytest.raises(ValueError, match="cuda_graph.*accum == 1 and no compile"):
+        TrainConfig(train="x.tar", out="o", cuda_graph=True, **bad)
+
+
+def test_cuda_graph_on_cpu_is_a_clear_error(tmp_path):
+    from multimodal.train import TrainConfig
+    from multimodal.trainer import Trainer
+
+    with pytest.raises(ValueError, match="--cuda-graph needs a CUDA device, got cpu"):
+        Trainer(TrainConfig(train="x.tar", out=str(tmp_path), device="cpu", cuda_graph=True))
+
+
+def test_spec_masks_equal_sequential_masking():
+    """SpecAugment drawn on the host as band masks (so a captured step can take them as
+    inputs) masks exactly the bins of band-after-band masking with the same draws."""
+    from multimodal.augment import AugmentConfig, spec_augment
+
+    def sequential(mel, cfg, gen):  # the pre-session-8 implementation, as the reference
+        batch, n_mels, frames = mel.shape
+        out, fill = mel.clone(), mel.mean(dim=(1, 2))
+        for axis, count, width, size in ((1, cfg.freq_masks, cfg.freq_mask_width, n_mels),
+                                         (2, cfg.time_masks, cfg.time_mask_width, frames)):
+            for _ in range(count):
+                w = torch.randint(0, width + 1, (batch,), generator=gen)
+                start = (torch.rand(batch, generator=gen) * (size - w).clamp_min(1)).long()
+                idx = torch.arange(size)
+                band = (idx[None] >= start[:, None]) & (idx[None] < (start + w)[:, None])
+                shape = (batch, size, 1) if axis == 1 else (batch, 1, size)
+                out = torch.where(band.view(shape), fill.view(batch, 1, 1), out)
+        return out
+
+    mel = torch.randn(16, 64, 101)
+    cfg = AugmentConfig(freq_masks=3, time_masks=2)
+    masked = 0
+    for seed in range(10):
+        got = spec_augment(mel, cfg, torch.Generator().manual_seed(seed))
+        assert torch.equal(got, sequential(mel, cfg, torch.Generator().manual_seed(seed)))
+        masked += int((got != mel).sum())
+    assert masked > 0
