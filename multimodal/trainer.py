@@ -302,10 +302,11 @@ class Trainer:
                 for _ in range(done, cfg.steps_per_epoch):
                     t0 = time.perf_counter()
                     micro = [next(batches) for _ in range(cfg.accum)]
-                    stall += time.perf_counter() - t0
+                    wait = time.perf_counter() - t0
+                    stall += wait
                     out = self.train_step(micro)
                     record = {"step": self.step, "epoch": epoch, "names": out["parts"],
-                              "lr": self.current_lr(),
+                              "lr": self.current_lr(), "data_wait_s": wait,
                               "skipped": sum(b["skipped"] for b in micro)}  # fmt: skip
                     self._pending.append((record, out["values"]))
                     if self.step % cfg.log_every == 0 or self.step == cfg.total_steps:
@@ -358,15 +359,19 @@ class Trainer:
         return tqdm(total=self.cfg.total_steps, initial=self.step, desc="train", unit="step")
 
     def _device_stats(self, stall: float, start: float) -> dict:
-        """Per-rank stall fraction and peak accelerator memory (gathered to every rank)."""
+        """Per rank (gathered to every rank): the stall fraction over the whole run (loader
+        start-up included) and over the steady steps that ``samples_per_s`` times, and the
+        peak accelerator memory."""
         from multimodal.distributed import gather_floats
 
         peak = 0.0
         if self.env.device.type == "cuda":
             peak = torch.cuda.max_memory_allocated(self.env.device) / 2**20
-        rows = gather_floats([stall / elapsed(start), peak])
+        steady = steady_throughput(self.history[self.run_from :], 1)["steady_stall_fraction"]
+        rows = gather_floats([stall / elapsed(start), -1.0 if steady is None else steady, peak])
         return {"stall_fraction_per_rank": [r[0] for r in rows],
-                "peak_memory_mib_per_rank": [r[1] for r in rows]}  # fmt: skip
+                "steady_stall_fraction_per_rank": [None if r[1] < 0 else r[1] for r in rows],
+                "peak_memory_mib_per_rank": [r[2] for r in rows]}  # fmt: skip
 
     def _finish(self, seconds: float, stall: float, stats: dict) -> dict:
         summary = {
@@ -426,11 +431,14 @@ def freeze_unused(model: TriModalModel, cfg: TrainConfig) -> list[str]:
 
 def steady_throughput(history: list[dict], global_batch: int, skip: float = 0.2) -> dict:
     """Samples/s over the steps of this run after the first ``skip`` fraction (start-up,
-    compilation and loader warm-up excluded); the whole run when it is too short."""
+    compilation, CUDA-graph capture and loader warm-up excluded; the whole run when it is
+    too short), and the fraction of that time the host waited for the loader."""
     timed = [h for h in history if "t" in h]
     if len(timed) < 2:
-        return {"samples_per_s": None, "throughput_steps": 0}
+        return {"samples_per_s": None, "throughput_steps": 0, "steady_stall_fraction": None}
     first = min(int(len(timed) * skip), len(timed) - 2)
-    span = timed[-1]["t"] - timed[first]["t"]
+    span = max(timed[-1]["t"] - timed[first]["t"], 1e-9)
     steps = len(timed) - 1 - first
-    return {"samples_per_s": steps * global_batch / max(span, 1e-9), "throughput_steps": steps}
+    wait = sum(h.get("data_wait_s", 0.0) for h in timed[first + 1 :])
+    return {"samples_per_s": steps * global_batch / span, "throughput_steps": steps,
+            "steady_stall_fraction": wait / span}  # fmt: skip

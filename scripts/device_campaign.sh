@@ -53,11 +53,13 @@ fi
 rm -rf "$W"; mkdir -p "$W/logs" "$OUT"
 export PYTHONPATH=$SITE:$PB:$ROOT PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 DATA=$W/data; RUNS=$W/runs; RESULTS=$W/results.json
-# loader workers per rank in multi-GPU runs: the 1-GPU run's total, shared out (2x H200,
-# per-GPU batch 256: 7 per rank keep the stall at ~5 %; at batch 512 they starve and
-# 14 per rank keep up; docs/results/h200x2_session7/scaling_runs.json)
-RANK_W=$(( LWORK / NGPU > 1 ? LWORK / NGPU : 1 ))
-export PY W DATA RUNS SIZE MODEL BATCH LWORK RANK_W PREC DEVICE LR WARM TRAIN_FAM
+# GPU runs capture each step as a CUDA graph (--cuda-graph; CAMPAIGN_CUDA_GRAPH=0: eager):
+# eager steps of the small model are host-bound and 2 GPUs scaled 0.75-0.86, captured ones
+# 0.95-0.96 (docs/results/h200x2_session8/). Loader workers per rank in multi-GPU runs: all
+# of them on every rank (a captured 2-GPU run eats ~8 500 samples/s: 7 per rank starve it)
+GRAPH=""; [[ $MODE == gpu && ${CAMPAIGN_CUDA_GRAPH:-1} != 0 ]] && GRAPH=--cuda-graph
+RANK_W=${CAMPAIGN_RANK_W:-$LWORK}
+export PY W DATA RUNS SIZE MODEL BATCH LWORK RANK_W PREC DEVICE LR WARM TRAIN_FAM GRAPH
 echo '{}' > "$RESULTS"
 
 log() { echo "[$(( SECONDS - START ))s] $*" | tee -a "$W/logs/campaign.log"; }
@@ -157,7 +159,7 @@ train() {  # name nproc steps extra...
   $PY -m torch.distributed.run --standalone --nproc-per-node "$n" -m multimodal.train \
     --train "$TRAIN_URLS" --out "$RUNS/$name" --model $MODEL --batch-size $BATCH \
     --steps-per-epoch "$steps" --workers $(( n > 1 ? RANK_W : LWORK )) --precision $PREC --device $DEVICE \
-    --lr $LR --warmup-steps $WARM --log-every 10 --no-progress \
+    --lr $LR --warmup-steps $WARM --log-every 10 --no-progress $GRAPH \
     --train-caption-families $TRAIN_FAM "$@" > "$W/logs/train_$name.log" 2>&1
 }
 export -f train
@@ -242,11 +244,11 @@ if (( NGPU > 1 )); then  # the same short run on every GPU: same per-GPU batch, 
     timeout "$(limit 60 300)" bash -c "train scale1_again 1 $SCALE_STEPS"
     timeout "$(limit 60 280)" bash -c "train scale2_again $NGPU $SCALE_STEPS"
   else
-  # what a bf16 gradient all-reduce (half the bytes) and the full loader workers per rank do
+  # what a bf16 gradient all-reduce (half the bytes) and eager steps (no CUDA graph) do
   log "scaling: $NGPU processes, bf16 gradient all-reduce"
   timeout "$(limit 60 280)" bash -c "train scale2_bf16 $NGPU $SCALE_STEPS --grad-reduce bf16"
-  log "scaling: $NGPU processes, $LWORK loader workers per rank"
-  timeout "$(limit 60 260)" bash -c "train scale2_fullw $NGPU $SCALE_STEPS --workers $LWORK"
+  log "scaling: $NGPU processes, eager steps"
+  timeout "$(limit 60 260)" bash -c "GRAPH= train scale2_eager $NGPU $SCALE_STEPS"
   fi
 fi
 # steps of the main run: MAIN_S seconds at the measured rate (or CAMPAIGN_MAIN_STEPS);
@@ -264,18 +266,18 @@ import json
 def s(n):
     try: return json.load(open('$RUNS/'+n+'/summary.json'))
     except Exception: return {}
-keys = ('samples_per_s', 'stall_fraction_per_rank', 'peak_memory_mib_per_rank', 'global_batch',
-        'steps', 'first_loss', 'final_loss', 'nonfinite_steps_skipped')
+keys = ('samples_per_s', 'stall_fraction_per_rank', 'steady_stall_fraction_per_rank',
+        'peak_memory_mib_per_rank', 'global_batch', 'steps', 'first_loss', 'final_loss', 'nonfinite_steps_skipped')
 r = {k: {x: s(n).get(x) for x in keys} for k, n in (('gpus_1', 'scale1'),
      ('gpus_$NGPU', 'scale2'), ('gpus_${NGPU}_bf16_reduce', 'scale2_bf16'),
-     ('gpus_${NGPU}_full_workers', 'scale2_fullw'), ('gpus_1_again', 'scale1_again'),
+     ('gpus_${NGPU}_eager', 'scale2_eager'), ('gpus_1_again', 'scale1_again'),
      ('gpus_${NGPU}_again', 'scale2_again'), ('main', 'main'))}
-r['per_gpu_batch'] = $BATCH; r['model'] = '$MODEL'
+r['per_gpu_batch'] = $BATCH; r['model'] = '$MODEL'; r['step'] = '${GRAPH:-eager}'
 r['efficiency'] = ($SPS2 / ($NGPU * $SPS1)) if $SPS1 and $SPS2 else None
 r['loader_workers'] = {'gpus_1': $LWORK, 'per_rank': $RANK_W}
 a1, a2 = (r[k].get('samples_per_s') for k in ('gpus_1_again', 'gpus_${NGPU}_again'))
 r['efficiency_again'] = a2 / ($NGPU * a1) if a1 and a2 else None
-for k in ('gpus_${NGPU}_bf16_reduce', 'gpus_${NGPU}_full_workers'):
+for k in ('gpus_${NGPU}_bf16_reduce', 'gpus_${NGPU}_eager'):
     v = r[k].get('samples_per_s')
     r['efficiency_' + k.split('_', 2)[2]] = v / ($NGPU * $SPS1) if v and $SPS1 else None
 print(json.dumps(r))")"

@@ -80,7 +80,9 @@ def compare(ours_summary: str | Path, openclip_log: str | Path, skip: float) -> 
         "openclip_samples_per_s": theirs["samples_per_s"],
         "ratio_ours_over_openclip": ours["samples_per_s"] / theirs["samples_per_s"],
         "world_size": ours.get("world_size"), "global_batch": ours.get("global_batch"),
-        "ours_stall_fraction": ours.get("stall_fraction"), "openclip": theirs,
+        "ours_stall_fraction": ours.get("stall_fraction"),
+        "ours_steady_stall_fraction_per_rank": ours.get("steady_stall_fraction_per_rank"),
+        "openclip": theirs,
     }  # fmt: skip
     print(f"{'trainer':>10} {'samples/s':>10}")
     print(f"{'drivesynth':>10} {result['ours_samples_per_s']:>10.1f}")

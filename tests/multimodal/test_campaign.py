@@ -38,10 +38,13 @@ def test_modalities_validate_and_zero_the_pairs_they_cannot_train():
 
 def test_steady_throughput_skips_warm_up_steps():
     # 10 steps: the first takes 5 s (start-up), then 0.5 s each
+    # (waiting 4 s for the loader's first batch, then 0.05 s per step)
     times = [5.0 + 0.5 * i for i in range(10)]
-    history = [{"step": i + 1, "t": t} for i, t in enumerate(times)]
+    history = [{"step": i + 1, "t": t, "data_wait_s": 4.0 if i == 0 else 0.05}
+               for i, t in enumerate(times)]  # fmt: skip
     result = steady_throughput(history, global_batch=64)
     assert result["samples_per_s"] == pytest.approx(64 / 0.5)
+    assert result["steady_stall_fraction"] == pytest.approx(0.05 / 0.5)  # start-up left out
     assert steady_throughput(history[:1], 64)["samples_per_s"] is None
 
 
