@@ -49,6 +49,8 @@ class Trainer:
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
         self.env = init_distributed(cfg.device)
+        if cfg.cuda_graph and self.env.device.type != "cuda":
+            raise ValueError(f"--cuda-graph needs a CUDA device, got {self.env.device}")
         self.out = Path(cfg.out)
         self.model_cfg = preset(cfg.model)
         torch.manual_seed(_derived(cfg.seed, "init"))  # identical init on every rank
@@ -56,8 +58,6 @@ class Trainer:
         if cfg.init_openclip:
             load_openclip_weights(self.model, cfg.init_openclip)
         freeze_unused(self.model, cfg)
-        if cfg.cuda_graph and self.env.device.type != "cuda":
-            raise ValueError(f"--cuda-graph needs a CUDA device, got {self.env.device}")
         self._side_stream = torch.cuda.Stream(self.env.device) if cfg.cuda_graph else None
         self.net = self._wrap(self.model)
         # fused AdamW takes a device-side "found_inf" flag: a non-finite step is skipped on
