@@ -250,3 +250,27 @@ def test_spec_masks_equal_sequential_masking():
         assert torch.equal(got, sequential(mel, cfg, torch.Generator().manual_seed(seed)))
         masked += int((got != mel).sum())
     assert masked > 0
+
+
+def test_bench_train_rows_and_step_modes(shard_set, tmp_path):
+    """`drivesynth bench train`: one row per step mode and worker count, ratios to the first
+    row, JSON written; a mode it does not know or a captured step on CPU is a clear error."""
+    import argparse
+
+    from multimodal import bench
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    out = tmp_path / "bench.json"
+    args = parser.parse_args(["--train", shard_set["train"].urls, "--steps", "4", "--batch-size",
+                              "4", "--workers", "0,1", "--device", "cpu", "--json", str(out)])
+    result = bench.run(args)
+    rows = result["rows"]
+    assert [(r["mode"], r["workers"]) for r in rows] == [("eager", 0), ("eager", 1)]
+    assert rows[0]["ratio_vs_first"] == 1.0 and all(r["samples_per_s_per_device"] > 0 for r in rows)
+    assert json.loads(out.read_text())["rows"] == rows
+    with pytest.raises(ValueError, match="--step-modes must list eager and/or graph"):
+        bench.run(parser.parse_args(["--train", "x.tar", "--step-modes", "eager,fast"]))
+    with pytest.raises(ValueError, match="--cuda-graph needs a CUDA device"):
+        bench.run(parser.parse_args(["--train", shard_set["train"].urls, "--device", "cpu",
+                                     "--step-modes", "graph", "--workers", "0"]))
