@@ -20,6 +20,8 @@ from collections.abc import Callable
 
 import torch
 
+from multimodal.distributed import to_device
+
 DDP_WARMUP_STEPS = 11  # eager DDP iterations before capture (PyTorch's CUDA-graph notes)
 WARMUP_STEPS = 3
 
@@ -68,14 +70,14 @@ class GraphedStep:
 
     def _eager(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         def run() -> torch.Tensor:
-            out = self.step({k: _to(v, self.device) for k, v in inputs.items()})
+            out = self.step({k: to_device(v, self.device) for k, v in inputs.items()})
             self.reset()
             return out
 
         return self._on_side_stream(run)
 
     def _capture(self, inputs: dict[str, torch.Tensor]) -> None:
-        self.inputs = {k: _to(v, self.device).clone() for k, v in inputs.items()}
+        self.inputs = {k: to_device(v, self.device).clone() for k, v in inputs.items()}
         self.reset()
         self.graph = torch.cuda.CUDAGraph()
         torch.cuda.synchronize(self.device)
@@ -117,7 +119,3 @@ class GraphedStep:
 
 def _pinned(tensor: torch.Tensor) -> torch.Tensor:
     return tensor if tensor.is_cuda or tensor.is_pinned() else tensor.pin_memory()
-
-
-def _to(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    return _pinned(tensor).to(device, non_blocking=True)

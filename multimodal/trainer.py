@@ -317,7 +317,7 @@ class Trainer:
                 del batches  # shut this epoch's loader workers down now
                 self.flush(writer, bar)
                 self.save()
-            summary = self._finish(elapsed(start), stall, self._device_stats(stall, start))
+            summary = self._finish(elapsed(start), stall)
         finally:
             if writer is not None:
                 writer.close()
@@ -358,7 +358,7 @@ class Trainer:
 
         return tqdm(total=self.cfg.total_steps, initial=self.step, desc="train", unit="step")
 
-    def _device_stats(self, stall: float, start: float) -> dict:
+    def _device_stats(self, stall: float, steady_stall: float | None) -> dict:
         """Per rank (gathered to every rank): the stall fraction over the whole run (loader
         start-up included) and over the steady steps that ``samples_per_s`` times, and the
         peak accelerator memory."""
@@ -367,13 +367,15 @@ class Trainer:
         peak = 0.0
         if self.env.device.type == "cuda":
             peak = torch.cuda.max_memory_allocated(self.env.device) / 2**20
-        steady = steady_throughput(self.history[self.run_from :], 1)["steady_stall_fraction"]
-        rows = gather_floats([stall / elapsed(start), -1.0 if steady is None else steady, peak])
+        rows = gather_floats([stall, -1.0 if steady_stall is None else steady_stall, peak])
         return {"stall_fraction_per_rank": [r[0] for r in rows],
                 "steady_stall_fraction_per_rank": [None if r[1] < 0 else r[1] for r in rows],
                 "peak_memory_mib_per_rank": [r[2] for r in rows]}  # fmt: skip
 
-    def _finish(self, seconds: float, stall: float, stats: dict) -> dict:
+    def _finish(self, seconds: float, stall: float) -> dict:
+        global_batch = self.cfg.batch_size * self.cfg.accum * self.env.world_size
+        steady = steady_throughput(self.history[self.run_from :], global_batch)
+        stats = self._device_stats(stall / seconds, steady["steady_stall_fraction"])
         summary = {
             "steps": self.step, "world_size": self.env.world_size,
             "first_loss": self.history[0]["loss"] if self.history else None,
@@ -381,10 +383,7 @@ class Trainer:
             "final_loss": self.history[-1]["loss"] if self.history else None,
             "stall_fraction": stall / seconds, "seconds": seconds,
             "modalities": list(self.cfg.modalities), "model": self.cfg.model,
-            "global_batch": self.cfg.batch_size * self.cfg.accum * self.env.world_size,
-            **steady_throughput(self.history[self.run_from :], self.cfg.batch_size * self.cfg.accum
-                                * self.env.world_size),
-            **stats,
+            "global_batch": global_batch, **steady, **stats,
         }  # fmt: skip
         if not self.env.is_main:
             return summary
