@@ -29,6 +29,7 @@ from pathlib import Path
 
 from datagen.generate import RunOptions, build_shard, dask_client
 from datagen.plan import GenerateConfig, ScenarioItem, ShardPlan, make_plan
+from sim.commands.parser import comma_list
 
 # stage -> (file suffix, function name) whose cumulative profile time is the stage's time
 STAGES: dict[str, tuple[str, str]] = {
@@ -78,8 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=6, help="frames per scenario (default 6)")
     parser.add_argument("--image-size", type=int, default=64, help="image size px (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
-                        help="Dask worker counts to compare (default 1 2)")
+    parser.add_argument("--workers", type=comma_list(int, "worker count"), default=[1, 2],
+                        help="comma list of Dask worker counts to compare (default 1,2)")
 
 
 def bare_item(item: ScenarioItem) -> int:

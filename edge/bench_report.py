@@ -16,17 +16,46 @@ import time
 import traceback
 from pathlib import Path
 
+from edge.bench_registry import BENCHMARKS, run_one
+from sim.atomic import atomic_write_bytes, atomic_write_json
+from sim.commands.parser import CommandParser
+
 RATIO_KEY = re.compile(r"(^|_)(ratio|efficiency|speedup|speed_up)($|_)")
 
 
+# Small settings for `bench all --quick`: every benchmark in seconds, to check the
+# pipeline (the ratios are noisy at this size; the defaults are what docs report).
+QUICK_ARGS: dict[str, list[str]] = {
+    "sim": ["--image-size", "48", "--frames", "4", "--rounds", "1", "--n-npc", "2"],
+    "vehicle": ["--cars", "1,2", "--steps", "200", "--rounds", "1"],
+    "audio": ["--duration", "2", "--repeats", "1"],
+    "samples": ["--scenarios", "2", "--frames", "3", "--image-size", "32", "--workers", "1"],
+    "train": ["--steps", "4", "--workers", "0", "--batch-size", "8"],
+    "edge": ["--samples", "8", "--threads", "1"],
+}
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="drivesynth bench all", description=__doc__)
+    p = CommandParser(prog="drivesynth bench all", description=__doc__)
     p.add_argument("--out", type=Path, default=Path("report/bench"), help="report folder")
     p.add_argument("--demo", type=Path, default=Path("report"),
-                   help="a `make demo` report folder: its checkpoint, bundle and test shards "
-                        "feed the edge benchmark (skipped when absent)")  # fmt: skip
-    p.add_argument("--only", default=None, help="comma list of benchmarks to run")
+                   help="a `make demo` report folder: its checkpoint, bundle and shards "
+                        "feed the train and edge benchmarks (skipped when absent)")  # fmt: skip
+    p.add_argument("--only", type=_names, default=list(BENCHMARKS),
+                   help=f"comma list of benchmarks to run, from {','.join(BENCHMARKS)}")
+    p.add_argument("--quick", action="store_true",
+                   help="small settings: checks every benchmark runs, in seconds")
     return p
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown benchmark {','.join(unknown) or repr(text)}; choose from "
+            f"{','.join(BENCHMARKS)}")
+    return names
 
 
 def find_ratios(result: object, prefix: str = "", depth: int = 0) -> dict[str, float]:
@@ -97,29 +126,32 @@ def _markdown(results: dict, ratios: dict[str, dict[str, float]], errors: dict) 
     return "\n".join(lines)
 
 
-def run_all(argv: list[str]) -> int:
-    from edge.commands.bench import BENCHMARKS, _write_json, run_one
+def _inputs_of(name: str, args: argparse.Namespace) -> tuple[list[str], str]:
+    """The data a benchmark needs from the demo report, or why it is skipped."""
+    if name == "train":
+        train = _split_urls(args.demo, "train")
+        if train is None:
+            return [], f"no training shards in {args.demo}/data/train"
+        return ["--train", train, "--steps", "20", "--workers", "0,1"], ""
+    if name == "edge":
+        edge = _edge_args(args.demo)
+        if edge is None:
+            return [], f"no checkpoint/bundle/test shards in {args.demo}"
+        return edge + ["--plot", str(args.out / "edge.png")], ""
+    return [], ""
 
+
+def run_all(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    names = args.only.split(",") if args.only else list(BENCHMARKS)
     results, ratios, errors = {}, {}, {}
-    for name in names:
-        extra: list[str] = []
-        if name == "train":
-            train = _split_urls(args.demo, "train")
-            if train is None:
-                errors[name] = f"skipped: no training shards in {args.demo}/data/train"
-                print(f"[bench all] {errors[name]} (run `make demo` first)")
-                continue
-            extra = ["--train", train, "--steps", "20", "--workers", "0,1"]
-        if name == "edge":
-            edge = _edge_args(args.demo)
-            if edge is None:
-                errors[name] = f"skipped: no checkpoint/bundle/test shards in {args.demo}"
-                print(f"[bench all] {errors[name]} (run `make demo` first)")
-                continue
-            extra = edge + ["--plot", str(args.out / "edge.png")]
+    for name in args.only:
+        extra, skipped = _inputs_of(name, args)
+        if skipped:
+            errors[name] = f"skipped: {skipped}"
+            print(f"[bench all] {errors[name]} (run `make demo` first)")
+            continue
+        extra += QUICK_ARGS[name] if args.quick else []
         print(f"\n[bench all] === {name}: {BENCHMARKS[name][1]}", flush=True)
         t0 = time.perf_counter()
         try:
@@ -130,11 +162,11 @@ def run_all(argv: list[str]) -> int:
             continue
         results[name]["wall_s"] = time.perf_counter() - t0
         ratios[name] = find_ratios(results[name])
-    _write_json(args.out / "bench.json", {"results": results, "ratios": ratios,
-                                          "errors": errors})  # fmt: skip
+    atomic_write_json(args.out / "bench.json",
+                      {"results": results, "ratios": ratios, "errors": errors})
     flat = {f"{n}: {k}": v for n, found in ratios.items() for k, v in found.items()}
     _plot(flat, args.out / "ratios.png")
-    (args.out / "BENCHMARKS.md").write_text(_markdown(results, ratios, errors))
+    atomic_write_bytes(args.out / "BENCHMARKS.md", _markdown(results, ratios, errors).encode())
     print(f"\n[bench all] report: {args.out}/BENCHMARKS.md, bench.json, ratios.png")
     print(json.dumps(flat, indent=1))
     failed = [n for n, e in errors.items() if not e.startswith("skipped")]

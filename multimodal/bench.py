@@ -12,15 +12,18 @@ from sim.atomic import atomic_write_json
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train", required=True, help="shard URLs to train on")
-    parser.add_argument("--model", default="tiny", choices=("tiny", "small", "base"))
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--model", default="tiny", choices=("tiny", "small", "base"),
+                        help="model size preset")
+    parser.add_argument("--batch-size", type=int, default=32, help="per-step batch size")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per configuration")
     parser.add_argument("--workers", default="0,2", help="comma list of loader worker counts")
     parser.add_argument("--step-modes", default="eager",
                         help="comma list of eager, graph (--cuda-graph, GPU only): e.g. "
                              "eager,graph shows what capturing the step gains")  # fmt: skip
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    parser.add_argument("--device", default="auto",
+                        help="auto (cuda if available, else cpu), cpu, cuda, cuda:N")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                        help="bf16 = autocast")
     parser.add_argument("--json", default=None, help="also write the result here")
 
 

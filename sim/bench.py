@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, default=128, help="render size (default 128)")
     parser.add_argument("--frames", type=int, default=20, help="frames per round (default 20)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-npc", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0, help="scenario seed")
+    parser.add_argument("--n-npc", type=int, default=8, help="traffic cars in the scene")
 
 
 def _bare_frames(sc, n: int, steps: int, same_physics: bool) -> float:

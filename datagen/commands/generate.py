@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sim.commands.parser import comma_list
+
 DESCRIPTION = """\
 Plan the data set (scenarios x frames -> shards of whole scenarios) from the seed and build
 it on Dask, one task per shard. Without --scheduler a LocalCluster of --workers processes
@@ -16,8 +18,7 @@ the options below, never on the number of workers or the finishing order."""
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="write multimodal WebDataset shards (Dask)",
-                       description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=DESCRIPTION)
     p.add_argument("--out", type=Path, required=True, help="output folder DIR")
     p.add_argument("--scenarios", type=int, required=True, help="number of scenarios N")
     p.add_argument("--frames", type=int, required=True, help="camera frames per scenario F")
@@ -33,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="road kind (circuit, open) or 'random' per scenario (default)")
     p.add_argument("--vehicle-preset", default="random",
                    help="ego vehicle (sedan, sports_car, van) or 'random' per scenario (default)")
-    p.add_argument("--caption-families", nargs="+", default=None, metavar="FAMILY",
-                   help="caption families to write (default: all)")
+    p.add_argument("--caption-families", type=comma_list(str, "family"), default=None,
+                   metavar="A,B", help="comma list of caption families to write (default: all)")
     p.add_argument("--samples-per-shard", type=int, default=64,
                    help="target frames per shard; shards hold whole scenarios (default 64)")
     p.add_argument("--workers", type=int, default=2,

@@ -16,8 +16,7 @@ samples. --inject-eval measures QC by breaking a copy of the data with known fau
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("qc", help="find broken samples; report, list or drop them",
-                       description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=DESCRIPTION)
     p.add_argument("dir", type=Path, help="data set folder (shards *.tar, manifest.json)")
     p.add_argument("--drop", action="store_true", help="rewrite shards without flagged samples")
     p.add_argument("--list", type=Path, default=None, metavar="FILE",

@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import time
 
+from sim.commands.parser import comma_list
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cars", type=int, nargs="+", default=[1, 6],
-                        help="fleet sizes to measure (default 1 6)")
+    parser.add_argument("--cars", type=comma_list(int, "fleet size"), default=[1, 6],
+                        help="comma list of fleet sizes to measure (default 1,6)")
     parser.add_argument("--steps", type=int, default=2000,
                         help="physics steps per round (default 2000)")
     parser.add_argument("--rounds", type=int, default=3,

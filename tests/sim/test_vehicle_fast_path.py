@@ -130,7 +130,7 @@ def test_skidpad_lateral_g_follows_grip_and_never_exceeds_it():
 def _bench_args(**changes) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    args = parser.parse_args(["--steps", "50", "--rounds", "1", "--cars", "1", "2"])
+    args = parser.parse_args(["--steps", "50", "--rounds", "1", "--cars", "1,2"])
     for k, v in changes.items():
         setattr(args, k, v)
     return args

@@ -1,0 +1,46 @@
+"""The benchmarks' one registry: name -> (module, what it measures), and how one runs.
+
+Every benchmark module exposes ``add_arguments(parser)`` and ``run(args) -> dict``; it
+prints a table with ratios measured side by side in one run and returns JSON-serialisable
+results (written to ``--json`` when given). ``bench all`` (:mod:`edge.bench_report`) runs
+each in turn and writes one report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+from sim.atomic import atomic_write_json
+from sim.commands.parser import CommandParser
+
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "sim": ("sim.bench", "labelled frames/s per core vs the bare PyBullet step+render loop"),
+    "vehicle": ("sim.vehicle.bench", "vehicle physics steps/s for 1 and 6 cars vs bare PyBullet"),
+    "audio": ("datagen.audio_bench", "audio synthesis speed, seconds of audio per second"),
+    "samples": ("datagen.bench", "complete samples/s vs bare simulation; Dask 1 vs 2 workers"),
+    "train": ("multimodal.bench", "training samples/s per device and loader stall fraction"),
+    "edge": ("edge.bench", "edge variants: size, latency at 1/2/4 threads, accuracy"),
+}
+
+
+def benchmark_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+    """The argument parser of benchmark ``name`` and its module."""
+    module_name, desc = BENCHMARKS[name]
+    module = importlib.import_module(module_name)
+    parser = CommandParser(prog=f"drivesynth bench {name}", description=desc)
+    module.add_arguments(parser)
+    if not any(a.dest == "json" for a in parser._actions):
+        parser.add_argument("--json", type=Path, default=None, help="write results here")
+    return parser, module
+
+
+def run_one(name: str, argv: list[str]) -> dict:
+    """Parse ``argv`` with benchmark ``name``'s options, run it, write ``--json`` if asked."""
+    parser, module = benchmark_parser(name)
+    args = parser.parse_args(argv)
+    result = module.run(args)
+    if getattr(args, "json", None):
+        atomic_write_json(Path(args.json), result)
+    return result
