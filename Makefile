@@ -24,11 +24,16 @@ $(STAMP): $(BIN)/python $(LOCK) pyproject.toml
 
 install: $(STAMP)
 
-# Regenerate the lock from pyproject.toml (keeps current pins where they still fit).
+# Regenerate the locks from pyproject.toml (keeps current pins where they still fit):
+# lock.txt for everything, edge-lock.txt (a subset, same versions) for a board.
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml requirements/build.in --all-extras \
 	  --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	  --index-url https://pypi.org/simple --no-header --emit-index-url -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml requirements/build.in --extra edge \
+	  --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --index-url https://pypi.org/simple --no-header --emit-index-url -c $(LOCK) \
+	  -o requirements/edge-lock.txt
 
 check-install: $(STAMP)
 	$(BIN)/python scripts/check_install.py
