@@ -29,7 +29,7 @@ from pathlib import Path
 
 from datagen.generate import RunOptions, build_shard, dask_client
 from datagen.plan import GenerateConfig, ScenarioItem, ShardPlan, make_plan
-from sim.commands.parser import comma_list
+from sim.arguments import comma_list
 
 # stage -> (file suffix, function name) whose cumulative profile time is the stage's time
 STAGES: dict[str, tuple[str, str]] = {

@@ -12,8 +12,8 @@ import argparse
 import importlib
 from pathlib import Path
 
+from sim.arguments import CommandParser
 from sim.atomic import atomic_write_json
-from sim.commands.parser import CommandParser
 
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "sim": ("sim.bench", "labelled frames/s per core vs the bare PyBullet step+render loop"),

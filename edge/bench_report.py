@@ -17,8 +17,8 @@ import traceback
 from pathlib import Path
 
 from edge.bench_registry import BENCHMARKS, run_one
+from sim.arguments import CommandParser
 from sim.atomic import atomic_write_bytes, atomic_write_json
-from sim.commands.parser import CommandParser
 
 RATIO_KEY = re.compile(r"(^|_)(ratio|efficiency|speedup|speed_up)($|_)")
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from sim.commands.parser import CommandParser
+from sim.arguments import CommandParser
 
 REGISTRARS: tuple[str, ...] = ("sim.cli", "datagen.cli", "multimodal.cli", "edge.commands")
 PROJECT_PACKAGES = frozenset({"sim", "datagen", "multimodal", "edge"})

@@ -8,7 +8,7 @@ config gives byte-identical renders, also with several scenarios alive in one pr
 
 The ego is ``dynamic`` by default: a :mod:`sim.vehicle` car driven by the
 ``driver_style``'s policy (:mod:`sim.ego`), in the physics of ``weather``
-(:mod:`sim.environment`: surface patches under the tires, gusty wind); the renders use the
+(:mod:`sim.scenario_weather`: surface patches under the tires, gusty wind); the renders use the
 weather's light (:func:`sim.weather.lighting_for`). The ``kinematic`` ego is driven by the
 traffic model like an NPC.
 """
@@ -22,9 +22,9 @@ import numpy as np
 
 from sim.camera import CameraConfig, Render, render
 from sim.ego import NO_DAMAGE, Ego, KinematicEgo, make_dynamic_ego, make_kinematic_ego, traffic_lead
-from sim.environment import ScenarioWeather
 from sim.labels import extract_labels
 from sim.road import ROAD_KINDS, RoadConfig, build_road, generate_road
+from sim.scenario_weather import ScenarioWeather
 from sim.scene import SceneRegistry
 from sim.scenery import SceneryConfig, build_scenery
 from sim.trace import MAX_OTHERS, SURFACE_CODES, StateTrace

@@ -66,7 +66,7 @@ def test_lists_are_comma_separated(parser: argparse.ArgumentParser) -> None:
     for action in _options(parser):
         assert action.nargs not in ("+", "*"), (
             f"{parser.prog} {action.option_strings[0]} takes space-separated values; "
-            "use sim.commands.parser.comma_list"
+            "use sim.arguments.comma_list"
         )
 
 

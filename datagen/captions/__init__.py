@@ -1,28 +1,23 @@
 """Captions generated from sample metadata, in template families, and zero-shot prompts."""
 
-from datagen.captions.facts import Fact, extract_facts
-from datagen.captions.families import CAPTION_FAMILIES, FAMILIES, CaptionFamily
-from datagen.captions.generate import (
-    Caption,
-    Statement,
-    caption_records,
-    generate_captions,
-    split_families,
-)
-from datagen.captions.prompts import ZERO_SHOT_TASKS, label_of, label_prompts
+from __future__ import annotations
 
-__all__ = [
-    "CAPTION_FAMILIES",
-    "FAMILIES",
-    "ZERO_SHOT_TASKS",
-    "Caption",
-    "CaptionFamily",
-    "Fact",
-    "Statement",
-    "caption_records",
-    "extract_facts",
-    "generate_captions",
-    "label_of",
-    "label_prompts",
-    "split_families",
-]
+from sim.lazy import lazy_exports
+
+_EXPORTS = {
+    "Fact": "datagen.captions.facts",
+    "extract_facts": "datagen.captions.facts",
+    "CAPTION_FAMILIES": "datagen.captions.families",
+    "FAMILIES": "datagen.captions.families",
+    "CaptionFamily": "datagen.captions.families",
+    "Caption": "datagen.captions.generate",
+    "Statement": "datagen.captions.generate",
+    "caption_records": "datagen.captions.generate",
+    "generate_captions": "datagen.captions.generate",
+    "split_families": "datagen.captions.generate",
+    "ZERO_SHOT_TASKS": "datagen.captions.prompts",
+    "label_of": "datagen.captions.prompts",
+    "label_prompts": "datagen.captions.prompts",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.commands.parser import comma_list
+from sim.arguments import comma_list
 
 DESCRIPTION = """\
 Plan the data set (scenarios x frames -> shards of whole scenarios) from the seed and build

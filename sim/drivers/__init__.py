@@ -1,18 +1,19 @@
 """Driver styles trained by reinforcement learning (PPO) and the tools around them."""
 
-from sim.drivers.actions import ACTION_NAMES, controls_of
-from sim.drivers.observation import OBS_NAMES, OBS_SIZE, observe, observe_vehicle
-from sim.drivers.policy import DriverPolicy, load_policy
-from sim.drivers.rewards import STYLES
+from __future__ import annotations
 
-__all__ = [
-    "ACTION_NAMES",
-    "OBS_NAMES",
-    "OBS_SIZE",
-    "STYLES",
-    "DriverPolicy",
-    "controls_of",
-    "load_policy",
-    "observe",
-    "observe_vehicle",
-]
+from sim.lazy import lazy_exports
+
+_EXPORTS = {
+    "ACTION_NAMES": "sim.drivers.actions",
+    "controls_of": "sim.drivers.actions",
+    "OBS_NAMES": "sim.drivers.observation",
+    "OBS_SIZE": "sim.drivers.observation",
+    "observe": "sim.drivers.observation",
+    "observe_vehicle": "sim.drivers.observation",
+    "DriverPolicy": "sim.drivers.policy",
+    "load_policy": "sim.drivers.policy",
+    "STYLES": "sim.drivers.rewards",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

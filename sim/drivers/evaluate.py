@@ -1,7 +1,7 @@
 """Behaviour metrics of the driver styles on held-out roads and weathers.
 
 Every style drives the same episodes (eval-split road seeds, weather presets held out of
-training, one per surface: :data:`sim.env.HELD_OUT_PRESETS`). Per episode: mean and
+training, one per surface: :data:`sim.drivers.env.HELD_OUT_PRESETS`). Per episode: mean and
 95th-percentile speed, speed over the limit, lateral acceleration, longitudinal jerk,
 lane-centre deviation, time headway to the lead car, off-road and collision flags,
 condition-normalised metrics (speed over the grip-adjusted limit
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from sim.atomic import atomic_write_json
+from sim.drivers.env import HELD_OUT_PRESETS, DrivingEnv, DrivingEnvConfig
 from sim.drivers.policy import load_policy
 from sim.drivers.rewards import GRAVITY, STYLES, grip_speed_factor
-from sim.env import HELD_OUT_PRESETS, DrivingEnv, DrivingEnvConfig
 from sim.seeding import derive_seed
 
 FEATURES = (

@@ -1,4 +1,4 @@
-"""Train a driver style with stable-baselines3 PPO on :class:`sim.env.DrivingEnv`.
+"""Train a driver style with stable-baselines3 PPO on :class:`sim.drivers.env.DrivingEnv`.
 
 PPO (gamma 0.99, n_steps 2048 per env, batch 256, 10 epochs, lr 3e-4, tanh MLP 64-64) over
 ``n_envs`` parallel envs (``SubprocVecEnv`` when ``subprocess``), observations normalised
@@ -84,7 +84,7 @@ def _make_env(style: str, curviness: tuple[float, float]):
     def make():
         from stable_baselines3.common.monitor import Monitor
 
-        from sim.env import DrivingEnv, DrivingEnvConfig
+        from sim.drivers.env import DrivingEnv, DrivingEnvConfig
 
         config = DrivingEnvConfig(
             style=style, split="train", erratic_in_env=style == "erratic", curviness=curviness

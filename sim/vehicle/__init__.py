@@ -12,12 +12,19 @@ Usage::
 
 from __future__ import annotations
 
-from sim.vehicle.config import VehicleConfig, load_config, preset, preset_names
-from sim.vehicle.fleet import VehicleFleet
-from sim.vehicle.surfaces import SURFACE_NAMES, SURFACES, get_surface
-from sim.vehicle.vehicle import Vehicle, VehicleState
+from sim.lazy import lazy_exports
 
-__all__ = [
-    "SURFACES", "SURFACE_NAMES", "Vehicle", "VehicleConfig", "VehicleFleet", "VehicleState",
-    "get_surface", "load_config", "preset", "preset_names",
-]
+_EXPORTS = {
+    "VehicleConfig": "sim.vehicle.config",
+    "load_config": "sim.vehicle.config",
+    "preset": "sim.vehicle.config",
+    "preset_names": "sim.vehicle.config",
+    "VehicleFleet": "sim.vehicle.fleet",
+    "SURFACE_NAMES": "sim.vehicle.surfaces",
+    "SURFACES": "sim.vehicle.surfaces",
+    "get_surface": "sim.vehicle.surfaces",
+    "Vehicle": "sim.vehicle.vehicle",
+    "VehicleState": "sim.vehicle.vehicle",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

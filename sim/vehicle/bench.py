@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from sim.commands.parser import comma_list
+from sim.arguments import comma_list
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pybullet
 
@@ -20,8 +20,21 @@ from sim.vehicle.damage import ZONES, damage_levels
 from sim.vehicle.surfaces import SURFACE_NAMES
 
 if TYPE_CHECKING:
-    from sim.vehicle.fleet import VehicleFleet
+    from sim.vehicle.fleet_state import FleetState
     from sim.vehicle.geometry import ChassisGeometry
+    from sim.vehicle.params import FleetParams
+    from sim.vehicle.powertrain import Powertrain
+    from sim.world import World
+
+
+class FleetArrays(Protocol):
+    """What a :class:`Vehicle` reads of the fleet that simulates it (``VehicleFleet``)."""
+
+    s: FleetState
+    p: FleetParams
+    powertrain: Powertrain
+    world: World
+    world_client_id: int
 
 
 @dataclass
@@ -61,9 +74,9 @@ class VehicleState:
 
 
 class Vehicle:
-    """One simulated car of a :class:`VehicleFleet`."""
+    """One simulated car of a ``VehicleFleet``: a view of row ``index`` of its arrays."""
 
-    def __init__(self, fleet: VehicleFleet, index: int, body_id: int, config: VehicleConfig,
+    def __init__(self, fleet: FleetArrays, index: int, body_id: int, config: VehicleConfig,
                  geometry: ChassisGeometry) -> None:
         self.fleet = fleet
         self.index = index

@@ -1,35 +1,30 @@
 """Procedural weather and time of day: parameters, presets, sampling, image effects,
 road surface state, wind and sound inputs."""
 
-from sim.weather.effects import EgoMotion, apply_weather
-from sim.weather.lighting import LightingSpec, lighting_for
-from sim.weather.metadata import family, surface, time_of_day, weather_metadata
-from sim.weather.optics import visibility_m
-from sim.weather.params import PRECIP_TYPES, WeatherParams
-from sim.weather.presets import PRESETS, get_preset, preset_names
-from sim.weather.sampling import WeatherDistribution
-from sim.weather.sound import sound_inputs, thunder_events
-from sim.weather.surface import SurfaceMap
-from sim.weather.wind import WindField
+from __future__ import annotations
 
-__all__ = [
-    "PRECIP_TYPES",
-    "PRESETS",
-    "EgoMotion",
-    "LightingSpec",
-    "SurfaceMap",
-    "WeatherDistribution",
-    "WeatherParams",
-    "WindField",
-    "apply_weather",
-    "family",
-    "get_preset",
-    "lighting_for",
-    "preset_names",
-    "sound_inputs",
-    "surface",
-    "thunder_events",
-    "time_of_day",
-    "visibility_m",
-    "weather_metadata",
-]
+from sim.lazy import lazy_exports
+
+_EXPORTS = {
+    "EgoMotion": "sim.weather.effects",
+    "apply_weather": "sim.weather.effects",
+    "LightingSpec": "sim.weather.lighting",
+    "lighting_for": "sim.weather.lighting",
+    "family": "sim.weather.metadata",
+    "surface": "sim.weather.metadata",
+    "time_of_day": "sim.weather.metadata",
+    "weather_metadata": "sim.weather.metadata",
+    "visibility_m": "sim.weather.optics",
+    "PRECIP_TYPES": "sim.weather.params",
+    "WeatherParams": "sim.weather.params",
+    "PRESETS": "sim.weather.presets",
+    "get_preset": "sim.weather.presets",
+    "preset_names": "sim.weather.presets",
+    "WeatherDistribution": "sim.weather.sampling",
+    "sound_inputs": "sim.weather.sound",
+    "thunder_events": "sim.weather.sound",
+    "SurfaceMap": "sim.weather.surface",
+    "WindField": "sim.weather.wind",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -22,7 +22,7 @@ from sim.drivers.perturb import ErraticConfig, ErraticPerturbation
 from sim.drivers.policy import POLICY_DIR, MlpActor, load_policy
 from sim.drivers.rewards import STYLE_REWARDS, STYLES, StepSignals, StyleReward, step_reward
 from sim.drivers.train import CURVINESS_FULL, curviness_at
-from sim.env import DrivingEnv, DrivingEnvConfig
+from sim.drivers.env import DrivingEnv, DrivingEnvConfig
 from sim.seeding import rng_for
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim.camera import CameraConfig
-from sim.environment import ScenarioWeather
+from sim.scenario_weather import ScenarioWeather
 from sim.road import RoadConfig, generate_road
 from sim.scenario import Scenario, ScenarioConfig
 from sim.trace import SURFACE_CODES

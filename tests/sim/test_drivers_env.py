@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 
 from sim.drivers.bicycle import GRAVITY, BicycleModel, BicycleParams
 from sim.drivers.observation import OBS_NAMES, OBS_SIZE, observe_vehicle
-from sim.env import HELD_OUT_PRESETS, TRAIN_PRESETS, DrivingEnv, DrivingEnvConfig
+from sim.drivers.env import HELD_OUT_PRESETS, TRAIN_PRESETS, DrivingEnv, DrivingEnvConfig
 from sim.vehicle import preset
 
 
