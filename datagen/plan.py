@@ -14,13 +14,12 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from sim.seeding import derive_seed, rng_for
+from sim.vocabulary import DRIVER_STYLES, ROAD_KINDS
 from sim.weather import WeatherDistribution, WeatherParams, get_preset
 
 SPLIT_RE = re.compile(r"^[a-z0-9_]+$")
 RANDOM = "random"
 RANDOM_WEATHER = RANDOM
-DRIVER_STYLES = ("aggressive", "normal", "cautious", "erratic")
-ROAD_KINDS = ("circuit", "open")
 VEHICLE_PRESETS = ("sedan", "sports_car", "van")
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from sim.vocabulary import DRIVER_STYLES, TIMES_OF_DAY, WEATHER_FAMILIES
+
 LABELS: dict[str, tuple[str, ...]] = {
-    "weather_family": ("clear", "cloudy", "rain", "snow", "fog", "storm", "dust"),
-    "time_of_day": ("dawn", "day", "dusk", "night"),
-    "driver_style": ("aggressive", "normal", "cautious", "erratic"),
+    "weather_family": WEATHER_FAMILIES,
+    "time_of_day": TIMES_OF_DAY,
+    "driver_style": DRIVER_STYLES,
 }
 
 TEMPLATES: dict[str, tuple[str, ...]] = {

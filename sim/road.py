@@ -16,9 +16,9 @@ import numpy as np
 
 from sim.scene import SceneRegistry
 from sim.seeding import rng_for
+from sim.vocabulary import ROAD_KINDS
 
 SAMPLE_STEP_M = 1.0
-ROAD_KINDS = ("circuit", "open")
 MARKING_Z = 0.01
 MARKING_WIDTH_M = 0.15
 PROJECT_WINDOW = 3  # segments searched on each side of the nearest sample

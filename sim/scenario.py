@@ -23,17 +23,17 @@ import numpy as np
 from sim.camera import CameraConfig, Render, render
 from sim.ego import NO_DAMAGE, Ego, KinematicEgo, make_dynamic_ego, make_kinematic_ego, traffic_lead
 from sim.labels import extract_labels
-from sim.road import ROAD_KINDS, RoadConfig, build_road, generate_road
+from sim.road import RoadConfig, build_road, generate_road
 from sim.scenario_weather import ScenarioWeather
 from sim.scene import SceneRegistry
 from sim.scenery import SceneryConfig, build_scenery
 from sim.trace import MAX_OTHERS, SURFACE_CODES, StateTrace
 from sim.traffic import AgentState, Traffic, TrafficConfig
+from sim.vocabulary import DRIVER_STYLES, ROAD_KINDS
 from sim.weather import WeatherParams, get_preset, lighting_for
 from sim.world import World, WorldConfig
 
 EGO_KINDS = ("dynamic", "kinematic")
-DRIVER_STYLES = ("aggressive", "normal", "cautious", "erratic")
 DEFAULT_WEATHER = "clear_noon"
 OFFROAD_MARGIN_M = 1.0  # centre of the car this far beyond the road edge: off the road
 

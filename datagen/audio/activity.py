@@ -26,19 +26,10 @@ import numpy as np
 from datagen.audio.config import AudioConfig
 from datagen.audio.timeline import excess
 from sim.trace import SURFACE_CODES, StateTrace
+from sim.vocabulary import SOUND_SOURCES, TRANSIENT_SOUNDS
 
-CONTINUOUS = (
-    "engine",
-    "tire_roll",
-    "tire_squeal",
-    "wet_hiss",
-    "snow_crunch",
-    "wind",
-    "rain",
-    "hail",
-    "passby",
-)
-TRANSIENT = ("gear_shift", "impact", "thunder")
+TRANSIENT = TRANSIENT_SOUNDS
+CONTINUOUS = tuple(s for s in SOUND_SOURCES if s not in TRANSIENT_SOUNDS)
 
 
 @dataclass(frozen=True)

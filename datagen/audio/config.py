@@ -5,21 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-# Every sound source, in the canonical order used for mixing and for event lists.
-SOURCE_NAMES: tuple[str, ...] = (
-    "engine",
-    "gear_shift",
-    "tire_roll",
-    "tire_squeal",
-    "wet_hiss",
-    "snow_crunch",
-    "wind",
-    "rain",
-    "hail",
-    "thunder",
-    "impact",
-    "passby",
-)
+from sim.vocabulary import SOUND_SOURCES as SOURCE_NAMES
 
 DEFAULT_LEVELS: dict[str, float] = {
     "engine": 0.45,

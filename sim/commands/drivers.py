@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-STYLE_CHOICES = ("aggressive", "normal", "cautious", "erratic")
+from sim.vocabulary import DRIVER_STYLES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "OUT/STYLE.npz (numpy policy), a TensorBoard log in OUT/tb and the "
         "training curve OUT/STYLE_curve.png.",
     )
-    t.add_argument("--style", required=True, choices=STYLE_CHOICES, help="driving style")
+    t.add_argument("--style", required=True, choices=DRIVER_STYLES, help="driving style")
     t.add_argument("--timesteps", type=int, default=600_000, help="PPO environment steps")
     t.add_argument("--seed", type=int, default=0, help="training seed")
     t.add_argument("--out", type=Path, default=Path("runs/drivers"), help="output folder")

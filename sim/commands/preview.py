@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sim.vocabulary import ROAD_KINDS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -25,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--image-size", type=int, default=256, help="render size in pixels")
     p.add_argument("--frames", type=int, default=5, help="frames to drive before the picture")
-    p.add_argument("--road", choices=("circuit", "open"), default=None,
+    p.add_argument("--road", choices=ROAD_KINDS, default=None,
                    help="road kind (default: alternate per seed)")  # fmt: skip
     p.add_argument("--weather", default="clear_noon",
                    help="weather preset: its physics, lighting and image effects "

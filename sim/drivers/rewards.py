@@ -50,8 +50,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
+from sim.vocabulary import DRIVER_STYLES
+
 GRAVITY = 9.81
-STYLES: tuple[str, ...] = ("aggressive", "normal", "cautious", "erratic")
+STYLES: tuple[str, ...] = DRIVER_STYLES  # the styles a reward exists for
 LANE_SCALE_M = 1.0
 JERK_SCALE = 10.0
 LAT_EXCESS_SCALE = 2.0

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sim import vocabulary
+
 
 @dataclass(frozen=True)
 class Surface:
@@ -28,7 +30,9 @@ SURFACES: dict[str, Surface] = {
     "snow": Surface("snow", b=5.0, c=2.0, d=0.3, e=1.0),
     "ice": Surface("ice", b=4.0, c=2.0, d=0.1, e=1.0),
 }
-SURFACE_NAMES: tuple[str, ...] = tuple(SURFACES)
+SURFACE_NAMES: tuple[str, ...] = vocabulary.SURFACES
+if tuple(SURFACES) != SURFACE_NAMES:  # the friction tables cover the vocabulary, in order
+    raise ImportError(f"tire surfaces {tuple(SURFACES)} differ from {SURFACE_NAMES}")
 
 
 def get_surface(name: str) -> Surface:

@@ -5,10 +5,6 @@ from __future__ import annotations
 from sim.weather.optics import FOG_BETA_MAX, KOSCHMIEDER, visibility_m
 from sim.weather.params import WeatherParams
 
-FAMILIES: tuple[str, ...] = ("clear", "cloudy", "rain", "snow", "fog", "storm", "dust")
-TIMES_OF_DAY: tuple[str, ...] = ("dawn", "day", "dusk", "night")
-SURFACES: tuple[str, ...] = ("dry", "wet", "snow", "ice")
-
 NIGHT_BELOW_DEG = -6.0  # civil twilight ends
 DAY_ABOVE_DEG = 10.0
 FOG_VISIBILITY_M = 1000.0  # WMO: fog when visibility < 1 km

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.weather.metadata import TIMES_OF_DAY
+from sim.vocabulary import TIMES_OF_DAY
 from sim.weather.params import RANGES, WeatherParams
 from sim.weather.presets import PRESETS
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.weather.metadata import SURFACES, surface
+from sim.vocabulary import SURFACES
+from sim.weather.metadata import surface
 from sim.weather.params import WeatherParams
 
 MEAN_PATCH_M = {"wet": 6.0, "snow": 15.0, "ice": 10.0}

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from sim.seeding import rng_for
+from sim.vocabulary import SURFACES, TIMES_OF_DAY
+from sim.vocabulary import WEATHER_FAMILIES as FAMILIES
 from sim.weather import optics, presets
-from sim.weather.metadata import FAMILIES, SURFACES, TIMES_OF_DAY, weather_metadata
+from sim.weather.metadata import weather_metadata
 from sim.weather.params import RANGES, WeatherParams
 from sim.weather.presets import PRESETS, get_preset
 from sim.weather.sampling import WeatherDistribution
