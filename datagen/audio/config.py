@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
+from sim.validation import is_finite_number, require, require_positive
 from sim.vocabulary import SOUND_SOURCES as SOURCE_NAMES
 
 DEFAULT_LEVELS: dict[str, float] = {
@@ -21,20 +21,6 @@ DEFAULT_LEVELS: dict[str, float] = {
     "impact": 0.4,
     "passby": 0.35,
 }
-
-
-def _check(cond: bool, name: str, value: object, rule: str) -> None:
-    if not cond:
-        raise ValueError(f"AudioConfig.{name} must be {rule}, got {value!r}")
-
-
-def _positive(name: str, value: float) -> None:
-    _check(
-        isinstance(value, (int, float)) and math.isfinite(value) and value > 0,
-        name,
-        value,
-        "a finite number > 0",
-    )
 
 
 @dataclass(frozen=True)
@@ -65,18 +51,11 @@ class AudioConfig:
     thunder_s: float = 4.0
 
     def __post_init__(self) -> None:
-        _check(
-            isinstance(self.sample_rate, int) and 4000 <= self.sample_rate <= 96000,
-            "sample_rate",
-            self.sample_rate,
-            "an int in [4000, 96000]",
-        )
-        _check(
-            isinstance(self.engine_harmonics, int) and 1 <= self.engine_harmonics <= 40,
-            "engine_harmonics",
-            self.engine_harmonics,
-            "an int in [1, 40]",
-        )
+        sr, harmonics = self.sample_rate, self.engine_harmonics
+        require(self, "sample_rate", isinstance(sr, int) and 4000 <= sr <= 96000,
+                "an int in [4000, 96000]")  # fmt: skip
+        require(self, "engine_harmonics", isinstance(harmonics, int) and 1 <= harmonics <= 40,
+                "an int in [1, 40]")  # fmt: skip
         for name in (
             "clip_s",
             "gain",
@@ -94,23 +73,16 @@ class AudioConfig:
             "impact_s",
             "thunder_s",
         ):
-            _positive(name, getattr(self, name))
-        _check(self.limit <= 1.0, "limit", self.limit, "<= 1 (full scale)")
-        _check(
-            self.passby_min_distance_m < self.passby_range_m,
-            "passby_min_distance_m",
-            self.passby_min_distance_m,
-            f"< passby_range_m ({self.passby_range_m})",
-        )
+            require_positive(self, name, rule="a finite number > 0")
+        require(self, "limit", self.limit <= 1.0, "<= 1 (full scale)")
+        require(self, "passby_min_distance_m",
+                self.passby_min_distance_m < self.passby_range_m,
+                f"< passby_range_m ({self.passby_range_m})")  # fmt: skip
         unknown = sorted(set(self.levels) - set(SOURCE_NAMES))
-        _check(not unknown, "levels", unknown, f"keys among {', '.join(SOURCE_NAMES)}")
+        require(self, "levels", not unknown, f"keys among {', '.join(SOURCE_NAMES)}", unknown)
         for name, value in self.levels.items():
-            _check(
-                isinstance(value, (int, float)) and math.isfinite(value) and value >= 0,
-                f"levels[{name!r}]",
-                value,
-                "a finite number >= 0",
-            )
+            require(self, f"levels[{name!r}]", is_finite_number(value) and value >= 0,
+                    "a finite number >= 0", value)  # fmt: skip
 
     def level(self, source: str) -> float:
         """The linear level of ``source`` (0 for a source left out of ``levels``)."""

@@ -7,36 +7,13 @@ field and the bad value, e.g. ``BodyConfig.mass_kg must be > 0, got -5``.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.validation import require, require_in_range, require_non_negative, require_positive
+
 PRESET_DIR = Path(__file__).parent / "presets"
-
-
-def _check(obj: object, name: str, ok: bool, rule: str) -> None:
-    if not ok:
-        value = getattr(obj, name)
-        raise ValueError(f"{type(obj).__name__}.{name} must be {rule}, got {value!r}")
-
-
-def _positive(obj: object, *names: str) -> None:
-    for n in names:
-        v = getattr(obj, n)
-        _check(obj, n, isinstance(v, int | float) and math.isfinite(v) and v > 0, "> 0")
-
-
-def _non_negative(obj: object, *names: str) -> None:
-    for n in names:
-        v = getattr(obj, n)
-        _check(obj, n, isinstance(v, int | float) and math.isfinite(v) and v >= 0, ">= 0")
-
-
-def _in_range(obj: object, name: str, lo: float, hi: float) -> None:
-    v = getattr(obj, name)
-    ok = isinstance(v, int | float) and lo <= v <= hi
-    _check(obj, name, ok, f"in [{lo}, {hi}]")
 
 
 @dataclass(frozen=True)
@@ -54,18 +31,18 @@ class BodyConfig:
     front_weight_fraction: float = 0.57
 
     def __post_init__(self) -> None:
-        _positive(self, "mass_kg", "length_m", "width_m", "height_m", "ground_clearance_m",
+        require_positive(self, "mass_kg", "length_m", "width_m", "height_m", "ground_clearance_m",
                   "wheelbase_m", "track_m", "cg_height_m")
-        _check(self, "ground_clearance_m", self.ground_clearance_m < self.height_m,
+        require(self, "ground_clearance_m", self.ground_clearance_m < self.height_m,
                f"< height_m ({self.height_m})")
-        _check(self, "wheelbase_m", self.wheelbase_m < self.length_m,
+        require(self, "wheelbase_m", self.wheelbase_m < self.length_m,
                f"< length_m ({self.length_m})")
-        _check(self, "track_m", self.track_m <= self.width_m, f"<= width_m ({self.width_m})")
-        _check(self, "cg_height_m",
+        require(self, "track_m", self.track_m <= self.width_m, f"<= width_m ({self.width_m})")
+        require(self, "cg_height_m",
                self.ground_clearance_m < self.cg_height_m < self.height_m,
                f"between ground_clearance_m and height_m ({self.ground_clearance_m}, "
                f"{self.height_m})")
-        _in_range(self, "front_weight_fraction", 0.2, 0.8)
+        require_in_range(self, "front_weight_fraction", 0.2, 0.8)
 
 
 @dataclass(frozen=True)
@@ -95,12 +72,12 @@ class TireConfig:
     relaxation_length_y_m: float = 0.5
 
     def __post_init__(self) -> None:
-        _positive(self, "radius_m", "inertia_kgm2", "bx", "cx", "dx", "by", "cy", "dy",
+        require_positive(self, "radius_m", "inertia_kgm2", "bx", "cx", "dx", "by", "cy", "dy",
                   "relaxation_length_x_m", "relaxation_length_y_m")
-        _in_range(self, "ex", -10.0, 1.0)
-        _in_range(self, "ey", -10.0, 1.0)
-        _in_range(self, "load_sensitivity", -0.9, 0.5)
-        _in_range(self, "rolling_resistance", 0.0, 0.2)
+        require_in_range(self, "ex", -10.0, 1.0)
+        require_in_range(self, "ey", -10.0, 1.0)
+        require_in_range(self, "load_sensitivity", -0.9, 0.5)
+        require_in_range(self, "rolling_resistance", 0.0, 0.2)
 
 
 @dataclass(frozen=True)
@@ -116,14 +93,14 @@ class EngineConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "curve_rpm", tuple(float(x) for x in self.curve_rpm))
         object.__setattr__(self, "curve_nm", tuple(float(x) for x in self.curve_nm))
-        _check(self, "curve_nm", len(self.curve_nm) == len(self.curve_rpm) >= 2,
+        require(self, "curve_nm", len(self.curve_nm) == len(self.curve_rpm) >= 2,
                "as long as curve_rpm (>= 2 points)")
-        _check(self, "curve_rpm", all(a < b for a, b in zip(self.curve_rpm, self.curve_rpm[1:])),
+        require(self, "curve_rpm", all(a < b for a, b in zip(self.curve_rpm, self.curve_rpm[1:])),
                "strictly increasing")
-        _check(self, "curve_nm", min(self.curve_nm) >= 0, "all >= 0")
-        _positive(self, "idle_rpm", "redline_rpm")
-        _non_negative(self, "engine_brake_nm")
-        _check(self, "redline_rpm", self.redline_rpm > self.idle_rpm,
+        require(self, "curve_nm", min(self.curve_nm) >= 0, "all >= 0")
+        require_positive(self, "idle_rpm", "redline_rpm")
+        require_non_negative(self, "engine_brake_nm")
+        require(self, "redline_rpm", self.redline_rpm > self.idle_rpm,
                f"> idle_rpm ({self.idle_rpm})")
 
 
@@ -142,15 +119,15 @@ class GearboxConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ratios", tuple(float(x) for x in self.ratios))
-        _check(self, "ratios", len(self.ratios) >= 1 and min(self.ratios) > 0, "positive")
-        _check(self, "ratios", all(a > b for a, b in zip(self.ratios, self.ratios[1:])),
+        require(self, "ratios", len(self.ratios) >= 1 and min(self.ratios) > 0, "positive")
+        require(self, "ratios", all(a > b for a, b in zip(self.ratios, self.ratios[1:])),
                "strictly decreasing")
-        _positive(self, "final_drive", "shift_up_rpm", "shift_down_rpm")
-        _non_negative(self, "shift_time_s")
-        _in_range(self, "efficiency", 0.1, 1.0)
-        _check(self, "shift_down_rpm", self.shift_down_rpm < self.shift_up_rpm,
+        require_positive(self, "final_drive", "shift_up_rpm", "shift_down_rpm")
+        require_non_negative(self, "shift_time_s")
+        require_in_range(self, "efficiency", 0.1, 1.0)
+        require(self, "shift_down_rpm", self.shift_down_rpm < self.shift_up_rpm,
                f"< shift_up_rpm ({self.shift_up_rpm})")
-        _check(self, "drive", self.drive in ("fwd", "rwd", "awd"), "one of fwd, rwd, awd")
+        require(self, "drive", self.drive in ("fwd", "rwd", "awd"), "one of fwd, rwd, awd")
 
 
 @dataclass(frozen=True)
@@ -162,8 +139,8 @@ class BrakeConfig:
     abs_enabled: bool = True
 
     def __post_init__(self) -> None:
-        _positive(self, "max_torque_nm")
-        _in_range(self, "front_bias", 0.0, 1.0)
+        require_positive(self, "max_torque_nm")
+        require_in_range(self, "front_bias", 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -174,8 +151,8 @@ class SteeringConfig:
     rate_radps: float = 1.5
 
     def __post_init__(self) -> None:
-        _positive(self, "max_angle_rad", "rate_radps")
-        _check(self, "max_angle_rad", self.max_angle_rad < 1.2, "< 1.2")
+        require_positive(self, "max_angle_rad", "rate_radps")
+        require(self, "max_angle_rad", self.max_angle_rad < 1.2, "< 1.2")
 
 
 @dataclass(frozen=True)
@@ -187,7 +164,7 @@ class SuspensionConfig:
     travel_m: float = 0.12
 
     def __post_init__(self) -> None:
-        _positive(self, "frequency_hz", "damping_ratio", "travel_m")
+        require_positive(self, "frequency_hz", "damping_ratio", "travel_m")
 
 
 @dataclass(frozen=True)
@@ -208,10 +185,10 @@ class AeroConfig:
     wake_half_width_m: float = 1.2
 
     def __post_init__(self) -> None:
-        _positive(self, "drag_coefficient", "frontal_area_m2", "air_density_kgpm3",
+        require_positive(self, "drag_coefficient", "frontal_area_m2", "air_density_kgpm3",
                   "wake_length_m", "wake_decay_m", "wake_half_width_m")
-        _non_negative(self, "downforce_coefficient")
-        _in_range(self, "wake_max_deficit", 0.0, 0.9)
+        require_non_negative(self, "downforce_coefficient")
+        require_in_range(self, "wake_max_deficit", 0.0, 0.9)
 
 
 @dataclass(frozen=True)
@@ -225,9 +202,9 @@ class DamageConfig:
     drag_increase: float = 0.6
 
     def __post_init__(self) -> None:
-        _positive(self, "full_damage_impulse_ns", "crash_threshold_ns")
-        _non_negative(self, "steer_bias_rad", "drag_increase")
-        _in_range(self, "power_loss", 0.0, 1.0)
+        require_positive(self, "full_damage_impulse_ns", "crash_threshold_ns")
+        require_non_negative(self, "steer_bias_rad", "drag_increase")
+        require_in_range(self, "power_loss", 0.0, 1.0)
 
 
 _SECTIONS: dict[str, type] = {
@@ -253,9 +230,9 @@ class VehicleConfig:
     damage: DamageConfig = field(default_factory=DamageConfig)
 
     def __post_init__(self) -> None:
-        _check(self, "name", isinstance(self.name, str) and bool(self.name), "a non-empty str")
+        require(self, "name", isinstance(self.name, str) and bool(self.name), "a non-empty str")
         for key, cls in _SECTIONS.items():
-            _check(self, key, isinstance(getattr(self, key), cls), f"a {cls.__name__}")
+            require(self, key, isinstance(getattr(self, key), cls), f"a {cls.__name__}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VehicleConfig:
