@@ -55,8 +55,9 @@ export PYTHONPATH=$SITE:$PB:$ROOT PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_T
 DATA=$W/data; RUNS=$W/runs; RESULTS=$W/results.json
 # GPU runs capture each step as a CUDA graph (--cuda-graph; CAMPAIGN_CUDA_GRAPH=0: eager):
 # eager steps of the small model are host-bound and 2 GPUs scaled 0.75-0.86, captured ones
-# 0.95-0.96 (docs/results/h200x2_session8/). Loader workers per rank in multi-GPU runs: all
-# of them on every rank (a captured 2-GPU run eats ~8 500 samples/s: 7 per rank starve it)
+# 0.95-0.96 (docs/results/train_scaling_cuda_graph_2xh200/). Loader workers per rank in
+# multi-GPU runs: all of them on every rank (a captured 2-GPU run eats ~8 500 samples/s:
+# 7 per rank starve it)
 GRAPH=""; [[ $MODE == gpu && ${CAMPAIGN_CUDA_GRAPH:-1} != 0 ]] && GRAPH=--cuda-graph
 RANK_W=${CAMPAIGN_RANK_W:-$LWORK}
 export PY W DATA RUNS SIZE MODEL BATCH LWORK RANK_W PREC DEVICE LR WARM TRAIN_FAM GRAPH

@@ -2,7 +2,7 @@
 GPUs with eager and captured (``--cuda-graph``) steps, against perfect scaling, and the
 image-text runs against ``open_clip_train.main``.
 
-    python scripts/plot_throughput.py docs/results/h200x2_session8
+    python scripts/plot_throughput.py docs/results/train_scaling_cuda_graph_2xh200
 """
 
 from __future__ import annotations
