@@ -17,12 +17,14 @@ Classes and faults (magnitudes are drawn from the ranges named in each function)
 - ``degraded_optics``: blur, noise, dead pixels, exposure, an occluded lens;
 - ``metadata_contradiction``: weather, speed, rpm or events that the sensors contradict.
 
-Encodings: the label files may be ``.png`` or ``.npy``/``.npz`` (the schema is changing);
+Encodings: the label files may be ``.png``, ``.npy``, ``.npy.gz`` or ``.npz`` (the schema is
+changing);
 this module reads and writes whichever a sample has, with its own codec.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import math
@@ -117,8 +119,11 @@ def _png_write(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+LABEL_EXTS = ("png", "npy", "npy.gz", "npz")
+
+
 def label_ext(files: dict[str, bytes], base: str) -> str | None:
-    return next((f"{base}.{e}" for e in ("png", "npy", "npz") if f"{base}.{e}" in files), None)
+    return next((f"{base}.{e}" for e in LABEL_EXTS if f"{base}.{e}" in files), None)
 
 
 def read_label(files: dict[str, bytes], base: str) -> tuple[str, np.ndarray]:
@@ -131,6 +136,8 @@ def read_label(files: dict[str, bytes], base: str) -> tuple[str, np.ndarray]:
         return ext, _png_read(data)
     if ext.endswith(".npy"):
         return ext, np.load(io.BytesIO(data), allow_pickle=False)
+    if ext.endswith(".npy.gz"):
+        return ext, np.load(io.BytesIO(gzip.decompress(data)), allow_pickle=False)
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         return ext, z[z.files[0]]
 
@@ -142,6 +149,9 @@ def write_label(files: dict[str, bytes], ext: str, arr: np.ndarray) -> None:
     buf = io.BytesIO()
     if ext.endswith(".npy"):
         np.save(buf, arr, allow_pickle=False)
+    elif ext.endswith(".npy.gz"):
+        np.save(buf, arr, allow_pickle=False)
+        buf = io.BytesIO(gzip.compress(buf.getvalue(), mtime=0))
     else:
         with np.load(io.BytesIO(files[ext]), allow_pickle=False) as z:
             name = z.files[0]
