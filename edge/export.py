@@ -6,6 +6,12 @@ is computed in numpy on the board) and text (tokens -> emb), each exported with
 exporter, ``dynamo=False``, if dynamo fails; the manifest records which). Parity is measured
 on real held-out samples preprocessed by the board's own code: fp32 ONNX vs PyTorch eager
 (for audio, PyTorch gets the raw waveform and its torchaudio mel), cosine >= 0.999.
+
+Nothing is shipped unchecked: every ONNX file of the bundle passes ``onnx.checker`` (full
+check) and builds and runs under a plain default ``onnxruntime.InferenceSession`` in a child
+process (:func:`check_models`) before this process opens a session on it, so a model that
+crashes onnxruntime fails the export with one line instead of killing it. The bundle is
+refused at once when ``out`` exists (unless ``overwrite``), before any work.
 """
 
 from __future__ import annotations
@@ -13,6 +19,9 @@ from __future__ import annotations
 import json
 import platform
 import shutil
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +41,10 @@ from edge.runtime.session import SessionConfig, open_session
 METHODS = {"image": "encode_image", "audio": "encode_audio_mel", "text": "encode_text"}
 QUANTIZE_CHOICES = ("none", "fp16", "int8", "all")
 PARITY_MIN = 0.999
-# ORT 1.31 segfaults building fp16 sessions at ORT_ENABLE_ALL on CPU: fp16 uses "extended".
-OPTIMIZATION = {"fp32": "all", "fp16": "extended", "int8": "all", "int8_qdq": "all"}
+# Every variant runs at ORT's default level ("all"): the fp16 conversion keeps Transpose in
+# float32, which is what made ORT 1.31 segfault at that level (see edge/quantize.py).
+OPTIMIZATION = {"fp32": "all", "fp16": "all", "int8": "all", "int8_qdq": "all"}
+CHECK_TIMEOUT_S = 600
 # Two int8 variants: "int8_qdq" is the contract of DESIGN.md (static QDQ, S8S8, per-channel,
 # MinMax-calibrated on real shards); "int8" is the scheme measured fastest and most accurate on
 # CPUs without VNNI (dynamic U8S8, reduce-range; see edge/quantize.py). `edge select` picks.
@@ -111,25 +122,37 @@ def read_samples(
 
     imgs, waves, caps = [], [], []
     labels: dict[str, list[str]] = {task: [] for task in label_fields}
-    for raw in wds.WebDataset(expand_urls(urls), shardshuffle=False, empty_check=False):
-        if "json" not in raw or "audio.flac" not in raw:
-            continue  # the empty end-of-shard sample
-        meta = json.loads(raw["json"])
-        imgs.append(raw.get("rgb.png") or raw["rgb.jpg"])
-        waves.append(raw["audio.flac"])
-        caps.append(raw["txt"].decode("utf-8") if "txt" in raw else meta["captions"][0]["text"])
-        for task, (a, b) in label_fields.items():
-            labels[task].append(str(meta[a][b]))
-        if len(caps) >= limit:
-            break
-    if not caps:
-        raise ValueError(f"no readable samples in {urls!r}")
-    from edge.runtime.preprocess import load_waveform
+    key = None
+    try:
+        for raw in wds.WebDataset(expand_urls(urls), shardshuffle=False, empty_check=False):
+            if "json" not in raw or "audio.flac" not in raw:
+                continue  # the empty end-of-shard sample
+            key = raw.get("__key__")
+            meta = json.loads(raw["json"])
+            imgs.append(raw.get("rgb.png") or raw["rgb.jpg"])
+            waves.append(raw["audio.flac"])
+            caps.append(raw["txt"].decode("utf-8") if "txt" in raw
+                        else meta["captions"][0]["text"])  # fmt: skip
+            for task, (a, b) in label_fields.items():
+                labels[task].append(str(meta[a][b]))
+            if len(caps) >= limit:
+                break
+        if not caps:
+            raise ValueError(f"no readable samples in {urls!r}")
+        from edge.runtime.preprocess import load_waveform
 
-    wave_arr = np.stack([load_waveform(w, audio_cfg) for w in waves])
-    return Samples(images=images_batch(imgs, image_cfg), waves=wave_arr,
-                   mels=audio_batch(list(wave_arr), audio_cfg), captions=caps,
-                   labels=labels)  # fmt: skip
+        wave_arr = np.stack([load_waveform(w, audio_cfg) for w in waves])
+        return Samples(images=images_batch(imgs, image_cfg), waves=wave_arr,
+                       mels=audio_batch(list(wave_arr), audio_cfg), captions=caps,
+                       labels=labels)  # fmt: skip
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - tar, JSON, decoder and webdataset errors
+        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        if isinstance(exc, KeyError):
+            msg = f"missing {msg}"
+        where = f" (sample {key})" if key else ""
+        raise ValueError(f"cannot read samples from {urls!r}{where}: {msg}") from None
 
 
 def export_tower(
@@ -212,16 +235,63 @@ def _versions() -> dict[str, str]:
             "numpy": np.__version__}  # fmt: skip
 
 
-def build_variants(
-    tmp: Path,
-    tower: str,
-    inputs: np.ndarray,
-    calib: np.ndarray,
-    variants: tuple[str, ...],
+CHECK_SCRIPT = r"""
+import sys
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+batch = np.load(sys.argv[1], allow_pickle=False)
+for path in sys.argv[2:]:
+    try:
+        onnx.checker.check_model(path, full_check=True)
+        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])  # defaults
+        (out,) = session.run(None, {session.get_inputs()[0].name: batch})
+        if not np.isfinite(out).all():
+            raise ValueError("non-finite output on the example inputs")
+    except Exception as exc:
+        print("FAIL", type(exc).__name__ + ":", " ".join(str(exc).split())[:300],
+              file=sys.stderr)
+        sys.exit(1)
+    print(path, flush=True)
+"""
+
+
+def check_models(paths: list[Path], batch: np.ndarray) -> None:
+    """Each model passes ``onnx.checker`` (full) and runs on ``batch`` in a plain default
+    InferenceSession, checked in a child process so a crash cannot take this one down.
+
+    ``ValueError`` naming the first model that fails (and how), so it is not shipped.
+    """
+    with tempfile.TemporaryDirectory(prefix="drivesynth-check-") as tmp:
+        example = Path(tmp) / "batch.npy"
+        np.save(example, batch)
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", CHECK_SCRIPT, str(example), *map(str, paths)],
+                capture_output=True, text=True, timeout=CHECK_TIMEOUT_S,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise ValueError(f"checking {paths[0].name}..{paths[-1].name} took more than "
+                             f"{CHECK_TIMEOUT_S} s: not shipping them") from None  # fmt: skip
+    done = set(proc.stdout.splitlines())
+    if proc.returncode == 0 and len(done) == len(paths):
+        return
+    failed = next((p for p in paths if str(p) not in done), paths[-1])
+    if proc.returncode < 0:
+        why = f"onnxruntime crashed (signal {-proc.returncode}) in a default InferenceSession"
+    else:
+        lines = [ln[5:] for ln in proc.stderr.splitlines() if ln.startswith("FAIL ")]
+        lines = lines or [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        why = (lines[-1] if lines else f"exit status {proc.returncode}")[:300]
+    raise ValueError(f"{failed.name} fails the ONNX check ({why}): not shipping it")
+
+
+def build_variant_files(
+    tmp: Path, tower: str, calib: np.ndarray, variants: tuple[str, ...]
 ) -> dict[str, dict[str, Any]]:
-    """fp16/int8 files next to the fp32 one, with their cosine to fp32 on held-out inputs."""
+    """fp16/int8 files next to the fp32 one, and their manifest entries."""
     fp32 = tmp / tower_file(tower, "fp32")
-    ref = onnx_embed(fp32, "fp32", inputs)
     entries: dict[str, dict[str, Any]] = {}
     for variant in variants:
         path = tmp / tower_file(tower, variant)
@@ -232,9 +302,39 @@ def build_variants(
             int8_cfg = INT8_SCHEMES[variant]
             entry["nodes_in_float"] = quantize_int8(fp32, path, calib, int8_cfg)
             entry["scheme"] = int8_cfg.describe()
-        entry["cosine_to_fp32_mean"] = float(cosines(onnx_embed(path, variant, inputs), ref).mean())
         entries[variant] = entry
     return entries
+
+
+def build_variants(
+    tmp: Path,
+    tower: str,
+    inputs: np.ndarray,
+    calib: np.ndarray,
+    variants: tuple[str, ...],
+) -> dict[str, dict[str, Any]]:
+    """fp16/int8 files next to the fp32 one, each checked (:func:`check_models`) before it
+    is opened here, with their cosine to fp32 on held-out inputs."""
+    entries = build_variant_files(tmp, tower, calib, variants)
+    check_models([tmp / e["file"] for e in entries.values()], inputs[:2])
+    ref = onnx_embed(tmp / tower_file(tower, "fp32"), "fp32", inputs)
+    for variant, entry in entries.items():
+        emb = onnx_embed(tmp / entry["file"], variant, inputs)
+        entry["cosine_to_fp32_mean"] = float(cosines(emb, ref).mean())
+    return entries
+
+
+def check_destination(out: Path, overwrite: bool) -> None:
+    """Refuse, before any work, an ``out`` that exists (without ``overwrite``) or cannot be
+    created."""
+    if out.exists() or out.is_symlink():
+        if not overwrite:
+            raise FileExistsError(f"bundle {out} already exists (use --overwrite)")
+        if not out.is_dir() or out.is_symlink():
+            raise ValueError(f"--out {out} exists and is not a bundle folder; not replacing it")
+    parent = next((p for p in out.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ValueError(f"--out {out}: {parent} is not a folder")
 
 
 def export_bundle(
@@ -250,6 +350,7 @@ def export_bundle(
     source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write the bundle at ``out`` atomically; returns its manifest."""
+    check_destination(out, overwrite)
     model = model.float().eval()
     image_cfg, audio_cfg = preprocess_configs(config)
     reference = torch_embeddings(model, tokenizer, heldout)
@@ -261,11 +362,11 @@ def export_bundle(
             fp32 = tmp / tower_file(tower, "fp32")
             exporter = export_tower(model, tower, torch.from_numpy(inputs[tower][:2]), fp32,
                                     cfg.opset)  # fmt: skip
+            variants = build_variants(tmp, tower, inputs[tower], calib_inputs[tower],
+                                      cfg.variants)  # fmt: skip
             parity = cosines(onnx_embed(fp32, "fp32", inputs[tower]), reference[tower])
             if parity.min() < PARITY_MIN:
                 raise ValueError(f"{tower} tower parity {parity.min():.5f} < {PARITY_MIN}")
-            variants = build_variants(tmp, tower, inputs[tower], calib_inputs[tower],
-                                      cfg.variants)  # fmt: skip
             variants["fp32"]["parity_cosine_min"] = float(parity.min())
             towers[tower] = {"exporter": exporter, "input": tower, "variants": variants,
                              "input_shape": ["batch", *inputs[tower].shape[1:]]}  # fmt: skip
@@ -300,13 +401,28 @@ def export_checkpoint(
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Load a training checkpoint and export it, parity on ``data_urls``."""
+    check_destination(out, overwrite)
     from multimodal.checkpoint import checkpoint_prompts, load_checkpoint
     from multimodal.data import LABEL_FIELDS
 
     model, config, tokenizer = load_checkpoint(checkpoint)
     image_cfg, audio_cfg = preprocess_configs(config)
-    heldout = read_samples(data_urls, cfg.heldout, image_cfg, audio_cfg, LABEL_FIELDS)
-    calib = read_samples(calib_urls or data_urls, cfg.calib, image_cfg, audio_cfg, LABEL_FIELDS)
+
+    def read(urls: str, limit: int, option: str) -> Samples:
+        """read_samples, any broken shard data reported as one line naming the option."""
+        from multimodal.data import check_shards
+
+        check_shards(urls, option)  # missing, empty, non-tar: named before anything is read
+        try:
+            return read_samples(urls, limit, image_cfg, audio_cfg, LABEL_FIELDS)
+        except Exception as exc:  # noqa: BLE001 - whatever a corrupt shard raises
+            text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+            reason = (text.strip().splitlines() or [""])[0][:160]
+            raise ValueError(f"{option} {urls}: unreadable shard data "
+                             f"({type(exc).__name__}: {reason})") from None  # fmt: skip
+
+    heldout = read(data_urls, cfg.heldout, "--data")
+    calib = read(calib_urls or data_urls, cfg.calib, "--calib" if calib_urls else "--data")
     from edge.runtime.bundle import sha256_file
 
     source = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha256_file(checkpoint),

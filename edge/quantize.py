@@ -201,10 +201,75 @@ def quantize_int8(
     return excluded
 
 
+# Ops left in float32 by the fp16 conversion, besides onnxruntime's default block list.
+# Transpose: an fp16 Transpose feeding an fp16 MatMul makes ORT 1.31's NchwcTransformer
+# (ORT_ENABLE_ALL, the default level) segfault while building the session; every tower has
+# that pattern (attention). Minimal reproduction: x[b,4,8] fp16 -> Transpose(1,0,2) ->
+# MatMul(w fp16 [8,8]) crashes InferenceSession(path) on the CPU provider.
+FP16_KEEP_FLOAT = ("Transpose",)
+
+
+def _subgraph_inputs(node: onnx.NodeProto) -> set[str]:
+    """Names a node's subgraphs (If/Loop/Scan bodies) read from the enclosing scope."""
+    names: set[str] = set()
+    for attr in node.attribute:
+        graphs = [attr.g] if attr.HasField("g") else list(attr.graphs)
+        for graph in graphs:
+            inner = {i.name for i in graph.input} | {i.name for i in graph.initializer}
+            for sub in graph.node:
+                inner.update(sub.output)
+            for sub in graph.node:
+                names.update(n for n in [*sub.input, *_subgraph_inputs(sub)] if n not in inner)
+    return names
+
+
+def topological_sort(graph: onnx.GraphProto) -> None:
+    """Reorder ``graph.node`` so every node comes after the producers of its inputs (stable:
+    nodes already in order keep their order). ``ValueError`` on a cycle or a dangling input.
+    """
+    available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    available |= {i.name for i in graph.sparse_initializer}
+    pending = list(graph.node)
+    ordered: list[onnx.NodeProto] = []
+    while pending:
+        rest = []
+        for node in pending:
+            if all(n in available for n in [*node.input, *_subgraph_inputs(node)]):
+                ordered.append(node)
+                available.update(node.output)
+            else:
+                rest.append(node)
+        if len(rest) == len(pending):
+            missing = sorted({n for node in rest for n in node.input if n not in available})
+            raise ValueError(f"ONNX graph cannot be sorted: {rest[0].name or rest[0].op_type} "
+                             f"needs {missing[:3]} which no node produces")  # fmt: skip
+        pending = rest
+    nodes = [onnx.NodeProto() for _ in ordered]
+    for copy, node in zip(nodes, ordered):
+        copy.CopyFrom(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
 def convert_fp16(fp32_path: Path, out_path: Path) -> None:
-    """fp16 weights and compute, float32 inputs and outputs (keep_io_types)."""
-    from onnxruntime.transformers.float16 import convert_float_to_float16
+    """fp16 weights and compute, float32 inputs and outputs (keep_io_types).
+
+    onnxruntime's converter inserts the input casts at the end of the node list (the graph is
+    then not topologically sorted, which ``onnx.checker`` rejects): the nodes are sorted
+    again, and the result must pass the full checker before it is written.
+    """
+    from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
 
     model = onnx.load(str(fp32_path))
-    half = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=False)
+    blocked = [*DEFAULT_OP_BLOCK_LIST, *FP16_KEEP_FLOAT]
+    half = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=False,
+                                    op_block_list=blocked)  # fmt: skip
+    topological_sort(half.graph)
     onnx.save(half, str(out_path))
+    try:
+        onnx.checker.check_model(str(out_path), full_check=True)  # by path: no 2 GiB limit
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        out_path.unlink(missing_ok=True)
+        msg = (str(exc).strip().splitlines() or ["invalid"])[0][:200]
+        raise ValueError(f"the fp16 conversion of {fp32_path.name} is not a valid ONNX model "
+                         f"({msg}): not shipping fp16") from None  # fmt: skip

@@ -44,21 +44,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=select_cmd)
 
 
+def check_inputs(images: list[str], audios: list[str]) -> None:
+    """Every input names an existing regular file (not a folder, FIFO or device)."""
+    for kind, paths in (("--image", images), ("--audio", audios)):
+        for path in paths:
+            p = Path(path)
+            if not p.exists():
+                raise FileNotFoundError(f"no such input file: {path}")
+            if not p.is_file():
+                raise ValueError(f"{kind} {path} is not a regular file")
+
+
+def print_json(report: object) -> None:
+    """Print strict JSON (no NaN/Infinity literals, which JSON parsers reject)."""
+    try:
+        text = json.dumps(report, indent=2, allow_nan=False)
+    except ValueError:
+        raise ValueError("the result holds non-finite numbers (NaN or infinity); "
+                         "nothing printed") from None  # fmt: skip
+    print(text)
+
+
 def run_cmd(args: argparse.Namespace) -> int:
     from edge.runtime import EdgeModel, run_inputs
 
-    for path in [*args.image, *args.audio]:
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"no such input file: {path}")
+    check_inputs(args.image, args.audio)
     model = EdgeModel(args.bundle, variant=args.variant, threads=args.threads)
-    print(json.dumps(run_inputs(model, args.image, args.audio), indent=2))
+    print_json(run_inputs(model, args.image, args.audio))
     return 0
 
 
 def select_cmd(args: argparse.Namespace) -> int:
+    from edge.runtime.bundle import json_safe
     from edge.select import SelectConfig, select_variant
 
     cfg = SelectConfig(budget=args.budget, threads=args.threads, samples=args.samples)
     result = select_variant(args.bundle, cfg)
-    print(json.dumps(result, indent=2))
+    print_json(json_safe(result))  # accuracy is NaN (null) where a task has no known label
     return 0

@@ -8,19 +8,28 @@ Layout::
 
 ``manifest["files"]`` maps every other file of the folder to its sha256; :func:`load_bundle`
 refuses a bundle where a listed file is missing, altered, or an unlisted file is present.
+Every path the manifest names (``files`` keys, tower files, labels, held-out set) must be a
+plain relative name that resolves inside the folder, without symbolic links, and the towers,
+labels and held-out files must be among the checksummed ``files``; a bundle holding a link, a
+device or a FIFO is refused, and so is a manifest with missing sections or wrong types.
 Bundles are written to a sibling temporary folder and renamed into place, and the manifest is
-rewritten through a temporary file and ``os.replace``, so a reader never sees half a bundle.
+rewritten through a temporary file and ``os.replace``, so a reader never sees half a bundle;
+both get the permissions the user's umask gives a new folder or file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 import shutil
+import stat
 import tempfile
+import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -30,6 +39,9 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 TOWERS = ("image", "audio", "text")
 VARIANTS = ("fp32", "fp16", "int8", "int8_qdq")
+OPTIMIZATION_LEVELS = ("none", "basic", "extended", "all")
+MAX_MANIFEST_BYTES = 16 << 20
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class BundleError(ValueError):
@@ -62,15 +74,54 @@ def checksum_folder(folder: Path) -> dict[str, str]:
     return sums
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, then restore it at once
+    os.umask(mask)
+    return mask
+
+
+def default_mode(directory: bool = False) -> int:
+    """The mode ``open``/``mkdir`` would give a new file or folder under the current umask
+    (``mkstemp``/``mkdtemp`` use 0600/0700 whatever the umask)."""
+    return (0o777 if directory else 0o666) & ~current_umask()
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every NaN or infinity replaced by ``None`` (JSON has no such numbers)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON next to ``path`` and rename it over ``path`` (atomic on POSIX)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Write JSON next to ``path`` and rename it over ``path`` (atomic on POSIX).
+
+    The file keeps the mode of the file it replaces, or gets the umask's default mode.
+    """
+    text = json.dumps(json_safe(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = default_mode()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -78,9 +129,12 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 
 def staging_dir(out: Path) -> Path:
-    """A fresh temporary folder beside ``out`` (same file system, so rename is atomic)."""
+    """A fresh temporary folder beside ``out`` (same file system, so rename is atomic),
+    with the umask's default folder mode (the mode the bundle keeps)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    os.chmod(tmp, default_mode(directory=True))
+    return tmp
 
 
 def finalize(staging: Path, manifest: dict[str, Any], out: Path, overwrite: bool) -> Path:
@@ -101,16 +155,27 @@ def finalize(staging: Path, manifest: dict[str, Any], out: Path, overwrite: bool
     return out
 
 
+def _fail(folder: Path, problem: str) -> BundleError:
+    return BundleError(f"bundle {folder}: {problem}")
+
+
 def _read_manifest(folder: Path) -> dict[str, Any]:
     if not folder.is_dir():
         raise BundleError(f"bundle {folder} is not a folder")
     path = folder / MANIFEST
+    if path.is_symlink():
+        raise _fail(folder, f"{MANIFEST} is a symbolic link: refusing")
     if not path.is_file():
         raise BundleError(f"bundle {folder} is incomplete: no {MANIFEST}")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise _fail(folder, f"{MANIFEST} is larger than {MAX_MANIFEST_BYTES >> 20} MiB")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"bundle {folder}: {MANIFEST} is not valid JSON ({exc})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _fail(folder, f"{MANIFEST} is not valid JSON ({msg})") from None
+    if not isinstance(manifest, dict):
+        raise _fail(folder, f"{MANIFEST} must hold a JSON object, got {type(manifest).__name__}")
     if manifest.get("format") != FORMAT:
         raise BundleError(f"bundle {folder}: not a {FORMAT} (format={manifest.get('format')!r})")
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -121,14 +186,71 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
+def member_path(folder: Path, rel: object, what: str) -> Path:
+    """``folder / rel`` for a name from the manifest, refusing any escape from the folder.
+
+    ``rel`` must be a non-empty relative POSIX path without ``.``/``..`` parts, backslashes
+    or NUL, no part of it may be a symbolic link, and it must resolve inside ``folder``.
+    """
+    if not isinstance(rel, str) or not rel:
+        raise _fail(folder, f"{what} must be a file name, got {rel!r}")
+    parts = rel.split("/")
+    if (PurePosixPath(rel).is_absolute() or "\\" in rel or "\0" in rel
+            or any(part in ("", ".", "..") for part in parts)):  # fmt: skip
+        raise _fail(folder, f"{what} {rel!r} is not a plain relative path inside the bundle: "
+                            "refusing")  # fmt: skip
+    path = folder
+    for part in parts:
+        path = path / part
+        if path.is_symlink():
+            raise _fail(folder, f"{what} {rel!r} goes through a symbolic link: refusing")
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        raise _fail(folder, f"{what} {rel!r} resolves outside the bundle: refusing") from None
+    return path
+
+
+def _present_files(folder: Path) -> set[str]:
+    """Relative paths of the regular files under ``folder``; links and special files refused."""
+    present = set()
+
+    def _raise(exc: OSError) -> None:
+        raise exc
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=_raise, followlinks=False):
+        here = Path(dirpath)
+        for name in [*dirnames, *filenames]:
+            path = here / name
+            rel = path.relative_to(folder).as_posix()
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                raise _fail(folder, f"{rel} is a symbolic link: refusing")
+            if name in filenames and not stat.S_ISREG(mode):
+                raise _fail(folder, f"{rel} is not a regular file: refusing")
+            if name in filenames:
+                present.add(rel)
+    return present
+
+
 def verify(folder: Path, manifest: dict[str, Any]) -> None:
     """Raise :class:`BundleError` unless the folder holds exactly the files listed, unaltered."""
-    listed: dict[str, str] = manifest.get("files") or {}
+    listed = manifest.get("files")
     if not listed:
         raise BundleError(f"bundle {folder}: manifest lists no files")
+    if not isinstance(listed, dict):
+        raise _fail(folder, f"manifest 'files' must map names to sha256, "
+                            f"got {type(listed).__name__}")  # fmt: skip
+    present = _present_files(folder)
     for rel, expected in sorted(listed.items()):
-        path = folder / rel
-        if not path.is_file():
+        path = member_path(folder, rel, "files entry")
+        if rel == MANIFEST:
+            raise _fail(folder, f"files entry {rel!r} names the manifest itself: refusing")
+        if not isinstance(expected, str) or not _SHA256.match(expected):
+            raise _fail(folder, f"files entry {rel!r} has no sha256 hex digest ({expected!r})")
+        if rel not in present:
+            if path.exists():
+                raise _fail(folder, f"{rel} is not a regular file: refusing")
             raise BundleError(f"bundle {folder} is incomplete: {rel} is missing")
         actual = sha256_file(path)
         if actual != expected:
@@ -136,10 +258,72 @@ def verify(folder: Path, manifest: dict[str, Any]) -> None:
                 f"bundle {folder}: checksum mismatch for {rel} "
                 f"(expected {expected[:12]}…, got {actual[:12]}…): refusing a tampered bundle"
             )
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     extra = sorted(present - set(listed) - {MANIFEST})
     if extra:
         raise BundleError(f"bundle {folder}: unlisted file {extra[0]}: refusing a tampered bundle")
+
+
+def _mapping(folder: Path, value: Any, what: str, empty_ok: bool = False) -> dict[str, Any]:
+    if not isinstance(value, dict) or (not value and not empty_ok):
+        got = type(value).__name__ if value is not None else "nothing"
+        raise _fail(folder, f"manifest {what} must be a non-empty object, got {got}")
+    return value
+
+
+def _covered(folder: Path, manifest: dict[str, Any], rel: Any, what: str) -> str:
+    member_path(folder, rel, what)
+    if rel not in manifest["files"]:
+        raise _fail(folder, f"{what} {rel!r} is not covered by the manifest's checksums: "
+                            "refusing")  # fmt: skip
+    return rel
+
+
+def check_structure(folder: Path, manifest: dict[str, Any]) -> None:
+    """Types and paths of the sections the runtime reads: towers, labels, held-out set."""
+    towers = _mapping(folder, manifest.get("towers"), "'towers'")
+    for tower, spec in towers.items():
+        if tower not in TOWERS:
+            raise _fail(folder, f"manifest names an unknown tower {tower!r} (known: {TOWERS})")
+        spec = _mapping(folder, spec, f"towers.{tower}")
+        variants = _mapping(folder, spec.get("variants"), f"towers.{tower}.variants")
+        for variant, entry in variants.items():
+            where = f"towers.{tower}.variants.{variant}"
+            if variant not in VARIANTS:
+                raise _fail(folder, f"manifest {where}: unknown variant (known: {VARIANTS})")
+            entry = _mapping(folder, entry, where)
+            _covered(folder, manifest, entry.get("file"), f"{where}.file")
+            level = entry.get("ort_optimization", "all")
+            if level not in OPTIMIZATION_LEVELS:
+                raise _fail(folder, f"manifest {where}.ort_optimization must be one of "
+                                    f"{OPTIMIZATION_LEVELS}, got {level!r}")  # fmt: skip
+    labels = _mapping(folder, manifest.get("labels"), "'labels'")
+    _covered(folder, manifest, labels.get("file"), "labels.file")
+    scale = labels.get("logit_scale", 100.0)
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not math.isfinite(scale):
+        raise _fail(folder, f"manifest labels.logit_scale must be a finite number, got {scale!r}")
+    tasks = _mapping(folder, labels.get("tasks"), "labels.tasks", empty_ok=True)
+    for task, spec in tasks.items():
+        spec = _mapping(folder, spec, f"labels.tasks.{task}")
+        names = spec.get("labels")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise _fail(folder, f"manifest labels.tasks.{task}.labels must be a non-empty list "
+                                f"of strings, got {names!r}"[:300])  # fmt: skip
+        modalities = spec.get("modalities", ["image", "audio"])
+        if not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities):
+            raise _fail(folder, f"manifest labels.tasks.{task}.modalities must be a list of "
+                                f"strings, got {modalities!r}"[:300])  # fmt: skip
+    heldout = manifest.get("heldout")
+    if heldout is not None:
+        _covered(folder, manifest, _mapping(folder, heldout, "'heldout'").get("file"),
+                 "heldout.file")  # fmt: skip
+    selected = manifest.get("selected")
+    if selected is not None:
+        variant = _mapping(folder, selected, "'selected'").get("variant")
+        if variant not in VARIANTS:
+            raise _fail(folder, f"manifest selected.variant must be one of {VARIANTS}, "
+                                f"got {variant!r}")  # fmt: skip
+    if not isinstance(manifest.get("preprocess"), dict):
+        raise _fail(folder, "manifest 'preprocess' must be an object")
 
 
 @dataclass(frozen=True)
@@ -157,7 +341,9 @@ class Bundle:
                 f"bundle {self.root} has no {variant} variant of the {tower} tower "
                 f"(has {sorted(variants)})"
             )
-        return self.root / variants[variant]["file"]
+        rel = _covered(self.root, self.manifest, variants[variant]["file"],
+                       f"towers.{tower}.variants.{variant}.file")  # fmt: skip
+        return self.root / rel
 
     def variants(self, tower: str) -> list[str]:
         return sorted(self.manifest["towers"].get(tower, {}).get("variants", {}))
@@ -172,17 +358,39 @@ class Bundle:
         return selected.get("variant") if selected else None
 
 
+def _label_embeddings(root: Path, manifest: dict[str, Any]) -> dict[str, np.ndarray]:
+    labels_file = manifest["labels"]["file"]
+    try:
+        with np.load(root / labels_file, allow_pickle=False) as npz:
+            embeddings = {name: np.asarray(npz[name]) for name in npz.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _fail(root, f"{labels_file} is not a readable .npz of label embeddings "
+                          f"({msg})") from None  # fmt: skip
+    dim = manifest.get("embed_dim")
+    for task, spec in manifest["labels"]["tasks"].items():
+        if task not in embeddings:
+            raise _fail(root, f"{labels_file} lacks embeddings for task {task}")
+        emb = embeddings[task]
+        n = len(spec["labels"])
+        if emb.dtype.kind != "f" or emb.ndim != 2 or emb.shape[0] != n or emb.shape[1] < 1:
+            raise _fail(root, f"{labels_file}: embeddings of task {task} must be float "
+                              f"[{n}, D], got {emb.dtype} {list(emb.shape)}")  # fmt: skip
+        if isinstance(dim, int) and emb.shape[1] != dim:
+            raise _fail(root, f"{labels_file}: embeddings of task {task} have {emb.shape[1]} "
+                              f"dimensions, the manifest's embed_dim is {dim}")  # fmt: skip
+        if not np.isfinite(emb).all():
+            raise _fail(root, f"{labels_file}: embeddings of task {task} are not all finite")
+    return {name: emb.astype(np.float32) for name, emb in embeddings.items()}
+
+
 def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     """Read and verify a bundle; raises :class:`BundleError` naming what is wrong."""
     root = Path(path)
     manifest = _read_manifest(root)
     verify(root, manifest)
-    labels_file = manifest["labels"]["file"]
-    with np.load(root / labels_file, allow_pickle=False) as npz:
-        embeddings = {name: npz[name].astype(np.float32) for name in npz.files}
-    missing = sorted(set(manifest["labels"]["tasks"]) - set(embeddings))
-    if missing:
-        raise BundleError(f"bundle {root}: {labels_file} lacks embeddings for task {missing[0]}")
+    check_structure(root, manifest)
+    embeddings = _label_embeddings(root, manifest)
     return Bundle(root=root, manifest=manifest, label_embeddings=embeddings)
 
 
@@ -190,6 +398,7 @@ def update_manifest(bundle_root: Path, changes: dict[str, Any]) -> dict[str, Any
     """Verify the bundle, merge ``changes`` into its manifest and rewrite it atomically."""
     manifest = _read_manifest(bundle_root)
     verify(bundle_root, manifest)
+    check_structure(bundle_root, manifest)
     manifest.update(changes)
     write_json_atomic(bundle_root / MANIFEST, manifest)
     return manifest

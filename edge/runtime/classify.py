@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.runtime.bundle import Bundle, load_bundle
+from edge.runtime.bundle import Bundle, BundleError, load_bundle
 from edge.runtime.preprocess import (
     AudioConfig,
     AudioSource,
@@ -60,8 +60,13 @@ class EdgeModel:
         self.variant = variant or self.bundle.selected_variant or "fp32"
         self.session_cfg = SessionConfig(threads=threads)
         pre = self.bundle.manifest["preprocess"]
-        self.image_cfg = ImageConfig.from_dict(pre["image"])
-        self.audio_cfg = AudioConfig.from_dict(pre["audio"])
+        try:
+            self.image_cfg = ImageConfig.from_dict(pre["image"])
+            self.audio_cfg = AudioConfig.from_dict(pre["audio"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            what = f"lacks {exc}" if isinstance(exc, KeyError) else f"is invalid ({exc})"
+            raise BundleError(f"bundle {self.bundle.root}: manifest 'preprocess' {what}"[:400]
+                              ) from None  # fmt: skip
         self.logit_scale = float(self.bundle.manifest["labels"].get("logit_scale", 100.0))
         self._towers: dict[str, Tower] = {}
 
@@ -111,11 +116,15 @@ def run_inputs(
         if not sources:
             continue
         emb = embed(sources)
+        if not np.isfinite(emb).all():
+            raise ValueError(f"the {modality} tower of {model.variant} produced non-finite "
+                             "embeddings (NaN or infinity) for these inputs")  # fmt: skip
         embedded[modality] = emb
         report[modality] = [
             {p.task: {"label": p.label, "score": round(p.score, 4)} for p in preds}
             for preds in model.classify(emb, modality)
         ]
     if len(embedded) == 2:
-        report["image_audio_cosine"] = (embedded["image"] @ embedded["audio"].T).round(4).tolist()
+        cosine = (embedded["image"] @ embedded["audio"].T).astype(np.float64)
+        report["image_audio_cosine"] = cosine.round(4).tolist()
     return report

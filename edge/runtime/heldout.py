@@ -11,11 +11,13 @@ measure accuracy without the shards, the tokenizer or torch:
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edge.runtime.bundle import BundleError
 from edge.runtime.preprocess import ImageConfig
 
 FILE = "heldout.npz"
@@ -69,10 +71,20 @@ def save_heldout(path: Path, rgb: np.ndarray, mels: np.ndarray, tokens: np.ndarr
 
 
 def load_heldout(path: Path, image_cfg: ImageConfig) -> HeldOut:
-    with np.load(path, allow_pickle=False) as npz:
-        labels = {k[len("label_") :]: npz[k] for k in npz.files if k.startswith("label_")}
-        return HeldOut(images=normalise_images(npz["image"], image_cfg), mels=npz["audio"],
-                       tokens=npz["text"], labels=labels)  # fmt: skip
+    """The stored held-out set; :class:`BundleError` naming the file when it is unusable."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            labels = {k[len("label_") :]: npz[k] for k in npz.files if k.startswith("label_")}
+            rgb, mels, tokens = npz["image"], npz["audio"], npz["text"]
+        size = image_cfg.size
+        if rgb.dtype != np.uint8 or rgb.ndim != 4 or rgb.shape[1:] != (size, size, 3):
+            raise ValueError(f"image must be uint8 [N, {size}, {size}, 3], "
+                             f"got {rgb.dtype} {list(rgb.shape)}")  # fmt: skip
+        return HeldOut(images=normalise_images(rgb, image_cfg), mels=mels, tokens=tokens,
+                       labels=labels)  # fmt: skip
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        msg = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise BundleError(f"held-out set {path} is unusable ({msg})") from None
 
 
 def zero_shot_accuracy(emb: np.ndarray, label_emb: np.ndarray, truth: np.ndarray) -> float:

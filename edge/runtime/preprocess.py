@@ -4,12 +4,19 @@ Images: RGB, resized to ``size`` x ``size`` (PIL, bicubic, as ``multimodal.data`
 evaluation), scaled to [0, 1], normalised with ``mean``/``std``, laid out [B, 3, H, W].
 Audio: mono float32 in [-1, 1] at ``sample_rate``, the last ``clip_samples`` samples
 (zero-padded in front when shorter), then the numpy log-mel of :mod:`edge.runtime.mel`.
+
+Inputs that cannot be used raise ``ValueError`` naming the input: files that are not a
+PNG/JPEG/BMP/GIF/TIFF/WebP/PPM image or a sound file libsndfile reads (FLAC, WAV, ...),
+truncated or corrupt ones, images over :data:`MAX_IMAGE_PIXELS` (decompression bombs) and
+audio holding NaN or infinite samples. Only the last ``clip_samples`` frames of a sound file
+are read, so a long recording costs no more memory than a clip.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,6 +27,11 @@ from PIL import Image
 from edge.runtime.mel import MelConfig, log_mel
 
 _RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+# Decoders tried on an image input: no plugin that runs external programs (EPS) or reads
+# exotic containers.
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+MAX_IMAGE_PIXELS = 50_000_000  # ~ 8K x 6K; larger inputs are refused before decoding
+MAX_AUDIO_CHANNELS = 64
 
 
 @dataclass(frozen=True)
@@ -80,17 +92,52 @@ class AudioConfig:
 ImageSource = str | os.PathLike[str] | bytes | Image.Image
 
 
-def _open_image(src: ImageSource) -> Image.Image:
+def _name(src: object) -> str:
+    return "<bytes>" if isinstance(src, bytes | bytearray) else str(src)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def decode_image(src: ImageSource) -> Image.Image:
+    """Decode an image input to RGB; ``ValueError`` naming it when it cannot be used."""
     if isinstance(src, Image.Image):
-        return src
-    if isinstance(src, bytes):
-        return Image.open(io.BytesIO(src))
-    return Image.open(src)
+        return src.convert("RGB")
+    name = _name(src)
+    data = io.BytesIO(src) if isinstance(src, bytes | bytearray) else src
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(data, formats=IMAGE_FORMATS) as img:
+                width, height = img.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise ValueError(
+                        f"image {name} is {width}x{height} pixels: too large (at most "
+                        f"{MAX_IMAGE_PIXELS / 1e6:g} megapixels)"
+                    )
+                img.load()
+                return img.convert("RGB")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValueError(f"image {name} is too large to decode safely (at most "
+                         f"{MAX_IMAGE_PIXELS / 1e6:g} megapixels; {_first_line(exc)})"
+                         ) from None  # fmt: skip
+    except Image.UnidentifiedImageError:
+        raise ValueError(f"image {name} is not a {'/'.join(IMAGE_FORMATS)} image") from None
+    except ValueError as exc:
+        if str(exc).startswith(f"image {name} "):
+            raise
+        raise ValueError(f"image {name} cannot be decoded ({_first_line(exc)})") from None
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - decoders raise OSError, SyntaxError, struct.error…
+        raise ValueError(f"image {name} cannot be decoded ({_first_line(exc)})") from None
 
 
 def preprocess_image(src: ImageSource, cfg: ImageConfig) -> np.ndarray:
     """One image (path, encoded bytes or PIL image) -> float32 [3, size, size]."""
-    img = _open_image(src).convert("RGB")
+    img = decode_image(src)
     img = img.resize((cfg.size, cfg.size), _RESAMPLE[cfg.interpolation])
     arr = np.asarray(img, dtype=np.float32) / 255.0
     arr = (arr - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)
@@ -104,18 +151,47 @@ def images_batch(sources: list[ImageSource], cfg: ImageConfig) -> np.ndarray:
 AudioSource = str | os.PathLike[str] | bytes | np.ndarray
 
 
+def _read_clip(src: str | os.PathLike[str] | bytes, cfg: AudioConfig) -> np.ndarray:
+    """The last ``clip_samples`` frames of a sound file, averaged to mono."""
+    name = _name(src)
+    data = io.BytesIO(src) if isinstance(src, bytes | bytearray) else src
+    try:
+        with sf.SoundFile(data) as fh:
+            rate, channels, frames = fh.samplerate, fh.channels, fh.frames
+            if rate != cfg.mel.sample_rate:
+                raise ValueError(
+                    f"audio {name}: sample rate must be {cfg.mel.sample_rate} Hz, got {rate} Hz"
+                )
+            if not 1 <= channels <= MAX_AUDIO_CHANNELS:
+                raise ValueError(f"audio {name}: {channels} channels (1 to "
+                                 f"{MAX_AUDIO_CHANNELS} accepted)")  # fmt: skip
+            if frames > cfg.clip_samples:
+                fh.seek(frames - cfg.clip_samples)
+            wave = fh.read(min(frames, cfg.clip_samples), dtype="float32", always_2d=True)
+    except ValueError as exc:
+        if str(exc).startswith(f"audio {name}"):
+            raise
+        raise ValueError(f"audio {name} cannot be decoded ({_first_line(exc)})") from None
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - libsndfile errors are RuntimeErrors
+        raise ValueError(f"audio {name} is not a readable FLAC/WAV file "
+                         f"({_first_line(exc)})") from None  # fmt: skip
+    return wave.mean(axis=1)
+
+
 def load_waveform(src: AudioSource, cfg: AudioConfig) -> np.ndarray:
     """Mono float32 waveform of exactly ``clip_samples`` samples (the clip's last samples)."""
     if isinstance(src, np.ndarray):
         wave = src.astype(np.float32)
+        name = "waveform"
     else:
-        data = io.BytesIO(src) if isinstance(src, bytes) else src
-        wave, rate = sf.read(data, dtype="float32", always_2d=True)
-        if rate != cfg.mel.sample_rate:
-            raise ValueError(f"audio sample rate must be {cfg.mel.sample_rate} Hz, got {rate} Hz")
-        wave = wave.mean(axis=1)
+        wave = _read_clip(src, cfg)
+        name = f"audio {_name(src)}"
     if wave.ndim != 1:
         raise ValueError(f"waveform must be mono [T], got shape {wave.shape}")
+    if not np.isfinite(wave).all():
+        raise ValueError(f"{name} holds non-finite samples (NaN or infinity)")
     if wave.shape[0] >= cfg.clip_samples:
         return wave[-cfg.clip_samples :]
     return np.concatenate([np.zeros(cfg.clip_samples - wave.shape[0], np.float32), wave])

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from edge.runtime.bundle import Bundle
+from edge.runtime.bundle import Bundle, BundleError
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,35 @@ class Tower:
         self.path = bundle.tower_path(tower, variant)
         entry = bundle.manifest["towers"][tower]["variants"][variant]
         level = entry.get("ort_optimization", cfg.optimization)
-        self.session = open_session(self.path, replace(cfg, optimization=level))
-        inp = self.session.get_inputs()[0]
-        self.input_name = inp.name
-        self.input_dtype = np.float16 if inp.type == "tensor(float16)" else None
+        try:
+            self.session = open_session(self.path, replace(cfg, optimization=level))
+            inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's errors derive from Exception
+            raise BundleError(f"bundle {bundle.root}: {self.path.name} is not a usable ONNX "
+                              f"model ({_first_line(exc)})") from None  # fmt: skip
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise BundleError(f"bundle {bundle.root}: {self.path.name} must have one input and "
+                              f"one output, has {len(inputs)} and {len(outputs)}")  # fmt: skip
+        self.input_name = inputs[0].name
+        self.input_dtype = np.float16 if inputs[0].type == "tensor(float16)" else None
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Raw tower input batch -> L2-normalised float32 embeddings [B, D]."""
         if self.input_dtype is not None and batch.dtype.kind == "f":
             batch = batch.astype(self.input_dtype)
-        (out,) = self.session.run(None, {self.input_name: batch})
+        try:
+            (out,) = self.session.run(None, {self.input_name: batch})
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's errors derive from Exception
+            msg = (f"the {self.name} tower ({self.path.name}) failed on an input of shape "
+                   f"{list(batch.shape)}: {_first_line(exc)}")  # fmt: skip
+            raise BundleError(msg) from None
+        out = np.asarray(out)
+        if out.ndim != 2 or out.shape[0] != batch.shape[0]:
+            raise BundleError(f"the {self.name} tower ({self.path.name}) returned shape "
+                              f"{list(out.shape)}, expected [{batch.shape[0]}, D]")  # fmt: skip
         return l2_normalize(out)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
