@@ -151,23 +151,66 @@ def images_batch(sources: list[ImageSource], cfg: ImageConfig) -> np.ndarray:
 AudioSource = str | os.PathLike[str] | bytes | np.ndarray
 
 
+MIN_AUDIO_RATE, MAX_AUDIO_RATE = 4000, 384000
+RESAMPLE_HALF_WIDTH = 24  # zero crossings of the windowed sinc on each side
+
+
+def sample_at(wave: np.ndarray, positions: np.ndarray, scale: float) -> np.ndarray:
+    """Band-limited values of ``wave`` at fractional sample ``positions`` (Kaiser-windowed
+    sinc, low-pass at ``scale`` times the input Nyquist frequency; zeros outside)."""
+    span = int(np.ceil(RESAMPLE_HALF_WIDTH / scale))
+    taps = np.floor(positions)[:, None].astype(np.int64) + np.arange(-span + 1, span + 1)
+    offset = positions[:, None] - taps
+    window = np.interp(offset, np.arange(-span, span + 1), np.kaiser(2 * span + 1, 8.6),
+                       left=0.0, right=0.0)  # fmt: skip
+    h = scale * np.sinc(scale * offset) * window
+    padded = np.concatenate([np.zeros(span), wave.astype(np.float64), np.zeros(span + 1)])
+    index = np.clip(taps + span, 0, len(padded) - 1)
+    return (padded[index] * h).sum(axis=1).astype(np.float32)
+
+
+def resample(wave: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    """Band-limited resampling of a mono waveform (numpy only): output sample ``n`` is the
+    signal at input time ``n * src_rate / dst_rate``; the cut-off is the lower Nyquist
+    frequency, so downsampling does not alias."""
+    if src_rate == dst_rate:
+        return wave.astype(np.float32)
+    n_out = int(np.floor(len(wave) * dst_rate / src_rate))
+    positions = np.arange(n_out) * (src_rate / dst_rate)
+    return sample_at(wave, positions, min(1.0, dst_rate / src_rate))
+
+
+def _last_clip_resampled(wave: np.ndarray, start: int, frames: int, rate: int,
+                         target: int, n: int) -> np.ndarray:
+    """The last ``n`` samples of the file on the ``target``-rate grid counted from the
+    file's first sample (what a recording at ``target`` Hz would hold); ``wave`` holds the
+    file's frames from ``start`` on."""
+    total = int(np.floor(frames * target / rate))
+    k = np.arange(max(total - n, 0), total)
+    return sample_at(wave, k * (rate / target) - start, min(1.0, target / rate))
+
+
 def _read_clip(src: str | os.PathLike[str] | bytes, cfg: AudioConfig) -> np.ndarray:
-    """The last ``clip_samples`` frames of a sound file, averaged to mono."""
+    """The last ``clip_samples`` frames of a sound file at the model's rate, averaged to
+    mono; other sample rates are resampled (a little more is read for the filter)."""
     name = _name(src)
     data = io.BytesIO(src) if isinstance(src, bytes | bytearray) else src
+    target = cfg.mel.sample_rate
     try:
         with sf.SoundFile(data) as fh:
             rate, channels, frames = fh.samplerate, fh.channels, fh.frames
-            if rate != cfg.mel.sample_rate:
-                raise ValueError(
-                    f"audio {name}: sample rate must be {cfg.mel.sample_rate} Hz, got {rate} Hz"
-                )
+            if not MIN_AUDIO_RATE <= rate <= MAX_AUDIO_RATE:
+                raise ValueError(f"audio {name}: sample rate {rate} Hz is outside "
+                                 f"{MIN_AUDIO_RATE}-{MAX_AUDIO_RATE} Hz")  # fmt: skip
             if not 1 <= channels <= MAX_AUDIO_CHANNELS:
                 raise ValueError(f"audio {name}: {channels} channels (1 to "
                                  f"{MAX_AUDIO_CHANNELS} accepted)")  # fmt: skip
-            if frames > cfg.clip_samples:
-                fh.seek(frames - cfg.clip_samples)
-            wave = fh.read(min(frames, cfg.clip_samples), dtype="float32", always_2d=True)
+            needed = int(np.ceil(cfg.clip_samples * rate / target))
+            if rate != target:
+                needed += 2 * int(np.ceil(RESAMPLE_HALF_WIDTH * max(1.0, rate / target)))
+            start = max(frames - needed, 0)
+            fh.seek(start)
+            wave = fh.read(frames - start, dtype="float32", always_2d=True)
     except ValueError as exc:
         if str(exc).startswith(f"audio {name}"):
             raise
@@ -177,7 +220,12 @@ def _read_clip(src: str | os.PathLike[str] | bytes, cfg: AudioConfig) -> np.ndar
     except Exception as exc:  # noqa: BLE001 - libsndfile errors are RuntimeErrors
         raise ValueError(f"audio {name} is not a readable FLAC/WAV file "
                          f"({_first_line(exc)})") from None  # fmt: skip
-    return wave.mean(axis=1)
+    mono = wave.mean(axis=1)
+    if not np.isfinite(mono).all():
+        raise ValueError(f"audio {name} holds non-finite samples (NaN or infinity)")
+    if rate == target:
+        return mono
+    return _last_clip_resampled(mono, start, frames, rate, target, cfg.clip_samples)
 
 
 def load_waveform(src: AudioSource, cfg: AudioConfig) -> np.ndarray:
