@@ -84,11 +84,21 @@ def ego_motion(ego: dict) -> dict:
             "yaw_rate": min(max(float(ego["yaw_rate"]), -10.0), 10.0)}  # fmt: skip
 
 
-def depth_mm(depth_m: Any) -> Any:
-    """Metric depth [m] (0 = no hit) to the shard's uint16 millimetres."""
+def depth_m(depth: Any) -> Any:
+    """The render's metric z-depth as the shard stores it: float32 metres, 0 = no hit, the
+    renderer's own values (no rounding, no clipping; the writer's validation refuses values
+    beyond the far plane: docs/internals.md "Label files")."""
     import numpy as np
 
-    return np.clip(np.round(depth_m * 1000.0), 0, 65535).astype(np.uint16)
+    return np.ascontiguousarray(depth, dtype=np.float32)
+
+
+def camera_metadata(cam_json: dict) -> dict:
+    """``json.camera``: the render's camera plus how depth and instances are stored."""
+    from datagen.sample import INSTANCE_ENCODING, depth_encoding
+
+    return {**cam_json, "depth": depth_encoding(cam_json["far"]),
+            "instances": dict(INSTANCE_ENCODING)}  # fmt: skip
 
 
 def frame_sample(
@@ -110,7 +120,9 @@ def frame_sample(
     audio = clip(wave, frame.time_s, duration, audio_cfg.sample_rate)
     sounds = clip_events(trace, frame.time_s, duration, audio_cfg)
     events = [e for e in trace.events if frame.time_s - duration < e["time_s"] <= frame.time_s]
-    meta = frame_metadata(item, frame, cam_json, frame.objects[camera], weather, events)
+    meta = frame_metadata(
+        item, frame, camera_metadata(cam_json), frame.objects[camera], weather, events
+    )
     meta["audio"] = {
         "sample_rate": audio_cfg.sample_rate,
         "duration_s": duration,
@@ -121,7 +133,7 @@ def frame_sample(
     return Sample(
         key=f"{item.scenario_id:08d}_{camera}_{frame.index:05d}",
         rgb=rgb,
-        depth_mm=depth_mm(view.depth),
+        depth=depth_m(view.depth),
         seg=view.semantic,
         inst=view.instance,
         audio=audio.astype("float32"),

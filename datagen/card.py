@@ -4,7 +4,9 @@
 matplotlib's Agg backend, bar charts of weather presets, times of day, driver styles, object
 classes, object counts per frame and events, a histogram of ego speeds, and a grid of
 sample frames with their segmentation overlay and boxes, the clip's spectrogram and the
-primary caption.
+primary caption. The README's YAML front matter holds the Hugging Face ``datasets`` features
+of the shards (``dataset_info.features``, read by ``datagen.reader.hf_features``), so that
+``load_dataset("webdataset", ...)`` gives depth and instances as exact arrays.
 """
 
 from __future__ import annotations
@@ -143,17 +145,33 @@ def plot_grid(stats: CardStats, out: Path) -> str:
     return "samples.png"
 
 
+def front_matter(root: Path) -> str:
+    """The card's YAML front matter: the features of the first shard's samples."""
+    import yaml
+
+    from datagen.reader import shard_features
+
+    first = sorted(root.glob("*.tar"))[0]
+    body = yaml.safe_dump({"dataset_info": {"features": shard_features(first)}},
+                          sort_keys=False)  # fmt: skip
+    return f"---\n{body}---\n"
+
+
 def readme(root: Path, stats: CardStats, plots: list[str], grid: str) -> str:
     manifest = json.loads((root / MANIFEST).read_text()) if (root / MANIFEST).is_file() else {}
     cfg = manifest.get("config", {})
-    lines = [f"# Dataset card: {root.name}", "",
+    lines = [front_matter(root) + f"# Dataset card: {root.name}", "",
              f"{stats.samples} samples in {len(list(root.glob('*.tar')))} shards.", ""]
     if cfg:
         lines += ["## Configuration", "", "| option | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in sorted(cfg.items()) if k != "weather_presets"]
         lines += ["", "## Versions", ""]
         lines += [f"- {k} {v}" for k, v in sorted(manifest.get("versions", {}).items())]
-    lines += ["", "## Distributions", ""]
+    lines += ["", "## Reading", "",
+              "`from datagen.reader import open_shards; ds = open_shards(DIR)` (webdataset), or",
+              "`datagen.reader.load_hf(DIR, split)` (Hugging Face `datasets`, with the features",
+              "above). `depth.npy.gz`: float32 metres, 0 = no hit; `inst.npy.gz`: uint16 ids.",
+              "", "## Distributions", ""]
     lines += [f"![{p[:-4]}]({p})" for p in plots]
     lines += ["", "## Samples (frame; segmentation and boxes; spectrogram and caption)", "",
               f"![samples]({grid})", ""]

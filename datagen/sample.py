@@ -1,16 +1,26 @@
 """The in-memory sample and its encoding to (and from) the WebDataset file dict.
 
-File names follow DESIGN.md: ``rgb.png`` (or ``rgb.jpg``), ``depth.png`` (16-bit),
-``seg.png``, ``inst.png`` (16-bit), ``audio.flac`` (mono 16-bit), ``txt`` and ``json``.
-Encoding is deterministic: fixed PNG compression and no ancillary chunks, FLAC from int16
-samples, JSON with sorted keys and floats normalised to 10 significant digits.
+File names follow DESIGN.md and docs/internals.md ("Label files"): ``rgb.png`` (or
+``rgb.jpg``), ``depth.npy.gz`` (float32 metres, 0 = no hit, exactly the renderer's values up
+to the far plane), ``seg.png`` (8-bit class ids), ``inst.npy.gz`` (uint16 instance ids,
+0 = none), ``audio.flac`` (mono 16-bit), ``txt`` and ``json``. Depth and instances are
+gzipped ``.npy`` because the standard readers decode that losslessly (webdataset's built-in
+decoders gunzip ``.gz`` then load ``.npy`` with numpy; so does Hugging Face ``datasets``),
+while a 16-bit PNG is turned into 8 bits by ``decode("pil")``; their encodings are also
+stated in ``json.camera.depth`` / ``json.camera.instances``.
+Encoding is deterministic: fixed PNG compression and no ancillary chunks, ``.npy`` format 1.0
+little-endian C order in a gzip stream with a fixed header, FLAC from int16 samples, JSON
+with sorted keys and floats normalised to 10 significant digits.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import math
+import struct
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -23,9 +33,24 @@ JPEG_QUALITY = 95
 FLOAT_DIGITS = 10
 INT16_SCALE = 32767.0
 KEY_FIELD = "__key__"
-IMAGE_FILES = ("depth.png", "seg.png", "inst.png")
-REQUIRED_FILES = ("depth.png", "seg.png", "inst.png", "audio.flac", "txt", "json")
+DEPTH_FILE, SEG_FILE, INST_FILE = "depth.npy.gz", "seg.png", "inst.npy.gz"
+REQUIRED_FILES = (DEPTH_FILE, SEG_FILE, INST_FILE, "audio.flac", "txt", "json")
 RGB_FILES = ("rgb.png", "rgb.jpg")
+LEGACY_FILES = {DEPTH_FILE: "depth.png", INST_FILE: "inst.png"}  # before issue 20
+GZIP_LEVEL = 6
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, mtime 0, OS unknown
+DEPTH_DTYPE, INST_DTYPE = np.dtype("<f4"), np.dtype("<u2")  # as stored in the .npy files
+MAX_INSTANCE_ID = 65535  # sim.scene registers at most this many; uint16 holds them all
+INSTANCE_ENCODING = {"file": INST_FILE, "dtype": "uint16", "none": 0, "max_id": MAX_INSTANCE_ID}
+
+
+def depth_encoding(far_m: float) -> dict:
+    """``json.camera.depth``: how ``depth.npy.gz`` stores depth. Metres = stored value * scale;
+    ``no_hit`` marks pixels that hit nothing; every hit lies in (0, ``max_m``], the camera's
+    far plane (nothing is clipped or saturated)."""
+    return {"file": DEPTH_FILE, "dtype": "float32", "unit": "m", "scale": 1.0, "kind": "z",
+            "no_hit": 0.0, "max_m": float(far_m)}  # fmt: skip
+
 
 SampleFiles = dict[str, bytes | str]
 
@@ -44,7 +69,7 @@ class Sample:
 
     key: str
     rgb: np.ndarray  # H x W x 3 uint8
-    depth_mm: np.ndarray  # H x W uint16, 0 = no hit
+    depth: np.ndarray  # H x W float32 metric z-depth in metres, 0 = no hit
     seg: np.ndarray  # H x W uint8 class ids
     inst: np.ndarray  # H x W uint16 instance ids, 0 = none
     audio: np.ndarray  # (N,) float32 mono in [-1, 1]
@@ -121,6 +146,35 @@ def decode_image(key: str, name: str, data: bytes) -> np.ndarray:
     return arr
 
 
+def gzip_bytes(data: bytes) -> bytes:
+    """A gzip file of ``data`` whose bytes depend on ``data`` only (``gzip.compress`` writes
+    the platform's OS code)."""
+    packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = packer.compress(data) + packer.flush()
+    return GZIP_HEADER + body + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+
+
+def encode_npy(arr: np.ndarray, dtype: np.dtype) -> bytes:
+    """``arr`` as a gzipped ``.npy`` file (format 1.0, little-endian ``dtype``, C order)."""
+    buf = io.BytesIO()
+    data = np.ascontiguousarray(arr, dtype=dtype)
+    np.lib.format.write_array(buf, data, version=(1, 0), allow_pickle=False)
+    return gzip_bytes(buf.getvalue())
+
+
+def decode_npy(key: str, name: str, data: bytes, dtype: np.dtype) -> np.ndarray:
+    """The 2-d array of a gzipped ``.npy`` file, which must hold exactly ``dtype`` (no
+    pickles)."""
+    try:
+        arr = np.lib.format.read_array(io.BytesIO(gzip.decompress(data)), allow_pickle=False)
+    except Exception as exc:  # numpy raises ValueError, EOFError, ... for corrupt data
+        raise SampleError(key, name, f"cannot decode .npy.gz ({exc})") from None
+    if arr.dtype != dtype or arr.ndim != 2:
+        raise SampleError(key, name, f"expected 2-d {dtype.name} ({dtype.str}), "
+                                     f"got {arr.ndim}-d {arr.dtype.str}")  # fmt: skip
+    return np.ascontiguousarray(arr, dtype=dtype.newbyteorder("="))
+
+
 def encode_flac(audio: np.ndarray, sample_rate: int) -> bytes:
     pcm = np.round(np.clip(audio, -1.0, 1.0) * INT16_SCALE).astype(np.int16)
     buf = io.BytesIO()
@@ -144,9 +198,9 @@ def encode_sample(sample: Sample, rgb_format: str = "png") -> SampleFiles:
     if rgb_format not in ("png", "jpg"):
         raise ValueError(f"rgb_format must be 'png' or 'jpg', got {rgb_format!r}")
     expect_array(k, "rgb", sample.rgb, np.uint8, 3)
-    expect_array(k, "depth.png", sample.depth_mm, np.uint16, 2)
-    expect_array(k, "seg.png", sample.seg, np.uint8, 2)
-    expect_array(k, "inst.png", sample.inst, np.uint16, 2)
+    expect_array(k, DEPTH_FILE, sample.depth, np.float32, 2)
+    expect_array(k, SEG_FILE, sample.seg, np.uint8, 2)
+    expect_array(k, INST_FILE, sample.inst, np.uint16, 2)
     expect_array(k, "audio.flac", sample.audio, np.float32, 1)
     try:
         meta_bytes = encode_json(sample.meta)
@@ -156,9 +210,9 @@ def encode_sample(sample: Sample, rgb_format: str = "png") -> SampleFiles:
     return {
         KEY_FIELD: k,
         f"rgb.{rgb_format}": encode_image(sample.rgb, "PNG" if rgb_format == "png" else "JPEG"),
-        "depth.png": encode_image(sample.depth_mm),
-        "seg.png": encode_image(sample.seg),
-        "inst.png": encode_image(sample.inst),
+        DEPTH_FILE: encode_npy(sample.depth, DEPTH_DTYPE),
+        SEG_FILE: encode_image(sample.seg),
+        INST_FILE: encode_npy(sample.inst, INST_DTYPE),
         "audio.flac": encode_flac(sample.audio, rate),
         "txt": sample.txt.encode("utf-8"),
         "json": meta_bytes,
@@ -167,6 +221,9 @@ def encode_sample(sample: Sample, rgb_format: str = "png") -> SampleFiles:
 
 def file_bytes(files: Mapping, key: str, name: str) -> bytes:
     data = files.get(name)
+    if data is None and LEGACY_FILES.get(name) in files:
+        raise SampleError(key, name, f"missing file; {LEGACY_FILES[name]} is the encoding "
+                                     "before issue 20 (depth saturated at 65.535 m): regenerate")
     if data is None:
         raise SampleError(key, name, "missing file")
     if not isinstance(data, (bytes, bytearray)):
@@ -189,7 +246,9 @@ def decode_sample(files: Mapping) -> Sample:
     key = str(files.get(KEY_FIELD, "?"))
     rgb_name = next((n for n in RGB_FILES if n in files), RGB_FILES[0])
     rgb = decode_image(key, rgb_name, file_bytes(files, key, rgb_name))
-    depth, seg, inst = (decode_image(key, n, file_bytes(files, key, n)) for n in IMAGE_FILES)
+    depth = decode_npy(key, DEPTH_FILE, file_bytes(files, key, DEPTH_FILE), DEPTH_DTYPE)
+    seg = decode_image(key, SEG_FILE, file_bytes(files, key, SEG_FILE))
+    inst = decode_npy(key, INST_FILE, file_bytes(files, key, INST_FILE), INST_DTYPE)
     audio, rate = decode_flac(key, file_bytes(files, key, "audio.flac"))
     try:
         txt = file_bytes(files, key, "txt").decode("utf-8")

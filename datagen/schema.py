@@ -12,7 +12,19 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from datagen.sample import KEY_FIELD, Sample, SampleError, SampleFiles, decode_sample
+from datagen.sample import (
+    DEPTH_FILE,
+    INST_FILE,
+    INSTANCE_ENCODING,
+    KEY_FIELD,
+    MAX_INSTANCE_ID,
+    SEG_FILE,
+    Sample,
+    SampleError,
+    SampleFiles,
+    decode_sample,
+    depth_encoding,
+)
 from sim.classes import CLASS_IDS, class_table
 
 KEY_RE = re.compile(r"^(\d{8})_([a-z0-9]+)_(\d{5})$")
@@ -32,7 +44,10 @@ REQUIRED_JSON: dict = {
             "wheel_slip": {"ratio": LIST, "angle": LIST},
             "damage": {"front": NUM, "rear": NUM, "left": NUM, "right": NUM}},
     "camera": {"name": STR, "width": INT, "height": INT, "fx": NUM, "fy": NUM, "cx": NUM,
-               "cy": NUM, "T_world_cam": LIST},
+               "cy": NUM, "T_world_cam": LIST, "near": NUM, "far": NUM,
+               "depth": {"file": STR, "dtype": STR, "unit": STR, "scale": NUM, "kind": STR,
+                         "no_hit": NUM, "max_m": NUM},
+               "instances": {"file": STR, "dtype": STR, "none": INT, "max_id": INT}},
     "objects": LIST, "events": LIST,
     "audio": {"sample_rate": INT, "duration_s": NUM, "events": LIST},
     "captions": LIST, "classes": LIST,
@@ -51,6 +66,7 @@ ENUMS: dict[tuple[str, str], frozenset[str]] = {
     ("road", "shape"): frozenset({"straight", "left_curve", "right_curve"}),
 }
 AUDIO_LENGTH_TOLERANCE = 1  # samples
+FAR_TOLERANCE = 1e-3  # relative: float32 rounding of the depth buffer near the far plane
 Problem = tuple[str, str]  # (field, problem)
 
 
@@ -121,6 +137,11 @@ def meta_problems(key: str, meta: Mapping) -> list[Problem]:
     t = meta["camera"]["T_world_cam"]
     if len(t) != 16 or any(type_problem(v, NUM) for v in t):
         problems.append(("json.camera.T_world_cam", "expected 16 numbers (4x4 row-major)"))
+    cam = meta["camera"]
+    if cam["depth"] != depth_encoding(cam["far"]):
+        problems.append(("json.camera.depth", f"{cam['depth']} != {depth_encoding(cam['far'])}"))
+    if cam["instances"] != INSTANCE_ENCODING:
+        problems.append(("json.camera.instances", f"{cam['instances']} != {INSTANCE_ENCODING}"))
     if meta["classes"] != class_table():
         problems.append(("json.classes", "differs from sim.classes.class_table()"))
     caps = meta["captions"]
@@ -133,8 +154,8 @@ def meta_problems(key: str, meta: Mapping) -> list[Problem]:
 
 
 def array_problems(s: Sample) -> list[Problem]:
-    specs = (("rgb", s.rgb, np.uint8, 3), ("depth.png", s.depth_mm, np.uint16, 2),
-             ("seg.png", s.seg, np.uint8, 2), ("inst.png", s.inst, np.uint16, 2),
+    specs = (("rgb", s.rgb, np.uint8, 3), (DEPTH_FILE, s.depth, np.float32, 2),
+             (SEG_FILE, s.seg, np.uint8, 2), (INST_FILE, s.inst, np.uint16, 2),
              ("audio.flac", s.audio, np.float32, 1))  # fmt: skip
     problems = [
         (name, f"expected {ndim}-d {np.dtype(dtype)}, got {arr.ndim}-d {arr.dtype}")
@@ -146,10 +167,23 @@ def array_problems(s: Sample) -> list[Problem]:
     if s.rgb.shape[2] != 3:
         problems.append(("rgb", f"expected 3 channels, got {s.rgb.shape[2]}"))
     hw = s.rgb.shape[:2]
-    for name, arr in (("depth.png", s.depth_mm), ("seg.png", s.seg), ("inst.png", s.inst)):
+    for name, arr in ((DEPTH_FILE, s.depth), (SEG_FILE, s.seg), (INST_FILE, s.inst)):
         if arr.shape != hw:
             problems.append((name, f"size {arr.shape} differs from rgb {hw}"))
     return problems
+
+
+def depth_problems(s: Sample) -> list[Problem]:
+    """Depth is metres, finite, 0 (no hit) or a hit no farther than the camera's far plane."""
+    d, far = s.depth, float(s.meta["camera"]["far"])
+    if not np.all(np.isfinite(d)):
+        return [(DEPTH_FILE, "NaN or infinite depth")]
+    if d.size and float(d.min()) < 0:
+        return [(DEPTH_FILE, f"negative depth {float(d.min())}")]
+    if d.size and float(d.max()) > far * (1 + FAR_TOLERANCE):
+        return [(DEPTH_FILE, f"depth {float(d.max()):.6g} m beyond the far plane {far} m "
+                             "(wrong unit?)")]  # fmt: skip
+    return []
 
 
 def camera_problems(s: Sample) -> list[Problem]:
@@ -161,7 +195,7 @@ def camera_problems(s: Sample) -> list[Problem]:
 
 def seg_problems(s: Sample) -> list[Problem]:
     bad = np.unique(s.seg[s.seg >= len(CLASS_IDS)])
-    return [("seg.png", f"unknown class ids {bad.tolist()[:8]}")] if bad.size else []
+    return [(SEG_FILE, f"unknown class ids {bad.tolist()[:8]}")] if bad.size else []
 
 
 def object_problems(s: Sample, i: int, obj: Mapping) -> list[Problem]:
@@ -178,6 +212,9 @@ def object_problems(s: Sample, i: int, obj: Mapping) -> list[Problem]:
     corners = obj["bbox3d_cam"]["corners"]
     if len(corners) != 8 or any(not isinstance(c, list) or len(c) != 3 for c in corners):
         problems.append((f"{where}.bbox3d_cam.corners", "expected 8 x [x, y, z]"))
+    if not 1 <= obj["instance_id"] <= MAX_INSTANCE_ID:
+        problems.append((f"{where}.instance_id", f"{obj['instance_id']} is not in "
+                                                 f"[1, {MAX_INSTANCE_ID}]"))  # fmt: skip
     if obj["distance_m"] < 0:
         problems.append((f"{where}.distance_m", f"negative distance {obj['distance_m']}"))
     return problems or mask_problems(s, where, obj)
@@ -187,7 +224,7 @@ def mask_problems(s: Sample, where: str, obj: Mapping) -> list[Problem]:
     """The object's instance mask: non-empty, tight bbox2d, pixel count, semantic class."""
     ys, xs = np.nonzero(s.inst == obj["instance_id"])
     if xs.size == 0:
-        return [(f"{where}.instance_id", f"{obj['instance_id']} has no pixels in inst.png")]
+        return [(f"{where}.instance_id", f"{obj['instance_id']} has no pixels in {INST_FILE}")]
     problems = []
     tight = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
     if list(obj["bbox2d"]) != tight:
@@ -195,7 +232,7 @@ def mask_problems(s: Sample, where: str, obj: Mapping) -> list[Problem]:
     if obj["visible_px"] != xs.size:
         problems.append((f"{where}.visible_px", f"{obj['visible_px']} != mask size {xs.size}"))
     if obj["class"] in CLASS_IDS and np.any(s.seg[ys, xs] != CLASS_IDS[obj["class"]]):
-        problems.append((f"{where}.class", f"seg.png disagrees with {obj['class']!r}"))
+        problems.append((f"{where}.class", f"{SEG_FILE} disagrees with {obj['class']!r}"))
     return problems
 
 
@@ -210,7 +247,7 @@ def objects_problems(s: Sample) -> list[Problem]:
     in_image = set(np.unique(s.inst).tolist()) - {0}
     absent = sorted(in_image - set(ids))
     if absent:
-        problems.append(("inst.png", f"instance ids {absent[:8]} absent from json.objects"))
+        problems.append((INST_FILE, f"instance ids {absent[:8]} absent from json.objects"))
     return problems
 
 
@@ -248,7 +285,8 @@ def sample_problems(sample: Sample | SampleFiles) -> list[SampleError]:
     if not problems:
         problems = array_problems(sample)
     if not problems:
-        checks = (camera_problems, seg_problems, objects_problems, audio_problems, text_problems)
+        checks = (camera_problems, depth_problems, seg_problems, objects_problems,
+                  audio_problems, text_problems)  # fmt: skip
         problems = [p for check in checks for p in check(sample)]
     return [SampleError(key, field, problem) for field, problem in problems]
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from datagen.qc.report import precision_recall, run_qc, sample_id, shard_paths
 from datagen.qc.shardio import RawSample, iter_raw, write_raw
+from datagen.sample import DEPTH_DTYPE, DEPTH_FILE, decode_npy, encode_npy
 from sim.seeding import rng_for
 
 Fault = Callable[[RawSample, np.random.Generator], None]
@@ -75,8 +76,8 @@ def noise(raw: RawSample, rng: np.random.Generator) -> None:
 
 
 def inside_geometry(raw: RawSample, rng: np.random.Generator) -> None:
-    d = _read_png(raw.files["depth.png"][1])
-    _replace(raw, "depth.png", _png(rng.integers(20, 250, d.shape).astype(np.uint16)))
+    d = decode_npy(raw.key, DEPTH_FILE, raw.files[DEPTH_FILE][1], DEPTH_DTYPE)  # metres
+    _replace(raw, DEPTH_FILE, encode_npy(rng.integers(20, 250, d.shape) / 1000.0, DEPTH_DTYPE))
 
 
 def flipped(raw: RawSample, rng: np.random.Generator) -> None:

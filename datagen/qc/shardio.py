@@ -8,6 +8,7 @@ through a temporary name and a rename.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -69,11 +70,11 @@ def iter_raw(path: Path) -> Iterator[RawSample]:
 
 def decode(raw: RawSample, shard: str) -> Decoded:
     out = Decoded(key=raw.key, shard=shard)
-    for ext, attr in (("rgb.png", "rgb"), ("rgb.jpg", "rgb"), ("depth.png", "depth"),
-                      ("seg.png", "seg"), ("inst.png", "inst")):
+    for ext, attr in (("rgb.png", "rgb"), ("rgb.jpg", "rgb"), ("depth.npy.gz", "depth"),
+                      ("seg.png", "seg"), ("inst.npy.gz", "inst")):
         data = raw.data(ext)
         if data is not None:
-            _set(out, attr, lambda d=data: _image(d), ext)
+            _set(out, attr, lambda d=data, e=ext: _array(e, d), ext)
     audio = raw.data("audio.flac")
     if audio is not None:
         _set(out, "audio", lambda: _flac(audio, out), "audio.flac")
@@ -90,6 +91,14 @@ def _set(out: Decoded, attr: str, fn: object, ext: str) -> None:
         setattr(out, attr, fn())  # type: ignore[operator]
     except Exception as exc:  # any decoding failure is a finding, not a crash
         out.errors.append(f"{ext}: {type(exc).__name__}")
+
+
+def _array(ext: str, data: bytes) -> np.ndarray:
+    """Images with Pillow; depth.npy.gz (float32 m) as millimetres, the unit QC's rules use."""
+    if ext.endswith(".npy.gz"):
+        arr = np.lib.format.read_array(io.BytesIO(gzip.decompress(data)), allow_pickle=False)
+        return arr * np.float32(1000.0) if ext == "depth.npy.gz" else arr
+    return _image(data)
 
 
 def _image(data: bytes) -> np.ndarray:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from datagen.captions import generate_captions
-from datagen.sample import Sample
+from datagen.sample import INSTANCE_ENCODING, Sample, depth_encoding
 from datagen.schema import ENUMS
 from sim.classes import CLASS_IDS, class_table
 
@@ -66,7 +66,8 @@ def random_meta(rng: np.random.Generator, objects: list[dict], width: int = 32,
         "camera": {"name": "front", "width": width, "height": height, "fx": 20.0, "fy": 20.0,
                    "cx": width / 2, "cy": height / 2, "near": 0.1, "far": 200.0,
                    "fov_deg": 77.3, "T_world_cam": [float(i == j) for i in range(4)
-                                                    for j in range(4)]},
+                                                    for j in range(4)],
+                   "depth": depth_encoding(200.0), "instances": dict(INSTANCE_ENCODING)},
         "objects": objects,
         "events": random_events(rng),
         "audio": {"sample_rate": 16000, "duration_s": 0.25,
@@ -96,7 +97,8 @@ def make_sample(seed: int = 0, height: int = 24, width: int = 32, n_objects: int
     return Sample(
         key=f"00000007_front_{frame:05d}",
         rgb=rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8),
-        depth_mm=rng.integers(0, 65536, size=(height, width), dtype=np.uint16),
+        depth=np.where(rng.random((height, width)) < 0.2, 0.0,
+                       rng.uniform(0.1, 200.0, (height, width))).astype(np.float32),
         seg=seg,
         inst=inst,
         audio=audio,

@@ -64,7 +64,7 @@ def street_sample(seed: int, index: int, size: int = 48) -> Sample:
     return Sample(
         f"{index:08d}_front_00000",
         np.clip(rgb, 0, 255).astype(np.uint8),
-        depth.astype(np.uint16),
+        (depth.astype(np.uint16) / 1000.0).astype(np.float32),  # depth.npy is in metres
         seg,
         inst,
         audio.astype(np.float32),

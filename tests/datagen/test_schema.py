@@ -17,11 +17,11 @@ KEY = "00000007_front_00003"
 def test_encode_decode_round_trip() -> None:
     s = make_sample(1)
     files = encode_sample(s)
-    assert set(files) == {"__key__", "rgb.png", "depth.png", "seg.png", "inst.png",
+    assert set(files) == {"__key__", "rgb.png", "depth.npy.gz", "seg.png", "inst.npy.gz",
                           "audio.flac", "txt", "json"}  # fmt: skip
     back = decode_sample(files)
     assert back.key == s.key and back.txt == s.txt
-    for name in ("rgb", "depth_mm", "seg", "inst"):
+    for name in ("rgb", "depth", "seg", "inst"):
         a, b = getattr(s, name), getattr(back, name)
         assert a.dtype == b.dtype and np.array_equal(a, b), name
     assert np.max(np.abs(back.audio - s.audio)) <= 0.5 / 32767 + 1e-7
@@ -82,15 +82,18 @@ def test_nan_in_json_is_named() -> None:
 
 def test_wrong_dtype_and_disagreeing_sizes() -> None:
     s = make_sample(1)
-    s.depth_mm = s.depth_mm.astype(np.float32)
+    s.depth = np.round(s.depth * 1000).astype(np.uint16)  # the old millimetres: refused
     err = problem_of(s)
-    assert err.field == "depth.png" and "uint16" in err.problem
+    assert err.field == "depth.npy.gz" and "float32" in err.problem
+    s = make_sample(1)
+    s.inst = s.inst.astype(np.uint32)
+    assert problem_of(s).field == "inst.npy.gz"
     s = make_sample(1)
     s.seg = s.seg[:-1]
     assert problem_of(s).field == "seg.png"
-    with pytest.raises(SampleError, match="depth.png: expected 2-d uint16"):
+    with pytest.raises(SampleError, match="depth.npy.gz: expected 2-d float32"):
         encode_sample(make_sample(1).__class__(**{**make_sample(1).__dict__,
-                                                  "depth_mm": np.zeros((2, 2))}))  # fmt: skip
+                                                  "depth": np.zeros((2, 2))}))  # fmt: skip
 
 
 def test_camera_size_mismatch() -> None:
@@ -112,7 +115,7 @@ def test_instance_ids_must_match_objects() -> None:
     s = make_sample(1, n_objects=2)
     s.meta["objects"].pop()
     err = problem_of(s)
-    assert err.field == "inst.png" and "[101]" in err.problem
+    assert err.field == "inst.npy.gz" and "[101]" in err.problem
     s = make_sample(1, n_objects=1)
     s.meta["objects"][0]["visible_px"] += 1
     assert problem_of(s).field == "json.objects[0].visible_px"
@@ -144,8 +147,62 @@ def test_sample_problems_lists_everything() -> None:
     assert {e.field for e in sample_problems(s)} == {"audio.flac", "txt"}
 
 
-def test_corrupt_png_is_named() -> None:
+def test_corrupt_files_are_named() -> None:
+    for name in ("inst.npy.gz", "depth.npy.gz", "seg.png"):
+        files = encode_sample(make_sample(1))
+        files[name] = files[name][:20]
+        err = problem_of(files)
+        assert err.key == KEY and err.field == name and "cannot decode" in err.problem
+
+
+def test_depth_must_be_metres_up_to_the_far_plane() -> None:
+    s = make_sample(1)
+    s.depth[0, 0] = 200.0  # exactly at the far plane: a valid hit, stored as is
+    assert sample_problems(s) == []
+    for bad, words in ((201.0, "beyond the far plane"), (-0.5, "negative"),
+                       (np.nan, "NaN"), (65535.0, "wrong unit")):  # fmt: skip
+        s = make_sample(1)
+        s.depth[3, 4] = bad
+        err = problem_of(s)
+        assert err.field == "depth.npy.gz" and words in err.problem
+
+
+def test_label_encodings_are_stated_in_the_json() -> None:
+    s = make_sample(1)
+    s.meta["camera"]["depth"]["unit"] = "mm"
+    assert problem_of(s).field == "json.camera.depth"
+    s = make_sample(1)
+    s.meta["camera"]["far"] = 300.0  # max_m must follow the far plane
+    assert problem_of(s).field == "json.camera.depth"
+    s = make_sample(1)
+    del s.meta["camera"]["instances"]
+    assert problem_of(s).field == "json.camera.instances"
+
+
+def test_instance_ids_outside_uint16_are_refused() -> None:
+    s = make_sample(1, n_objects=1)
+    s.meta["objects"][0]["instance_id"] = 70000
+    assert problem_of(s).field == "json.objects[0].instance_id"
+    s = make_sample(1, n_objects=1)
+    s.inst = s.inst.astype(np.int64)
+    s.inst[0, 0] = 70000
+    with pytest.raises(SampleError, match="inst.npy.gz: expected 2-d uint16"):
+        encode_sample(s)
+
+
+def test_old_png_labels_are_refused_by_name() -> None:
     files = encode_sample(make_sample(1))
-    files["inst.png"] = files["inst.png"][:20]
+    files["depth.png"] = files.pop("depth.npy.gz")
     err = problem_of(files)
-    assert err.key == KEY and err.field == "inst.png" and "cannot decode" in err.problem
+    assert err.field == "depth.npy.gz" and "regenerate" in err.problem
+
+
+def test_label_files_are_gzipped_npy_with_fixed_bytes() -> None:
+    import gzip
+    import io
+
+    files = encode_sample(make_sample(1))
+    for name, dtype in (("depth.npy.gz", "<f4"), ("inst.npy.gz", "<u2")):
+        assert files[name][:10] == b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+        arr = np.load(io.BytesIO(gzip.decompress(files[name])), allow_pickle=False)
+        assert arr.dtype.str == dtype and arr.shape == (24, 32)

@@ -30,7 +30,7 @@ def test_round_trip(tmp_path) -> None:
     back = list(iter_shard(tmp_path / info.name))
     assert [s.key for s in back] == [s.key for s in written]
     for a, b in zip(written, back):
-        for name in ("rgb", "depth_mm", "seg", "inst"):
+        for name in ("rgb", "depth", "seg", "inst"):
             assert np.array_equal(getattr(a, name), getattr(b, name)), name
         assert np.max(np.abs(a.audio - b.audio)) <= 0.5 / 32767 + 1e-7
         assert a.txt == b.txt
@@ -71,7 +71,7 @@ def test_broken_sample_in_shard_is_named_on_read(tmp_path) -> None:
     assert next(reader).key == good.key
     with pytest.raises(SampleError) as info:
         next(reader)
-    assert (info.value.key, info.value.field) == (bad.key, "inst.png")
+    assert (info.value.key, info.value.field) == (bad.key, "inst.npy.gz")
     assert len(list(iter_shard(path, validate=False))) == 2
 
 
