@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from open_clip.tokenizer import default_bpe
 from torch import nn
 
 from edge.quantize import Int8Config, convert_fp16, quantize_int8
@@ -37,6 +38,7 @@ from edge.runtime.heldout import denormalise_images, label_indices, save_heldout
 from edge.runtime.mel import MelConfig
 from edge.runtime.preprocess import AudioConfig, ImageConfig, audio_batch, images_batch
 from edge.runtime.session import SessionConfig, open_session
+from edge.runtime.tokenizer import VOCAB_FILE
 
 METHODS = {"image": "encode_image", "audio": "encode_audio_mel", "text": "encode_text"}
 QUANTIZE_CHOICES = ("none", "fp16", "int8", "all")
@@ -372,12 +374,14 @@ def export_bundle(
                              "input_shape": ["batch", *inputs[tower].shape[1:]]}  # fmt: skip
         embeddings = label_embeddings(model, tokenizer, prompts)
         np.savez(tmp / "labels.npz", **embeddings)
+        shutil.copyfile(default_bpe(), tmp / VOCAB_FILE)  # the board's tokenizer reads it
         write_heldout(tmp / HELDOUT_FILE, heldout, inputs, image_cfg, prompts)
         scale = float(model.scales()["image_text"].detach()) if hasattr(model, "scales") else 100.0
         manifest = {
             "versions": _versions(), "source": source or {}, "embed_dim": config.embed_dim,
             "preprocess": {"image": image_cfg.to_dict(), "audio": audio_cfg.to_dict(),
-                           "text": {"context_length": config.context_length}},
+                           "text": {"context_length": config.context_length,
+                                    "vocab": VOCAB_FILE}},
             "towers": towers, "parity": {"samples": len(heldout), "min_cosine": PARITY_MIN},
             "heldout": {"file": HELDOUT_FILE, "samples": len(heldout)},
             "labels": {"file": "labels.npz", "logit_scale": scale, "tasks": {

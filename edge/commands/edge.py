@@ -20,7 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     r.add_argument("--bundle", required=True, type=Path, help="bundle folder")
     r.add_argument("--image", action="append", default=[], help="image file (repeatable)")
-    r.add_argument("--audio", action="append", default=[], help="FLAC/WAV file (repeatable)")
+    r.add_argument("--audio", action="append", default=[],
+                   help="FLAC/WAV file, any rate from 4 to 384 kHz (repeatable)")  # fmt: skip
+    r.add_argument("--text", action="append", default=[], metavar="QUERY",
+                   help="text query, embedded with the training tokenizer (repeatable)")
     r.add_argument(
         "--variant",
         choices=("fp32", "fp16", "int8", "int8_qdq"),
@@ -70,7 +73,7 @@ def run_cmd(args: argparse.Namespace) -> int:
 
     check_inputs(args.image, args.audio)
     model = EdgeModel(args.bundle, variant=args.variant, threads=args.threads)
-    print_json(run_inputs(model, args.image, args.audio))
+    print_json(run_inputs(model, args.image, args.audio, args.text))
     return 0
 
 

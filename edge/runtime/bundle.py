@@ -324,6 +324,9 @@ def check_structure(folder: Path, manifest: dict[str, Any]) -> None:
                                 f"got {variant!r}")  # fmt: skip
     if not isinstance(manifest.get("preprocess"), dict):
         raise _fail(folder, "manifest 'preprocess' must be an object")
+    text = manifest["preprocess"].get("text")
+    if isinstance(text, dict) and "vocab" in text:
+        _covered(folder, manifest, text["vocab"], "preprocess.text.vocab")
 
 
 @dataclass(frozen=True)
@@ -344,6 +347,14 @@ class Bundle:
         rel = _covered(self.root, self.manifest, variants[variant]["file"],
                        f"towers.{tower}.variants.{variant}.file")  # fmt: skip
         return self.root / rel
+
+    def text_vocab(self) -> Path | None:
+        """The tokenizer's BPE vocabulary the bundle ships (bundles made before it: None)."""
+        text = self.manifest["preprocess"].get("text")
+        if not isinstance(text, dict) or "vocab" not in text:
+            return None
+        return self.root / _covered(self.root, self.manifest, text["vocab"],
+                                    "preprocess.text.vocab")  # fmt: skip
 
     def variants(self, tower: str) -> list[str]:
         return sorted(self.manifest["towers"].get(tower, {}).get("variants", {}))

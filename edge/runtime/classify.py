@@ -18,6 +18,7 @@ from edge.runtime.preprocess import (
     images_batch,
 )
 from edge.runtime.session import SessionConfig, Tower
+from edge.runtime.tokenizer import BoardTokenizer
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class EdgeModel:
                               ) from None  # fmt: skip
         self.logit_scale = float(self.bundle.manifest["labels"].get("logit_scale", 100.0))
         self._towers: dict[str, Tower] = {}
+        self._tokenizer: BoardTokenizer | None = None
 
     def tower(self, name: str) -> Tower:
         if name not in self._towers:
@@ -81,11 +83,25 @@ class EdgeModel:
     def embed_audio(self, sources: list[AudioSource]) -> np.ndarray:
         return self.tower("audio")(audio_batch(sources, self.audio_cfg))
 
+    def embed_text(self, queries: list[str]) -> np.ndarray:
+        """Text queries through the training tokenizer (torch-free) and the text tower."""
+        if self._tokenizer is None:
+            vocab = self.bundle.text_vocab()
+            if vocab is None:
+                raise BundleError(f"bundle {self.bundle.root} ships no tokenizer vocabulary "
+                                  "(export it again to embed text on the board)")  # fmt: skip
+            length = self.bundle.manifest["preprocess"].get("text", {}).get("context_length")
+            if not isinstance(length, int) or isinstance(length, bool):
+                raise BundleError(f"bundle {self.bundle.root}: manifest preprocess.text."
+                                  f"context_length must be an int, got {length!r}")  # fmt: skip
+            self._tokenizer = BoardTokenizer(vocab, length)
+        return self.tower("text")(self._tokenizer(queries))
+
     def classify(self, embeddings: np.ndarray, modality: str) -> list[list[Prediction]]:
         """Zero-shot predictions of every task whose modality matches, per input row."""
         results: list[list[Prediction]] = [[] for _ in range(embeddings.shape[0])]
         for task, spec in self.bundle.tasks.items():
-            if modality not in spec.get("modalities", ("image", "audio")):
+            if modality != "text" and modality not in spec.get("modalities", ("image", "audio")):
                 continue
             probs = zero_shot(embeddings, self.bundle.label_embeddings[task], self.logit_scale)
             for row, p in enumerate(probs):
@@ -102,16 +118,19 @@ class EdgeModel:
 
 
 def run_inputs(
-    model: EdgeModel, images: list[ImageSource], audios: list[AudioSource]
+    model: EdgeModel, images: list[ImageSource], audios: list[AudioSource],
+    texts: tuple[str, ...] | list[str] = (),
 ) -> dict[str, Any]:
-    """Embed and classify the given files; cross-modal similarity when both are given."""
-    if not images and not audios:
-        raise ValueError("give at least one --image or --audio")
+    """Embed and classify the given files and text queries; the cosine between every two
+    modalities given (``image_audio_cosine``, ``text_image_cosine``, ``text_audio_cosine``)."""
+    if not images and not audios and not texts:
+        raise ValueError("give at least one --image, --audio or --text")
     report: dict[str, Any] = {"variant": model.variant}
     embedded: dict[str, np.ndarray] = {}
     for modality, sources, embed in (
         ("image", images, model.embed_images),
         ("audio", audios, model.embed_audio),
+        ("text", list(texts), model.embed_text),
     ):
         if not sources:
             continue
@@ -124,7 +143,8 @@ def run_inputs(
             {p.task: {"label": p.label, "score": round(p.score, 4)} for p in preds}
             for preds in model.classify(emb, modality)
         ]
-    if len(embedded) == 2:
-        cosine = (embedded["image"] @ embedded["audio"].T).astype(np.float64)
-        report["image_audio_cosine"] = cosine.round(4).tolist()
+    for a, b in (("image", "audio"), ("text", "image"), ("text", "audio")):
+        if a in embedded and b in embedded:
+            cosine = (embedded[a] @ embedded[b].T).astype(np.float64)
+            report[f"{a}_{b}_cosine"] = cosine.round(4).tolist()
     return report
