@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements/lock.txt
 PIP := $(BIN)/python -m pip
 
-.PHONY: install test test-fast demo lint lock check-install clean
+.PHONY: install test test-fast demo lint lock check-install clean browser
 
 $(BIN)/python:
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "drivesynth: the lock is for Python 3.11; run make PY=python3.11")'
@@ -41,7 +41,15 @@ check-install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP)
+# Debian's chromium for the viewer's browser tests (tests/datagen/test_view_browser.py),
+# installed with apt-get when missing and we are root; otherwise those tests skip, saying so.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "drivesynth: no /usr/bin/chromium and not root: the browser tests will skip"; fi
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python scripts/check_install.py
 	$(BIN)/python -m pytest -q -ra --durations=15

@@ -6,7 +6,11 @@ import argparse
 
 from sim.commands.registry import register_modules
 
-COMMAND_MODULES: tuple[str, ...] = ("datagen.commands.generate", "datagen.commands.qc")
+COMMAND_MODULES: tuple[str, ...] = (
+    "datagen.commands.generate",
+    "datagen.commands.qc",
+    "datagen.commands.view",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
