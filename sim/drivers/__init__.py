@@ -1,6 +1,11 @@
-"""Driver styles trained by reinforcement learning (PPO) and the tools around them."""
+"""Driver styles trained by reinforcement learning (PPO) and the tools around them.
+
+Importing the package registers the gymnasium env ``drivesynth/Driving-v0`` when gymnasium
+is installed (:mod:`sim.drivers.registration`)."""
 
 from __future__ import annotations
+
+from importlib.util import find_spec
 
 from sim.lazy import lazy_exports
 
@@ -17,3 +22,8 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if find_spec("gymnasium") is not None:
+    from sim.drivers.registration import register_envs
+
+    register_envs()

@@ -13,13 +13,22 @@ Reward: the style's :func:`sim.drivers.rewards.step_reward`. Termination: off th
 (centre of the car beyond the edge by ``offroad_margin_m``) or a collision with the lead;
 truncation by time. Episodes start in the lane at a moderate speed with small random
 offsets; ``curviness`` bounds the roads' curviness (training uses a curriculum on it).
+
+Pixels: ``observation`` picks what a step returns, one of :data:`OBSERVATIONS` or a comma
+list of them (then a ``Dict`` space): ``state`` (the vector above), ``rgb`` (H x W x 3
+uint8), ``depth`` (H x W x 1 float32 metric z-depth, 0 = no hit) and ``seg`` (H x W x 1
+uint8 class ids of :mod:`sim.classes`) from a camera on the ego (:mod:`sim.drivers.pixels`:
+the episode's road and the lead car, TinyRenderer, ``image_size`` px square, camera preset
+``camera``). ``render_mode="rgb_array"`` makes ``render()`` return that camera's RGB frame.
+``gymnasium.make("drivesynth/Driving-v0", **config_fields)`` after ``import sim.drivers``
+(:mod:`sim.drivers.registration`).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import gymnasium as gym
 import numpy as np
@@ -50,6 +59,7 @@ HELD_OUT_PRESETS: dict[str, str] = {  # surface -> preset used only for evaluati
 }
 TRAIN_PRESETS: tuple[str, ...] = tuple(p for p in PRESETS if p not in HELD_OUT_PRESETS.values())
 SPLITS = ("train", "eval")
+OBSERVATIONS = ("state", "rgb", "depth", "seg")
 SPEED_LIMITS_MPS = (13.9, 16.7, 19.4, 22.2, 25.0)
 ROAD_SEED_RANGES = {"train": (0, 2**30), "eval": (2**30, 2**31 - 1)}
 
@@ -79,9 +89,13 @@ class DrivingEnvConfig:
     curviness: tuple[float, float] = (0.3, 1.0)
     lead: LeadConfig = field(default_factory=LeadConfig)
     balance_surfaces: bool = True  # train split: each dominant surface gets 1/4 of episodes
+    observation: str = "state"  # one of OBSERVATIONS or a comma list of them (Dict space)
+    image_size: int = 64  # camera pictures: image_size x image_size px
+    camera: str = "front"  # sim.camera.CAMERA_PRESETS
 
     def __post_init__(self) -> None:
         style_reward(self.style)
+        self._check_pixels()
         if self.split not in SPLITS:
             raise ValueError(f"DrivingEnvConfig.split must be one of {SPLITS}, got {self.split!r}")
         if self.physics not in BACKENDS:
@@ -112,6 +126,23 @@ class DrivingEnvConfig:
                 f"DrivingEnvConfig.curviness must be 0 <= lo <= hi <= 1, got {self.curviness}"
             )
 
+    def _check_pixels(self) -> None:
+        from sim.camera import CAMERA_PRESETS
+
+        keys = self.observation_keys()
+        if not keys or any(k not in OBSERVATIONS for k in keys) or len(set(keys)) != len(keys):
+            raise ValueError(f"DrivingEnvConfig.observation must be one of {OBSERVATIONS} or a "
+                             f"comma list of them, got {self.observation!r}")  # fmt: skip
+        if not 16 <= self.image_size <= 512:
+            raise ValueError(f"DrivingEnvConfig.image_size must be in [16, 512], "
+                             f"got {self.image_size}")  # fmt: skip
+        if self.camera not in CAMERA_PRESETS:
+            raise ValueError(f"DrivingEnvConfig.camera must be one of {sorted(CAMERA_PRESETS)}, "
+                             f"got {self.camera!r}")  # fmt: skip
+
+    def observation_keys(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in str(self.observation).split(",") if k.strip())
+
     def weather_distribution(self) -> WeatherDistribution:
         if self.weather_preset is not None:
             names: tuple[str, ...] = (self.weather_preset,)
@@ -125,19 +156,51 @@ class DrivingEnvConfig:
         return WeatherDistribution(preset_weights={n: 1.0 for n in names}, jitter=0.05)
 
 
+def observation_space(config: DrivingEnvConfig) -> gym.spaces.Space:
+    """The space of ``config.observation``: one Box, or a Dict of them for a list."""
+    from sim.camera import preset_camera
+    from sim.classes import CLASSES
+
+    n = config.image_size
+    far = preset_camera(config.camera, n).far
+    boxes = {
+        "state": gym.spaces.Box(-5.0, 5.0, (OBS_SIZE,), np.float32),
+        "rgb": gym.spaces.Box(0, 255, (n, n, 3), np.uint8),
+        "depth": gym.spaces.Box(0.0, far, (n, n, 1), np.float32),
+        "seg": gym.spaces.Box(0, len(CLASSES) - 1, (n, n, 1), np.uint8),
+    }
+    keys = config.observation_keys()
+    if len(keys) == 1:
+        return boxes[keys[0]]
+    return gym.spaces.Dict({k: boxes[k] for k in keys})
+
+
 class DrivingEnv(gym.Env):
-    """Drive lane 0 of a procedural road behind a lead car, in a given driving style."""
+    """Drive lane 0 of a procedural road behind a lead car, in a given driving style.
 
-    metadata = {"render_modes": []}
+    ``DrivingEnv(config, render_mode=None, **fields)``: ``fields`` override ``config``'s
+    (what ``gymnasium.make`` passes)."""
 
-    def __init__(self, config: DrivingEnvConfig | None = None) -> None:
-        self.config = config or DrivingEnvConfig()
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self, config: DrivingEnvConfig | None = None, render_mode: str | None = None,
+                 **fields) -> None:  # fmt: skip
+        self.config = replace(config or DrivingEnvConfig(), **fields)
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be None or one of "
+                             f"{self.metadata['render_modes']}, got {render_mode!r}")  # fmt: skip
+        self.render_mode = render_mode
+        self.metadata = {**self.metadata, "render_fps": self.config.control_hz}
         self.reward_design = style_reward(self.config.style)
-        self.observation_space = gym.spaces.Box(-5.0, 5.0, (OBS_SIZE,), np.float32)
+        self.observation_space = observation_space(self.config)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (len(ACTION_NAMES),), np.float32)
         self.curviness = self.config.curviness
         self.dt = 1.0 / self.config.control_hz
         self.dynamics = None
+        self.view = None  # EnvCamera of the episode, when pictures are needed
+        self._frame = None  # the Render of the current step, made on demand
+        self._keys = self.config.observation_keys()
+        self._needs_camera = render_mode is not None or self._keys != ("state",)
 
     # ------------------------------------------------------------------ episode set-up
     def _build_world(self, rng: np.random.Generator) -> None:
@@ -202,7 +265,53 @@ class DrivingEnv(gym.Env):
         self.t, self._prev_ax, self._prev_steer, self._travelled = 0.0, 0.0, 0.0, 0.0
         self._kin = self.dynamics.kinematics()
         self._pos = road_position(self.road, self._kin)
-        return self._observe(), {"weather": self.weather.preset, "road_seed": self.road_seed}
+        if self._needs_camera:
+            self._build_camera(episode_seed)
+        info = {"weather": self.weather.preset, "road_seed": self.road_seed}
+        return self._observation(), info
+
+    # ------------------------------------------------------------------ pictures
+    def _build_camera(self, episode_seed: int) -> None:
+        from sim.camera import preset_camera
+        from sim.drivers.pixels import EnvCamera
+
+        if self.view is not None:
+            self.view.close()
+        camera = preset_camera(self.config.camera, self.config.image_size)
+        self.view = EnvCamera(self.road, self.road_seed, camera, rng_for(episode_seed, "lead_car"))
+        self._frame = None
+
+    def camera_frame(self):
+        """The :class:`sim.camera.Render` of the ego camera now (rendered once per step)."""
+        if self.view is None:
+            raise RuntimeError("DrivingEnv.camera_frame: call reset() first")
+        if self._frame is None:
+            lead_s = self.lead.s if self.lead.present else None
+            self.view.place_lead(lead_s, self.lane_centre)
+            k = self._kin
+            self._frame = self.view.render(k.x, k.y, k.yaw)
+        return self._frame
+
+    def _observation(self):
+        out = {}
+        for key in self._keys:
+            if key == "state":
+                out[key] = self._observe()
+                continue
+            frame = self.camera_frame()
+            if key == "rgb":
+                out[key] = frame.rgb
+            elif key == "depth":
+                out[key] = frame.depth[..., None].astype(np.float32)
+            else:
+                out[key] = frame.semantic[..., None].astype(np.uint8)
+        return out[self._keys[0]] if len(self._keys) == 1 else out
+
+    def render(self):
+        """The ego camera's RGB frame (H x W x 3 uint8) with ``render_mode="rgb_array"``."""
+        if self.render_mode != "rgb_array":
+            return None
+        return self.camera_frame().rgb.copy()
 
     # ------------------------------------------------------------------ stepping
     def _observe(self) -> np.ndarray:
@@ -234,6 +343,7 @@ class DrivingEnv(gym.Env):
         self._pos = road_position(self.road, self._kin)
         self._travelled += self._station_step(s_before, self._pos.s)
         self.t += self.dt
+        self._frame = None
         info = self._step_info(steer)
         reward = step_reward(self.reward_design, info["signals"])
         terminated = info["offroad"] or info["collision"]
@@ -242,7 +352,7 @@ class DrivingEnv(gym.Env):
         at_end = not self.road.closed and self._pos.s > self.road.length - 90.0
         truncated = (self.t >= self.config.episode_s - 1e-9 or at_end) and not terminated
         self._prev_steer = steer
-        return self._observe(), float(reward), bool(terminated), bool(truncated), info
+        return self._observation(), float(reward), bool(terminated), bool(truncated), info
 
     def _station_step(self, before: float, after: float) -> float:
         d = after - before
@@ -295,3 +405,7 @@ class DrivingEnv(gym.Env):
         if self.dynamics is not None:
             self.dynamics.close()
             self.dynamics = None
+        if self.view is not None:
+            self.view.close()
+            self.view = None
+            self._frame = None
