@@ -1,5 +1,9 @@
 """Atomic checkpoints (tmp + rename) holding model, optimiser, scheduler, RNG and step, and
-``load_checkpoint`` for evaluation and export."""
+``load_checkpoint`` for evaluation and export.
+
+A checkpoint holds tensors and plain data only (dicts, lists, str, numbers, bools, None;
+configs as JSON-able dicts, RNG states as uint8 tensors) and is always read with
+``torch.load(weights_only=True)``: loading one never runs code from the file."""
 
 from __future__ import annotations
 
@@ -14,6 +18,10 @@ from multimodal.model import TriModalModel
 from multimodal.tokenizer import Tokenizer
 
 FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable, safe drivesynth checkpoint (one-line reason)."""
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -33,11 +41,15 @@ def save_atomic(state: dict, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        torch.save(state, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def rng_state(device: torch.device) -> dict:
@@ -48,19 +60,75 @@ def rng_state(device: torch.device) -> dict:
 
 
 def restore_rng(state: dict, device: torch.device) -> None:
+    if not isinstance(state, dict) or not isinstance(state.get("torch"), torch.Tensor):
+        raise CheckpointError("the checkpoint's RNG state is missing or of the wrong type")
     torch.set_rng_state(state["torch"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def load_state(path: str | Path) -> dict:
+# what every checkpoint holds (evaluation and export read these; resuming needs more), and
+# the type of each entry
+REQUIRED: dict[str, type] = {"model": dict, "model_config": dict, "prompts": dict}
+
+
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive (never a bare pickle)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first sentence of an exception's message, short enough for one error line."""
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    line = line.split(". ", 1)[0]
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def load_state(path: str | Path, mmap: bool = False) -> dict:
+    """The checkpoint's dict, read with ``torch.load(weights_only=True)``: tensors and plain
+    data only, nothing in the file can run code. A missing, empty, truncated, foreign or
+    unsafe file raises FileNotFoundError / CheckpointError (a ValueError) with one line."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes), not a drivesynth checkpoint")
+    with open(path, "rb") as handle:
+        if handle.read(len(ZIP_MAGIC)) != ZIP_MAGIC:
+            raise CheckpointError(f"{path} is not a drivesynth checkpoint (not a PyTorch zip "
+                                  "archive)")  # fmt: skip
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as exc:  # noqa: BLE001 - whatever the file holds, one line
+        if "weights only load failed" in str(exc).lower() or "weights_only" in str(exc):
+            raise CheckpointError(
+                f"{path} is refused: it holds objects other than tensors and plain data "
+                "(a checkpoint never does; nothing in it was run)"
+            ) from None
+        raise CheckpointError(
+            f"{path} is not a readable drivesynth checkpoint ({type(exc).__name__}: "
+            f"{_first_line(exc)})"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{path} is not a drivesynth checkpoint (format {FORMAT_VERSION})")
+        raise CheckpointError(f"{path} is not a drivesynth checkpoint (format {FORMAT_VERSION})")
+    for key, kind in REQUIRED.items():
+        if not isinstance(state.get(key), kind):
+            raise CheckpointError(f"{path} is not a complete drivesynth checkpoint: its {key!r} "
+                                  "is missing or of the wrong type")  # fmt: skip
     return state
+
+
+def model_from_state(state: dict, where: object) -> tuple[TriModalModel, ModelConfig]:
+    """The model a checkpoint's ``state`` describes, its weights loaded (CheckpointError
+    when the config or the weights do not fit each other)."""
+    try:
+        config = ModelConfig.from_dict(state["model_config"])
+        model = TriModalModel(config)
+        model.load_state_dict(state["model"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"{where} is not a usable drivesynth checkpoint ({type(exc).__name__}: "
+            f"{_first_line(exc)})"
+        ) from None
+    return model, config
 
 
 def load_checkpoint(
@@ -70,10 +138,7 @@ def load_checkpoint(
 
     The config carries the preprocessing: image size/mean/std and the ``MelConfig``.
     """
-    state = load_state(path)
-    config = ModelConfig.from_dict(state["model_config"])
-    model = TriModalModel(config)
-    model.load_state_dict(state["model"])
+    model, config = model_from_state(load_state(path), path)
     model.to(device).eval()
     return model, config, Tokenizer(config.context_length)
 
@@ -81,3 +146,13 @@ def load_checkpoint(
 def checkpoint_prompts(path: str | Path) -> dict[str, dict[str, list[str]]]:
     """The zero-shot label prompts stored with the checkpoint."""
     return load_state(path)["prompts"]
+
+
+def nonfinite_tensors(module: nn.Module) -> list[str]:
+    """Names of the parameters holding a NaN or an infinity (one host sync). Buffers are
+    left out: they are constants, and an attention mask holds -inf by design."""
+    named = [(n, t) for n, t in module.named_parameters() if t.is_floating_point()]
+    if not named:
+        return []
+    finite = torch.stack([torch.isfinite(t).all() for _, t in named]).cpu().tolist()
+    return [n for (n, _), ok in zip(named, finite) if not ok]

@@ -9,10 +9,12 @@ counted: the count travels with the next good sample, so it survives worker proc
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -76,6 +78,49 @@ def expand_urls(urls: str) -> list[str]:
     if not out:
         raise ValueError(f"no shards in {urls!r}")
     return out
+
+
+def _local_path(url: str) -> Path | None:
+    """The file a shard URL names on this machine, or None for remote/pipe URLs."""
+    if url.startswith("file://"):
+        return Path(url[len("file://") :])
+    if url.startswith("file:"):
+        return Path(url[len("file:") :])
+    if "://" in url or url.startswith("pipe:") or url == "-":
+        return None
+    return Path(url)
+
+
+def check_shards(urls: str, option: str) -> list[str]:
+    """The expanded shard list, after failing fast (naming the URL) on a local shard that is
+    missing, not a file, empty or not a tar file. Remote and ``pipe:`` URLs are left to the
+    loader, whose skip bounds stop a run that reads nothing usable from them."""
+    import tarfile
+
+    try:
+        shards = expand_urls(urls)
+    except ValueError as exc:
+        raise LoaderError(f"{option}: {(str(exc).splitlines() or [''])[0]}") from None
+    for url in shards:
+        path = _local_path(url)
+        if path is None:
+            continue
+        if not path.exists():
+            raise LoaderError(f"{option}: no shard at {url} (the pattern matches no file)")
+        if not path.is_file():
+            raise LoaderError(f"{option}: {url} is not a file")
+        if path.stat().st_size == 0:
+            raise LoaderError(f"{option}: shard {url} is empty (0 bytes)")
+        try:
+            with tarfile.open(path, "r:") as tar:  # reads the first member's header only
+                first = tar.next() if tar.firstmember is None else tar.firstmember
+        except (tarfile.TarError, OSError) as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise LoaderError(f"{option}: shard {url} is not a readable tar file ({reason})") \
+                from None
+        if first is None:
+            raise LoaderError(f"{option}: shard {url} holds no files")
+    return shards
 
 
 def _sample_rng(cfg: DataConfig, epoch: int, key: str) -> np.random.Generator:
@@ -167,7 +212,7 @@ def decode_sample(raw: dict, cfg: DataConfig, epoch: int, train: bool, tokenizer
         rng = _sample_rng(cfg, epoch, key) if train else None
         caption = pick_caption(meta, cfg.caption_families, rng)
         if caption is None:
-            return {"corrupt": 0, "no_caption": 1}
+            return {"corrupt": 0, "no_caption": 1, "key": key, "url": raw.get("__url__")}
         image_bytes = raw.get("rgb.png") or raw["rgb.jpg"]
         if cfg.uint8_images:
             image, jitter = decode_image_uint8(image_bytes, cfg, rng)
@@ -188,31 +233,166 @@ def decode_sample(raw: dict, cfg: DataConfig, epoch: int, train: bool, tokenizer
             sample["tokens"] = tokenizer(caption)[0]
         return sample
     except Exception as exc:  # noqa: BLE001 - any broken field makes the sample corrupt
-        warnings.warn(f"skipping corrupt sample {raw.get('__key__')!r}: {exc}", stacklevel=2)
-        return {"corrupt": 1}
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        return {"corrupt": 1, "error": f"{type(exc).__name__}: {reason}",
+                "key": raw.get("__key__"), "url": raw.get("__url__")}  # fmt: skip
 
 
-def count_skipped(samples):
-    """Drop corrupt / caption-less samples; attach their count to the next good sample."""
+# Bounds on what training may skip. Past them the run stops with a LoaderError instead of
+# spinning forever (the training stream resamples shards without end) on shards that give no
+# usable sample, or training on what little of the data can be read.
+MAX_SKIPPED_IN_A_ROW = 200  # samples or shard-read errors in a row without a good sample
+MAX_UNREADABLE_SHARE = 0.2  # unreadable share of all that training read, checked once ...
+MIN_READ_FOR_SHARE = 100  # ... this many samples/shard reads have been counted
+MAX_WARNINGS = 5  # warnings per loader process; further skips are only counted
+
+
+class LoaderError(ValueError):
+    """The data cannot give (enough) batches: one line naming the shard or caption family.
+
+    Raised in a DataLoader worker, it comes back to the main process re-built from the
+    worker's whole traceback ("Caught LoaderError in DataLoader worker process 0. ..."):
+    the constructor recovers the original one-line message from it."""
+
+    def __init__(self, message: str = "") -> None:
+        if message.startswith("Caught LoaderError"):
+            for line in reversed(message.strip().splitlines()):
+                if "LoaderError: " in line:
+                    message = line.split("LoaderError: ", 1)[1].strip()
+                    break
+        super().__init__(message)
+
+
+class SkippedDataWarning(UserWarning):
+    """A sample or shard the loader skipped (at most MAX_WARNINGS + 1 per loader process)."""
+
+
+class LoaderHealth:
+    """What one loader pipeline skipped since its last good sample: corrupt samples,
+    shard-read errors and samples with no caption of the allowed families, and the last
+    reason. Warns a few times (``warn``), then only counts; with ``bounded`` it raises
+    :class:`LoaderError` after ``MAX_SKIPPED_IN_A_ROW`` skips without a good sample."""
+
+    def __init__(self, families: tuple[str, ...] | None = None, bounded: bool = True,
+                 warn: bool = True) -> None:  # fmt: skip
+        self.families, self.bounded, self.warn = families, bounded, warn
+        self.in_a_row = self.no_caption_in_a_row = 0
+        self.unreadable = 0  # corrupt samples and shard-read errors since the last good one
+        self.tar_errors = 0  # shard-read errors since the last good sample
+        self.warned = 0
+        self.last = ""
+
+    def good(self) -> tuple[int, int, str]:
+        """A good sample: the counts of unreadable samples/shard reads and of shard-read
+        errors since the previous one, and the last reason."""
+        counted = (self.unreadable, self.tar_errors, self.last if self.in_a_row else "")
+        self.in_a_row = self.no_caption_in_a_row = self.unreadable = self.tar_errors = 0
+        return counted
+
+    def skipped(self, sample: dict) -> None:
+        self.in_a_row += 1
+        if sample.get("no_caption"):
+            self.no_caption_in_a_row += 1
+            self.last = f"{sample.get('url')}: no caption of family {self._families()}"
+        else:
+            self.unreadable += 1
+            self.last = f"{sample.get('url')}: sample {sample.get('key')!r}: {sample.get('error')}"
+            self._warn(f"skipping corrupt sample {sample.get('key')!r} of {sample.get('url')}: "
+                       f"{sample.get('error')}")  # fmt: skip
+        self._check()
+
+    def tar_error(self, exc: BaseException) -> None:
+        self.in_a_row += 1
+        self.unreadable += 1
+        self.tar_errors += 1
+        args = [str(a) for a in getattr(exc, "args", ())]
+        url = next((a for a in reversed(args) if "/" in a or a.endswith(".tar")), "?")
+        reason = (args[0].splitlines() or [""])[0] if args else ""
+        self.last = f"{url}: {type(exc).__name__}: {reason}"
+        self._warn(f"skipping unreadable tar data: {exc!r}")
+        self._check()
+
+    def _families(self) -> str:
+        return ",".join(self.families) if self.families else "any"
+
+    def _warn(self, text: str) -> None:
+        if not self.warn:
+            return
+        self.warned += 1
+        if self.warned <= MAX_WARNINGS:
+            warnings.warn(text, SkippedDataWarning, stacklevel=3)
+        elif self.warned == MAX_WARNINGS + 1:
+            warnings.warn(f"more unreadable data: further skips in this loader are counted, "
+                          f"not shown (after {MAX_WARNINGS} warnings)", SkippedDataWarning,
+                          stacklevel=3)  # fmt: skip
+
+    def _check(self) -> None:
+        if not self.bounded:
+            return
+        if self.no_caption_in_a_row > MAX_SKIPPED_IN_A_ROW:
+            raise LoaderError(
+                f"no sample has a caption of family {self._families()} "
+                f"(--train-caption-families): {self.no_caption_in_a_row} samples in a row "
+                f"without one, last in {self.last.split(': ')[0]}"
+            )
+        if self.in_a_row > MAX_SKIPPED_IN_A_ROW:
+            raise LoaderError(
+                f"{self.in_a_row} samples/shard reads in a row were unreadable or unusable, "
+                f"none usable (corrupt or empty shard?); last: {self.last}"
+            )
+
+
+class SkipCounter:
+    """Training's running count of samples read and of unreadable ones (from the batches'
+    ``unreadable``; every rank and loader worker counts its own): raises LoaderError when
+    more than ``MAX_UNREADABLE_SHARE`` of what was read could not be read."""
+
+    def __init__(self) -> None:
+        self.read = self.unreadable = 0
+        self.last = ""
+
+    def add(self, batch: dict) -> None:
+        unreadable = int(batch.get("unreadable", 0))
+        self.read += int(batch.get("read", len(batch["text"]) + batch.get("skipped", 0)))
+        self.unreadable += unreadable
+        self.last = batch.get("skip_reason") or self.last
+        if self.read >= MIN_READ_FOR_SHARE and self.unreadable > MAX_UNREADABLE_SHARE * self.read:
+            raise LoaderError(
+                f"{self.unreadable} of {self.read} samples/shard reads were unreadable (more "
+                f"than {MAX_UNREADABLE_SHARE:.0%}); last: {self.last}"
+            )
+
+
+def count_skipped(samples, health: LoaderHealth | None = None):
+    """Drop corrupt / caption-less samples; attach their count to the next good sample
+    (``skipped``), with the count of unreadable samples and shard reads (``unreadable``) and
+    the last reason (``skip_reason``). ``health`` (a fresh bounded one when not given) warns
+    and enforces the bound on skips in a row."""
+    health = LoaderHealth() if health is None else health
     pending = 0
     for sample in samples:
         if "image" not in sample:
             pending += 1
+            health.skipped(sample)
             continue
+        sample["unreadable"], tar_errors, sample["skip_reason"] = health.good()
+        sample["read"] = 1 + pending + tar_errors  # samples and shard reads this one ends
         sample["skipped"] = pending
         pending = 0
         yield sample
 
 
 class TarErrorCounter:
-    """A webdataset handler that warns, counts and continues on unreadable tar members."""
+    """A webdataset handler that warns (a few times), counts and continues on unreadable
+    tar data, within the bounds of its :class:`LoaderHealth`."""
 
-    def __init__(self) -> None:
+    def __init__(self, health: LoaderHealth | None = None) -> None:
         self.count = 0
+        self.health = LoaderHealth(bounded=False) if health is None else health
 
     def __call__(self, exc: Exception) -> bool:
         self.count += 1
-        warnings.warn(f"skipping unreadable tar data: {exc!r}", stacklevel=2)
+        self.health.tar_error(exc)
         return True
 
 
@@ -224,6 +404,10 @@ def collate(samples: list[dict]) -> dict:
         "scenario_id": torch.tensor([s["scenario_id"] for s in samples]),
         "key": [s["key"] for s in samples],
         "skipped": sum(s["skipped"] for s in samples),
+        "unreadable": sum(s.get("unreadable", 0) for s in samples),
+        "read": sum(s.get("read", 1 + s["skipped"]) for s in samples),
+        "skip_reason": next((s["skip_reason"] for s in reversed(samples)
+                             if s.get("skip_reason")), ""),  # fmt: skip
     }
     for name in ("audio", "tokens", "jitter"):
         if name in samples[0]:
@@ -250,15 +434,19 @@ def train_loader(cfg: DataConfig, epoch: int, steps: int) -> torch.utils.data.Da
 
     if steps <= 0:
         raise ValueError(f"steps per epoch must be > 0, got {steps}")
-    handler = TarErrorCounter()
+    # resampling never runs out of shards: the health bounds stop a loader that reads
+    # nothing usable (missing, empty or corrupt shards, a caption family no sample has)
+    # no warning per skip (training reports the counts: per step in its history, in all in
+    # its summary)
+    health = LoaderHealth(cfg.caption_families, warn=False)
     pipeline = wds.DataPipeline(
         wds.ResampledShards(
             expand_urls(cfg.urls), seed=cfg.seed * 100003 + epoch, deterministic=True
         ),  # fmt: skip
-        wds.tarfile_to_samples(handler=handler),
+        wds.tarfile_to_samples(handler=TarErrorCounter(health)),
         wds.shuffle(cfg.shuffle_buffer, initial=min(cfg.shuffle_buffer, 64), seed=cfg.seed + epoch),
         _decoder(cfg, epoch, train=True),
-        count_skipped,
+        functools.partial(count_skipped, health=health),
         wds.batched(cfg.batch_size, collation_fn=collate, partial=False),
     )
     loader = wds.WebLoader(pipeline, batch_size=None, num_workers=cfg.workers,
@@ -271,13 +459,14 @@ def eval_loader(cfg: DataConfig) -> torch.utils.data.DataLoader:
     import webdataset as wds
 
     urls = expand_urls(cfg.urls)
+    health = LoaderHealth(cfg.caption_families, bounded=False)  # reads each shard once
     pipeline = wds.DataPipeline(
         wds.SimpleShardList(urls),
         wds.split_by_node,
         wds.split_by_worker,
-        wds.tarfile_to_samples(handler=TarErrorCounter()),
+        wds.tarfile_to_samples(handler=TarErrorCounter(health)),
         _decoder(cfg, 0, train=False),
-        count_skipped,
+        functools.partial(count_skipped, health=health),
         wds.batched(cfg.batch_size, collation_fn=collate, partial=True),
     )
     workers = min(cfg.workers, len(urls))

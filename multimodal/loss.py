@@ -7,6 +7,7 @@ batch, so with DDP's gradient averaging the gradient equals the single-process o
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -30,8 +31,8 @@ class LossWeights:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if value < 0:
-                raise ValueError(f"LossWeights.{name} must be >= 0, got {value}")
+            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"LossWeights.{name} must be a finite number >= 0, got {value}")
         if sum(asdict(self).values()) <= 0:
             raise ValueError("LossWeights: at least one weight must be > 0, got all zero")
 

@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "or a network; over NVLink it cost more than it saved (2x H200, 14 loader workers "
            "per rank: 4085 vs 4579 samples/s)")  # fmt: skip
     a("--resume", default=None, help="checkpoint to resume from, or 'auto' (RUN_DIR's latest)")
+    a("--resume-override", default=None, metavar="FIELDS",
+      help="comma list of run settings --resume may change from the checkpoint's (e.g. "
+           "lr,epochs; without it a differing --lr, --batch-size, --seed, --epochs ... is "
+           "refused); the change is recorded in the checkpoint")  # fmt: skip
+    a("--force", action="store_true",
+      help="start afresh in an --out folder holding a previous run (its outputs are removed)")
     a("--seed", type=int, default=0)
     a("--save-every", type=int, default=0, help="also checkpoint every N steps (0: per epoch)")
     a("--log-every", type=int, default=10)

@@ -11,14 +11,16 @@ import torch
 from multimodal.augment import AugmentConfig, apply_spec_masks, spec_masks
 from multimodal.checkpoint import (
     FORMAT_VERSION,
+    CheckpointError,
     load_state,
+    nonfinite_tensors,
     restore_rng,
     rng_state,
     save_atomic,
     unwrap,
 )
 from multimodal.configs import preset
-from multimodal.data import finish_images, train_loader
+from multimodal.data import SkipCounter, finish_images, train_loader
 from multimodal.distributed import cleanup, init_distributed, mean_across_ranks, to_device
 from multimodal.loss import TriModalLoss
 from multimodal.model import TriModalModel, load_openclip_weights
@@ -30,6 +32,7 @@ from multimodal.train import (
     data_config,
     elapsed,
     param_groups,
+    resume_changes,
     to_jsonable,
 )  # fmt: skip
 from sim.atomic import atomic_write_json
@@ -38,6 +41,12 @@ CHECKPOINT = "checkpoint.pt"
 
 
 MAX_NONFINITE_STEPS = 20  # more than this many skipped steps ends the run with an error
+
+
+class TrainingDiverged(ValueError, FloatingPointError):
+    """Training produced non-finite gradients or weights: the run stops (one line), and no
+    checkpoint of non-finite weights is written."""
+
 
 def _derived(seed: int, *path: str | int) -> int:
     from sim.seeding import derive_seed  # numpy only
@@ -80,6 +89,8 @@ class Trainer:
         self.prompts = default_prompts(cfg.caption_families)
         self.step = 0
         self.history: list[dict] = []
+        # run settings changed by `--resume --resume-override`: [{step, changes}, ...]
+        self.overrides: list[dict] = []
         self.nonfinite_steps = 0  # steps skipped for non-finite gradients (as of the last flush)
         self._nonfinite = torch.zeros((), dtype=torch.int64, device=self.env.device)
         self._found_inf = torch.zeros((), device=self.env.device)  # read by fused AdamW
@@ -135,25 +146,47 @@ class Trainer:
         state = load_state(path)
         if state["model_config"] != self.model_cfg.to_dict():
             raise ValueError(f"--resume: {path} was trained with a different --model")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        restore_rng(state["rng"], self.env.device)
+        changes = resume_changes(state, self.cfg, self.env.world_size, path)
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            restore_rng(state["rng"], self.env.device)
+            history, overrides = list(state["history"]), list(state.get("resume_overrides", []))
+            step = int(state["step"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise CheckpointError(f"--resume: {path} cannot be resumed from "
+                                  f"({type(exc).__name__}: {reason})") from None  # fmt: skip
         for group in self.optimizer.param_groups:  # a captured step reads lr on the device
             if isinstance(group["lr"], torch.Tensor):
                 group["lr"] = group["lr"].to(self.env.device)
-        self.step = int(state["step"])
-        self.history = list(state["history"])
+        self.step = step
+        self.history = history
+        self.overrides = overrides
+        if changes:
+            self.overrides.append({"step": self.step, "changes": changes})
 
     def save(self) -> None:
+        # every rank checks (their weights are the same), so all stop together
+        bad = nonfinite_tensors(unwrap(self.model))
+        if bad:
+            raise TrainingDiverged(
+                f"training diverged: {len(bad)} weight tensors are non-finite at step "
+                f"{self.step} (first: {bad[0]}); no checkpoint written; lower --lr (now "
+                f"{self.cfg.lr})" + (" or use --precision fp32" if self.cfg.precision != "fp32"
+                                     else "")
+            )
         if not self.env.is_main:
             return
+        # tensors and plain data only: it loads with torch.load(weights_only=True)
         state = {
             "format": FORMAT_VERSION, "model": unwrap(self.model).state_dict(),
             "model_config": self.model_cfg.to_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "rng": rng_state(self.env.device),
             "step": self.step, "history": self.history, "prompts": self.prompts,
-            "train_config": to_jsonable(self.cfg),
+            "train_config": to_jsonable(self.cfg), "world_size": self.env.world_size,
+            "resume_overrides": self.overrides,
             "tokenizer": {"kind": "open_clip-bpe", "context_length": self.tokenizer.context_length},
         }  # fmt: skip
         save_atomic(state, self.out / CHECKPOINT)
@@ -277,7 +310,7 @@ class Trainer:
         self._pending = []
         self.nonfinite_steps = int(self._nonfinite.item())
         if self.nonfinite_steps > MAX_NONFINITE_STEPS:
-            raise FloatingPointError(
+            raise TrainingDiverged(
                 f"{self.nonfinite_steps} training steps had non-finite gradients; lower "
                 f"--lr (now {self.cfg.lr}) or use --precision fp32"
             )
@@ -290,6 +323,7 @@ class Trainer:
         data_cfg = data_config(cfg, self.model_cfg, cfg.train, train=True)
         self.run_from = len(self.history)  # resumed runs time only their own steps
         stall = 0.0
+        counter = SkipCounter()
         start = self._start = self._window_start = time.perf_counter()
         try:
             while self.step < cfg.total_steps:
@@ -304,10 +338,13 @@ class Trainer:
                     micro = [next(batches) for _ in range(cfg.accum)]
                     wait = time.perf_counter() - t0
                     stall += wait
+                    for batch in micro:  # too much unreadable data stops the run
+                        counter.add(batch)
                     out = self.train_step(micro)
                     record = {"step": self.step, "epoch": epoch, "names": out["parts"],
                               "lr": self.current_lr(), "data_wait_s": wait,
-                              "skipped": sum(b["skipped"] for b in micro)}  # fmt: skip
+                              "skipped": sum(b["skipped"] for b in micro),
+                              "unreadable": sum(b.get("unreadable", 0) for b in micro)}  # fmt: skip
                     self._pending.append((record, out["values"]))
                     if self.step % cfg.log_every == 0 or self.step == cfg.total_steps:
                         self.flush(writer, bar)
@@ -349,14 +386,16 @@ class Trainer:
             return None
         from torch.utils.tensorboard import SummaryWriter
 
-        return SummaryWriter(str(self.out / "tensorboard"))
+        return Lazy(lambda: SummaryWriter(str(self.out / "tensorboard")))
 
     def _progress(self):
         if not (self.env.is_main and self.cfg.progress):
             return None
         from tqdm import tqdm
 
-        return tqdm(total=self.cfg.total_steps, initial=self.step, desc="train", unit="step")
+        initial = self.step  # the bar is made at the first logged step, counting from here
+        return Lazy(lambda: tqdm(total=self.cfg.total_steps, initial=initial, desc="train",
+                                 unit="step"))  # fmt: skip
 
     def _device_stats(self, stall: float, steady_stall: float | None) -> dict:
         """Per rank (gathered to every rank): the stall fraction over the whole run (loader
@@ -384,6 +423,10 @@ class Trainer:
             "stall_fraction": stall / seconds, "seconds": seconds,
             "modalities": list(self.cfg.modalities), "model": self.cfg.model,
             "global_batch": global_batch, **steady, **stats,
+            # samples rank 0's loader skipped in this run (corrupt, or no caption of the families)
+            "samples_skipped": sum(h.get("skipped", 0) for h in self.history[self.run_from :]),
+            "unreadable_skipped": sum(h.get("unreadable", 0)
+                                      for h in self.history[self.run_from :]),  # fmt: skip
         }  # fmt: skip
         if not self.env.is_main:
             return summary
@@ -404,6 +447,23 @@ class Trainer:
                            self.env.device, self.out / "plots")  # fmt: skip
         atomic_write_json(self.out / "val_metrics.json", metrics)
         return metrics
+
+
+class Lazy:
+    """A TensorBoard writer or progress bar made at its first use: a run that fails before
+    its first step writes no log folder and prints nothing but its error."""
+
+    def __init__(self, make) -> None:
+        self._make, self._obj = make, None
+
+    def __getattr__(self, name: str):
+        if self._obj is None:
+            self._obj = self._make()
+        return getattr(self._obj, name)
+
+    def close(self) -> None:
+        if self._obj is not None:
+            self._obj.close()
 
 
 def freeze_unused(model: TriModalModel, cfg: TrainConfig) -> list[str]:

@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--checkpoint", required=True, help="RUN_DIR/checkpoint.pt")
     parser.add_argument("--data", required=True, help="shard URLs (brace notation)")
-    parser.add_argument("--json", default=None, help="write the metrics to this file")
+    parser.add_argument("--json", default=None,
+                        help="write the metrics to this file (an existing one only with --force)")
+    parser.add_argument("--force", action="store_true", help="replace an existing --json file")
     parser.add_argument("--plots", default=None, help="write confusion-matrix PNGs here")
     parser.add_argument(
         "--caption-families", default=None, help="comma list: caption families to evaluate"
@@ -31,13 +33,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     import json
+    import warnings
     from pathlib import Path
 
     from multimodal.checkpoint import checkpoint_prompts, load_checkpoint
-    from multimodal.data import DataConfig
+    from multimodal.data import DataConfig, SkippedDataWarning, check_shards
     from multimodal.distributed import pick_device
     from multimodal.evaluate import evaluate
 
+    if args.json:  # refused before any work, so that nothing is half done
+        target = Path(args.json)
+        if target.is_dir():
+            raise FileExistsError(f"--json {target} is a folder")
+        if target.exists() and not args.force:
+            raise FileExistsError(f"--json {target} exists; pass --force to replace it")
+    check_shards(args.data, "--data")
     device = pick_device(args.device, 0)
     model, config, tokenizer = load_checkpoint(args.checkpoint, device)
     families = tuple(f for f in (args.caption_families or "").split(",") if f) or None
@@ -47,11 +57,15 @@ def handle(args: argparse.Namespace) -> int:
         audio_samples=config.audio_samples, sample_rate=config.mel.sample_rate,
         caption_families=families,
     )  # fmt: skip
-    metrics = evaluate(model, tokenizer, data, checkpoint_prompts(args.checkpoint), device,
-                       args.plots)  # fmt: skip
-    text = json.dumps(metrics, indent=2)
+    prompts = checkpoint_prompts(args.checkpoint)
+    with warnings.catch_warnings():  # skipped samples: counted in the metrics, not one by one
+        warnings.simplefilter("ignore", SkippedDataWarning)
+        metrics = evaluate(model, tokenizer, data, prompts, device, args.plots)
     if args.json:
-        Path(args.json).write_text(text)
+        from sim.atomic import atomic_write_bytes
+
+        atomic_write_bytes(args.json, json.dumps(metrics, indent=2).encode())
     summary = {d: r["R@1"] for d, r in metrics["retrieval"].items()}
-    print(json.dumps({"gallery": metrics["gallery_size"], "R@1": summary}))
+    print(json.dumps({"gallery": metrics["gallery_size"], "skipped": metrics.get("skipped"),
+                      "R@1": summary}))
     return 0

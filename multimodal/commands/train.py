@@ -28,5 +28,6 @@ def handle(args: argparse.Namespace) -> int:
     from multimodal.train import config_from_args, launch
 
     summary = launch(config_from_args(args))
-    print(json.dumps({k: summary.get(k) for k in ("steps", "first_loss", "final_loss")}))
+    keys = ("steps", "first_loss", "final_loss", "samples_skipped")
+    print(json.dumps({k: summary.get(k) for k in keys}))
     return 0
