@@ -2,17 +2,23 @@
 
 Each task (:func:`build_shard`) simulates the shard's scenarios, writes the tar through a
 temporary name and a rename, then writes its sidecar; a task that dies costs only its own
-shard. With ``resume`` the shards whose bytes match their sidecar are kept and only missing
-or corrupt ones are rebuilt. Output bytes depend on the plan only, never on the number of
-workers or the order in which they finish.
+shard. With ``resume`` the shards whose bytes match their sidecar (or, sidecars lost, the
+manifest's sha256) are kept and only missing or corrupt ones are rebuilt. Output bytes
+depend on the plan only, never on the number of workers or the order in which they finish.
+
+An output folder belongs to one run at a time (:class:`datagen.lock.FolderLock`), and holds
+one data set: a folder that already holds one (shards, ``manifest.json``, ``card/``, sidecars
+or an unfinished run's ``.generate-config.json``) is refused unless ``resume`` (same options
+as the data set's, else refused naming the option) or ``force`` (the old data set is removed
+first). Sizes are bounded (:data:`MAX_SCENARIOS`, :data:`MAX_FRAMES`) so planning is prompt.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -21,21 +27,36 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from datagen.lock import FolderLock
 from datagen.manifest import (
+    MANIFEST,
+    SIDECAR_DIR,
     build_manifest,
     fingerprint,
     label_stats,
     read_sidecar,
+    restore_sidecar,
     shard_is_intact,
     sidecar_path,
     write_manifest,
 )
-from datagen.plan import GenerateConfig, ShardPlan, make_plan
+from datagen.plan import GenerateConfig, ShardPlan, make_plan, scenarios_per_shard
+from datagen.scheduler import probe_scheduler
 from sim.atomic import atomic_write_json
 
 SCHEDULER_RE = re.compile(r"^(tcp|tls|inproc|ws|wss)://[^\s:/]+:\d{1,5}$")
 TASK_RETRIES = 2
 BUILD_PREFIX = ".build-"
+RUN_CONFIG = ".generate-config.json"  # the options of a run not finished yet (for --resume)
+CARD_DIR = "card"
+SHARD_RE = re.compile(r"^[a-z0-9_]+-\d{6}\.tar$")
+MAX_SCENARIOS = 100_000  # per run; planning takes ~0.4 ms a scenario
+MAX_FRAMES = 10_000  # per scenario
+MAX_SHARDS = 1_000_000  # shard names have six digits
+
+
+def max_workers() -> int:
+    return max(8, 4 * (os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -47,17 +68,26 @@ class RunOptions:
     resume: bool = False
     progress: bool = True
     connect_timeout_s: float = 10.0
+    force: bool = False
 
     def __post_init__(self) -> None:
         if self.workers < 0:
             raise ValueError(f"RunOptions.workers must be >= 0, got {self.workers}")
+        if self.workers > max_workers():
+            raise ValueError(
+                f"RunOptions.workers must be <= {max_workers()} (4 per CPU here), "
+                f"got {self.workers}"
+            )
+        if self.resume and self.force:
+            raise ValueError("--resume and --force exclude each other: resume keeps the data "
+                             "set, force replaces it")  # fmt: skip
         if self.scheduler is not None and not SCHEDULER_RE.match(self.scheduler):
             raise ValueError(
                 f"RunOptions.scheduler must look like tcp://HOST:PORT, got {self.scheduler!r}"
             )
-        if self.connect_timeout_s <= 0:
+        if not 0 < self.connect_timeout_s <= 3600:
             raise ValueError(
-                f"RunOptions.connect_timeout_s must be > 0, got {self.connect_timeout_s}"
+                f"RunOptions.connect_timeout_s must be in (0, 3600], got {self.connect_timeout_s}"
             )
 
 
@@ -117,34 +147,132 @@ def remove_stale_builds(out: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def check_output_dir(out: Path, resume: bool) -> None:
+def dataset_files(out: Path) -> list[str]:
+    """What in ``out`` belongs to a data set (shards, manifest, card, sidecars, run config)."""
+    if not out.is_dir():
+        return []
+    found = [name for name in (MANIFEST, CARD_DIR, SIDECAR_DIR, RUN_CONFIG)
+             if (out / name).exists() or (out / name).is_symlink()]  # fmt: skip
+    shards = sum(1 for p in out.glob("*.tar"))
+    return found + ([f"{shards} shard(s)"] if shards else [])
+
+
+def check_output_dir(out: Path, resume: bool, force: bool = False) -> None:
     """Fail before writing anything when ``out`` cannot take a data set."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a directory")
-    probe = out if out.exists() else next(p for p in out.parents if p.exists())
+    probe = out if out.exists() else next(p for p in out.absolute().parents if p.exists())
+    if not probe.is_dir():
+        raise ValueError(f"--out {out}: {probe} is not a directory")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ValueError(f"--out {out} is not writable")
-    if out.is_dir() and not resume and any(out.glob("*.tar")):
-        raise ValueError(f"--out {out} already holds shards; pass --resume or use a new folder")
+    held = dataset_files(out)
+    if held and not resume and not force:
+        raise ValueError(
+            f"--out {out} already holds a data set ({', '.join(held)}); pass --resume to "
+            "complete it, --force to replace it, or use a new folder"
+        )
 
 
-def pending_shards(plan: list[ShardPlan], out: Path, resume: bool) -> list[ShardPlan]:
+_FLAGS = {"weather_presets": "the weather preset list (weather_presets)"}
+
+
+def previous_config(out: Path) -> tuple[dict | None, str]:
+    """The options of the data set in ``out`` (its manifest, else an unfinished run's
+    config), and where they were read; ``(None, "")`` when there is none."""
+    for name, key in ((MANIFEST, "config"), (RUN_CONFIG, None)):
+        path = out / name
+        if not path.exists():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            config = data[key] if key else data
+        except (OSError, ValueError, KeyError, TypeError):
+            config = None
+        if not isinstance(config, dict):
+            raise ValueError(f"--resume: {path} is unreadable or not a drivesynth data set's; "
+                             "use --force to replace the data set or a new folder")  # fmt: skip
+        return config, str(path)
+    return None, ""
+
+
+def check_resume_config(out: Path, cfg: GenerateConfig) -> dict | None:
+    """Refuse ``--resume`` with options other than those of the data set in ``out``, naming
+    the first that differs. Returns the manifest (when there is one) for its checksums."""
+    old, where = previous_config(out)
+    if old is None:
+        return None
+    new = cfg.to_json()
+    for key in sorted(set(new) | set(old)):
+        if new.get(key) != old.get(key):
+            flag = _FLAGS.get(key, "--" + key.replace("_", "-"))
+            raise ValueError(
+                f"--resume with {flag} {new.get(key)!r}, but the data set in {out} was made "
+                f"with {old.get(key)!r} ({where}); rerun with its options, or --force to "
+                "replace it"
+            )
+    if where.endswith(MANIFEST):
+        return json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    return None
+
+
+def clear_dataset(out: Path) -> None:
+    """``--force``: remove the data set in ``out`` (shards, sidecars, manifest, card, run
+    config, partial files); other files are left alone."""
+    for name in (MANIFEST, RUN_CONFIG):
+        (out / name).unlink(missing_ok=True)
+    for name in (CARD_DIR, SIDECAR_DIR):
+        path = out / name
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+    for path in out.iterdir():
+        if SHARD_RE.match(path.name) and (path.is_file() or path.is_symlink()):
+            path.unlink()
+        elif path.name.startswith(".") and path.name.endswith(".tar.partial"):
+            path.unlink()
+    remove_stale_builds(out)
+
+
+def check_scale(cfg: GenerateConfig) -> None:
+    """Refuse sizes that cannot be planned promptly or named (before planning)."""
+    if cfg.scenarios > MAX_SCENARIOS:
+        raise ValueError(
+            f"--scenarios {cfg.scenarios} is more than the {MAX_SCENARIOS} scenarios one run "
+            "plans; write a larger data set as several runs (other --seed or --split, each "
+            "into its own folder)"
+        )
+    if cfg.frames > MAX_FRAMES:
+        raise ValueError(f"--frames {cfg.frames} is more than {MAX_FRAMES} frames a scenario")
+    shards = -(-cfg.scenarios // scenarios_per_shard(cfg))
+    if shards > MAX_SHARDS:
+        raise ValueError(f"{shards} shards is more than {MAX_SHARDS}; raise --samples-per-shard")
+
+
+def pending_shards(
+    plan: list[ShardPlan], out: Path, resume: bool, manifest: dict | None = None
+) -> list[ShardPlan]:
+    """The shards to build: all of them, or with ``resume`` those not intact. A shard whose
+    sidecar is gone counts as intact when its bytes match ``manifest`` (a manifest of the same
+    options), and gets its sidecar back."""
     if not resume:
         return list(plan)
-    return [s for s in plan if not shard_is_intact(out, s.name, shard_fingerprint(s))]
-
-
-def check_reachable(address: str, timeout_s: float) -> None:
-    """Fail at once when nothing listens at a tcp:// scheduler address (Client would retry
-    until its timeout)."""
-    scheme, _, hostport = address.partition("://")
-    if scheme != "tcp":
-        return
-    host, _, port = hostport.rpartition(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
-    except OSError as exc:
-        raise ValueError(f"cannot reach scheduler {address}: {exc}") from None
+    listed = {}
+    if manifest is not None:
+        listed = {e.get("name"): e for e in manifest.get("shards", []) if isinstance(e, dict)}
+    todo = []
+    for s in plan:
+        fp = shard_fingerprint(s)
+        if shard_is_intact(out, s.name, fp):
+            continue
+        entry = listed.get(s.name)
+        ids = [item.scenario_id for item in s.scenarios]
+        lost = read_sidecar(out, s.name) is None and entry is not None
+        if lost and entry.get("scenarios") == ids and restore_sidecar(out, s.name, fp, entry):
+            continue
+        todo.append(s)
+    return todo
 
 
 @contextmanager
@@ -153,12 +281,16 @@ def dask_client(opts: RunOptions) -> Iterator[object]:
     from distributed import Client, LocalCluster
 
     if opts.scheduler:
-        check_reachable(opts.scheduler, opts.connect_timeout_s)
+        probe_scheduler(opts.scheduler, opts.connect_timeout_s)
         try:
             client = Client(opts.scheduler, timeout=opts.connect_timeout_s)
-        except (OSError, TimeoutError) as exc:
-            raise ValueError(f"cannot reach scheduler {opts.scheduler}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - connect, handshake and version errors
+            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise ValueError(f"cannot use scheduler {opts.scheduler}: {msg}") from None
         with client:
+            if not client.scheduler_info().get("workers"):
+                print(f"scheduler {opts.scheduler} has no workers yet: tasks wait for some",
+                      file=sys.stderr)  # fmt: skip
             yield client
         return
     with LocalCluster(
@@ -198,28 +330,76 @@ def run_shards(
         on_done(fut.result())
 
 
-def generate(cfg: GenerateConfig, out: Path, opts: RunOptions) -> dict:
-    """Plan, build every missing shard, write DIR/manifest.json; returns the manifest.
+def _missing_dirs(out: Path) -> list[Path]:
+    """``out`` and its ancestors that do not exist yet, innermost first."""
+    missing = []
+    for path in [out, *out.absolute().parents]:
+        if path.exists():
+            break
+        missing.append(path)
+    return missing
 
-    Everything that can be checked (config, output folder, scheduler address) is checked
-    before the first byte is written.
+
+def generate(cfg: GenerateConfig, out: Path, opts: RunOptions, card: bool = False) -> dict:
+    """Plan, build every missing shard, write DIR/manifest.json (and with ``card`` the data
+    set card); returns the manifest.
+
+    Everything that can be checked (sizes, config, output folder, scheduler address) is
+    checked before the first byte is written; the folder is then locked for the whole run,
+    and a failed run leaves no folder it created empty behind.
     """
-    check_output_dir(out, opts.resume)
+    check_scale(cfg)
+    check_output_dir(out, opts.resume, opts.force)
+    if opts.resume:
+        check_resume_config(out, cfg)
     plan = make_plan(cfg)
-    with executor(opts) as client:
+    if opts.scheduler:
+        probe_scheduler(opts.scheduler, opts.connect_timeout_s)
+    created = _missing_dirs(out)
+    try:
         out.mkdir(parents=True, exist_ok=True)
-        todo = pending_shards(plan, out, opts.resume)
-        start = time.perf_counter()
-        with _progress(todo, cfg.split, opts.progress) as bar:
-            run_shards(client, todo, out, lambda rec: bar.update(rec["samples"]))
-    remove_stale_builds(out)
+    except OSError as exc:
+        raise ValueError(f"--out {out} cannot be created ({exc.strerror or exc})") from None
+    try:
+        with FolderLock(out):
+            # The folder may have changed while this run was getting ready: check it again.
+            check_output_dir(out, opts.resume, opts.force)
+            manifest = check_resume_config(out, cfg) if opts.resume else None
+            return _run(cfg, plan, out, opts, manifest, card)
+    except BaseException:
+        for path in created:  # only folders this run made, and only when still empty
+            try:
+                path.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _run(cfg: GenerateConfig, plan: list[ShardPlan], out: Path, opts: RunOptions,
+         previous: dict | None, card: bool) -> dict:  # fmt: skip
+    try:
+        with executor(opts) as client:  # the cluster is up: from here on, write
+            if opts.force:
+                clear_dataset(out)
+            atomic_write_json(out / RUN_CONFIG, cfg.to_json())  # for --resume after a kill
+            todo = pending_shards(plan, out, opts.resume, previous)
+            start = time.perf_counter()
+            with _progress(todo, cfg.split, opts.progress) as bar:
+                run_shards(client, todo, out, lambda rec: bar.update(rec["samples"]))
+    finally:
+        remove_stale_builds(out)
     records = [read_sidecar(out, s.name) for s in plan]
     missing = [s.name for s, r in zip(plan, records) if r is None]
     if missing:
         raise RuntimeError(f"shards not built: {', '.join(missing)}")
     manifest = build_manifest(cfg.to_json(), records)  # type: ignore[arg-type]
     write_manifest(out, manifest)
+    (out / RUN_CONFIG).unlink(missing_ok=True)
     _report(len(todo), len(plan), manifest, time.perf_counter() - start)
+    if card:
+        from datagen.card import write_card
+
+        write_card(out)
     return manifest
 
 

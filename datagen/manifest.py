@@ -4,7 +4,9 @@ Each finished shard gets a sidecar ``DIR/.shards/NAME.json`` (its sha256, size, 
 count, label statistics and the fingerprint of the plan that produced it); ``--resume``
 trusts a shard only when its bytes hash to the sidecar's sha256 and the fingerprint matches.
 The manifest is assembled from the sidecars at the end of a run, written atomically, and
-holds no timestamps, so identical runs give identical manifests.
+holds no timestamps, so identical runs give identical manifests. When the sidecars are gone,
+``--resume`` trusts a shard whose bytes hash to the manifest's sha256 instead, and restores
+its sidecar from the shard itself (:func:`restore_sidecar`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import tarfile
 from collections import Counter
 from collections.abc import Iterable
 from importlib import metadata
@@ -56,6 +59,38 @@ def shard_is_intact(out: Path, shard_name: str, plan_fingerprint: str) -> bool:
     if side is None or side.get("plan") != plan_fingerprint or not path.is_file():
         return False
     return path.stat().st_size == side.get("bytes") and sha256_file(path) == side.get("sha256")
+
+
+def restore_sidecar(out: Path, shard_name: str, plan_fingerprint: str, entry: dict) -> dict | None:
+    """Rebuild a lost sidecar from the shard when its bytes match the manifest's ``entry``.
+
+    Returns the record written (the one the build wrote: counts and label statistics come
+    from the shard's ``json`` members), or None when the shard does not match ``entry``.
+    """
+    path = out / shard_name
+    try:
+        if not path.is_file() or path.stat().st_size != entry.get("bytes"):
+            return None
+        if sha256_file(path) != entry.get("sha256"):
+            return None
+        with tarfile.open(path) as tar:
+            metas = [json.loads(tar.extractfile(m).read()) for m in tar
+                     if m.isfile() and m.name.endswith(".json")]  # fmt: skip
+    except (OSError, tarfile.TarError, ValueError, AttributeError):
+        return None
+    if len(metas) != entry.get("samples") or not all(isinstance(m, dict) for m in metas):
+        return None
+    record = {
+        "name": shard_name,
+        "plan": plan_fingerprint,
+        "samples": len(metas),
+        "scenarios": entry.get("scenarios"),
+        "sha256": entry["sha256"],
+        "bytes": entry["bytes"],
+        "stats": label_stats(metas),
+    }
+    atomic_write_json(sidecar_path(out, shard_name), record)
+    return record
 
 
 def label_stats(metas: Iterable[dict]) -> dict[str, dict[str, int]]:

@@ -13,7 +13,11 @@ it on Dask, one task per shard. Without --scheduler a LocalCluster of --workers 
 (one thread each) is started; --workers 0 builds in this process (debugging). Shards are
 written atomically as DIR/SPLIT-000000.tar ...; DIR/manifest.json holds the config, versions,
 per-shard sha256 and label statistics; DIR/card/ the dataset card. The bytes depend only on
-the options below, never on the number of workers or the finishing order."""
+the options below, never on the number of workers or the finishing order.
+
+DIR belongs to one run at a time (DIR/.lock; a dead run's lock does not block). A DIR that
+already holds a data set is refused unless --resume (same options as the data set's, which
+are checked) or --force (the old data set is removed first)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDR",
                    help="existing Dask scheduler, tcp://HOST:PORT (default: start a cluster)")
     p.add_argument("--resume", action="store_true",
-                   help="keep shards whose sha256 matches their sidecar, rebuild the rest")
+                   help="keep shards whose sha256 matches their sidecar (or the manifest's), "
+                        "rebuild the rest; the options must be the data set's")
+    p.add_argument("--force", action="store_true",
+                   help="replace the data set already in DIR (its shards, manifest and card)")
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds to wait for --scheduler to connect and answer (default 10)")
     p.add_argument("--no-card", action="store_true", help="skip the dataset card")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=handle)
@@ -67,10 +76,7 @@ def handle(args: argparse.Namespace) -> int:
         vehicle_preset=args.vehicle_preset,
     )
     opts = RunOptions(workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-                      progress=not args.no_progress)
-    generate(cfg, args.out, opts)
-    if not args.no_card:
-        from datagen.card import write_card
-
-        write_card(args.out)
+                      progress=not args.no_progress, force=args.force,
+                      connect_timeout_s=args.connect_timeout)
+    generate(cfg, args.out, opts, card=not args.no_card)
     return 0
