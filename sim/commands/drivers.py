@@ -53,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument(
         "--log-std-init", type=float, default=-1.0, help="initial log std of the actions"
     )
+    t.add_argument("--force", action="store_true",
+                   help="replace OUT/STYLE.npz if it exists (refused otherwise)")  # fmt: skip
     t.set_defaults(func=_train)
     e = dsub.add_parser(
         "eval",
@@ -76,12 +78,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     e.add_argument("--json", type=Path, default=None, help="write the metrics as JSON")
     e.add_argument("--plot", type=Path, default=None, help="write a comparison plot (PNG)")
+    e.add_argument("--force", action="store_true",
+                   help="replace --json/--plot files that exist (refused otherwise)")  # fmt: skip
     e.set_defaults(func=_eval)
 
 
 def _train(args: argparse.Namespace) -> int:
+    from sim.commands.output import check_output_file
     from sim.drivers.train import TrainConfig, train
 
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out} exists and is not a folder")
+    check_output_file(args.out / f"{args.style}.npz", "policy", args.force)
     config = TrainConfig(
         style=args.style,
         timesteps=args.timesteps,
@@ -100,10 +108,17 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from sim.commands.output import check_output_file
     from sim.drivers.evaluate import EvalConfig, format_table, plot_metrics, run_eval, write_json
 
     if args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.json and args.plot and args.json.absolute() == args.plot.absolute():
+        raise ValueError(f"--json and --plot name the same file {args.json}")
+    if args.json:
+        check_output_file(args.json, "--json", args.force)
+    if args.plot:
+        check_output_file(args.plot, "--plot", args.force)
     result = run_eval(
         EvalConfig(
             episodes=args.episodes, seed=args.seed, physics=args.physics, policy_dir=args.policies

@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="first scenario seed (default 0)")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds, one row each")
-    p.add_argument("--out", required=True, help="output PNG file")
+    p.add_argument("--out", required=True, help="output PNG file (refused if it exists)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument(
         "--cameras", default="front",
         help="comma-separated camera presets: front, wide, left, right, rear (default front)",
@@ -36,6 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="instead: one scene (first seed, first camera) under every weather "
                         "preset side by side, each with its own sun and image effects")  # fmt: skip
     p.set_defaults(func=run)
+
+
+MAX_SEEDS = 64
+MAX_FRAMES = 1000
+MAX_IMAGE_SIZE = 2048
 
 
 def _weather_params(preset: str):
@@ -59,12 +65,18 @@ def _weathered(frame, params, seed: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
-    if args.frames < 1:
-        raise ValueError(f"--frames must be >= 1, got {args.frames}")
+    from sim.commands.output import check_output_file
+
+    if not 1 <= args.seeds <= MAX_SEEDS:
+        raise ValueError(f"--seeds must be in [1, {MAX_SEEDS}], got {args.seeds}")
+    if not 1 <= args.frames <= MAX_FRAMES:
+        raise ValueError(f"--frames must be in [1, {MAX_FRAMES}], got {args.frames}")
+    if args.image_size > MAX_IMAGE_SIZE:
+        raise ValueError(f"--image-size (camera width) must be <= {MAX_IMAGE_SIZE}, "
+                         f"got {args.image_size}")  # fmt: skip
     if not str(args.out).lower().endswith(".png"):
         raise ValueError(f"--out must be a .png file, got {args.out}")
+    check_output_file(Path(args.out), "--out", args.force)
     from sim.camera import preset_camera
     from sim.preview import camera_row, compose
     from sim.scenario import Scenario, ScenarioConfig
@@ -86,9 +98,11 @@ def run(args: argparse.Namespace) -> int:
                          f"camera {cam.name} | t={frame.time_s:.1f}s | "
                          f"ego {frame.ego['speed_mps']:.1f} m/s | {len(objs)} objects")  # fmt: skip
                 rows.append(camera_row(frame.renders[cam.name], objs, title))
+    from sim.commands.output import write_output_file
+
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    compose(rows).save(out)
+    picture = compose(rows)
+    write_output_file(out, lambda tmp: picture.save(tmp, format="PNG"))
     print(f"wrote {out} ({len(rows)} rows)")
     return 0
 
@@ -112,9 +126,10 @@ def _all_weather(args: argparse.Namespace, cam) -> int:
             shot = sc.capture()
             _weathered(shot, params, args.seed)
             tiles.append(shot.renders[cam.name].rgb)
+    from sim.commands.output import write_output_file
+
     mosaic = labelled_mosaic(tiles, list(names), columns=6)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(mosaic).save(out)
+    write_output_file(out, lambda tmp: Image.fromarray(mosaic).save(tmp, format="PNG"))
     print(f"wrote {out} ({len(names)} weather presets, seed {args.seed}, camera {cam.name})")
     return 0

@@ -24,23 +24,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     rep.add_argument("--config", type=Path, help="YAML vehicle config (overrides --preset)")
     rep.add_argument("--json", type=Path, help="write the report as JSON to this file")
     rep.add_argument("--plot", type=Path, help="write a multi-panel PNG to this file")
+    rep.add_argument("--force", action="store_true",
+                     help="replace --json/--plot files that exist (refused otherwise)")
     rep.set_defaults(func=run_report, command="vehicle")
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from sim.commands.output import check_output_file, json_safe, write_output_file
     from sim.vehicle.config import load_config, preset
+
+    if args.json and args.plot and args.json.absolute() == args.plot.absolute():
+        raise ValueError(f"--json and --plot name the same file {args.json}")
+    if args.json:
+        check_output_file(args.json, "--json", args.force)
+    if args.plot:
+        check_output_file(args.plot, "--plot", args.force, suffixes=(".png",))
+    cfg = load_config(args.config) if args.config else preset(args.preset)
     from sim.vehicle.report import vehicle_report
 
-    cfg = load_config(args.config) if args.config else preset(args.preset)
     report, curves = vehicle_report(cfg)
-    text = json.dumps(report, indent=2)
+    text = json.dumps(json_safe(report), indent=2, allow_nan=False)
     print(text)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+        write_output_file(args.json, lambda tmp: tmp.write_text(text + "\n"))
     if args.plot:
         from sim.vehicle.plot import plot_report
 
-        args.plot.parent.mkdir(parents=True, exist_ok=True)
-        plot_report(cfg, report, curves, args.plot)
+        write_output_file(args.plot, lambda tmp: plot_report(cfg, report, curves, tmp))
     return 0

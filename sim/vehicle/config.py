@@ -1,7 +1,10 @@
 """Typed, self-validating vehicle configuration, loadable from YAML presets.
 
 Every dataclass checks itself in ``__post_init__`` and raises ``ValueError`` naming the
-field and the bad value, e.g. ``BodyConfig.mass_kg must be > 0, got -5``.
+field and the bad value, e.g. ``BodyConfig.mass_kg must be > 0, got -5``. A YAML file is read
+with ``safe_load``; syntax errors, sections that are not mappings and values of the wrong type
+(a string for a number, a number for a list or a flag, NaN or infinity) are ``ValueError``s
+naming the file and the field too.
 """
 
 from __future__ import annotations
@@ -11,9 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.validation import require, require_in_range, require_non_negative, require_positive
+from sim.validation import (
+    is_finite_number,
+    require,
+    require_in_range,
+    require_non_negative,
+    require_positive,
+)
 
 PRESET_DIR = Path(__file__).parent / "presets"
+MAX_CONFIG_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -241,10 +251,11 @@ class VehicleConfig:
             raise ValueError(f"vehicle config must be a mapping, got {type(data).__name__}")
         unknown = set(data) - set(_SECTIONS) - {"name"}
         if unknown:
-            raise ValueError(f"VehicleConfig has no section {sorted(unknown)[0]!r}")
+            raise ValueError(f"VehicleConfig has no section {sorted(map(str, unknown))[0]!r}")
         kwargs: dict[str, Any] = {"name": data.get("name", "custom")}
         for key, section in _SECTIONS.items():
-            kwargs[key] = _section_from_dict(section, data.get(key) or {})
+            value = data.get(key)
+            kwargs[key] = _section_from_dict(section, {} if value is None else value)
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
@@ -258,22 +269,69 @@ class VehicleConfig:
         return dataclasses.replace(self, **{section: new})
 
 
-def _section_from_dict(section: type, values: dict[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(section)}
-    bad = set(values) - names
+def _check_type(section: type, name: str, default: Any, value: Any) -> None:
+    """``value`` has the kind of ``default``: finite number, list of them, bool or str."""
+    where = f"{section.__name__}.{name}"
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int | float):
+        ok, kind = is_finite_number(value), "a finite number"
+    elif isinstance(default, tuple):
+        ok = isinstance(value, list | tuple) and all(is_finite_number(v) for v in value)
+        kind = "a list of finite numbers"
+    elif isinstance(default, str):
+        ok, kind = isinstance(value, str), "a string"
+    else:
+        return
+    if not ok:
+        raise ValueError(f"{where} must be {kind}, got {value!r}"[:300])
+
+
+def _section_from_dict(section: type, values: Any) -> Any:
+    if not isinstance(values, dict):
+        raise ValueError(f"VehicleConfig section {section.__name__} must be a mapping of "
+                         f"fields, got {type(values).__name__} {values!r}"[:300])  # fmt: skip
+    fields = {f.name: f for f in dataclasses.fields(section)}
+    bad = set(values) - set(fields)
     if bad:
-        raise ValueError(f"{section.__name__} has no field {sorted(bad)[0]!r}")
+        raise ValueError(f"{section.__name__} has no field {sorted(map(str, bad))[0]!r}")
+    defaults = section()
+    for name, value in values.items():
+        _check_type(section, name, getattr(defaults, name), value)
     return section(**values)
 
 
 def load_config(path: str | Path) -> VehicleConfig:
-    """Read a vehicle config from a YAML file."""
+    """Read a vehicle config from a YAML file; ``ValueError`` naming the file and the
+    problem for anything but a valid config."""
     import yaml
 
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise FileNotFoundError(f"no vehicle config file {str(p)!r}")
-    return VehicleConfig.from_dict(yaml.safe_load(p.read_text()) or {})
+    if not p.is_file():
+        raise ValueError(f"vehicle config {str(p)!r} is not a regular file")
+    if p.stat().st_size > MAX_CONFIG_BYTES:
+        raise ValueError(f"vehicle config {str(p)!r} is larger than {MAX_CONFIG_BYTES >> 20} MiB")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"vehicle config {str(p)!r} is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValueError(f"vehicle config {str(p)!r}: invalid YAML{where}: {problem}"
+                         ) from None  # fmt: skip
+    except RecursionError:
+        raise ValueError(f"vehicle config {str(p)!r} is nested too deeply") from None
+    if data is None:
+        raise ValueError(f"vehicle config {str(p)!r} is empty")
+    try:
+        return VehicleConfig.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        msg = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"vehicle config {str(p)!r}: {msg}") from None
 
 
 def preset_names() -> tuple[str, ...]:
