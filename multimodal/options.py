@@ -16,15 +16,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--val", default=None, help="validation shard URLs, evaluated after training")
     a("--out", required=True, help="run directory: checkpoint.pt, metrics, logs, plots")
     a("--model", default="tiny", choices=("tiny", "small", "base"), help="model size preset")
-    a("--epochs", type=int, default=1)
+    a("--epochs", type=int, default=1, help="passes of --steps-per-epoch steps")
     a("--batch-size", type=int, default=32, help="per-process batch size")
     a("--steps-per-epoch", type=int, default=100, help="optimizer steps per epoch (exact)")
     a("--lr", type=float, default=5e-4, help="peak learning rate (AdamW)")
-    a("--weight-decay", type=float, default=0.1)
-    a("--warmup-steps", type=int, default=10)
+    a("--weight-decay", type=float, default=0.1, help="AdamW weight decay (not on norms/biases)")
+    a("--warmup-steps", type=int, default=10, help="linear warm-up steps before the cosine decay")
     a("--accum", type=int, default=1, help="gradient accumulation micro-batches per step")
     a("--workers", type=int, default=2, help="data-loader worker processes per rank")
-    a("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    a("--device", default="auto", help="auto (cuda if available, else cpu), cpu, cuda, cuda:N")
     a("--precision", default="fp32", choices=PRECISIONS, help="bf16 = autocast")
     a("--compile", action="store_true", help="torch.compile the model")
     a("--cuda-graph", action="store_true",
@@ -43,9 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "refused); the change is recorded in the checkpoint")  # fmt: skip
     a("--force", action="store_true",
       help="start afresh in an --out folder holding a previous run (its outputs are removed)")
-    a("--seed", type=int, default=0)
+    a("--seed", type=int, default=0, help="seed of every random draw of the run")
     a("--save-every", type=int, default=0, help="also checkpoint every N steps (0: per epoch)")
-    a("--log-every", type=int, default=10)
+    a("--log-every", type=int, default=10, help="log and TensorBoard scalars every N steps")
     a("--nproc", type=int, default=1, help="spawn N local DDP processes (gloo on CPU)")
     a("--train-caption-families", default=None,
       help="comma list of caption families to train on (others held out)")  # fmt: skip
@@ -55,5 +55,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--loss-weights", default=None, help="e.g. image_text=1,audio_text=1,image_audio=0.5")
     a("--modalities", default="image,audio,text", choices=MODALITY_SETS,
       help="towers to train: image,text skips the audio tower and audio decoding")  # fmt: skip
-    a("--no-augment", action="store_true")
-    a("--no-progress", action="store_true")
+    a("--no-augment", action="store_true", help="no image jitter or SpecAugment")
+    a("--no-progress", action="store_true", help="no progress bar")

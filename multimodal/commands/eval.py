@@ -25,9 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--caption-families", default=None, help="comma list: caption families to evaluate"
     )
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--batch-size", type=int, default=64, help="samples per batch")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="data-loader worker processes (0: in this process)")
+    parser.add_argument("--device", default="auto",
+                        help="auto (cuda if available, else cpu), cpu, cuda, cuda:N")
     parser.set_defaults(func=handle)
 
 
