@@ -54,10 +54,10 @@ def features(s: Decoded) -> np.ndarray:
         f.update(rgb_mean=rgb.mean(), rgb_std=rgb.std(), rgb_r_g=np.log(ch[0] / ch[1]),
                  rgb_b_g=np.log(ch[2] / ch[1]),
                  rgb_edge=np.abs(np.diff(gray, axis=1)).mean())
-    if s.depth is not None:
-        hit = s.depth[s.depth > 0]
-        f.update(depth_zero=float((s.depth == 0).mean()),
-                 depth_median_m=float(np.median(hit)) / 1000.0 if hit.size else 0.0)
+    if s.depth_m is not None:
+        hit = s.depth_m[s.depth_m > 0]
+        f.update(depth_zero=float((s.depth_m == 0).mean()),
+                 depth_median_m=float(np.median(hit)) if hit.size else 0.0)
     if s.seg is not None:
         f["seg_classes"] = float(len(np.unique(s.seg)))
     if s.audio is not None and s.audio.size:

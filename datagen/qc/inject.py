@@ -1,27 +1,38 @@
-"""Fault injection: copy a data set, break a known subset of samples, measure QC on it.
+"""Fault injection for *tuning* QC: copy a data set, break a known subset, measure QC on it.
 
-Each fault mimics a real failure (a black or blown-out frame, a camera inside a wall, a
-flipped car, a car off the road, empty or inconsistent labels, silent or clipped audio, a
-NaN in the metadata, sensor noise). :func:`evaluate_qc` injects them into a copy and reports
-QC's precision and recall against the injected truth, overall and per fault.
+Two groups of faults. The per-sample ones mimic failures a sample shows on its own (a black
+or blown-out frame, a camera inside a wall, a flipped car, a car off the road, empty or
+inconsistent labels, silent or clipped audio, a NaN, sensor noise). The cross-modal ones
+break the agreement between parts that each look fine: labels nudged off the image, 3D boxes
+too far, depth in millimetres, a doubled focal length, a pitched pose, the rgb/audio/caption
+of a neighbouring sample, the json's weather or speed or rpm contradicting the sensors, a
+phantom crash, a blurred, dark or dead-column frame.
+
+This is QC's tuning set. QC is *measured* on a separate, held-out injector written before the
+cross-modal checks and never used to tune them (``tests/datagen/qc_heldout``,
+``scripts/qc_heldout.py``). :func:`evaluate_qc` reports precision and recall, overall and per
+fault.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from datagen.qc import access
 from datagen.qc.report import precision_recall, run_qc, sample_id, shard_paths
 from datagen.qc.shardio import RawSample, iter_raw, write_raw
-from datagen.sample import DEPTH_DTYPE, DEPTH_FILE, decode_npy, encode_npy
 from sim.seeding import rng_for
 
-Fault = Callable[[RawSample, np.random.Generator], None]
+Fault = Callable[[RawSample, np.random.Generator, list[RawSample]], bool | None]
+"""Edits ``raw`` in place (``pool``: original copies of the shard's samples, for donors);
+returns False when it does not apply to this sample."""
 
 
 def _png(arr: np.ndarray) -> bytes:
@@ -44,12 +55,21 @@ def _replace(raw: RawSample, ext: str, data: bytes) -> None:
     raw.files[ext] = (info, data)
 
 
+def _rgb_ext(raw: RawSample) -> str:
+    return "rgb.png" if "rgb.png" in raw.files else "rgb.jpg"
+
+
 def _edit_rgb(raw: RawSample, fn: Callable[[np.ndarray], np.ndarray]) -> None:
-    _replace(raw, "rgb.png", _png(fn(_read_png(raw.files["rgb.png"][1])).astype(np.uint8)))
+    rgb = _read_png(raw.files[_rgb_ext(raw)][1])
+    _replace(raw, _rgb_ext(raw), _png(np.clip(fn(rgb), 0, 255).astype(np.uint8)))
+
+
+def _meta(raw: RawSample) -> dict:
+    return json.loads(raw.files["json"][1])
 
 
 def _edit_json(raw: RawSample, fn: Callable[[dict], None]) -> None:
-    meta = json.loads(raw.files["json"][1])
+    meta = _meta(raw)
     fn(meta)
     _replace(raw, "json", json.dumps(meta).encode())
 
@@ -63,24 +83,41 @@ def _edit_audio(raw: RawSample, fn: Callable[[np.ndarray], np.ndarray]) -> None:
     _replace(raw, "audio.flac", buf.getvalue())
 
 
-def black(raw: RawSample, rng: np.random.Generator) -> None:
+def _label(raw: RawSample, names: tuple[str, ...]) -> tuple[str, np.ndarray]:
+    ext = access.first_present(raw.files, names)
+    if ext is None:
+        raise KeyError(f"{raw.key}: none of {names}")
+    return ext, access.read_array(ext, raw.files[ext][1])
+
+
+def _edit_depth(raw: RawSample, fn: Callable[[np.ndarray], np.ndarray]) -> None:
+    ext, stored = _label(raw, access.DEPTH_FILES)
+    meta = _meta(raw)
+    metres, _ = access.depth_metres(ext, stored, meta)
+    new = access.stored_depth(ext, fn(metres), stored.dtype, meta)
+    _replace(raw, ext, access.encode_array(ext, new))
+
+
+# --- per-sample faults ---------------------------------------------------------------------
+
+
+def black(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
     _edit_rgb(raw, lambda a: np.minimum(a, rng.integers(0, 4)))
 
 
-def saturated(raw: RawSample, rng: np.random.Generator) -> None:
+def saturated(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
     _edit_rgb(raw, lambda a: np.maximum(a, 253))
 
 
-def noise(raw: RawSample, rng: np.random.Generator) -> None:
-    _edit_rgb(raw, lambda a: np.clip(a + rng.normal(0, 70, a.shape), 0, 255))
+def noise(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    _edit_rgb(raw, lambda a: a + rng.normal(0, 70, a.shape))
 
 
-def inside_geometry(raw: RawSample, rng: np.random.Generator) -> None:
-    d = decode_npy(raw.key, DEPTH_FILE, raw.files[DEPTH_FILE][1], DEPTH_DTYPE)  # metres
-    _replace(raw, DEPTH_FILE, encode_npy(rng.integers(20, 250, d.shape) / 1000.0, DEPTH_DTYPE))
+def inside_geometry(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    _edit_depth(raw, lambda d: rng.uniform(0.02, 0.25, d.shape))
 
 
-def flipped(raw: RawSample, rng: np.random.Generator) -> None:
+def flipped(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
     def flip(m: dict) -> None:  # roll the camera 180 degrees: negate its x and y axes
         t = m["camera"]["T_world_cam"]
         for r in range(3):
@@ -88,69 +125,232 @@ def flipped(raw: RawSample, rng: np.random.Generator) -> None:
     _edit_json(raw, flip)
 
 
-def off_road(raw: RawSample, rng: np.random.Generator) -> None:
+def off_road(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
     def move(m: dict) -> None:
         m.setdefault("road", {})["lateral_offset_m"] = float(rng.uniform(20, 60))
     _edit_json(raw, move)
 
 
-def empty_labels(raw: RawSample, rng: np.random.Generator) -> None:
+def empty_labels(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
     seg = _read_png(raw.files["seg.png"][1])
     _replace(raw, "seg.png", _png(np.zeros_like(seg)))
 
 
-def inconsistent_labels(raw: RawSample, rng: np.random.Generator) -> None:
+def inconsistent_labels(raw: RawSample, rng: np.random.Generator,
+                        pool: list[RawSample]) -> None:  # fmt: skip
     def ghost(m: dict) -> None:
         m.setdefault("objects", []).append(
             {"instance_id": 65000, "class": "vehicle", "bbox2d": [0, 0, 4, 4], "visible_px": 16})
     _edit_json(raw, ghost)
 
 
-def silent(raw: RawSample, rng: np.random.Generator) -> None:
+def silent(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
     _edit_audio(raw, lambda w: np.zeros_like(w))
 
 
-def clipped(raw: RawSample, rng: np.random.Generator) -> None:
+def clipped(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
     _edit_audio(raw, lambda w: w / (np.abs(w).max() + 1e-9) * 4.0)
 
 
-def nan(raw: RawSample, rng: np.random.Generator) -> None:
+def nan(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
     _edit_json(raw, lambda m: m.setdefault("ego", {}).__setitem__("speed_mps", float("nan")))
 
 
-FAULTS: dict[str, Fault] = {
+# --- cross-modal tuning faults -------------------------------------------------------------
+
+
+def labels_nudged(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> bool:
+    """seg and instances moved 3 px to the right; bbox2d/visible_px follow the moved mask."""
+    ie, inst = _label(raw, access.INST_FILES)
+    seg = _read_png(raw.files["seg.png"][1])
+    inst2, seg2 = np.zeros_like(inst), seg.copy()
+    inst2[:, 3:], seg2[:, 3:] = inst[:, :-3], seg[:, :-3]
+    _replace(raw, ie, access.encode_array(ie, inst2))
+    _replace(raw, "seg.png", _png(seg2))
+
+    def boxes(m: dict) -> None:
+        for o in m.get("objects", []):
+            ys, xs = np.nonzero(inst2 == int(o["instance_id"]))
+            if xs.size:
+                o["bbox2d"] = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+                o["visible_px"] = int(xs.size)
+        m["objects"] = [o for o in m.get("objects", []) if (inst2 == o["instance_id"]).any()]
+    _edit_json(raw, boxes)
+    return True
+
+
+def box3d_far(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> bool:
+    """Camera-frame 3D boxes 1.4 x farther than they are."""
+    if not _meta(raw).get("objects"):
+        return False
+
+    def far(m: dict) -> None:
+        for o in m["objects"]:
+            c = o["bbox3d_cam"]
+            c["center"] = [1.4 * v for v in c["center"]]
+            c["corners"] = [[1.4 * v for v in p] for p in c["corners"]]
+    _edit_json(raw, far)
+    return True
+
+
+def depth_mm(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    """Depth in millimetres where metres are stated."""
+    _edit_depth(raw, lambda d: d * 1000.0)
+
+
+def focal_x2(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    def f(m: dict) -> None:
+        m["camera"]["fx"] *= 2.0
+        m["camera"]["fy"] *= 2.0
+    _edit_json(raw, f)
+
+
+def pitch_5deg(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    def tilt(m: dict) -> None:
+        T = np.array(m["camera"]["T_world_cam"], dtype=np.float64).reshape(4, 4)
+        a = math.radians(5.0)
+        rx = np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
+        T[:3, :3] = T[:3, :3] @ rx
+        m["camera"]["T_world_cam"] = T.ravel().tolist()
+    _edit_json(raw, tilt)
+
+
+def _donor(raw: RawSample, pool: list[RawSample], step: int) -> RawSample | None:
+    keys = [r.key for r in pool]
+    if raw.key not in keys or len(pool) < 2:
+        return None
+    donor = pool[(keys.index(raw.key) + step) % len(pool)]
+    return donor if donor.key != raw.key else None
+
+
+def _take(raw: RawSample, donor: RawSample | None, ext: str) -> bool:
+    if donor is None or ext not in donor.files or donor.files[ext][1] == raw.files[ext][1]:
+        return False
+    _replace(raw, ext, donor.files[ext][1])
+    return True
+
+
+def rgb_neighbour(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> bool:
+    """The rgb of the next sample in the shard (often the scenario's next frame)."""
+    return _take(raw, _donor(raw, pool, 1), _rgb_ext(raw))
+
+
+def audio_neighbour(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> bool:
+    return _take(raw, _donor(raw, pool, 5), "audio.flac")
+
+
+def caption_neighbour(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> bool:
+    """The txt of another sample (json.captions kept)."""
+    return _take(raw, _donor(raw, pool, 9), "txt")
+
+
+def weather_noon(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    """The json claims clear noon (or dense fog, for a clear-noon sample)."""
+    from sim.weather import get_preset
+    from sim.weather.metadata import weather_metadata
+
+    def swap(m: dict) -> None:
+        name = "dense_fog" if m["weather"].get("preset") == "clear_noon" else "clear_noon"
+        m["weather"] = weather_metadata(get_preset(name))
+    _edit_json(raw, swap)
+
+
+def speed_kmh(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    _edit_json(raw, lambda m: m["ego"].__setitem__("speed_mps", m["ego"]["speed_mps"] * 3.6))
+
+
+def rpm_x2(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    _edit_json(raw, lambda m: m["ego"].__setitem__("rpm", m["ego"]["rpm"] * 2.0))
+
+
+def blurred(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    from scipy.ndimage import uniform_filter
+
+    _edit_rgb(raw, lambda a: uniform_filter(a.astype(np.float32), size=(5, 5, 1)))
+
+
+def dead_column(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    def dead(a: np.ndarray) -> np.ndarray:
+        a = a.copy()
+        a[:, a.shape[1] // 3] = 255
+        return a
+    _edit_rgb(raw, dead)
+
+
+def underexposed(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    _edit_rgb(raw, lambda a: a.astype(np.float32) * 0.3)
+
+
+def phantom_crash(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> bool:
+    meta = _meta(raw)
+    if any(e.get("type") == "crash" for e in meta.get("events", [])):
+        return False
+
+    def crash(m: dict) -> None:
+        m.setdefault("events", []).append({"type": "crash", "time_s": m["time_s"] - 0.1,
+                                           "impulse_ns": 2500.0, "zone": "front"})
+        m["audio"]["events"] = [*m["audio"]["events"], "impact"]
+    _edit_json(raw, crash)
+    return True
+
+
+SAMPLE_FAULTS: dict[str, Fault] = {
     "black": black, "saturated": saturated, "noise": noise, "inside_geometry": inside_geometry,
     "flipped": flipped, "off_road": off_road, "empty_labels": empty_labels,
     "inconsistent_labels": inconsistent_labels, "silent": silent, "clipped": clipped,
     "nan": nan,
 }
+CROSS_FAULTS: dict[str, Fault] = {
+    "labels_nudged": labels_nudged, "box3d_far": box3d_far, "depth_mm": depth_mm,
+    "focal_x2": focal_x2, "pitch_5deg": pitch_5deg, "rgb_neighbour": rgb_neighbour,
+    "audio_neighbour": audio_neighbour, "caption_neighbour": caption_neighbour,
+    "weather_noon": weather_noon, "speed_kmh": speed_kmh, "rpm_x2": rpm_x2,
+    "blurred": blurred, "dead_column": dead_column, "underexposed": underexposed,
+    "phantom_crash": phantom_crash,
+}
+FAULTS: dict[str, Fault] = {**SAMPLE_FAULTS, **CROSS_FAULTS}
 
 
-def inject_faults(src: Path, dst: Path, fraction: float, seed: int) -> dict[str, str]:
+def _copy(raw: RawSample) -> RawSample:
+    return RawSample(raw.key, dict(raw.files))
+
+
+def inject_faults(src: Path, dst: Path, fraction: float, seed: int,
+                  faults: dict[str, Fault] | None = None) -> dict[str, str]:  # fmt: skip
     """Copy ``src``'s shards to ``dst`` breaking ``fraction`` of samples; sample id
-    (:func:`datagen.qc.report.sample_id`) -> fault name."""
+    (:func:`datagen.qc.report.sample_id`) -> fault name. Faults take turns; one that does
+    not apply to a sample hands it to the next."""
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    faults = FAULTS if faults is None else faults
     rng = rng_for(seed, "qc_inject")
     dst.mkdir(parents=True, exist_ok=False)
-    names = list(FAULTS)
+    names = list(faults)
     truth: dict[str, str] = {}
+    turn = 0
     for path in shard_paths(src):
         samples = list(iter_raw(path))
+        pool = [_copy(r) for r in samples]
         for raw in samples:
-            if rng.random() < fraction:
-                name = names[len(truth) % len(names)]
-                FAULTS[name](raw, rng)
-                truth[sample_id(path.name, raw.key)] = name
+            if rng.random() >= fraction:
+                continue
+            for k in range(len(names)):
+                name = names[(turn + k) % len(names)]
+                if faults[name](raw, rng, pool) is not False:
+                    truth[sample_id(path.name, raw.key)] = name
+                    break
+            turn += 1
         write_raw(dst / path.name, samples)
-    if (src / "manifest.json").is_file():
-        shutil.copy2(src / "manifest.json", dst / "manifest.json")
+    for extra in src.iterdir():
+        if extra.is_file() and extra.suffix != ".tar":
+            shutil.copy2(extra, dst / extra.name)
     return truth
 
 
-def evaluate_qc(src: Path, work: Path, fraction: float = 0.1, seed: int = 0) -> dict:
+def evaluate_qc(src: Path, work: Path, fraction: float = 0.1, seed: int = 0,
+                faults: dict[str, Fault] | None = None) -> dict:  # fmt: skip
     """Inject faults into a copy of ``src`` under ``work``; QC's precision/recall on them."""
-    truth = inject_faults(src, work, fraction, seed)
+    truth = inject_faults(src, work, fraction, seed, faults)
     report = run_qc(work)
     result = precision_recall(report.flagged, set(truth))
     per_fault: dict[str, list[int]] = {}

@@ -24,7 +24,8 @@ from datagen.manifest import (
     sidecar_path,
     write_manifest,
 )
-from datagen.qc import anomaly, rules
+from datagen.qc import anomaly, conditional, rules, temporal
+from datagen.qc.flag import Flag
 from datagen.qc.shardio import iter_decoded, iter_raw, rewrite_without
 from sim.atomic import atomic_write_bytes, atomic_write_json
 
@@ -39,11 +40,16 @@ def sample_id(shard: str, key: str) -> str:
 
 @dataclass(frozen=True)
 class Finding:
+    """One finding: the sample, which check, why (naming the measured value and the
+    threshold), and the value and threshold as fields."""
+
     key: str
     shard: str
-    source: str  # "rule" or "anomaly"
+    source: str  # "rule", "sequence", "conditional", "anomaly" or "model"
     check: str
     reason: str
+    value: float | None = None
+    threshold: str = ""
 
     @property
     def sample(self) -> str:
@@ -76,14 +82,31 @@ def shard_paths(root: Path) -> list[Path]:
     return sorted(root.glob("*.tar"))
 
 
+def _finding(key: str, shard: str, source: str, f: Flag) -> Finding:
+    return Finding(key, shard, source, f.check, f.reason, f.value, f.threshold)
+
+
 def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
-           anomaly_cfg: anomaly.AnomalyConfig | None = None) -> QCReport:
-    """Check every sample of every shard in ``root``."""
+           anomaly_cfg: anomaly.AnomalyConfig | None = None,
+           temporal_cfg: temporal.TemporalConfig | None = None,
+           conditional_cfg: conditional.ConditionalConfig | None = None) -> QCReport:
+    """Check every sample of every shard in ``root``: per-sample rules and cross-checks, then
+    each scenario's frames as a sequence, then each sample's image and audio statistics
+    against samples whose json says the same (:mod:`datagen.qc.conditional`), then the
+    anomaly model on the data set's own statistics."""
     rule_cfg = rule_cfg or rules.RuleConfig()
     anomaly_cfg = anomaly_cfg or anomaly.AnomalyConfig()
+    temporal_cfg = temporal_cfg or temporal.TemporalConfig()
+    conditional_cfg = conditional_cfg or conditional.ConditionalConfig()
     report = QCReport()
     keys: list[tuple[str, str]] = []
     rows: list[np.ndarray] = []
+    frames: list[temporal.FrameSummary] = []
+    image_stats: list[np.ndarray] = []
+    audio_stats: list[np.ndarray] = []
+    image_conds: list[np.ndarray | None] = []
+    audio_conds: list[np.ndarray | None] = []
+    scenarios: list[object] = []
     for path in shard_paths(root):
         report.shards += 1
         try:
@@ -91,11 +114,35 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
                 report.samples += 1
                 keys.append((s.key, s.shard))
                 rows.append(anomaly.features(s))
-                report.findings += [Finding(s.key, s.shard, "rule", name, reason)
-                                    for name, reason in rules.check(s, rule_cfg)]
+                meta = s.meta if isinstance(s.meta, dict) else {}
+                image_stats.append(conditional.image_features(s))
+                audio_stats.append(conditional.audio_features(s))
+                image_conds.append(conditional.image_condition(meta))
+                audio_conds.append(conditional.audio_condition(meta))
+                scenarios.append((str(meta.get("split", s.shard.rsplit("-", 1)[0])),
+                                  str(meta.get("scenario_id")), s.key.rsplit("_", 1)[0]))
+                report.findings += [_finding(s.key, s.shard, "rule", f)
+                                    for f in rules.check(s, rule_cfg)]
+                summary = temporal.summarize(s, temporal_cfg) if isinstance(s.meta, dict) \
+                    else None  # fmt: skip
+                if summary is not None:
+                    frames.append(summary)
         except (tarfile.TarError, OSError, EOFError) as exc:
             report.findings.append(Finding(path.name, path.name, "rule", UNREADABLE,
                                            f"{type(exc).__name__}: {exc}"))
+    report.findings += [_finding(k, sh, "sequence", f)
+                        for k, sh, f in temporal.check(frames, temporal_cfg)]
+    if keys:
+        for stats, conds, names, floors, what, check, same in (
+            (image_stats, image_conds, conditional.IMAGE_FEATURES, conditional.IMAGE_FLOORS,
+             "weather", "image_vs_weather", True),
+            (audio_stats, audio_conds, conditional.AUDIO_FEATURES, conditional.AUDIO_FLOORS,
+             "sound sources, speed and weather", "audio_vs_json", False),
+        ):  # fmt: skip
+            judged = conditional.judge(np.vstack(stats), conds, scenarios, names, floors, what,
+                                       check, conditional_cfg, same)  # fmt: skip
+            report.findings += [_finding(k, sh, "conditional", f)
+                                for (k, sh), fl in zip(keys, judged) for f in fl]
     if rows:
         flags, reasons = anomaly.flag(np.vstack(rows), anomaly_cfg)
         report.findings += [Finding(k, sh, "anomaly", "anomaly", r)

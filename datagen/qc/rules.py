@@ -1,74 +1,88 @@
-"""Rule-based checks of one decoded sample: each rule returns a reason string or None.
+"""Per-sample rules: what one decoded sample must satisfy on its own (DESIGN.md's schema).
 
-Rules encode what a valid sample must satisfy (DESIGN.md's shard schema): frames neither
-black nor saturated nor drowned in noise, the camera not inside geometry, the car upright
-and on the road, labels present and consistent with the masks, audio neither silent nor
-clipped, no NaN anywhere.
+Frames neither black nor saturated nor drowned in noise, the camera not inside geometry, the
+car upright and on the road, labels present, audio neither silent nor clipped, no NaN
+anywhere. Each rule returns a :class:`~datagen.qc.flag.Flag` (measured value and threshold)
+or None. The cross-modal checks live beside this module (``geometry``, ``photometric``,
+``audio_check``, ``caption_check``, ``temporal``); :func:`check` runs the per-sample ones.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from datagen.qc import audio_check, caption_check, ego_state, geometry, photometric
+from datagen.qc.flag import Flag, flag
 from datagen.qc.shardio import Decoded
 
 
 @dataclass(frozen=True)
 class RuleConfig:
-    """Thresholds of the rules (defaults suit 8-bit frames, depth in mm, 16-bit audio)."""
+    """Thresholds of the per-sample rules (8-bit frames, depth in metres, 16-bit audio) and
+    of the cross-modal checks."""
 
     black_mean: float = 6.0
     saturated_mean: float = 249.0
     min_frame_std: float = 1.0
     max_noise_sigma: float = 30.0
-    near_depth_mm: int = 300
+    near_depth_m: float = 0.3
     near_depth_fraction: float = 0.7
     max_lateral_offset_m: float = 12.0
     silent_rms: float = 1e-4
     clip_level: float = 0.999
     clipped_fraction: float = 0.01
+    geometry: geometry.GeometryConfig = field(default_factory=geometry.GeometryConfig)
+    photometric: photometric.PhotometricConfig = field(
+        default_factory=photometric.PhotometricConfig)
+    audio: audio_check.AudioConfig = field(default_factory=audio_check.AudioConfig)
+    ego: ego_state.EgoConfig = field(default_factory=ego_state.EgoConfig)
 
     def __post_init__(self) -> None:
         for name in ("black_mean", "saturated_mean", "max_noise_sigma", "near_depth_fraction",
-                     "silent_rms",
-                     "clip_level", "clipped_fraction", "max_lateral_offset_m"):
+                     "near_depth_m", "silent_rms", "clip_level", "clipped_fraction",
+                     "max_lateral_offset_m"):  # fmt: skip
             value = getattr(self, name)
             if not value > 0:
                 raise ValueError(f"RuleConfig.{name} must be > 0, got {value}")
         if self.black_mean >= self.saturated_mean:
             raise ValueError(f"RuleConfig.black_mean must be < saturated_mean, got "
-                             f"{self.black_mean}")
+                             f"{self.black_mean}")  # fmt: skip
 
 
-Rule = Callable[[Decoded, RuleConfig], str | None]
+Rule = Callable[[Decoded, RuleConfig], Flag | None]
 
 
-def decodable(s: Decoded, cfg: RuleConfig) -> str | None:
-    missing = [n for n in ("rgb", "depth", "seg", "inst", "audio", "meta")
-               if getattr(s, n) is None]
+def decodable(s: Decoded, cfg: RuleConfig) -> Flag | None:
     if s.errors:
-        return "undecodable " + ", ".join(s.errors)
-    return f"missing {', '.join(missing)}" if missing else None
+        return Flag("decodable", "undecodable " + ", ".join(s.errors), float(len(s.errors)),
+                    "allowed 0 files")  # fmt: skip
+    missing = [n for n in ("rgb", "depth_m", "seg", "inst", "audio", "meta")
+               if getattr(s, n) is None]  # fmt: skip
+    if missing:
+        return Flag("decodable", f"missing {', '.join(missing)}", float(len(missing)),
+                    "allowed 0 files")  # fmt: skip
+    return None
 
 
-def frame_exposure(s: Decoded, cfg: RuleConfig) -> str | None:
+def frame_exposure(s: Decoded, cfg: RuleConfig) -> Flag | None:
     if s.rgb is None:
         return None
     mean, std = float(s.rgb.mean()), float(s.rgb.std())
     if mean < cfg.black_mean:
-        return f"black frame (mean {mean:.1f})"
+        return flag("exposure", "black frame: mean", mean, f"must be >= {cfg.black_mean}", ".1f")
     if mean > cfg.saturated_mean:
-        return f"saturated frame (mean {mean:.1f})"
+        return flag("exposure", "saturated frame: mean", mean,
+                    f"must be <= {cfg.saturated_mean}", ".1f")  # fmt: skip
     if std < cfg.min_frame_std:
-        return f"flat frame (std {std:.2f})"
+        return flag("exposure", "flat frame: std", std, f"must be >= {cfg.min_frame_std}", ".2f")
     return None
 
 
-def sensor_noise(s: Decoded, cfg: RuleConfig) -> str | None:
+def sensor_noise(s: Decoded, cfg: RuleConfig) -> Flag | None:
     """A frame drowned in noise: the robust noise estimate from neighbouring pixels,
     median(|x[i+1] - x[i]|) / (0.6745 sqrt 2), far above the simulated sensor's grain (its
     night and storm presets stay below 20 DN on generated data; a broken sensor is higher)."""
@@ -76,70 +90,60 @@ def sensor_noise(s: Decoded, cfg: RuleConfig) -> str | None:
         return None
     diff = np.abs(np.diff(s.rgb[..., :3].astype(np.int16), axis=1))
     sigma = float(np.median(diff)) / (0.6745 * math.sqrt(2))
-    return f"noisy frame (noise sigma {sigma:.0f})" if sigma > cfg.max_noise_sigma else None
+    if sigma > cfg.max_noise_sigma:
+        return flag("sensor_noise", "noise sigma [DN]", sigma, f"allowed {cfg.max_noise_sigma}",
+                    ".1f")  # fmt: skip
+    return None
 
 
-def camera_in_geometry(s: Decoded, cfg: RuleConfig) -> str | None:
-    if s.depth is None:
+def camera_in_geometry(s: Decoded, cfg: RuleConfig) -> Flag | None:
+    if s.depth_m is None:
         return None
-    near = float(((s.depth > 0) & (s.depth < cfg.near_depth_mm)).mean())
-    return f"camera inside geometry ({near:.0%} of depth < {cfg.near_depth_mm} mm)" \
-        if near > cfg.near_depth_fraction else None
+    near = float(((s.depth_m > 0) & (s.depth_m < cfg.near_depth_m)).mean())
+    if near > cfg.near_depth_fraction:
+        return flag("camera_in_geometry", f"camera inside geometry: depth < {cfg.near_depth_m} m"
+                    " on", near, f"allowed {cfg.near_depth_fraction:.0%}", ".0%")  # fmt: skip
+    return None
 
 
-def ego_pose(s: Decoded, cfg: RuleConfig) -> str | None:
-    """Upside-down camera (its y axis, 'down', points up in the world) or car off the road."""
-    if s.meta is None:
+def ego_pose(s: Decoded, cfg: RuleConfig) -> Flag | None:
+    """Car off the road (the upside-down camera is :func:`datagen.qc.geometry.pose`)."""
+    if not isinstance(s.meta, dict):
         return None
-    t = s.meta.get("camera", {}).get("T_world_cam")
-    if isinstance(t, list) and len(t) == 16 and float(t[9]) > 0.5:  # R[2][1]: cam y . world z
-        return "car flipped (camera upside down)"
     offset = s.meta.get("road", {}).get("lateral_offset_m")
     if isinstance(offset, int | float) and abs(offset) > cfg.max_lateral_offset_m:
-        return f"car off the road (lateral offset {offset:.1f} m)"
+        return flag("ego_pose", "car off the road: lateral offset [m]", offset,
+                    f"allowed +-{cfg.max_lateral_offset_m}", ".1f")  # fmt: skip
     return None
 
 
-def labels(s: Decoded, cfg: RuleConfig) -> str | None:
-    if s.seg is None or s.inst is None or s.meta is None:
+def labels(s: Decoded, cfg: RuleConfig) -> Flag | None:
+    if s.seg is None:
         return None
-    if len(np.unique(s.seg)) < 2:
-        return "empty segmentation (one class only)"
-    objects = s.meta.get("objects", [])
-    mask_ids = set(np.unique(s.inst).tolist()) - {0}
-    meta_ids = {int(o.get("instance_id", -1)) for o in objects}
-    if mask_ids != meta_ids:
-        return f"instances in mask and metadata differ ({len(mask_ids)} vs {len(meta_ids)})"
-    return _boxes(s.inst, objects)
+    n = len(np.unique(s.seg))
+    return flag("labels", "empty segmentation: classes", n, "need >= 2", "d") if n < 2 else None
 
 
-def _boxes(inst: np.ndarray, objects: list[dict]) -> str | None:
-    for o in objects:
-        ys, xs = np.nonzero(inst == int(o["instance_id"]))
-        box = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
-        if [int(v) for v in o.get("bbox2d", [])] != box or o.get("visible_px") != len(xs):
-            return f"object {o['instance_id']} box or pixel count disagrees with its mask"
-    return None
-
-
-def audio(s: Decoded, cfg: RuleConfig) -> str | None:
+def audio(s: Decoded, cfg: RuleConfig) -> Flag | None:
     if s.audio is None:
         return None
     if s.audio.size == 0 or not np.isfinite(s.audio).all():
-        return "audio empty or not finite"
+        return Flag("audio", "audio empty or not finite", None, "finite, non-empty")
     rms = float(np.sqrt(np.mean(np.square(s.audio, dtype=np.float64))))
     if rms < cfg.silent_rms:
-        return f"silent audio (rms {rms:.1e})"
+        return flag("audio", "silent audio: rms", rms, f"must be >= {cfg.silent_rms:g}", ".1e")
     clipped = float((np.abs(s.audio) >= cfg.clip_level).mean())
-    return f"clipped audio ({clipped:.1%} at full scale)" if clipped > cfg.clipped_fraction \
-        else None
+    if clipped > cfg.clipped_fraction:
+        return flag("audio", "clipped audio: samples at full scale", clipped,
+                    f"allowed {cfg.clipped_fraction:.0%}", ".1%")  # fmt: skip
+    return None
 
 
-def finite_metadata(s: Decoded, cfg: RuleConfig) -> str | None:
+def finite_metadata(s: Decoded, cfg: RuleConfig) -> Flag | None:
     if s.meta is None:
         return None
     bad = _first_non_finite(s.meta, "json")
-    return f"non-finite value at {bad}" if bad else None
+    return Flag("nan", f"non-finite value at {bad}", None, "all finite") if bad else None
 
 
 def _first_non_finite(value: object, path: str) -> str | None:
@@ -170,11 +174,18 @@ RULES: dict[str, Rule] = {
 }
 
 
-def check(s: Decoded, cfg: RuleConfig) -> list[tuple[str, str]]:
-    """Every (rule, reason) that ``s`` fails."""
-    found = []
-    for name, rule in RULES.items():
-        reason = rule(s, cfg)
-        if reason:
-            found.append((name, reason))
+def check(s: Decoded, cfg: RuleConfig) -> list[Flag]:
+    """Every flag of ``s``: the per-sample rules, then the cross-modal checks of one sample
+    (geometry, captions, image vs weather, audio vs ego state and weather)."""
+    found = [f for rule in RULES.values() if (f := rule(s, cfg)) is not None]
+    if s.meta is None or not isinstance(s.meta, dict) or _first_non_finite(s.meta, "json"):
+        return found
+    for fn in (lambda: geometry.check(s, cfg.geometry), lambda: caption_check.check(s),
+               lambda: photometric.check(s, cfg.photometric),
+               lambda: audio_check.check(s, cfg.audio),
+               lambda: ego_state.check(s.meta, cfg.ego)):  # fmt: skip
+        try:
+            found += fn()
+        except (KeyError, TypeError, ValueError, IndexError) as exc:  # malformed metadata
+            found.append(Flag("schema", f"cannot cross-check: {type(exc).__name__}: {exc}"))
     return found

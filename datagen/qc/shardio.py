@@ -8,7 +8,6 @@ through a temporary name and a rename.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
@@ -19,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from datagen.qc import access
 
 
 @dataclass
@@ -40,7 +41,8 @@ class Decoded:
     key: str
     shard: str
     rgb: np.ndarray | None = None
-    depth: np.ndarray | None = None
+    depth_m: np.ndarray | None = None  # float32 metres, 0 = no hit (any stored encoding)
+    depth_max_m: float = float("inf")  # largest depth the stored encoding can hold
     seg: np.ndarray | None = None
     inst: np.ndarray | None = None
     audio: np.ndarray | None = None
@@ -69,21 +71,34 @@ def iter_raw(path: Path) -> Iterator[RawSample]:
 
 
 def decode(raw: RawSample, shard: str) -> Decoded:
+    """Decode every part of ``raw``; label files in any encoding :mod:`datagen.qc.access`
+    knows (``.npy``, ``.npy.gz``, ``.png``), depth converted to metres."""
     out = Decoded(key=raw.key, shard=shard)
-    for ext, attr in (("rgb.png", "rgb"), ("rgb.jpg", "rgb"), ("depth.npy.gz", "depth"),
-                      ("seg.png", "seg"), ("inst.npy.gz", "inst")):
+    for ext in ("rgb.png", "rgb.jpg", "seg.png"):
         data = raw.data(ext)
         if data is not None:
-            _set(out, attr, lambda d=data, e=ext: _array(e, d), ext)
-    audio = raw.data("audio.flac")
-    if audio is not None:
-        _set(out, "audio", lambda: _flac(audio, out), "audio.flac")
+            _set(out, ext.split(".")[0], lambda d=data: _image(d), ext)
     meta = raw.data("json")
     if meta is not None:
         _set(out, "meta", lambda: json.loads(meta), "json")
+    inst_ext = access.first_present(raw.files, access.INST_FILES)
+    if inst_ext is not None:
+        _set(out, "inst", lambda: access.read_array(inst_ext, raw.files[inst_ext][1]), inst_ext)
+    depth_ext = access.first_present(raw.files, access.DEPTH_FILES)
+    if depth_ext is not None:
+        _set(out, "depth_m", lambda: _depth(out, depth_ext, raw.files[depth_ext][1]), depth_ext)
+    audio = raw.data("audio.flac")
+    if audio is not None:
+        _set(out, "audio", lambda: _flac(audio, out), "audio.flac")
     text = raw.data("txt")
     out.text = text.decode("utf-8", "replace") if text is not None else ""
     return out
+
+
+def _depth(out: Decoded, ext: str, data: bytes) -> np.ndarray:
+    metres, out.depth_max_m = access.depth_metres(ext, access.read_array(ext, data),
+                                                  out.meta)  # fmt: skip
+    return metres
 
 
 def _set(out: Decoded, attr: str, fn: object, ext: str) -> None:
@@ -91,14 +106,6 @@ def _set(out: Decoded, attr: str, fn: object, ext: str) -> None:
         setattr(out, attr, fn())  # type: ignore[operator]
     except Exception as exc:  # any decoding failure is a finding, not a crash
         out.errors.append(f"{ext}: {type(exc).__name__}")
-
-
-def _array(ext: str, data: bytes) -> np.ndarray:
-    """Images with Pillow; depth.npy.gz (float32 m) as millimetres, the unit QC's rules use."""
-    if ext.endswith(".npy.gz"):
-        arr = np.lib.format.read_array(io.BytesIO(gzip.decompress(data)), allow_pickle=False)
-        return arr * np.float32(1000.0) if ext == "depth.npy.gz" else arr
-    return _image(data)
 
 
 def _image(data: bytes) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from datagen.qc import rules
-from datagen.qc.inject import FAULTS, evaluate_qc, inject_faults
+from datagen.qc.inject import FAULTS, SAMPLE_FAULTS, evaluate_qc, inject_faults
 from datagen.qc.report import drop_flagged, run_qc, write_list
 from datagen.qc.shardio import Decoded, RawSample, iter_decoded, iter_raw, write_raw
 from datagen.sample import Sample, encode_sample
@@ -103,18 +103,18 @@ def test_clean_data_raises_few_false_alarms(street: Path) -> None:
 def test_injected_faults_found_with_target_precision_and_recall(
     street: Path, tmp_path: Path
 ) -> None:
-    result = evaluate_qc(street, tmp_path / "broken", fraction=0.2, seed=1)
-    assert result["faults"] >= len(FAULTS)
+    result = evaluate_qc(street, tmp_path / "broken", fraction=0.2, seed=1, faults=SAMPLE_FAULTS)
+    assert result["faults"] >= len(SAMPLE_FAULTS)
     assert result["recall"] >= 0.95, result
     assert result["precision"] >= 0.9, result
 
 
-@pytest.mark.parametrize("fault", sorted(FAULTS))
+@pytest.mark.parametrize("fault", sorted(SAMPLE_FAULTS))
 def test_each_fault_is_caught(street: Path, tmp_path: Path, fault: str) -> None:
     src = tmp_path / "one"
     src.mkdir()
     raws = list(iter_raw(next(iter(sorted(street.glob("*.tar"))))))
-    FAULTS[fault](raws[5], rng_for(0, "t"))
+    SAMPLE_FAULTS[fault](raws[5], rng_for(0, "t"), list(raws))
     write_raw(src / "train-000000.tar", raws)
     assert f"train-000000.tar/{raws[5].key}" in run_qc(src).flagged
 
@@ -123,11 +123,13 @@ def test_rules_pass_a_clean_sample_and_name_the_broken_part(street: Path) -> Non
     first = next(iter_decoded(sorted(street.glob("*.tar"))))
     assert rules.check(first, rules.RuleConfig()) == []
     first.audio = np.zeros_like(first.audio)
-    assert [name for name, _ in rules.check(first, rules.RuleConfig())] == ["audio"]
+    found = rules.check(first, rules.RuleConfig())
+    assert [f.check for f in found] == ["audio"]
+    assert found[0].value == 0.0 and found[0].threshold == "must be >= 0.0001"
 
 
 def test_drop_rewrites_shards_without_flagged(street: Path, tmp_path: Path) -> None:
-    truth = inject_faults(street, tmp_path / "d", fraction=0.1, seed=2)
+    truth = inject_faults(street, tmp_path / "d", fraction=0.1, seed=2, faults=SAMPLE_FAULTS)
     report = run_qc(tmp_path / "d")
     dropped = drop_flagged(tmp_path / "d", report)
     assert dropped == len(report.flagged)
@@ -193,10 +195,35 @@ def test_generated_night_and_day_frames_raise_no_alarm(generated: Path) -> None:
 
 @pytest.mark.slow
 def test_generated_shards_meet_the_qc_target(generated: Path, tmp_path: Path) -> None:
-    result = evaluate_qc(generated, tmp_path / "broken", fraction=0.5, seed=3)
-    assert set(result["recall_by_fault"]) == set(FAULTS), result["recall_by_fault"]
+    result = evaluate_qc(generated, tmp_path / "broken", fraction=0.5, seed=3,
+                         faults=SAMPLE_FAULTS)  # fmt: skip
+    assert set(result["recall_by_fault"]) == set(SAMPLE_FAULTS), result["recall_by_fault"]
     assert result["recall"] >= 0.95, result
     assert result["precision"] >= 0.9, result
+
+
+# Cross-modal tuning faults that the rule checks catch on their own (the others, such as a
+# blurred or dark frame or a neighbour's audio, need the conditional statistics of a larger
+# data set: scripts/qc_heldout.py measures those).
+RULE_CAUGHT = ("labels_nudged", "box3d_far", "depth_mm", "focal_x2", "pitch_5deg",
+               "caption_neighbour", "weather_noon", "speed_kmh", "rpm_x2", "dead_column",
+               "phantom_crash")  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", RULE_CAUGHT)
+def test_cross_modal_tuning_fault_is_caught_on_generated_data(
+    generated: Path, tmp_path: Path, fault: str
+) -> None:
+    shard = sorted(generated.glob("*.tar"))[-1]  # heavy_rain: 2 scenarios x 3 frames
+    raws = list(iter_raw(shard))
+    target = next(r for r in raws if r.key.endswith("_00001"))
+    assert FAULTS[fault](target, rng_for(0, "cross"), [RawSample(r.key, dict(r.files))
+                                                        for r in raws]) is not False
+    (tmp_path / "d").mkdir()
+    write_raw(tmp_path / "d" / shard.name, raws)
+    report = run_qc(tmp_path / "d")
+    assert report.flagged == {f"{shard.name}/{target.key}"}, report.to_json()["findings"]
 
 
 def test_noise_rule_separates_sensor_grain_from_a_noise_drowned_frame() -> None:

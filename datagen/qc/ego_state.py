@@ -1,0 +1,67 @@
+"""The json's ego state against the vehicle model: engine speed, road speed and gear agree.
+
+The engine turns with the driven wheels through the gear (``sim.vehicle.powertrain``): with
+the wheels gripping, ``rpm / speed`` equals ``gear ratio x final drive x 60 / (2 pi r)`` of
+one of the shipped vehicles (r the tyre radius), unless the clutch slips at low engine speed
+(``rpm <= idle + throttle x 1500``). ``powertrain`` flags an rpm or speed that fits no vehicle
+in the stated gear, e.g. a speed in km/h stored as m/s, or an rpm from a wrong ratio.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from datagen.qc.flag import Flag, flag
+
+
+@dataclass(frozen=True)
+class EgoConfig:
+    ratio_tol: float = 0.08
+    min_speed_mps: float = 3.0
+    max_slip: float = 0.05
+    launch_rpm_span: float = 1500.0  # sim.vehicle.powertrain.LAUNCH_RPM_SPAN
+
+
+@lru_cache(maxsize=1)
+def rpm_per_mps() -> tuple[dict[int, tuple[float, ...]], float]:
+    """(gear -> rpm per m/s of each shipped vehicle, the highest idle rpm)."""
+    from sim.vehicle.config import preset, preset_names
+
+    table: dict[int, list[float]] = {}
+    idle = 0.0
+    for name in preset_names():
+        cfg = preset(name)
+        r, g = cfg.tire.radius_m, cfg.gearbox
+        idle = max(idle, float(cfg.engine.idle_rpm))
+        for i, ratio in enumerate(g.ratios, start=1):
+            table.setdefault(i, []).append(ratio * g.final_drive * 60.0 / (2 * math.pi * r))
+    return {k: tuple(sorted(v)) for k, v in table.items()}, idle
+
+
+def powertrain(meta: dict, cfg: EgoConfig) -> Flag | None:
+    ego = meta.get("ego", {})
+    try:
+        speed, rpm, gear = float(ego["speed_mps"]), float(ego["rpm"]), int(ego["gear"])
+        throttle = float(ego.get("throttle", 0.0))
+        slip = [abs(float(v)) for v in ego.get("wheel_slip", {}).get("ratio", [])]
+    except (KeyError, TypeError, ValueError):
+        return None
+    table, idle = rpm_per_mps()
+    if gear not in table or abs(speed) < cfg.min_speed_mps or (slip and max(slip) > cfg.max_slip):
+        return None
+    ratio = rpm / abs(speed)
+    best = min(table[gear], key=lambda c: abs(ratio / c - 1))
+    if abs(ratio / best - 1) <= cfg.ratio_tol:
+        return None
+    if ratio < best and rpm <= idle + throttle * cfg.launch_rpm_span + 100:
+        return None  # the clutch slips at low engine speed
+    options = ", ".join(f"{c:.0f}" for c in table[gear])
+    return flag("powertrain", f"rpm / speed = {rpm:.0f} / {speed:.1f} m/s in gear {gear}:", ratio,
+                f"vehicle models give {options} rpm per m/s +- {cfg.ratio_tol:.0%}", ".0f")
+
+
+def check(meta: dict, cfg: EgoConfig) -> list[Flag]:
+    f = powertrain(meta, cfg)
+    return [f] if f else []

@@ -1,0 +1,137 @@
+"""The image against the labels and the sensor model: per-sample photometric cross-checks.
+
+- ``label_alignment``: image edges must sit on the label boundaries (seg, instance and depth
+  discontinuities). The mean image gradient across the boundaries is measured with the labels
+  where they are and moved by up to ``search_px`` pixels; if a moved copy fits the image
+  clearly better, the labels and the image are out of register (or the image belongs to
+  another sample). Skipped in heavy snowfall, whose particles hide the scene's edges.
+- ``dead_pixels``: isolated pixels stuck at black or white (all channels), and rows or columns
+  of one constant colour that cross several semantic classes (a dead sensor line).
+
+Image statistics that depend on the weather (brightness, haze, noise, sharpness) are judged
+against similar samples of the same data set by :mod:`datagen.qc.conditional`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from datagen.qc.flag import Flag, flag
+
+
+@dataclass(frozen=True)
+class PhotometricConfig:
+    search_px: int = 6  # label shifts tried in each direction
+    align_gain: float = 1.05  # a shifted copy fitting this much better is a finding ...
+    align_min_shift_px: int = 2  # ... when it is at least this far from where labels are
+    depth_edge_log: float = 0.15  # |log(d1/d2)| above this is a depth boundary
+    snow_skip_intensity: float = 0.6  # no alignment check in snowfall at least this heavy
+    stuck_level: int = 5  # all channels <= this or >= 255 - this
+    stuck_contrast: int = 60  # ... and this far from the 3x3 median (and 5 noise sigmas)
+    stuck_fraction: float = 0.002
+    line_extreme_contrast: float = 40.0  # constant black/white line vs its neighbours
+
+
+def _shifted(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    h, w = a.shape
+    out = np.zeros_like(a)
+    src_y = slice(max(0, -dy), h - max(0, dy))
+    dst_y = slice(max(0, dy), h - max(0, -dy))
+    src_x = slice(max(0, -dx), w - max(0, dx))
+    dst_x = slice(max(0, dx), w - max(0, -dx))
+    out[dst_y, dst_x] = a[src_y, src_x]
+    return out
+
+
+def boundaries(seg: np.ndarray, inst: np.ndarray, depth: np.ndarray | None,
+               depth_edge_log: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Horizontal and vertical neighbour pairs that cross a label or depth boundary."""
+    lab = seg.astype(np.int64) * 70000 + inst.astype(np.int64)
+    bx = lab[:, 1:] != lab[:, :-1]
+    by = lab[1:, :] != lab[:-1, :]
+    if depth is not None and depth.shape == seg.shape:
+        d = np.where(depth > 0, depth, 1e4).astype(np.float64)
+        bx |= np.abs(np.log(d[:, 1:] / d[:, :-1])) > depth_edge_log
+        by |= np.abs(np.log(d[1:, :] / d[:-1, :])) > depth_edge_log
+    return bx, by
+
+
+def alignment_scores(rgb: np.ndarray, bx: np.ndarray, by: np.ndarray,
+                     search: int) -> dict[tuple[int, int], float]:  # fmt: skip
+    """Mean image gradient across the boundaries moved by (dy, dx), for |dy|, |dx| <= search."""
+    x = rgb[..., :3].astype(np.float32)
+    gx = np.abs(x[:, 1:] - x[:, :-1]).sum(-1)
+    gy = np.abs(x[1:, :] - x[:-1, :]).sum(-1)
+    out = {}
+    for dy in range(-search, search + 1):
+        for dx in range(-search, search + 1):
+            sx, sy = _shifted(bx, dy, dx), _shifted(by, dy, dx)
+            n = int(sx.sum() + sy.sum())
+            out[(dy, dx)] = float(gx[sx].sum() + gy[sy].sum()) / max(n, 1)
+    return out
+
+
+def label_alignment(s, cfg: PhotometricConfig) -> Flag | None:
+    if s.rgb is None or s.seg is None or s.inst is None or s.rgb.ndim != 3:
+        return None
+    if s.seg.shape != s.rgb.shape[:2] or s.inst.shape != s.seg.shape:
+        return Flag("label_alignment", f"image {s.rgb.shape[:2]} and labels {s.seg.shape} "
+                    "differ in size", None, "same size")  # fmt: skip
+    w = s.meta.get("weather", {}) if isinstance(s.meta, dict) else {}
+    if w.get("precip_type") == "snow" and float(w.get("precip_intensity", 0)) >= \
+            cfg.snow_skip_intensity:  # fmt: skip
+        return None
+    bx, by = boundaries(s.seg, s.inst, s.depth_m, cfg.depth_edge_log)
+    if bx.sum() + by.sum() < 10:
+        return None
+    scores = alignment_scores(s.rgb, bx, by, cfg.search_px)
+    best = max(scores, key=lambda k: (scores[k], -abs(k[0]) - abs(k[1])))
+    s0 = scores[(0, 0)]
+    gain = scores[best] / max(s0, 1e-6)
+    if max(abs(best[0]), abs(best[1])) >= cfg.align_min_shift_px and gain > cfg.align_gain:
+        return flag("label_alignment", f"image edges fit the labels moved by (dx, dy) = "
+                    f"({best[1]}, {best[0]}) px better than in place: gradient ratio", gain,
+                    f"allowed {cfg.align_gain}")  # fmt: skip
+    return None
+
+
+def dead_pixels(s, cfg: PhotometricConfig) -> Flag | None:
+    if s.rgb is None or s.rgb.ndim != 3 or min(s.rgb.shape[:2]) < 3:
+        return None
+    from scipy.ndimage import median_filter
+
+    x = s.rgb[..., :3].astype(np.int16)
+    med = median_filter(x, size=(3, 3, 1), mode="nearest")
+    extreme = (x.min(-1) >= 255 - cfg.stuck_level) | (x.max(-1) <= cfg.stuck_level)
+    sigma = float(np.median(np.abs(np.diff(x, axis=1)))) / (0.6745 * np.sqrt(2))
+    stuck = extreme & (np.abs(x - med).max(-1) > max(cfg.stuck_contrast, 5 * sigma))
+    frac = float(stuck.mean())
+    if frac > cfg.stuck_fraction:
+        return flag("dead_pixels", "isolated pixels stuck at black/white:", frac,
+                    f"allowed {cfg.stuck_fraction:.2%}", ".2%")  # fmt: skip
+    line = _dead_line(x, s.seg, cfg)
+    return Flag("dead_pixels", line, None, "no constant line across classes") if line else None
+
+
+def _dead_line(x: np.ndarray, seg: np.ndarray | None, cfg: PhotometricConfig) -> str | None:
+    for axis, name in ((0, "row"), (1, "column")):
+        a = x if axis == 0 else x.transpose(1, 0, 2)
+        lab = None if seg is None or seg.shape != x.shape[:2] else (seg if axis == 0 else seg.T)
+        const = np.flatnonzero((a == a[:, :1]).all(axis=(1, 2)))
+        for i in const:
+            classes = len(np.unique(lab[i])) if lab is not None else 1
+            nb = [a[j] for j in (i - 1, i + 1) if 0 <= j < len(a)]
+            contrast = float(np.mean([np.abs(a[i] - n).mean() for n in nb])) if nb else 0.0
+            value = a[i, 0]
+            extreme = bool((value <= cfg.stuck_level).all() or (value >= 255 - cfg.stuck_level)
+                           .all())  # fmt: skip
+            if classes >= 2 or (extreme and contrast > cfg.line_extreme_contrast):
+                return (f"{name} {i} is one constant colour {value.tolist()} across {classes} "
+                        f"classes (contrast to its neighbours {contrast:.0f} DN)")
+    return None
+
+
+def check(s, cfg: PhotometricConfig) -> list[Flag]:
+    return [f for f in (label_alignment(s, cfg), dead_pixels(s, cfg)) if f is not None]

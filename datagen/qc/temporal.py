@@ -1,0 +1,273 @@
+"""Consecutive frames of a scenario against each other and against the ego's motion.
+
+Frames of one scenario and camera (same split, ``scenario_id`` and camera name) are checked
+as a sequence, and a finding is pinned on the frame that disagrees:
+
+- ``motion_speed``: the ego's position moves by about ``speed x dt`` between frames; a frame's
+  json speed must fit the displacement of at least one adjacent interval (allowing for its
+  acceleration over half the interval);
+- ``motion_yaw``: likewise the heading change against the yaw rate;
+- ``camera_rig``: the camera is bolted to the car: its heading relative to the ego's yaw and
+  its offset from the ego's position (in the car's frame) stay put across the scenario and
+  match the camera preset's mount;
+- ``stale_frame``: an image (nearly) identical to another frame's while the car moved;
+- ``damage``: damage never decreases;
+- ``scenario_constants``: what a scenario fixes (its seeds, weather, driver, road kind, the
+  camera's intrinsics) is the same in every frame; a frame that disagrees with the others'
+  majority is flagged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from datagen.qc.flag import Flag, flag
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    speed_tol_mps: float = 0.4
+    speed_tol_rel: float = 0.05
+    yaw_tol_rad_s: float = 0.4
+    yaw_tol_rel: float = 0.5
+    heading_tol_deg: float = 1.0
+    offset_tol_m: float = 0.35
+    mount_tol_m: float = 0.4
+    stale_mad: float = 0.2  # mean |difference| [DN] below which two frames are the same image
+    stale_min_move_m: float = 0.5
+    thumb_px: int = 64
+
+
+@dataclass
+class FrameSummary:
+    key: str
+    shard: str
+    scenario: tuple[str, int, str]
+    frame: int
+    time_s: float
+    position: np.ndarray
+    speed: float
+    accel: float
+    yaw: float
+    yaw_rate: float
+    T: np.ndarray | None
+    damage: dict
+    thumb: np.ndarray | None
+    constants: dict[str, str]
+
+
+CONSTANT_FIELDS = (("seed",), ("dataset_seed",), ("weather",), ("driver", "style"),
+                   ("road", "kind"), ("camera", "fx"), ("camera", "fy"), ("camera", "cx"),
+                   ("camera", "cy"), ("camera", "width"), ("camera", "height"))  # fmt: skip
+
+
+def _constants(meta: dict) -> dict[str, str]:
+    import json
+
+    out = {}
+    for path in CONSTANT_FIELDS:
+        v: object = meta
+        for p in path:
+            v = v.get(p) if isinstance(v, dict) else None
+        out[".".join(path)] = json.dumps(v, sort_keys=True)
+    return out
+
+
+def _thumb(rgb: np.ndarray | None, size: int) -> np.ndarray | None:
+    if rgb is None or rgb.ndim != 3:
+        return None
+    h, w = rgb.shape[:2]
+    fy, fx = max(1, h // size), max(1, w // size)
+    x = rgb[: h - h % fy, : w - w % fx, :3].astype(np.float32)
+    return x.reshape(x.shape[0] // fy, fy, x.shape[1] // fx, fx, 3).mean(axis=(1, 3))
+
+
+def summarize(s, cfg: TemporalConfig) -> FrameSummary | None:
+    """What the sequence checks need of one sample (None when its json lacks it)."""
+    m = s.meta
+    try:
+        ego, cam = m["ego"], m["camera"]
+        split = str(m.get("split", s.shard.rsplit("-", 1)[0]))
+        T = np.array(cam["T_world_cam"], dtype=np.float64).reshape(4, 4)
+        return FrameSummary(
+            s.key, s.shard, (split, int(m["scenario_id"]), str(cam.get("name", ""))),
+            int(m["frame"]), float(m["time_s"]), np.array(ego["position"], dtype=np.float64),
+            float(ego["speed_mps"]), float(ego.get("accel_mps2", 0.0)), float(ego["yaw"]),
+            float(ego.get("yaw_rate", 0.0)), T if np.isfinite(T).all() else None,
+            dict(ego.get("damage", {})), _thumb(s.rgb, cfg.thumb_px), _constants(m))  # fmt: skip
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _wrap(a: float) -> float:
+    return (a + math.pi) % (2 * math.pi) - math.pi
+
+
+def _rig(f: FrameSummary) -> tuple[float, np.ndarray] | None:
+    """(camera heading - ego yaw [rad], camera position - ego position in the ego's yaw frame)."""
+    if f.T is None:
+        return None
+    fwd = f.T[:3, 2]
+    heading = math.atan2(fwd[1], fwd[0])
+    d = f.T[:3, 3] - f.position
+    c, s = math.cos(f.yaw), math.sin(f.yaw)
+    return _wrap(heading - f.yaw), np.array([c * d[0] + s * d[1], -s * d[0] + c * d[1], d[2]])
+
+
+def _motion(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
+    found: dict[int, Flag] = {}
+    for i, f in enumerate(frames):
+        fits, seen, worst = False, False, None
+        for j in (i - 1, i + 1):
+            if not 0 <= j < len(frames):
+                continue
+            g = frames[j]
+            dt = abs(g.time_s - f.time_s)
+            if dt <= 1e-6:
+                continue
+            seen = True
+            v = float(np.linalg.norm(g.position[:2] - f.position[:2])) / dt
+            tol = abs(f.accel) * dt / 2 + cfg.speed_tol_mps + cfg.speed_tol_rel * abs(f.speed)
+            if abs(abs(f.speed) - v) <= tol:
+                fits = True
+            elif worst is None or abs(abs(f.speed) - v) < abs(abs(f.speed) - worst[0]):
+                worst = (v, tol, j)
+        if seen and not fits and worst is not None:
+            v, tol, j = worst
+            found[i] = flag("motion_speed", f"json speed {f.speed:.2f} m/s vs {v:.2f} m/s moved "
+                            f"between frames {f.frame} and {frames[j].frame}: difference",
+                            abs(abs(f.speed) - v), f"allowed {tol:.2f} m/s")  # fmt: skip
+    return found
+
+
+def _yaw(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
+    found: dict[int, Flag] = {}
+    for i, f in enumerate(frames):
+        fits, seen, rate = False, False, 0.0
+        for j in (i - 1, i + 1):
+            if not 0 <= j < len(frames):
+                continue
+            g = frames[j]
+            dt = g.time_s - f.time_s
+            if abs(dt) <= 1e-6:
+                continue
+            seen = True
+            rate = _wrap(g.yaw - f.yaw) / dt
+            if abs(rate - f.yaw_rate) <= cfg.yaw_tol_rad_s + cfg.yaw_tol_rel * abs(f.yaw_rate):
+                fits = True
+        if seen and not fits:
+            found[i] = flag("motion_yaw", f"json yaw rate {f.yaw_rate:.3f} rad/s vs heading change "
+                            f"{rate:.3f} rad/s: difference", abs(rate - f.yaw_rate),
+                            f"allowed {cfg.yaw_tol_rad_s} rad/s + {cfg.yaw_tol_rel:.0%}")
+    return found
+
+
+def _camera_rig(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
+    from sim.camera import CAMERA_PRESETS
+
+    rigs = [_rig(f) for f in frames]
+    found: dict[int, Flag] = {}
+    mount = CAMERA_PRESETS.get(frames[0].scenario[2])
+    for i, r in enumerate(rigs):
+        if r is None:
+            continue
+        head, off = r
+        others = [x for k, x in enumerate(rigs) if k != i and x is not None]
+        if mount is not None:
+            _, (mx, my, _), (_, _, myaw) = mount
+            dh = math.degrees(_wrap(head - myaw))
+            if abs(dh) > cfg.heading_tol_deg:
+                found[i] = flag("camera_rig", "camera heading - ego yaw - mount yaw [deg]", dh,
+                                f"allowed +-{cfg.heading_tol_deg}")  # fmt: skip
+                continue
+            dxy = float(np.hypot(off[0] - mx, off[1] - my))
+            if dxy > cfg.mount_tol_m:
+                found[i] = flag("camera_rig", f"camera offset from the ego ({off[0]:.2f}, "
+                                f"{off[1]:.2f}) m vs mount ({mx}, {my}) m: distance", dxy,
+                                f"allowed {cfg.mount_tol_m} m")  # fmt: skip
+                continue
+        if len(others) >= 2:
+            med_h = float(np.median([x[0] for x in others]))
+            med_o = np.median(np.array([x[1] for x in others]), axis=0)
+            dh = math.degrees(_wrap(head - med_h))
+            do = float(np.linalg.norm(off - med_o))
+            if abs(dh) > cfg.heading_tol_deg:
+                found[i] = flag("camera_rig", "camera heading relative to the car vs the "
+                                "scenario's other frames [deg]", dh,
+                                f"allowed +-{cfg.heading_tol_deg}")  # fmt: skip
+            elif do > cfg.offset_tol_m:
+                found[i] = flag("camera_rig", "camera offset from the car vs the scenario's other "
+                                "frames [m]", do, f"allowed {cfg.offset_tol_m}")  # fmt: skip
+    return found
+
+
+def _stale(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
+    found: dict[int, Flag] = {}
+    for i, f in enumerate(frames):
+        if f.thumb is None:
+            continue
+        for j in range(i):
+            g = frames[j]
+            if g.thumb is None or g.thumb.shape != f.thumb.shape:
+                continue
+            moved = float(np.linalg.norm(f.position - g.position))
+            if moved < cfg.stale_min_move_m:
+                continue
+            mad = float(np.abs(f.thumb - g.thumb).mean())
+            if mad < cfg.stale_mad:
+                found[i] = flag("stale_frame", f"image repeats frame {g.frame} although the car "
+                                f"moved {moved:.1f} m: mean |difference| [DN]", mad,
+                                f"must be >= {cfg.stale_mad}")  # fmt: skip
+                break
+    return found
+
+
+def _damage(frames: list[FrameSummary]) -> dict[int, Flag]:
+    found: dict[int, Flag] = {}
+    for i in range(1, len(frames)):
+        a, b = frames[i - 1].damage, frames[i].damage
+        drop = max((float(a[z]) - float(b.get(z, 0.0)) for z in a), default=0.0)
+        if drop > 1e-6:
+            found[i] = flag("damage", f"damage fell since frame {frames[i - 1].frame} by", drop,
+                            "damage never decreases")  # fmt: skip
+    return found
+
+
+def _scenario_constants(frames: list[FrameSummary]) -> dict[int, Flag]:
+    found: dict[int, Flag] = {}
+    if len(frames) < 3:
+        return found
+    for name in frames[0].constants:
+        values = [f.constants[name] for f in frames]
+        top = max(set(values), key=values.count)
+        if values.count(top) * 2 <= len(values):
+            continue
+        for i, v in enumerate(values):
+            if v != top and i not in found:
+                found[i] = flag("scenario_constants", f"json {name} differs from the scenario's "
+                                f"other frames ({v[:60]} vs {top[:60]}); frames disagreeing:",
+                                len(values) - values.count(top),
+                                "a scenario fixes it for every frame", "d")  # fmt: skip
+    return found
+
+
+def check(summaries: list[FrameSummary], cfg: TemporalConfig) -> list[tuple[str, str, Flag]]:
+    """(key, shard, flag) for every frame that disagrees with its scenario's other frames."""
+    groups: dict[tuple[str, int, str], list[FrameSummary]] = {}
+    for f in summaries:
+        groups.setdefault(f.scenario, []).append(f)
+    out = []
+    for frames in groups.values():
+        frames.sort(key=lambda f: (f.time_s, f.frame))
+        if len(frames) < 2:
+            if frames:
+                found = _camera_rig(frames, cfg)
+                out += [(frames[i].key, frames[i].shard, fl) for i, fl in found.items()]
+            continue
+        for found in (_motion(frames, cfg), _yaw(frames, cfg), _camera_rig(frames, cfg),
+                      _stale(frames, cfg), _damage(frames), _scenario_constants(frames)):
+            out += [(frames[i].key, frames[i].shard, fl) for i, fl in found.items()]
+    return out
