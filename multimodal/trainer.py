@@ -354,7 +354,9 @@ class Trainer:
                 del batches  # shut this epoch's loader workers down now
                 self.flush(writer, bar)
                 self.save()
-            summary = self._finish(elapsed(start), stall)
+                if cfg.val and self.step < cfg.total_steps and self.env.world_size == 1:
+                    self._validate_epoch(writer)  # TensorBoard: validation between epochs
+            summary = self._finish(elapsed(start), stall, writer)
         finally:
             if writer is not None:
                 writer.close()
@@ -411,7 +413,7 @@ class Trainer:
                 "steady_stall_fraction_per_rank": [None if r[1] < 0 else r[1] for r in rows],
                 "peak_memory_mib_per_rank": [r[2] for r in rows]}  # fmt: skip
 
-    def _finish(self, seconds: float, stall: float) -> dict:
+    def _finish(self, seconds: float, stall: float, writer=None) -> dict:
         global_batch = self.cfg.batch_size * self.cfg.accum * self.env.world_size
         steady = steady_throughput(self.history[self.run_from :], global_batch)
         stats = self._device_stats(stall / seconds, steady["steady_stall_fraction"])
@@ -436,6 +438,8 @@ class Trainer:
             training_curve(self.history, self.out / "training_curve.png")
         if self.cfg.val:
             summary["val"] = self._validate()
+        if writer is not None:
+            self._tensorboard_end(writer, summary)
         atomic_write_json(self.out / "summary.json", summary)
         return summary
 
@@ -447,6 +451,42 @@ class Trainer:
                            self.env.device, self.out / "plots")  # fmt: skip
         atomic_write_json(self.out / "val_metrics.json", metrics)
         return metrics
+
+    # ---- TensorBoard: validation, hyper-parameters, samples (multimodal/tensorboard.py) ----
+    def _val_loss(self) -> dict:
+        from multimodal.data import eval_loader
+        from multimodal.tensorboard import validation_loss
+
+        cfg = data_config(self.cfg, self.model_cfg, self.cfg.val, train=False)
+        return validation_loss(self.model, self.tokenizer, eval_loader(cfg), self.cfg,
+                               self.env.device)  # fmt: skip
+
+    def _validate_epoch(self, writer) -> None:
+        """Validation between epochs (one process): loss and metrics to TensorBoard only."""
+        from multimodal.evaluate import evaluate
+        from multimodal.tensorboard import log_validation
+
+        if writer is None:
+            return
+        cfg = data_config(self.cfg, self.model_cfg, self.cfg.val, train=False)
+        metrics = evaluate(self.model, self.tokenizer, cfg, self.prompts, self.env.device)
+        log_validation(writer, {**metrics, **self._val_loss()}, self.step)
+        self._window_start = time.perf_counter()  # validating is not training throughput
+
+    def _tensorboard_end(self, writer, summary: dict) -> None:
+        """The final validation (with its loss), a few samples and the hyper-parameters."""
+        from multimodal.tensorboard import log_hparams, log_samples, log_validation
+
+        try:
+            val = {**summary["val"], **self._val_loss()} if self.cfg.val else {}
+            if val:
+                log_validation(writer, val, self.step)
+            log_samples(writer, self.cfg.val or self.cfg.train, self.step)
+            log_hparams(writer, to_jsonable(self.cfg), {**summary, "val": val})
+        except Exception as exc:  # the run itself is done: say so, keep its summary
+            import logging
+
+            logging.getLogger(__name__).warning("TensorBoard extras not written: %s", exc)
 
 
 class Lazy:
