@@ -145,15 +145,48 @@ def plot_grid(stats: CardStats, out: Path) -> str:
     return "samples.png"
 
 
+CARD_LICENSE = "apache-2.0"  # the generator's licence; the data's owner may choose another
+
+
+def split_sizes(root: Path) -> dict[str, dict[str, int]]:
+    """Per split (the shard name's prefix) ``{num_examples, num_bytes}``: samples from the
+    manifest, else by counting the shards' json members; bytes of the shard files."""
+    import tarfile
+
+    sizes: dict[str, dict[str, int]] = {}
+    manifest = root / MANIFEST
+    shards = json.loads(manifest.read_text()).get("shards", []) if manifest.is_file() else []
+    counts = {s["name"]: int(s["samples"]) for s in shards if "name" in s and "samples" in s}
+    for path in sorted(root.glob("*.tar")):
+        if path.name not in counts:
+            with tarfile.open(path) as tar:
+                counts[path.name] = sum(m.name.endswith(".json") for m in tar)
+        split = sizes.setdefault(path.name.rsplit("-", 1)[0], {"num_examples": 0, "num_bytes": 0})
+        split["num_examples"] += counts[path.name]
+        split["num_bytes"] += path.stat().st_size
+    return sizes
+
+
 def front_matter(root: Path) -> str:
-    """The card's YAML front matter: the features of the first shard's samples."""
+    """The card's YAML front matter (Hugging Face hub conventions): the features of the first
+    shard's samples and the splits with their sizes (``dataset_info``), the data files of each
+    split (``configs``, paths relative to DIR), licence, name and tags."""
     import yaml
 
     from datagen.reader import shard_features
 
     first = sorted(root.glob("*.tar"))[0]
-    body = yaml.safe_dump({"dataset_info": {"features": shard_features(first)}},
-                          sort_keys=False)  # fmt: skip
+    sizes = split_sizes(root)
+    info = {"features": shard_features(first),
+            "splits": [{"name": k, **n} for k, n in sizes.items()]}
+    body = yaml.safe_dump({
+        "dataset_info": info,
+        "configs": [{"config_name": "default", "data_files": [
+            {"split": k, "path": f"{k}-*.tar"} for k in sizes]}],
+        "license": CARD_LICENSE,
+        "pretty_name": f"drivesynth {root.resolve().name}",
+        "tags": ["synthetic", "driving", "multimodal", "webdataset"],
+    }, sort_keys=False)  # fmt: skip
     return f"---\n{body}---\n"
 
 
