@@ -132,8 +132,11 @@ def test_second_run_keeps_unchanged_shards_and_redoes_changed_ones(ds: Path,
     data = tmp_path / "ds"
     shutil.copytree(ds, data)
     out = tmp_path / "site"
-    first = build_site(data, out)
+    first = build_site(data, out, workers=2)  # shards in two processes
     assert (first["rebuilt"], first["kept"]) == (3, 0)
+    serial = tmp_path / "serial"
+    build_site(data, serial)
+    assert (out / "data" / "index.js").read_bytes() == (serial / "data" / "index.js").read_bytes()
     thumb = next(out.glob("samples/train-000001/*/thumb.jpg"))
     stamp = thumb.stat().st_mtime_ns
     again = build_site(data, out)
