@@ -167,13 +167,52 @@ def copy_static(out: Path) -> None:
     write_bytes(out / "viewer" / "db_bar.png", assets.png_bytes(db_bar))
 
 
-def index_payload(root: Path, records: list[dict], qc_path: Path | None,
+def index_payload(root: Path | list[Path], records: list[dict], qc_path: Path | list | None,
                   page_size: int) -> dict:  # fmt: skip
     for i, r in enumerate(records):
         r["i"] = i
-    return {"dataset": root.resolve().name, "samples": len(records), "facets": FACETS,
-            "counts": facet_counts(records), "qc_report": str(qc_path) if qc_path else None,
+    roots = [root] if isinstance(root, Path | str) else list(root)
+    reports = [qc_path] if isinstance(qc_path, Path | str) else list(qc_path or [])
+    return {"dataset": " + ".join(Path(r).resolve().name for r in roots),
+            "samples": len(records), "facets": FACETS, "counts": facet_counts(records),
+            "qc_report": ", ".join(str(q) for q in reports) or None,
             "page_size": page_size, "records": records}  # fmt: skip
+
+
+def dataset_shards(roots: list[Path]) -> list[Path]:
+    """The shards of every folder; shard names must not repeat across folders (the split
+    prefix tells them apart: one folder per split is the usual layout)."""
+    shards: list[Path] = []
+    for root in roots:
+        if not root.is_dir():
+            raise ValueError(f"{root} is not a directory")
+        found = sorted(root.glob("*.tar"))
+        if not found:
+            raise ValueError(f"{root} holds no shards (*.tar)")
+        shards += found
+    names = [p.name for p in shards]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"shard names repeat across the folders: {', '.join(repeated)}")
+    return shards
+
+
+def qc_findings(roots: list[Path], qc: Path | None
+                ) -> tuple[list[Path], dict | None, set[str] | None]:  # fmt: skip
+    """The QC reports used (``qc`` for every folder, else each folder's qc.json), their
+    findings, and the shards they cover (None: all)."""
+    if qc is not None:
+        return [qc], load_qc(qc), None
+    reports, findings, checked = [], {}, set()
+    for root in roots:
+        report = find_qc_report(root)
+        if report is None:
+            continue
+        reports.append(report)
+        checked |= {p.name for p in root.glob("*.tar")}
+        for where, found in load_qc(report).items():
+            findings.setdefault(where, []).extend(found)
+    return (reports, findings, checked) if reports else ([], None, None)
 
 
 NAV_FIELDS = ("i", "shard", "key", "dir", "scenario", "camera", "frame", "time_s", "error",
@@ -190,24 +229,21 @@ def write_index(out: Path, payload: dict) -> None:
     write_bytes(out / "data" / "nav.js", js_call("DS.nav", small).encode("utf-8"))
 
 
-def build_site(root: Path, out: Path, qc: Path | None = None, workers: int = 1,
+def build_site(root: Path | list[Path], out: Path, qc: Path | None = None, workers: int = 1,
                thumb_px: int = DEFAULT_THUMB_PX, page_size: int = DEFAULT_PAGE_SIZE,
                force: bool = False) -> dict:  # fmt: skip
-    """Write (or update) the site; return ``{samples, shards, rebuilt, kept, seconds}``."""
+    """Write (or update) the site over one data set folder or several (e.g. one per split);
+    return ``{samples, shards, rebuilt, kept, errors, seconds}``."""
     import time
 
     start = time.perf_counter()
-    root, out = Path(root), Path(out)
-    if not root.is_dir():
-        raise ValueError(f"{root} is not a directory")
-    shards = sorted(root.glob("*.tar"))
-    if not shards:
-        raise ValueError(f"{root} holds no shards (*.tar)")
+    roots = [Path(root)] if isinstance(root, Path | str) else [Path(r) for r in root]
+    out = Path(out)
     if workers < 1 or thumb_px < 16 or page_size < 1:
         raise ValueError("workers must be >= 1, thumb-px >= 16 and page-size >= 1, got "
                          f"{workers}, {thumb_px}, {page_size}")  # fmt: skip
-    qc_path = qc if qc is not None else find_qc_report(root)
-    findings = load_qc(qc_path) if qc_path is not None else None
+    shards = dataset_shards(roots)
+    qc_paths, findings, checked = qc_findings(roots, qc)
     check_output(out, force)
     out.mkdir(parents=True, exist_ok=True)
     state = read_state(out)
@@ -226,9 +262,9 @@ def build_site(root: Path, out: Path, qc: Path | None = None, workers: int = 1,
     for name in set(old) - set(shas):  # shards no longer in the data set
         shutil.rmtree(out / "samples" / Path(name).stem, ignore_errors=True)
     records = [dict(r) for p in shards for r in results[p.name]]
-    attach_qc(records, findings)
+    attach_qc(records, findings, checked)
     copy_static(out)
-    write_index(out, index_payload(root, records, qc_path, page_size))
+    write_index(out, index_payload(roots, records, qc_paths, page_size))
     new_state = {"format": STATE_FORMAT, "thumb_px": thumb_px,
                  "shards": {n: {"sha256": shas[n], "records": results[n]} for n in shas}}
     write_bytes(out / "data" / "state.json", json.dumps(new_state).encode("utf-8"))

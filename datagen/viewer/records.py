@@ -18,6 +18,7 @@ FACETS: dict[str, str] = {
 }
 MULTI_VALUED = ("events", "qc")
 QC_CLEAN = "none"
+QC_UNCHECKED = "unchecked"  # a folder without a report, next to one with
 QC_DEFAULT_NAMES = ("qc.json", "qc/report.json")
 
 
@@ -76,13 +77,18 @@ def load_qc(path: Path) -> dict[tuple[str, str], list[dict]]:
     return out
 
 
-def attach_qc(records: list[dict], findings: dict[tuple[str, str], list[dict]] | None) -> None:
+def attach_qc(records: list[dict], findings: dict[tuple[str, str], list[dict]] | None,
+              checked: set[str] | None = None) -> None:  # fmt: skip
     """Set each record's ``qc`` (sorted check names, ``[QC_CLEAN]`` when none) and, for
-    flagged ones, ``qc_detail``; without a report, ``qc`` is empty (no QC filter then)."""
+    flagged ones, ``qc_detail``; without a report, ``qc`` is empty (no QC filter then).
+    ``checked``: the shards a report covers (None: all); others get ``[QC_UNCHECKED]``."""
     for r in records:
         r.pop("qc_detail", None)
         if findings is None:
             r["qc"] = []
+            continue
+        if checked is not None and r["shard"] not in checked:
+            r["qc"] = [QC_UNCHECKED]
             continue
         found = findings.get((r["shard"], r["key"]), []) + findings.get((r["shard"], ""), [])
         if found:

@@ -1,7 +1,7 @@
 """``drivesynth view DIR --rerun FILE.rrd``: a Rerun recording of a data set.
 
-Per scenario (entity ``scenario_NNNNNNNN``), on the timelines ``frame`` (sequence) and
-``time`` (simulated seconds)::
+Per split and scenario (entity ``SPLIT/scenario_NNNNNNNN``: scenario ids restart in each
+split), on the timelines ``frame`` (sequence) and ``time`` (simulated seconds)::
 
     .../world                         z up (Rerun's RIGHT_HAND_Z_UP)
     .../world/CAMERA                  T_world_cam as a transform + the pinhole (OpenCV axes,
@@ -27,8 +27,8 @@ import numpy as np
 SCALARS = ("speed_mps", "steer", "throttle", "brake")
 
 
-def scenario_path(scenario_id: int) -> str:
-    return f"scenario_{scenario_id:08d}"
+def scenario_path(split: str, scenario_id: int) -> str:
+    return f"{split}/scenario_{scenario_id:08d}"
 
 
 def import_rerun():
@@ -40,10 +40,10 @@ def import_rerun():
     return rr
 
 
-def log_sample(rr, rec, sample, path: list) -> None:
+def log_sample(rr, rec, sample, split: str, path: list) -> None:
     """Log one decoded sample; ``path`` is the scenario's ego positions so far."""
     meta = sample.meta
-    base = scenario_path(int(meta["scenario_id"]))
+    base = scenario_path(split, int(meta["scenario_id"]))
     cam = meta["camera"]
     name = cam.get("name", "camera")
     rec.set_time("frame", sequence=int(meta["frame"]))
@@ -81,27 +81,27 @@ def log_sample(rr, rec, sample, path: list) -> None:
                                                level="INFO"))  # fmt: skip
 
 
-def write_recording(root: str | Path, out: str | Path, force: bool = False) -> dict:
-    """Write the recording of every sample in ``root``; ``{samples, scenarios}``."""
+def write_recording(root: str | Path | list, out: str | Path, force: bool = False) -> dict:
+    """Write the recording of every sample in ``root`` (a folder or several);
+    ``{samples, scenarios, skipped}``."""
     from datagen.sample import SampleError, decode_sample
     from datagen.shards import iter_files
+    from datagen.viewer.html import dataset_shards
+    from datagen.viewer.records import split_of
 
     rr = import_rerun()
-    root, out = Path(root), Path(out)
-    if not root.is_dir():
-        raise ValueError(f"{root} is not a directory")
-    shards = sorted(root.glob("*.tar"))
-    if not shards:
-        raise ValueError(f"{root} holds no shards (*.tar)")
+    roots = [Path(root)] if isinstance(root, Path | str) else [Path(r) for r in root]
+    out = Path(out)
+    shards = dataset_shards(roots)
     if out.exists() and not force:
         raise ValueError(f"{out} exists: pass --force to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
-    rec = rr.RecordingStream("drivesynth", recording_id=root.resolve().name)
+    rec = rr.RecordingStream("drivesynth", recording_id="+".join(r.resolve().name for r in roots))
     rec.set_log_time_enabled(False)  # the recording's timelines are the simulation's
     rec.save(tmp)
     logged_context = False
-    paths: dict[int, list] = {}
+    paths: dict[str, list] = {}
     count = skipped = 0
     try:
         for shard in shards:
@@ -111,16 +111,16 @@ def write_recording(root: str | Path, out: str | Path, force: bool = False) -> d
                 except SampleError:
                     skipped += 1
                     continue
-                sid = int(sample.meta["scenario_id"])
-                if sid not in paths:
-                    rec.log(f"{scenario_path(sid)}/world", rr.ViewCoordinates.RIGHT_HAND_Z_UP,
-                            static=True)  # fmt: skip
+                split = split_of(shard.name, sample.meta)
+                base = scenario_path(split, int(sample.meta["scenario_id"]))
+                if base not in paths:
+                    rec.log(f"{base}/world", rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)
                 if not logged_context:
                     classes = sample.meta.get("classes") or []
                     rec.log("/", rr.AnnotationContext(
                         [(c["id"], c["name"], tuple(c["color"])) for c in classes]), static=True)
                     logged_context = True
-                log_sample(rr, rec, sample, paths.setdefault(sid, []))
+                log_sample(rr, rec, sample, split, paths.setdefault(base, []))
                 count += 1
         rec.flush()
         rec.disconnect()

@@ -170,6 +170,26 @@ def test_qc_report_findings_become_a_filter(ds: Path, tmp_path: Path) -> None:
     assert index["counts"]["qc"]["test_check"] == 1
 
 
+def test_one_site_over_one_folder_per_split(ds: Path, tmp_path: Path) -> None:
+    val = tmp_path / "val"
+    assert main(["generate", "--out", str(val), "--split", "val", "--scenarios", "1",
+                 "--frames", "2", "--image-size", "64", "--seed", "5", "--workers", "0",
+                 "--no-progress", "--no-card"]) == 0  # fmt: skip
+    (val / "qc.json").write_text(json.dumps({"findings": [
+        {"shard": "val-000000.tar", "key": "00000000_front_00001", "source": "rule",
+         "check": "test_check", "reason": "made by the test"}]}))
+    out = tmp_path / "site"
+    assert main(["view", str(ds), str(val), "--html", str(out)]) == 0
+    index = read_js(out / "data" / "index.js", "DS.index")
+    assert index["counts"]["split"] == {"train": 18, "val": 2}
+    assert index["qc_report"] == str(val / "qc.json")
+    flagged = [r["key"] for r in index["records"] if "test_check" in r["qc"]]
+    assert flagged == ["00000000_front_00001"]
+    assert index["counts"]["qc"] == {"none": 1, "test_check": 1, "unchecked": 18}
+    assert all((out / r["dir"] / "sample.js").is_file() for r in index["records"])
+    assert main(["view", str(ds), str(ds), "--html", str(tmp_path / "o")]) == 2  # same shards
+
+
 def test_undecodable_sample_is_listed_as_an_error(ds: Path, tmp_path: Path) -> None:
     data = tmp_path / "ds"
     data.mkdir()

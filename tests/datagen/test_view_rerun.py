@@ -48,7 +48,7 @@ def test_recording_holds_every_frame_with_its_camera_and_labels(recording) -> No
     path, decoded, _ = recording
     data = rows(path)
     for _, s in decoded:
-        base = f"/scenario_{s.meta['scenario_id']:08d}"
+        base = f"/train/scenario_{s.meta['scenario_id']:08d}"
         frame = s.meta["frame"]
         cam = s.meta["camera"]
         node = f"{base}/world/{cam['name']}"
@@ -85,7 +85,7 @@ def test_recording_holds_every_frame_with_its_camera_and_labels(recording) -> No
         assert texts == [f"[{c['family']}] {c['text']}" for c in s.meta["captions"]]
     scenarios = {s.meta["scenario_id"] for _, s in decoded}
     for sid in scenarios:
-        strips = data[f"/scenario_{sid:08d}/world/ego/path"]
+        strips = data[f"/train/scenario_{sid:08d}/world/ego/path"]
         last = strips[-1]["LineStrips3D:strips"][0]
         frames = [s for _, s in decoded if s.meta["scenario_id"] == sid]
         assert np.asarray(last) == pytest.approx(

@@ -233,7 +233,11 @@
       qc.append(DS.el("h2", {}, "QC findings"));
       const ul = DS.el("ul");
       for (const f of r.qc_detail || []) ul.append(DS.el("li", {}, f.check + " (" + f.source + "): " + f.reason));
-      if (!(r.qc_detail || []).length) ul.append(DS.el("li", { "class": "muted" }, "none"));
+      if (!(r.qc_detail || []).length) {
+        const unchecked = (r.qc || []).indexOf("unchecked") >= 0;
+        ul.append(DS.el("li", { "class": "muted" },
+          unchecked ? "not checked (no QC report for this folder)" : "none"));
+      }
       qc.append(ul);
     }
     $("json").textContent = JSON.stringify(s.meta, null, 2);
