@@ -12,6 +12,10 @@ check) and builds and runs under a plain default ``onnxruntime.InferenceSession`
 process (:func:`check_models`) before this process opens a session on it, so a model that
 crashes onnxruntime fails the export with one line instead of killing it. The bundle is
 refused at once when ``out`` exists (unless ``overwrite``), before any work.
+
+The manifest's ``bundle`` section carries the bundle's id, version and lineage (parent
+bundle, checkpoint, data set manifests; :mod:`edge.lineage`), and with a signing key the
+bundle is signed (``signature.json``) before it is renamed into place (docs/bundle.md).
 """
 
 from __future__ import annotations
@@ -350,9 +354,20 @@ def export_bundle(
     cfg: ExportConfig,
     overwrite: bool = False,
     source: dict[str, Any] | None = None,
+    bundle: dict[str, Any] | None = None,
+    sign_key: Path | None = None,
 ) -> dict[str, Any]:
-    """Write the bundle at ``out`` atomically; returns its manifest."""
+    """Write the bundle at ``out`` atomically; returns its manifest.
+
+    ``bundle``: the manifest's version and lineage section (:func:`edge.lineage.bundle_section`;
+    default: version 1, no parent); ``sign_key``: an Ed25519 private key (PEM) to sign with.
+    """
     check_destination(out, overwrite)
+    from edge.lineage import bundle_section
+
+    if bundle is None:
+        bundle = bundle_section(checkpoint_sha256=(source or {}).get("checkpoint_sha256"))
+    signer = _signer(sign_key)
     model = model.float().eval()
     image_cfg, audio_cfg = preprocess_configs(config)
     reference = torch_embeddings(model, tokenizer, heldout)
@@ -378,6 +393,7 @@ def export_bundle(
         write_heldout(tmp / HELDOUT_FILE, heldout, inputs, image_cfg, prompts)
         scale = float(model.scales()["image_text"].detach()) if hasattr(model, "scales") else 100.0
         manifest = {
+            "bundle": bundle,
             "versions": _versions(), "source": source or {}, "embed_dim": config.embed_dim,
             "preprocess": {"image": image_cfg.to_dict(), "audio": audio_cfg.to_dict(),
                            "text": {"context_length": config.context_length,
@@ -389,11 +405,24 @@ def export_bundle(
                        "modalities": ["image", "audio"]}
                 for task, by_label in prompts.items()}},
         }  # fmt: skip
-        finalize(tmp, manifest, out, overwrite)
+        finalize(tmp, manifest, out, overwrite, sign=signer)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    written = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    manifest.update(bundle=written["bundle"], files=written["files"])  # the stamped id
     return manifest
+
+
+def _signer(sign_key: Path | None) -> Any:
+    """``finalize``'s signing callback for the private key at ``sign_key`` (loaded now, so a
+    bad key fails before the export's work)."""
+    if sign_key is None:
+        return None
+    from edge.runtime.signing import load_private_key, write_signature
+
+    key = load_private_key(sign_key)
+    return lambda folder, manifest: write_signature(folder, manifest, key)
 
 
 def export_checkpoint(
@@ -403,9 +432,20 @@ def export_checkpoint(
     calib_urls: str | None,
     cfg: ExportConfig,
     overwrite: bool = False,
+    parent: Path | None = None,
+    version: int | None = None,
+    data_manifests: tuple[Path, ...] | list[Path] = (),
+    sign_key: Path | None = None,
 ) -> dict[str, Any]:
-    """Load a training checkpoint and export it, parity on ``data_urls``."""
+    """Load a training checkpoint and export it, parity on ``data_urls``; the bundle's
+    version follows ``parent``'s (or is ``version``), its lineage names the data manifests
+    found beside the shards and ``data_manifests``; ``sign_key`` signs it."""
     check_destination(out, overwrite)
+    from edge.lineage import bundle_section, data_lineage
+
+    _signer(sign_key)  # a bad key, parent or data manifest fails before any work
+    bundle = bundle_section(parent, version)
+    bundle["lineage"]["data"] = data_lineage(checkpoint, data_urls, calib_urls, data_manifests)
     from multimodal.checkpoint import checkpoint_prompts, load_checkpoint
     from multimodal.data import LABEL_FIELDS
 
@@ -431,8 +471,9 @@ def export_checkpoint(
 
     source = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha256_file(checkpoint),
               "heldout": data_urls, "calib": calib_urls or data_urls}  # fmt: skip
+    bundle["lineage"]["checkpoint_sha256"] = source["checkpoint_sha256"]
     return export_bundle(model, config, tokenizer, checkpoint_prompts(checkpoint), heldout,
-                         calib, out, cfg, overwrite, source)  # fmt: skip
+                         calib, out, cfg, overwrite, source, bundle, sign_key)  # fmt: skip
 
 
 __all__ = ["ExportConfig", "Samples", "VARIANTS", "export_bundle", "export_checkpoint",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sim.arguments import comma_list
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -27,6 +29,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--heldout", type=int, default=64, help="held-out samples for parity")
     p.add_argument("--calib-samples", type=int, default=64, help="calibration samples")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
+    p.add_argument("--parent", type=Path, default=None, metavar="BUNDLE",
+                   help="the bundle this one succeeds: its id goes in the lineage and the "
+                        "version becomes its version + 1 (default: no parent, version 1)")
+    p.add_argument("--bundle-version", type=int, default=None, metavar="N",
+                   help="bundle version (an int > the parent's; default: parent's + 1, or 1)")
+    p.add_argument("--data-manifest", type=comma_list(Path, "path"), default=None,
+                   metavar="FILES",
+                   help="comma-separated data set manifests (generate's manifest.json) that "
+                        "trained the checkpoint, recorded in the lineage besides those found "
+                        "beside the checkpoint's training shards and --data/--calib "
+                        "(default: none)")
+    p.add_argument("--sign-key", type=Path, default=None, metavar="KEY",
+                   help="Ed25519 private key (PEM, 'drivesynth edge keygen') to sign the "
+                        "bundle with (default: unsigned)")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -37,9 +53,15 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = ExportConfig(quantize=args.quantize, heldout=args.heldout, calib=args.calib_samples)
     manifest = export_checkpoint(args.checkpoint, args.out, args.data, args.calib, cfg,
-                                 overwrite=args.overwrite)  # fmt: skip
+                                 overwrite=args.overwrite, parent=args.parent,
+                                 version=args.bundle_version,
+                                 data_manifests=args.data_manifest or (),
+                                 sign_key=args.sign_key)  # fmt: skip
     for tower, spec in manifest["towers"].items():
         parts = [f"{v}: cos {e['cosine_to_fp32_mean']:.4f}" for v, e in spec["variants"].items()]
         print(f"{tower:5s} ({spec['exporter']}) " + ", ".join(parts))
-    print(f"bundle written to {args.out}")
+    ident = manifest["bundle"]
+    signed = " (signed)" if args.sign_key else ""
+    print(f"bundle written to {args.out}: version {ident['version']}, "
+          f"id {ident['id'][:12]}{signed}")
     return 0

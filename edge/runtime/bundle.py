@@ -5,16 +5,20 @@ Layout::
     BUNDLE/manifest.json          format, versions, preprocessing, towers, labels, sha256s
     BUNDLE/<tower>.<variant>.onnx image / audio / text towers, variants fp32, fp16, int8
     BUNDLE/labels.npz             precomputed text embeddings of the zero-shot prompts
+    BUNDLE/signature.json         optional ed25519 signature of the manifest (signing.py)
 
 ``manifest["files"]`` maps every other file of the folder to its sha256; :func:`load_bundle`
-refuses a bundle where a listed file is missing, altered, or an unlisted file is present.
+refuses a bundle where a listed file is missing, altered, or an unlisted file is present
+(the manifest and ``signature.json`` excepted). The full format, with its versioning rules,
+is documented in docs/bundle.md.
 Every path the manifest names (``files`` keys, tower files, labels, held-out set) must be a
 plain relative name that resolves inside the folder, without symbolic links, and the towers,
 labels and held-out files must be among the checksummed ``files``; a bundle holding a link, a
 device or a FIFO is refused, and so is a manifest with missing sections or wrong types.
 Bundles are written to a sibling temporary folder and renamed into place, and the manifest is
 rewritten through a temporary file and ``os.replace``, so a reader never sees half a bundle;
-both get the permissions the user's umask gives a new folder or file.
+both get the permissions the user's umask gives a new folder or file. A manifest with a
+``bundle`` section gets its id stamped there (:mod:`edge.runtime.identity`) when written.
 """
 
 from __future__ import annotations
@@ -28,15 +32,20 @@ import shutil
 import stat
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
+from edge.runtime.identity import stamp_id
+
 FORMAT = "drivesynth-edge-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+SIGNATURE = "signature.json"  # not listed in the manifest: it signs the manifest
+UNLISTED = (MANIFEST, SIGNATURE)
 TOWERS = ("image", "audio", "text")
 VARIANTS = ("fp32", "fp16", "int8", "int8_qdq")
 OPTIMIZATION_LEVELS = ("none", "basic", "extended", "all")
@@ -65,11 +74,12 @@ def tower_file(tower: str, variant: str) -> str:
 
 
 def checksum_folder(folder: Path) -> dict[str, str]:
-    """sha256 of every regular file under ``folder`` except the manifest (sorted POSIX paths)."""
+    """sha256 of every regular file under ``folder`` except the manifest and signature
+    (sorted POSIX paths)."""
     sums = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder).as_posix()
-        if rel != MANIFEST:
+        if rel not in UNLISTED:
             sums[rel] = sha256_file(path)
     return sums
 
@@ -137,11 +147,23 @@ def staging_dir(out: Path) -> Path:
     return tmp
 
 
-def finalize(staging: Path, manifest: dict[str, Any], out: Path, overwrite: bool) -> Path:
-    """Checksum ``staging``, write its manifest and rename it to ``out``."""
+def finalize(
+    staging: Path,
+    manifest: dict[str, Any],
+    out: Path,
+    overwrite: bool,
+    sign: Callable[[Path, dict[str, Any]], Any] | None = None,
+) -> Path:
+    """Checksum ``staging``, write its manifest (its ``bundle.id`` stamped when it has a
+    ``bundle`` section), call ``sign(staging, manifest)`` if given (it writes the signature
+    before anyone can see the bundle) and rename it to ``out``."""
     manifest = dict(manifest, format=FORMAT, format_version=FORMAT_VERSION)
     manifest["files"] = checksum_folder(staging)
+    if isinstance(manifest.get("bundle"), dict):
+        manifest = stamp_id(json_safe(manifest))  # the id of the JSON a reader will see
     write_json_atomic(staging / MANIFEST, manifest)
+    if sign is not None:
+        sign(staging, json.loads((staging / MANIFEST).read_text(encoding="utf-8")))
     if out.exists():
         if not overwrite:
             shutil.rmtree(staging)
@@ -244,8 +266,9 @@ def verify(folder: Path, manifest: dict[str, Any]) -> None:
     present = _present_files(folder)
     for rel, expected in sorted(listed.items()):
         path = member_path(folder, rel, "files entry")
-        if rel == MANIFEST:
-            raise _fail(folder, f"files entry {rel!r} names the manifest itself: refusing")
+        if rel in UNLISTED:
+            raise _fail(folder, f"files entry {rel!r} names the manifest or its signature: "
+                                "refusing")  # fmt: skip
         if not isinstance(expected, str) or not _SHA256.match(expected):
             raise _fail(folder, f"files entry {rel!r} has no sha256 hex digest ({expected!r})")
         if rel not in present:
@@ -258,7 +281,7 @@ def verify(folder: Path, manifest: dict[str, Any]) -> None:
                 f"bundle {folder}: checksum mismatch for {rel} "
                 f"(expected {expected[:12]}…, got {actual[:12]}…): refusing a tampered bundle"
             )
-    extra = sorted(present - set(listed) - {MANIFEST})
+    extra = sorted(present - set(listed) - set(UNLISTED))
     if extra:
         raise BundleError(f"bundle {folder}: unlisted file {extra[0]}: refusing a tampered bundle")
 

@@ -67,3 +67,26 @@ def test_full_commands_name_the_extra(edge_venv: Path, tmp_path: Path) -> None:
         assert out.returncode == 2, (argv, out.stderr)
         assert len(lines) == 1 and "pip install 'drivesynth[full]'" in lines[0], out.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_signed_update_and_feedback_in_edge_only_install(edge_venv: Path, tmp_path: Path) -> None:
+    """The board's whole loop with only the edge extra: keys, signing, a verified install,
+    a run of the installed bundle logging feedback (cryptography is in the edge lock)."""
+    from boardkit import versioned_bundle, write_inputs
+
+    exe = str(edge_venv / "bin" / "drivesynth")
+    bundle = versioned_bundle(tmp_path / "v1", version=1)
+    write_inputs(tmp_path / "in", 2)
+    key, board, fb = tmp_path / "k.pem", tmp_path / "board", tmp_path / "fb"
+    for argv in (["edge", "keygen", "--out", str(key)],
+                 ["edge", "sign", "--bundle", str(bundle), "--key", str(key)],
+                 ["edge", "update", "--bundle", str(bundle), "--into", str(board),
+                  "--public-key", f"{key}.pub"],
+                 ["edge", "run", "--bundle", str(board), "--inputs", str(tmp_path / "in"),
+                  "--feedback", str(fb), "--feedback-criteria", "low_cosine",
+                  "--min-cosine", "1"]):  # fmt: skip
+        out = _run([exe, *argv], cwd=tmp_path)
+        assert out.returncode == 0, (argv, out.stderr)
+    report = json.loads(out.stdout)
+    assert report["bundle"]["version"] == 1 and report["feedback"]["counts"]["logged"] == 2
+    assert (fb / "feedback-000000.tar").is_file()
