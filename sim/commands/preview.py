@@ -78,11 +78,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must be a .png file, got {args.out}")
     check_output_file(Path(args.out), "--out", args.force)
     from sim.camera import preset_camera
+
+    # Names first (no pybullet yet: its import prints a banner on stderr).
+    cams = tuple(preset_camera(n.strip(), args.image_size) for n in args.cameras.split(","))
+    params = _weather_params(args.weather)
     from sim.preview import camera_row, compose
     from sim.scenario import Scenario, ScenarioConfig
 
-    cams = tuple(preset_camera(n.strip(), args.image_size) for n in args.cameras.split(","))
-    params = _weather_params(args.weather)
     if args.all_weather:
         return _all_weather(args, cams[0])
     rows = []

@@ -85,7 +85,7 @@ AUDIO = {
                 "non-finite"),
     "inf.wav": (_audio(np.r_[np.zeros(15999), np.inf].astype(np.float32), fmt="WAV",
                        subtype="FLOAT"), "non-finite"),
-    "rate.flac": (_audio(np.zeros(8000, np.float32), rate=8000), "sample rate"),
+    "rate.flac": (_audio(np.zeros(800, np.float32), rate=1000), "sample rate"),
 }  # fmt: skip
 
 
