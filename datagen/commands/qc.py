@@ -6,12 +6,23 @@ import argparse
 from pathlib import Path
 
 DESCRIPTION = """\
-Check every sample of the shards in DIR: rule checks (black or saturated frames, camera
-inside geometry, car flipped or off the road, empty or inconsistent labels, silent or
-clipped audio, NaN, undecodable files, unreadable shards) and an anomaly model fitted on the
-data set's own statistics (robust z-scores and an IsolationForest). Prints a summary;
+Check every sample of the shards in DIR, and above all that its parts agree:
+- per sample: black/saturated/noisy frames, stuck pixels and dead lines, camera inside
+  geometry or upside down, car off the road, silent or clipped audio, NaN, undecodable files;
+- geometry: intrinsics vs image size and field of view; ground depth vs the road plane seen
+  through the recorded intrinsics and pose; sky vs no-hit depth; each instance mask inside its
+  projected 3D box, its depth within the box's depth, bbox2d tight; world vs camera boxes;
+- image edges vs label boundaries; captions, statement by statement, vs the json; engine tone
+  vs rpm, sound events vs weather, crash vs damage; rpm vs speed and gear;
+- per scenario: speed vs displacement, yaw rate vs heading, camera rig vs the car, repeated
+  frames, weather and intrinsics equal in every frame;
+- image and audio statistics vs samples of other scenarios whose json says the same;
+- an anomaly model on the data set's own statistics; with --model CKPT, a trained drivesynth
+  checkpoint scores image-text, audio-text and image-audio agreement.
+Every finding names its check, the measured value and the threshold. Prints a summary;
 --list/--json write the findings; --drop rewrites the shards atomically without the flagged
-samples. --inject-eval measures QC by breaking a copy of the data with known faults."""
+samples. --inject-eval measures QC by breaking a copy of the data with its tuning faults
+(held-out measurement: scripts/qc_heldout.py)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--inject-eval", type=Path, default=None, metavar="WORK_DIR",
                    help="copy the data to WORK_DIR with injected faults; print precision/recall")
     p.add_argument("--card", action="store_true", help="(re)write the dataset card DIR/card/")
+    p.add_argument("--model", type=Path, default=None, metavar="CKPT",
+                   help="a trained drivesynth checkpoint: also flag samples whose image, audio "
+                        "and caption the model finds not to belong together")
+    p.add_argument("--device", default="cpu", help="device for --model (cpu, cuda)")
     p.set_defaults(func=handle)
 
 
@@ -36,12 +51,20 @@ def handle(args: argparse.Namespace) -> int:
 
     if not args.dir.is_dir():
         raise ValueError(f"{args.dir} is not a directory")
+    model_cfg = None
+    if args.model is not None:
+        if not args.model.is_file():
+            raise ValueError(f"--model {args.model}: no such checkpoint")
+        from datagen.qc.model_check import ModelCheckConfig
+
+        model_cfg = ModelCheckConfig(device=args.device)
     if args.inject_eval is not None:
         from datagen.qc.inject import evaluate_qc
 
-        print(json.dumps(evaluate_qc(args.dir, args.inject_eval), indent=2))
+        print(json.dumps(evaluate_qc(args.dir, args.inject_eval, model=args.model,
+                                     model_cfg=model_cfg), indent=2))  # fmt: skip
         return 0
-    report = run_qc(args.dir)
+    report = run_qc(args.dir, model=args.model, model_cfg=model_cfg)
     summary = report.to_json()
     print(f"{summary['samples']} samples in {summary['shards']} shards, "
           f"{summary['flagged']} flagged: {summary['by_check']}")

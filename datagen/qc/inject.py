@@ -348,10 +348,11 @@ def inject_faults(src: Path, dst: Path, fraction: float, seed: int,
 
 
 def evaluate_qc(src: Path, work: Path, fraction: float = 0.1, seed: int = 0,
-                faults: dict[str, Fault] | None = None) -> dict:  # fmt: skip
+                faults: dict[str, Fault] | None = None, model: Path | None = None,
+                model_cfg=None) -> dict:  # fmt: skip
     """Inject faults into a copy of ``src`` under ``work``; QC's precision/recall on them."""
     truth = inject_faults(src, work, fraction, seed, faults)
-    report = run_qc(work)
+    report = run_qc(work, model=model, model_cfg=model_cfg)
     result = precision_recall(report.flagged, set(truth))
     per_fault: dict[str, list[int]] = {}
     for key, fault in truth.items():

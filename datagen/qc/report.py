@@ -89,11 +89,13 @@ def _finding(key: str, shard: str, source: str, f: Flag) -> Finding:
 def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
            anomaly_cfg: anomaly.AnomalyConfig | None = None,
            temporal_cfg: temporal.TemporalConfig | None = None,
-           conditional_cfg: conditional.ConditionalConfig | None = None) -> QCReport:
+           conditional_cfg: conditional.ConditionalConfig | None = None,
+           model: Path | None = None, model_cfg=None) -> QCReport:
     """Check every sample of every shard in ``root``: per-sample rules and cross-checks, then
     each scenario's frames as a sequence, then each sample's image and audio statistics
     against samples whose json says the same (:mod:`datagen.qc.conditional`), then the
-    anomaly model on the data set's own statistics."""
+    anomaly model on the data set's own statistics, and with ``model`` (a drivesynth
+    checkpoint) the learned image/audio/text agreement (:mod:`datagen.qc.model_check`)."""
     rule_cfg = rule_cfg or rules.RuleConfig()
     anomaly_cfg = anomaly_cfg or anomaly.AnomalyConfig()
     temporal_cfg = temporal_cfg or temporal.TemporalConfig()
@@ -143,6 +145,11 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
                                        check, conditional_cfg, same)  # fmt: skip
             report.findings += [_finding(k, sh, "conditional", f)
                                 for (k, sh), fl in zip(keys, judged) for f in fl]
+    if model is not None:
+        from datagen.qc import model_check
+
+        report.findings += [_finding(k, sh, "model", f)
+                            for k, sh, f in model_check.check(root, Path(model), model_cfg)]
     if rows:
         flags, reasons = anomaly.flag(np.vstack(rows), anomaly_cfg)
         report.findings += [Finding(k, sh, "anomaly", "anomaly", r)

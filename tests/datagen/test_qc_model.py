@@ -1,0 +1,97 @@
+"""QC's learned cross-modal check (``qc --model CKPT``): the rank logic on known embeddings,
+and the whole path (project checkpoint loader, preprocessing, towers) on real shards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from datagen.qc.model_check import ModelCheckConfig, judge
+
+torch = pytest.importorskip("torch")
+
+
+def embeddings(n: int = 80, dim: int = 16, seed: int = 0) -> dict:
+    """Image, audio and text of each sample near a shared per-sample vector."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(n, dim))
+    out = {"ids": [(f"{i:08d}_front_00000", "s.tar", ("t", str(i))) for i in range(n)]}
+    for name in ("image", "audio", "text"):
+        x = base + 0.3 * rng.normal(size=base.shape)
+        out[name] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return out
+
+
+def test_the_modality_that_disagrees_is_named() -> None:
+    embs = embeddings()
+    cfg = ModelCheckConfig(gallery=32)
+    assert judge(embs, cfg) == []
+    for i in range(10):
+        embs["audio"][i] = embs["audio"][40 + i]  # samples 0-9 got another sample's audio
+        embs["text"][10 + i] = embs["text"][60 + i]  # samples 10-19 another's caption
+    found = {int(key[:8]): f for key, _, f in judge(embs, cfg)}
+    assert set(found) <= set(range(20)) and len(found) >= 10, sorted(found)  # ~70 % expected
+    for i, f in found.items():
+        assert f.reason.startswith("audio fits" if i < 10 else "text fits"), f.reason
+        assert f.threshold == "mean rank share <= 30%" and f.value > 0.3
+
+
+def test_config_validates() -> None:
+    with pytest.raises(ValueError, match="ModelCheckConfig.rank_threshold"):
+        ModelCheckConfig(rank_threshold=1.5)
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("pybullet")
+    from datagen.builder import weather_presets
+    from datagen.generate import build_shard
+    from datagen.plan import GenerateConfig, make_plan
+
+    root = tmp_path_factory.mktemp("model") / "data"
+    root.mkdir()
+    cfg = GenerateConfig(scenarios=6, frames=2, image_size=48, seed=2, split="m",
+                         weather_presets=weather_presets(), samples_per_shard=12)  # fmt: skip
+    for shard in make_plan(cfg):
+        build_shard(shard, str(root))
+    return root
+
+
+def untrained_checkpoint(path: Path) -> Path:
+    """A checkpoint in the trainer's format (random tiny towers): enough to exercise loading,
+    preprocessing and embedding; what it flags means nothing."""
+    from multimodal.checkpoint import FORMAT_VERSION, save_atomic
+    from multimodal.configs import ModelConfig
+    from multimodal.model import TriModalModel
+
+    torch.manual_seed(0)
+    config = ModelConfig(image_size=48, vision_patch=8)
+    model = TriModalModel(config)
+    save_atomic({"format": FORMAT_VERSION, "model": model.state_dict(),
+                 "model_config": config.to_dict(), "prompts": {}}, path)  # fmt: skip
+    return path
+
+
+@pytest.mark.slow
+def test_model_check_runs_through_qc_and_the_command(shards: Path, tmp_path: Path) -> None:
+    import json
+
+    from datagen.qc.model_check import embed
+    from datagen.qc.report import run_qc
+    from edge.cli import main
+
+    ckpt = untrained_checkpoint(tmp_path / "ckpt.pt")
+    embs = embed(shards, ckpt, ModelCheckConfig())
+    assert len(embs["ids"]) == 12 and embs["image"].shape == embs["text"].shape
+    assert np.allclose(np.linalg.norm(embs["audio"], axis=1), 1.0, atol=1e-4)
+    report = run_qc(shards, model=ckpt, model_cfg=ModelCheckConfig(gallery=8))
+    for f in report.findings:
+        if f.source == "model":
+            assert f.check == "model_agreement" and f.threshold and f.value is not None
+    assert main(["qc", str(shards), "--model", str(ckpt), "--json", str(tmp_path / "r.json")]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["samples"] == 12
+    assert main(["qc", str(shards), "--model", str(tmp_path / "missing.pt")]) == 2
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    assert main(["qc", str(shards), "--model", str(tmp_path / "bad.pt")]) == 2
