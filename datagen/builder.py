@@ -15,6 +15,7 @@ from typing import Any
 
 from datagen.plan import ScenarioItem
 from sim.seeding import rng_for
+from sim.timing import stage
 
 AUDIO_SAMPLE_RATE = 16000
 
@@ -48,13 +49,15 @@ def sample_metadata(sample: Any) -> dict:
 
 def scenario_config(item: ScenarioItem) -> Any:
     """The :class:`sim.scenario.ScenarioConfig` of ``item``: its seed, road kind, weather,
-    driver style and vehicle, one square camera of ``image_size`` pixels."""
-    from sim.camera import CameraConfig
+    driver style and vehicle, its rig of square ``image_size`` cameras (presets of
+    ``sim.camera``, rendered with ``item.renderer``)."""
+    from sim.camera import preset_camera
     from sim.scenario import ScenarioConfig
 
-    camera = CameraConfig(width=item.image_size, height=item.image_size)
+    cameras = tuple(preset_camera(name, item.image_size, renderer=item.renderer)
+                    for name in item.cameras)  # fmt: skip
     return ScenarioConfig(
-        seed=item.seed, road_kind=item.road_kind, cameras=(camera,),
+        seed=item.seed, road_kind=item.road_kind, cameras=cameras,
         weather=item.weather_state(), driver_style=item.driver_style,
         vehicle_preset=item.vehicle_preset,
     )  # fmt: skip
@@ -70,7 +73,8 @@ def build_scenario_samples(item: ScenarioItem) -> list[Any]:
         frames = list(scenario.run_frames(item.frames))
         trace = scenario.trace.finalize()
     audio_cfg = AudioConfig(sample_rate=AUDIO_SAMPLE_RATE)
-    wave = synthesize(trace, audio_cfg, rng_for(item.seed, "audio"))
+    with stage("audio"):
+        wave = synthesize(trace, audio_cfg, rng_for(item.seed, "audio"))
     return [
         frame_sample(item, frame, name, weather, wave, trace, audio_cfg)
         for frame in frames
@@ -113,12 +117,14 @@ def frame_sample(
     view = frame.renders[camera]
     cam_json = view.camera_json()
     rng = rng_for(item.seed, "weather_fx", frame.index, camera)
-    rgb = apply_weather(
-        view.rgb, view.depth, view.semantic, cam_json, weather, rng, ego_motion(frame.ego)
-    )
+    with stage("weather"):
+        rgb = apply_weather(
+            view.rgb, view.depth, view.semantic, cam_json, weather, rng, ego_motion(frame.ego)
+        )
     duration = audio_cfg.clip_s
-    audio = clip(wave, frame.time_s, duration, audio_cfg.sample_rate)
-    sounds = clip_events(trace, frame.time_s, duration, audio_cfg)
+    with stage("audio"):
+        audio = clip(wave, frame.time_s, duration, audio_cfg.sample_rate)
+        sounds = clip_events(trace, frame.time_s, duration, audio_cfg)
     events = [e for e in trace.events if frame.time_s - duration < e["time_s"] <= frame.time_s]
     meta = frame_metadata(
         item, frame, camera_metadata(cam_json), frame.objects[camera], weather, events
@@ -129,7 +135,8 @@ def frame_sample(
         "events": list(sounds),
     }
     rng_cap = rng_for(item.seed, "captions", frame.index, camera)
-    meta["captions"] = generate_captions(meta, rng_cap, item.caption_families or None)
+    with stage("captions"):
+        meta["captions"] = generate_captions(meta, rng_cap, item.caption_families or None)
     return Sample(
         key=f"{item.scenario_id:08d}_{camera}_{frame.index:05d}",
         rgb=rgb,
@@ -154,7 +161,7 @@ def frame_metadata(
     from sim.classes import class_table
     from sim.weather.metadata import weather_metadata
 
-    return {
+    meta = {
         "seed": item.seed,
         "dataset_seed": item.dataset_seed,
         "scenario_id": item.scenario_id,
@@ -170,3 +177,6 @@ def frame_metadata(
         "events": events,
         "classes": class_table(),
     }
+    if getattr(frame, "rig", None):  # the camera rig's extrinsics (sim.camera.rig_metadata)
+        meta["rig"] = frame.rig
+    return meta

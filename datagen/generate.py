@@ -409,6 +409,8 @@ def _progress(todo: list[ShardPlan], split: str, enabled: bool) -> object:
     from datagen.builder import cameras_per_frame
 
     total = sum(s.frames for s in todo) * cameras_per_frame()
+    if todo and todo[0].scenarios:  # a rig gives one sample per camera and frame
+        total = sum(i.frames * len(i.cameras) for s in todo for i in s.scenarios)
     return tqdm(total=total, unit="sample", disable=not enabled, smoothing=0.1,
                 desc=f"generate {split}", file=sys.stderr)
 

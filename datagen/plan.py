@@ -29,7 +29,7 @@ class GenerateConfig:
 
     ``weather`` is a preset name or ``"random"`` (one preset drawn per scenario from
     ``weather_presets``); ``samples_per_shard`` is a target: shards hold whole scenarios,
-    ``max(1, samples_per_shard // frames)`` of them.
+    ``max(1, samples_per_shard // (frames * len(cameras)))`` of them.
     """
 
     scenarios: int
@@ -44,6 +44,8 @@ class GenerateConfig:
     driver_style: str = RANDOM
     road_kind: str = RANDOM
     vehicle_preset: str = RANDOM
+    cameras: tuple[str, ...] = ("front",)  # sim.camera.CAMERA_PRESETS, one sample each
+    renderer: str = "tiny"  # sim.camera.RENDERERS
 
     def __post_init__(self) -> None:
         _check(self.scenarios >= 1, "scenarios", "must be >= 1", self.scenarios)
@@ -69,11 +71,26 @@ class GenerateConfig:
             valid = (RANDOM, *options)
             value = getattr(self, name)
             _check(value in valid, name, f"must be one of {', '.join(valid)}", value)
+        self._check_cameras()
+
+    def _check_cameras(self) -> None:
+        from sim.camera import CAMERA_PRESETS, RENDERERS, camera_name
+
+        _check(bool(self.cameras), "cameras", "must name at least one camera", self.cameras)
+        for cam in self.cameras:
+            _check(cam in CAMERA_PRESETS, "cameras",
+                   f"must be camera presets ({', '.join(CAMERA_PRESETS)})", cam)  # fmt: skip
+        names = [camera_name(c) for c in self.cameras]
+        _check(len(set(names)) == len(names), "cameras", "must not repeat a camera",
+               ",".join(self.cameras))  # fmt: skip
+        _check(self.renderer in RENDERERS, "renderer", f"must be one of {', '.join(RENDERERS)}",
+               self.renderer)  # fmt: skip
 
     def to_json(self) -> dict:
         d = asdict(self)
         d["weather_presets"] = list(self.weather_presets)
         d["caption_families"] = list(self.caption_families)
+        d["cameras"] = list(self.cameras)
         return d
 
 
@@ -98,6 +115,8 @@ class ScenarioItem:
     driver_style: str = "normal"
     road_kind: str = "circuit"
     vehicle_preset: str = "sedan"
+    cameras: tuple[str, ...] = ("front",)  # camera presets of the rig, in order
+    renderer: str = "tiny"
 
     def weather_state(self) -> WeatherParams:
         """The scenario's exact weather."""
@@ -157,11 +176,15 @@ def scenario_item(cfg: GenerateConfig, scenario_id: int) -> ScenarioItem:
         driver_style=choose(cfg.driver_style, DRIVER_STYLES, rng),
         road_kind=choose(cfg.road_kind, ROAD_KINDS, rng),
         vehicle_preset=choose(cfg.vehicle_preset, VEHICLE_PRESETS, rng),
+        cameras=tuple(cfg.cameras),
+        renderer=cfg.renderer,
     )
 
 
 def scenarios_per_shard(cfg: GenerateConfig) -> int:
-    return max(1, cfg.samples_per_shard // cfg.frames)
+    """Whole scenarios per shard: ``samples_per_shard`` over the samples of one scenario
+    (frames x cameras), at least one."""
+    return max(1, cfg.samples_per_shard // (cfg.frames * len(cfg.cameras)))
 
 
 def make_plan(cfg: GenerateConfig) -> list[ShardPlan]:

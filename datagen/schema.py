@@ -193,6 +193,44 @@ def camera_problems(s: Sample) -> list[Problem]:
     return []
 
 
+RIG_CAMERA = {"name": STR, "T_ego_cam": LIST, "width": INT, "height": INT, "fx": NUM,
+              "fy": NUM, "cx": NUM, "cy": NUM}  # fmt: skip
+RIG_TOLERANCE = 1e-6  # relative: T_world_cam vs T_world_ego @ T_ego_cam (json: 10 digits)
+
+
+def rig_problems(s: Sample) -> list[Problem]:
+    """``json.rig`` (optional, sim.camera.rig_metadata): well formed, the sample's camera in
+    it, and that camera's pose equal to the ego pose times its extrinsics."""
+    rig = s.meta.get("rig")
+    if rig is None:
+        return []
+    if not isinstance(rig, Mapping):
+        return [("json.rig", f"expected an object, got {type(rig).__name__}")]
+    problems = field_problems(rig, {"frame": STR, "T_world_ego": LIST, "cameras": LIST}, "json.rig")
+    if problems:
+        return problems
+    cams = rig["cameras"]
+    for i, cam in enumerate(cams):
+        if not isinstance(cam, Mapping):
+            return [(f"json.rig.cameras[{i}]", "expected an object")]
+        problems += field_problems(cam, RIG_CAMERA, f"json.rig.cameras[{i}]")
+    mats = [rig["T_world_ego"]] + [c["T_ego_cam"] for c in cams if isinstance(c, Mapping)]
+    if any(len(m) != 16 or any(type_problem(v, NUM) for v in m) for m in mats):
+        problems.append(("json.rig", "poses must be 16 numbers (4x4 row-major)"))
+    if problems:
+        return problems
+    mine = [c for c in cams if c["name"] == s.meta["camera"]["name"]]
+    if len(mine) != 1:
+        return [("json.rig.cameras", f"camera {s.meta['camera']['name']!r} is not in the rig once")]
+    T = np.reshape(rig["T_world_ego"], (4, 4)) @ np.reshape(mine[0]["T_ego_cam"], (4, 4))
+    T_cam = np.reshape(s.meta["camera"]["T_world_cam"], (4, 4))
+    err = float(np.abs(T - T_cam).max())
+    if err > RIG_TOLERANCE * max(1.0, float(np.abs(T_cam).max())):
+        problems.append(("json.rig", f"T_world_ego @ T_ego_cam differs from "
+                                     f"json.camera.T_world_cam by {err:.3g}"))  # fmt: skip
+    return problems
+
+
 def seg_problems(s: Sample) -> list[Problem]:
     bad = np.unique(s.seg[s.seg >= len(CLASS_IDS)])
     return [(SEG_FILE, f"unknown class ids {bad.tolist()[:8]}")] if bad.size else []
@@ -286,7 +324,7 @@ def sample_problems(sample: Sample | SampleFiles) -> list[SampleError]:
         problems = array_problems(sample)
     if not problems:
         checks = (camera_problems, depth_problems, seg_problems, objects_problems,
-                  audio_problems, text_problems)  # fmt: skip
+                  audio_problems, text_problems, rig_problems)  # fmt: skip
         problems = [p for check in checks for p in check(sample)]
     return [SampleError(key, field, problem) for field, problem in problems]
 

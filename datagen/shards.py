@@ -20,6 +20,7 @@ from types import TracebackType
 
 from datagen.sample import KEY_FIELD, Sample, SampleError, SampleFiles, decode_sample, encode_sample
 from datagen.schema import validate_sample
+from sim.timing import stage
 
 SPLIT_RE = re.compile(r"^[a-z0-9_]+$")
 MTIME = 0
@@ -84,22 +85,29 @@ class ShardWriter:
         if self._tar is None:
             raise ValueError(f"{self.name}: writer is closed")
         if self.validate:
-            validate_sample(sample)
-        files = encode_sample(sample, self.rgb_format) if isinstance(sample, Sample) else sample
+            with stage("validation"):
+                validate_sample(sample)
+        with stage("encoding"):
+            files = encode_sample(sample, self.rgb_format) if isinstance(sample, Sample) else sample
         key = str(files[KEY_FIELD])
         if "." in key:
             raise SampleError(key, "__key__", "must not contain a dot")
         if key in self._keys:
             raise SampleError(key, "__key__", f"duplicate key in {self.name}")
         self._keys.add(key)
-        for ext in sorted(n for n in files if n != KEY_FIELD):
-            data = files[ext]
-            if not isinstance(data, bytes):
-                raise SampleError(key, ext, f"expected bytes, got {type(data).__name__}")
-            self._tar.addfile(tar_member(f"{key}.{ext}", len(data)), io.BytesIO(data))
+        with stage("writing"):
+            for ext in sorted(n for n in files if n != KEY_FIELD):
+                data = files[ext]
+                if not isinstance(data, bytes):
+                    raise SampleError(key, ext, f"expected bytes, got {type(data).__name__}")
+                self._tar.addfile(tar_member(f"{key}.{ext}", len(data)), io.BytesIO(data))
 
     def close(self) -> ShardInfo:
         """Finish the tar and move it to its final name."""
+        with stage("writing"):
+            return self._close()
+
+    def _close(self) -> ShardInfo:
         if self._tar is None:
             raise ValueError(f"{self.name}: writer is closed")
         self._tar.close()

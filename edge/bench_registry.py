@@ -20,6 +20,9 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "vehicle": ("sim.vehicle.bench", "vehicle physics steps/s for 1 and 6 cars vs bare PyBullet"),
     "audio": ("datagen.audio_bench", "audio synthesis speed, seconds of audio per second"),
     "samples": ("datagen.bench", "complete samples/s vs bare simulation; Dask 1 vs 2 workers"),
+    "generate": ("datagen.generate_bench",
+                 "end-to-end generate samples/s per core vs raw PyBullet step+render, "
+                 "per camera count, and where the time goes"),
     "train": ("multimodal.bench", "training samples/s per device and loader stall fraction"),
     "edge": ("edge.bench", "edge variants: size, latency at 1/2/4 threads, accuracy"),
 }

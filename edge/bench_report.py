@@ -30,6 +30,8 @@ QUICK_ARGS: dict[str, list[str]] = {
     "vehicle": ["--cars", "1,2", "--steps", "200", "--rounds", "1"],
     "audio": ["--duration", "2", "--repeats", "1"],
     "samples": ["--scenarios", "2", "--frames", "3", "--image-size", "32", "--workers", "1"],
+    "generate": ["--scenarios", "2", "--frames", "2", "--image-size", "32",
+                 "--samples-per-shard", "2"],
     "train": ["--steps", "4", "--workers", "0", "--batch-size", "8"],
     "edge": ["--samples", "8", "--threads", "1"],
 }

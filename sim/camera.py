@@ -16,10 +16,46 @@ from typing import Protocol
 import numpy as np
 
 from sim.scene import SceneRegistry
+from sim.timing import stage
 
 # OpenCV camera axes expressed in the body frame (x forward, y left, z up): columns x, y, z.
 R_BODY_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 GL_FROM_CV = np.diag([1.0, -1.0, -1.0, 1.0])
+
+
+@dataclass(frozen=True)
+class RendererSpec:
+    """A PyBullet renderer: its ``getCameraImage`` flag and pixel-grid convention.
+
+    ``principal_offset`` is (cx - W/2, cy - H/2) in pixels, measured per renderer (tests in
+    tests/sim/test_camera_labels.py check it against rendered edges). Another renderer
+    (PyBullet's EGL plugin on GPU machines) is added here with its own measured offset
+    and a ``setup`` that loads its plugin into a client."""
+
+    name: str
+    pybullet_flag: str  # attribute of the pybullet module
+    principal_offset: tuple[float, float]
+
+    def flag(self) -> int:
+        import pybullet as p
+
+        return int(getattr(p, self.pybullet_flag))
+
+    def setup(self, client) -> None:
+        """Prepare ``client`` to render with this renderer (TinyRenderer: nothing)."""
+
+
+# TinyRenderer flips rows after rasterising: principal point at (W/2, H/2 - 1)
+RENDERERS: dict[str, RendererSpec] = {
+    "tiny": RendererSpec("tiny", "ER_TINY_RENDERER", (0.0, -1.0)),
+}
+DEFAULT_RENDERER = "tiny"
+
+
+def renderer_spec(name: str) -> RendererSpec:
+    if name not in RENDERERS:
+        raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, got {name!r}")
+    return RENDERERS[name]
 
 
 @dataclass(frozen=True)
@@ -32,10 +68,14 @@ class CameraConfig:
     mount_rpy: tuple[float, float, float] = (0.0, 0.03, 0.0)
     near: float = 0.1
     far: float = 200.0
+    renderer: str = DEFAULT_RENDERER  # a key of RENDERERS; fixes the principal point
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9]+", self.name):
             raise ValueError(f"CameraConfig.name must match [a-z0-9]+, got {self.name!r}")
+        if self.renderer not in RENDERERS:
+            raise ValueError(f"CameraConfig.renderer must be one of {', '.join(RENDERERS)}, "
+                             f"got {self.renderer!r}")  # fmt: skip
         for key in ("width", "height"):
             value = getattr(self, key)
             if not 1 <= value <= 4096:
@@ -54,10 +94,16 @@ class CameraConfig:
 
     def intrinsics(self) -> tuple[float, float, float, float]:
         """(fx, fy, cx, cy) in pixels, OpenCV convention: pixel (u, v) is sampled at its
-        integer coordinates. TinyRenderer flips rows after rasterising, which puts the
-        principal point at (W/2, H/2 - 1) (measured in tests/sim/test_camera_labels.py)."""
+        integer coordinates. The principal point is the renderer's: TinyRenderer flips rows
+        after rasterising, which puts it at (W/2, H/2 - 1) (measured in
+        tests/sim/test_camera_labels.py)."""
         fy = self.height / (2.0 * np.tan(np.radians(self.fov_deg) / 2.0))
-        return fy, fy, self.width / 2.0, self.height / 2.0 - 1.0
+        dx, dy = RENDERERS[self.renderer].principal_offset
+        return fy, fy, self.width / 2.0 + dx, self.height / 2.0 + dy
+
+    def T_body_cam(self) -> np.ndarray:
+        """The camera's pose on its body (the mount), OpenCV camera axes: its extrinsics."""
+        return pose_matrix(rpy_matrix(*self.mount_rpy) @ R_BODY_OPTICAL, self.mount_xyz)
 
     def K(self) -> np.ndarray:
         fx, fy, cx, cy = self.intrinsics()
@@ -124,7 +170,7 @@ class Render:
             "name": c.name, "width": c.width, "height": c.height,
             "fx": fx, "fy": fy, "cx": cx, "cy": cy,
             "T_world_cam": [float(v) for v in self.T_world_cam.ravel()],
-            "near": c.near, "far": c.far, "fov_deg": c.fov_deg,
+            "near": c.near, "far": c.far, "fov_deg": c.fov_deg, "renderer": c.renderer,
         }  # fmt: skip
 
 
@@ -146,8 +192,7 @@ def pose_matrix(rotation: np.ndarray, translation) -> np.ndarray:
 
 def camera_pose(config: CameraConfig, T_world_body: np.ndarray) -> np.ndarray:
     """T_world_cam (OpenCV axes) of a camera mounted on a body at ``T_world_body``."""
-    mount = pose_matrix(rpy_matrix(*config.mount_rpy) @ R_BODY_OPTICAL, config.mount_xyz)
-    return T_world_body @ mount
+    return T_world_body @ config.T_body_cam()
 
 
 def projection_matrix(config: CameraConfig) -> np.ndarray:
@@ -190,7 +235,8 @@ def render(
     T_world_body: np.ndarray,
     lighting: LightingLike | None = None,
 ) -> Render:
-    """Render one camera with TinyRenderer and decode its segmentation through ``registry``.
+    """Render one camera with its renderer (``config.renderer``, TinyRenderer by default)
+    and decode its segmentation through ``registry``.
 
     Pixels that hit nothing get ``lighting``'s sky gradient when it is a :class:`Lighting`
     (other light specs, such as the weather's, paint their own sky afterwards)."""
@@ -204,7 +250,7 @@ def render(
         config.height,
         viewMatrix=view.T.ravel().tolist(),
         projectionMatrix=projection_matrix(config).T.ravel().tolist(),
-        renderer=p.ER_TINY_RENDERER,
+        renderer=RENDERERS[config.renderer].flag(),
         flags=p.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX,
         **lighting.camera_kwargs(),
     )
@@ -216,7 +262,8 @@ def render(
         paint_sky(rgb, hit, lighting)
     depth_buf = np.asarray(depth_buf, dtype=np.float32).reshape(shape)
     depth = linear_depth(depth_buf, hit, config.near, config.far)
-    semantic, instance = registry.decode(seg)
+    with stage("labels"):
+        semantic, instance = registry.decode(seg)
     return Render(config, rgb, depth, semantic, instance, T_world_cam)
 
 
@@ -227,12 +274,42 @@ CAMERA_PRESETS: dict[str, tuple[float, tuple, tuple]] = {
     "left": (75.0, (0.0, 1.0, 1.75), (0.0, 0.05, np.pi / 2)),
     "right": (75.0, (0.0, -1.0, 1.75), (0.0, 0.05, -np.pi / 2)),
     "rear": (60.0, (-0.8, 0.0, 1.75), (0.0, 0.03, np.pi)),
+    # the surround rig (as the driving data sets users know): roof corners, 55 and 110 deg
+    "front_left": (60.0, (0.6, 0.5, 1.75), (0.0, 0.03, np.radians(55.0))),
+    "front_right": (60.0, (0.6, -0.5, 1.75), (0.0, 0.03, -np.radians(55.0))),
+    "rear_left": (60.0, (-0.4, 0.5, 1.75), (0.0, 0.03, np.radians(110.0))),
+    "rear_right": (60.0, (-0.4, -0.5, 1.75), (0.0, 0.03, -np.radians(110.0))),
 }
+SURROUND_RIG = ("front", "front_left", "front_right", "rear_left", "rear_right", "rear")
 
 
-def preset_camera(name: str, width: int, height: int | None = None) -> CameraConfig:
+def camera_name(preset: str) -> str:
+    """The camera name a preset's samples carry (keys and ``json.camera.name`` allow
+    [a-z0-9]+ only): the preset name without underscores, e.g. ``front_left`` ->
+    ``frontleft``."""
+    return preset.replace("_", "")
+
+
+def preset_camera(name: str, width: int, height: int | None = None,
+                  renderer: str = DEFAULT_RENDERER) -> CameraConfig:  # fmt: skip
     """A CameraConfig from :data:`CAMERA_PRESETS`; ValueError naming valid presets."""
     if name not in CAMERA_PRESETS:
         raise ValueError(f"camera preset must be one of {sorted(CAMERA_PRESETS)}, got {name!r}")
     fov, xyz, rpy = CAMERA_PRESETS[name]
-    return CameraConfig(name, width, height or width, fov, xyz, rpy)
+    return CameraConfig(camera_name(name), width, height or width, fov, xyz, rpy,
+                        renderer=renderer)  # fmt: skip
+
+
+def rig_metadata(cameras: tuple[CameraConfig, ...], T_world_ego: np.ndarray) -> dict:
+    """``json.rig``: the ego pose and every camera's extrinsics (``T_ego_cam``, OpenCV axes,
+    16 floats row-major) and intrinsics, in rig order. The ego frame is the cameras' mount
+    frame: x forward, y left, z up, origin on the ground under the centre of mass;
+    ``T_world_cam = T_world_ego @ T_ego_cam`` for every camera of the frame."""
+    rows = []
+    for c in cameras:
+        fx, fy, cx, cy = c.intrinsics()
+        rows.append({"name": c.name, "T_ego_cam": [float(v) for v in c.T_body_cam().ravel()],
+                     "width": c.width, "height": c.height, "fx": fx, "fy": fy, "cx": cx,
+                     "cy": cy})  # fmt: skip
+    return {"frame": "ego", "T_world_ego": [float(v) for v in np.asarray(T_world_ego).ravel()],
+            "cameras": rows}  # fmt: skip

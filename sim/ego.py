@@ -10,6 +10,7 @@ weather's surface map and the gap to the traffic ahead in its lane.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Protocol
 
@@ -225,19 +226,27 @@ def traffic_lead(traffic: Traffic) -> LeadFn:
     return lead
 
 
+@functools.cache
+def vehicle_preset(name: str):
+    """The shipped :func:`sim.vehicle.preset` ``name``, read once per process (configs are
+    frozen; parsing the YAML cost ~40 ms of every scenario's set-up)."""
+    from sim.vehicle import preset
+
+    return preset(name)
+
+
 def make_dynamic_ego(
     fleet, road: Road, registry: SceneRegistry, config, surface_at_s, lead: LeadFn
 ) -> DynamicEgo:
     """A ``config.vehicle_preset`` car in lane ``config.ego_lane`` at the start of the road,
     registered as class ``ego``, driven by ``config.driver_style``."""
     from sim.drivers import load_policy
-    from sim.vehicle import preset
 
     lateral = float(road.lane_offsets()[config.ego_lane])
     s0 = 0.0 if road.closed else 10.0
     x, y, heading = road.pose_at(s0, lateral)
     vehicle = fleet.add(
-        preset(config.vehicle_preset),
+        vehicle_preset(config.vehicle_preset),
         position=(float(x), float(y), 0.0),
         yaw=float(heading),
         speed_mps=config.ego_speed_mps,

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sim import jit
 from sim.scene import SceneRegistry
 from sim.seeding import rng_for
 from sim.vocabulary import ROAD_KINDS
@@ -87,6 +88,9 @@ class Road:
         d = np.diff(self.xy, axis=0)
         self.seg_len = np.hypot(d[:, 0], d[:, 1])
         self.seg_dir = d / self.seg_len[:, None]
+        self._length = float(self.s[-1])
+        self._step = float(self.s[1] - self.s[0])
+        self._half = int(HINT_WINDOW_M / self._step)
 
     @property
     def length(self) -> float:
@@ -155,7 +159,34 @@ class Road:
 
         The nearest sample is found first (among those within ``HINT_WINDOW_M`` of
         ``near_s`` when given, e.g. the previous station of a tracked body), then the
-        segments around it are searched."""
+        segments around it are searched. Runs compiled (:mod:`sim.road_kernels`) where
+        numba is installed; :meth:`project_numpy` is the same search in numpy."""
+        kernel = _project_kernel()
+        if kernel is None:
+            return self.project_numpy(xy, near_s)
+        p = np.asarray(xy, dtype=np.float64)
+        single = p.ndim == 1
+        p = p.reshape(1, 2) if single else np.ascontiguousarray(p)
+        start, count = self.candidate_range(near_s)
+        out = np.empty((len(p), 4))
+        kernel(p, self.xy, self.s, self.seg_dir, self.seg_len, self.heading, self.curvature,
+               self.closed, start, count, PROJECT_WINDOW, out)  # fmt: skip
+        if single:
+            s_, lateral, heading, kappa = out[0].tolist()
+            return Projection(s_, lateral, heading, kappa)
+        return Projection(out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy(), out[:, 3].copy())
+
+    def candidate_range(self, near_s: float | None) -> tuple[int, int]:
+        """:meth:`_candidates` as (first index, count) before wrapping or clamping."""
+        if near_s is None:
+            return 0, len(self.xy) - 1
+        length = self._length
+        s0 = float(near_s) % length if self.closed else min(max(float(near_s), 0.0), length)
+        return int(s0 / self._step) - self._half, 2 * self._half + 1
+
+    def project_numpy(self, xy: np.ndarray | list[float], near_s: float | None = None
+                      ) -> Projection:  # fmt: skip
+        """:meth:`project` in numpy (the reference for the compiled search)."""
         p = np.asarray(xy, dtype=np.float64)
         single = p.ndim == 1
         p = np.atleast_2d(p)
@@ -181,6 +212,20 @@ class Road:
         if single:
             return Projection(float(s[0]), float(lateral[0]), float(h[0]), float(kappa[0]))
         return Projection(s, lateral, h, kappa)
+
+
+_KERNELS: list = []
+
+
+def _project_kernel():
+    """The compiled projection, or None without numba (imported on first use)."""
+    if not _KERNELS:
+        if not jit.AVAILABLE:
+            return None
+        from sim.road_kernels import project
+
+        _KERNELS.append(project)
+    return _KERNELS[0]
 
 
 def _polyline_road(config: RoadConfig, xy: np.ndarray, closed: bool) -> Road:

@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.camera import CameraConfig, Render, render
+from sim.camera import CameraConfig, Render, camera_pose, render, rig_metadata
 from sim.ego import NO_DAMAGE, Ego, KinematicEgo, make_dynamic_ego, make_kinematic_ego, traffic_lead
 from sim.labels import extract_labels
 from sim.road import RoadConfig, build_road, generate_road
 from sim.scenario_weather import ScenarioWeather
 from sim.scene import SceneRegistry
-from sim.scenery import SceneryConfig, build_scenery
+from sim.scenery import Scenery, SceneryConfig
+from sim.timing import stage
 from sim.trace import MAX_OTHERS, SURFACE_CODES, StateTrace
 from sim.traffic import AgentState, Traffic, TrafficConfig
 from sim.vocabulary import DRIVER_STYLES, ROAD_KINDS
@@ -36,6 +37,9 @@ from sim.world import World, WorldConfig
 EGO_KINDS = ("dynamic", "kinematic")
 DEFAULT_WEATHER = "clear_noon"
 OFFROAD_MARGIN_M = 1.0  # centre of the car this far beyond the road edge: off the road
+# Scenery within this distance of the dynamic ego exists at every physics step (it moves
+# at most ~1.2 m a control step); farther scenery is created when a camera may see it.
+SCENERY_CONTACT_M = 20.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class ScenarioConfig:
     driver_style: str = "normal"  # the dynamic ego's policy
     ego: str = "dynamic"  # dynamic (vehicle model + policy) or kinematic (lane keeping + IDM)
     vehicle_preset: str = "sedan"  # the dynamic ego's sim.vehicle preset
+    # create scenery bodies when a camera may see them or the ego may touch them (the
+    # renders are the same as with every body created at set-up, which False does)
+    scenery_on_demand: bool = True
 
     def __post_init__(self) -> None:
         if self.seed < 0:
@@ -147,20 +154,27 @@ class Frame:
     driver: dict = field(default_factory=dict)
     renders: dict[str, Render] = field(default_factory=dict)
     objects: dict[str, list[dict]] = field(default_factory=dict)
+    rig: dict = field(default_factory=dict)  # sim.camera.rig_metadata: ego pose, extrinsics
 
 
 class Scenario:
     """World + road + scenery + traffic + ego + weather + cameras, from a ScenarioConfig."""
 
     def __init__(self, config: ScenarioConfig) -> None:
+        with stage("set-up"):
+            self._build(config)
+
+    def _build(self, config: ScenarioConfig) -> None:
         self.config = config
         self.world = World(config.world_config())
         self.registry = SceneRegistry()
         self.road = generate_road(config.road_config(), config.seed)
         self.road_bodies = build_road(self.world, self.road, self.registry, config.seed)
-        self.scenery = build_scenery(
+        self.scenery = Scenery(
             self.world, self.road, self.registry, config.scenery_config(), config.seed
         )
+        if not config.scenery_on_demand:
+            self.scenery.build()
         self.traffic = Traffic(
             self.world, self.road, self.registry, config.traffic_config(), config.seed
         )
@@ -180,6 +194,12 @@ class Scenario:
         self._events_seen = 0
         self._last_speed = float(np.linalg.norm(self.ego.velocity[:2]))
         self._last_capture = (0.0, self._last_speed, float(self.ego.yaw))
+        self._scenery_near_ego()
+
+    def _scenery_near_ego(self) -> None:
+        """Scenery the dynamic ego could touch before the next control step exists."""
+        if self.fleet is not None:
+            self.scenery.ensure_near(self.ego.position[:2], SCENERY_CONTACT_M)
 
     def _make_ego(self) -> Ego:
         c = self.config
@@ -189,7 +209,8 @@ class Scenario:
         from sim.vehicle import VehicleFleet
 
         self.fleet = VehicleFleet(
-            self.world, surface_at=self.weather.surface_at, wind=self.weather.wind
+            self.world, surface_at=self.weather.surface_at, wind=self.weather.wind,
+            surface_codes_at=self.weather.surface_codes_at,
         )
         return make_dynamic_ego(
             self.fleet,
@@ -224,18 +245,23 @@ class Scenario:
         """One control period: ego and traffic controls, the physics steps, then the
         weather, events and trace of the new state."""
         dt = self.control_dt
-        self.ego.control_step(dt)
-        kinematic = isinstance(self.ego, KinematicEgo)  # static: no contact with traffic
-        focus = None if kinematic else self.ego.position[:2]
-        self.traffic.control_step(dt, self.ego_obstacles(), focus)
+        with stage("control"):
+            self.ego.control_step(dt)
+            kinematic = isinstance(self.ego, KinematicEgo)  # static: no contact with traffic
+            focus = None if kinematic else self.ego.position[:2]
+            self.traffic.control_step(dt, self.ego_obstacles(), focus)
+        with stage("set-up"):
+            self._scenery_near_ego()
         self.world.step(self.config.physics_hz // self.config.control_hz)
-        self._update_station()
-        self.environment = self.weather.state(self._ego_s, self.world.time_s)
-        self._collect_events()
-        self.control_steps += 1
-        self.off_road_steps += int(self.off_road())
+        with stage("control"):
+            self._update_station()
+            self.environment = self.weather.state(self._ego_s, self.world.time_s)
+            self._collect_events()
+            self.control_steps += 1
+            self.off_road_steps += int(self.off_road())
         if self.config.record_trace:
-            self.record_trace()
+            with stage("trace"):
+                self.record_trace()
 
     def _update_station(self) -> None:
         proj = self.road.project(self.ego.position[:2], near_s=self._ego_s)
@@ -303,6 +329,10 @@ class Scenario:
 
     def capture(self) -> Frame:
         """Render every camera now and label what it sees."""
+        with stage("labels"):
+            return self._capture()
+
+    def _capture(self) -> Frame:
         self._update_station()
         s = self._ego_s
         frame = Frame(
@@ -311,8 +341,14 @@ class Scenario:
         )  # fmt: skip
         self.traffic.sync_bodies()
         T_world_body = self.T_world_body()
+        frame.rig = rig_metadata(self.config.cameras, T_world_body)
+        with stage("set-up"):
+            self.scenery.ensure_visible(
+                [(camera_pose(cam, T_world_body), cam) for cam in self.config.cameras]
+            )
         for cam in self.config.cameras:
-            r = render(self.world.client, self.registry, cam, T_world_body, self.lighting)
+            with stage("render"):
+                r = render(self.world.client, self.registry, cam, T_world_body, self.lighting)
             frame.renders[cam.name] = r
             frame.objects[cam.name] = extract_labels(
                 self.world.client, self.registry, r, self.config.min_visible_px

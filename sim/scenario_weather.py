@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.road import Road
+from sim import jit
+from sim.road import PROJECT_WINDOW, Road
 from sim.seeding import rng_for
 from sim.trace import SURFACE_CODES
+from sim.vocabulary import SURFACES
 from sim.weather import SurfaceMap, WeatherParams, WindField, thunder_events
 
 THUNDER_WINDOW_S = 10.0
@@ -50,6 +52,7 @@ class ScenarioWeather:
             project=self.stations, closed=road.closed,
         )  # fmt: skip
         self.wind = WindField(params, rng_for(seed, "weather", "wind"))
+        self._breaks, self._codes = self.surfaces.interval_codes()
         self._seed = seed
         self._windows = 0  # thunder windows drawn so far
         self._pending: list[dict] = []
@@ -57,6 +60,35 @@ class ScenarioWeather:
     def surface_at(self, x: float, y: float) -> str:
         """Surface name at world (x, y) (the fleet's ``surface_at``)."""
         return self.surfaces(x, y)
+
+    def surfaces_at(self, xy: np.ndarray) -> list[str]:
+        """Surface names at world points ``xy`` (M, 2) at once (the fleet's batched
+        lookup): one projection near the tracked station, which then moves to the last
+        point's, as M calls of :meth:`surface_at` would leave it."""
+        tracker = self.stations
+        proj = tracker.road.project(np.asarray(xy, dtype=np.float64), near_s=tracker.hint)
+        stations = np.atleast_1d(proj.s)
+        if len(stations):
+            tracker.hint = float(stations[-1])
+        return self.surfaces.surfaces_at_stations(stations)
+
+    def surface_codes_at(self, xy: np.ndarray) -> np.ndarray:
+        """:meth:`surfaces_at` as codes (indices of ``sim.vocabulary.SURFACES``, the vehicle
+        model's), compiled in one call where numba is installed (every physics step)."""
+        if not jit.AVAILABLE:
+            return np.array([SURFACES.index(n) for n in self.surfaces_at(xy)], dtype=np.int64)
+        from sim.road_kernels import surface_codes
+
+        tracker, road = self.stations, self.stations.road
+        p = np.ascontiguousarray(xy, dtype=np.float64).reshape(-1, 2)
+        start, count = road.candidate_range(tracker.hint)
+        out = np.empty(len(p), dtype=np.int64)
+        if len(p):
+            tracker.hint = float(surface_codes(
+                p, road.xy, road.s, road.seg_dir, road.seg_len, road.closed, start, count,
+                PROJECT_WINDOW, self._breaks, self._codes, self.surfaces.road_length,
+                self.surfaces.closed, out))  # fmt: skip
+        return out
 
     def surface_at_s(self, s: float) -> str:
         """Surface name at road station ``s`` (the drivers' grip look-ahead)."""

@@ -37,6 +37,7 @@ class SceneRegistry:
         self._bodies: dict[int, BodyInfo] = {}
         self._by_instance: dict[int, BodyInfo] = {}
         self._next_instance = 1
+        self._reserved: dict[int, str] = {}  # instance id -> class, body not yet registered
         self._luts: tuple[np.ndarray, np.ndarray] | None = None
 
     def register(
@@ -46,9 +47,12 @@ class SceneRegistry:
         size_lwh: tuple[float, float, float],
         center_offset: tuple[float, float, float] = (0.0, 0.0, 0.0),
         instance: bool = True,
+        instance_id: int | None = None,
     ) -> int:
         """Register a body; return its new instance id, or 0 for stuff classes / no instance.
 
+        ``instance_id``: an id from :meth:`reserve_instance` for this class (a body created
+        later than its id was handed out keeps the id it was planned with; 0: none).
         Raises ValueError for an unknown class, a body registered twice, a negative size
         or when the 65535 instance ids are used up.
         """
@@ -64,16 +68,34 @@ class SceneRegistry:
         if len(offset) != 3:
             raise ValueError(f"SceneRegistry.center_offset must be 3 values, got {offset}")
         inst = 0
-        if instance and CLASSES[cid].has_instances:
-            if self._next_instance > MAX_INSTANCES:
-                raise ValueError(f"SceneRegistry: more than {MAX_INSTANCES} instances")
-            inst = self._next_instance
-            self._next_instance += 1
+        if instance_id:
+            if self._reserved.get(instance_id) != cls:
+                raise ValueError(f"SceneRegistry.instance_id {instance_id} is not reserved "
+                                 f"for class {cls!r}")  # fmt: skip
+            del self._reserved[instance_id]
+            inst = instance_id
+        elif instance_id is None and instance and CLASSES[cid].has_instances:
+            inst = self._new_instance()
         info = BodyInfo(body_id, cid, cls, inst, size, offset)  # type: ignore[arg-type]
         self._bodies[body_id] = info
         if inst:
             self._by_instance[inst] = info
         self._luts = None
+        return inst
+
+    def _new_instance(self) -> int:
+        if self._next_instance > MAX_INSTANCES:
+            raise ValueError(f"SceneRegistry: more than {MAX_INSTANCES} instances")
+        self._next_instance += 1
+        return self._next_instance - 1
+
+    def reserve_instance(self, cls: str) -> int:
+        """The instance id the next object of ``cls`` gets, handed out now for a body made
+        later (``register(..., instance_id=...)``); 0 for classes without instances."""
+        if not CLASSES[class_id(cls)].has_instances:
+            return 0
+        inst = self._new_instance()
+        self._reserved[inst] = cls
         return inst
 
     def __contains__(self, body_id: int) -> bool:

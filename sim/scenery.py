@@ -48,11 +48,8 @@ class Placement:
     lateral: float
 
 
-def _shapes(client, part: Part, offset: tuple[float, float, float]) -> tuple[int, int]:
-    import pybullet as p
-
-    geom = {"box": p.GEOM_BOX, "cylinder": p.GEOM_CYLINDER, "capsule": p.GEOM_CAPSULE}
-    kind = geom.get(part.shape, p.GEOM_SPHERE)
+def _shapes(client, kind: int, part: Part) -> tuple[int, int]:
+    """Visual and collision shape of a one-part body, offset by the part's ``pos``."""
     if part.shape == "box":
         vis_kw: dict = {"halfExtents": part.dims}
         col_kw: dict = {"halfExtents": part.dims}
@@ -62,36 +59,42 @@ def _shapes(client, part: Part, offset: tuple[float, float, float]) -> tuple[int
     else:
         vis_kw = col_kw = {"radius": part.dims[0]}
     vis = client.createVisualShape(
-        kind, rgbaColor=list(part.rgba), visualFramePosition=list(offset), **vis_kw
+        kind, rgbaColor=list(part.rgba), visualFramePosition=list(part.pos), **vis_kw
     )
-    col = client.createCollisionShape(kind, collisionFramePosition=list(offset), **col_kw)
+    col = client.createCollisionShape(kind, collisionFramePosition=list(part.pos), **col_kw)
     return vis, col
 
 
 def create_body(client, parts: tuple[Part, ...], xyz, yaw: float) -> int:
-    """A static multi-part body with its frame on the ground: parts after the first are
-    fixed links placed at their ``pos``."""
-    zero = (0.0, 0.0, 0.0)
-    shapes = [_shapes(client, parts[0], parts[0].pos)]
-    shapes += [_shapes(client, part, zero) for part in parts[1:]]
-    n = len(parts) - 1
+    """A static body with its frame on the ground; several parts are the children of one
+    compound collision shape and one visual shape array, each placed at its ``pos``.
+
+    (Before, parts after the first were fixed links: the same images, rays and contacts,
+    but a link costs PyBullet ~1 ms to create, and scenario set-up creates hundreds.)"""
+    import pybullet as p
+
+    geom = {"box": p.GEOM_BOX, "cylinder": p.GEOM_CYLINDER, "capsule": p.GEOM_CAPSULE}
+    types = [geom.get(part.shape, p.GEOM_SPHERE) for part in parts]
+    if len(parts) == 1:
+        vis, col = _shapes(client, types[0], parts[0])
+    else:
+        boxes = [list(part.dims) if part.shape == "box" else [0.0] * 3 for part in parts]
+        radii = [0.0 if part.shape == "box" else float(part.dims[0]) for part in parts]
+        lengths = [float(part.dims[1]) if part.shape in ("cylinder", "capsule") else 0.0
+                   for part in parts]  # fmt: skip
+        frames = [list(part.pos) for part in parts]
+        vis = client.createVisualShapeArray(
+            shapeTypes=types, halfExtents=boxes, radii=radii, lengths=lengths,
+            rgbaColors=[list(part.rgba) for part in parts], visualFramePositions=frames,
+        )  # fmt: skip
+        col = client.createCollisionShapeArray(
+            shapeTypes=types, halfExtents=boxes, radii=radii, lengths=lengths,
+            collisionFramePositions=frames,
+        )  # fmt: skip
     return client.createMultiBody(
-        baseMass=0.0,
-        baseCollisionShapeIndex=shapes[0][1],
-        baseVisualShapeIndex=shapes[0][0],
-        basePosition=list(xyz),
-        baseOrientation=client.getQuaternionFromEuler([0.0, 0.0, yaw]),
-        linkMasses=[0.0] * n,
-        linkCollisionShapeIndices=[s[1] for s in shapes[1:]],
-        linkVisualShapeIndices=[s[0] for s in shapes[1:]],
-        linkPositions=[list(part.pos) for part in parts[1:]],
-        linkOrientations=[[0, 0, 0, 1]] * n,
-        linkInertialFramePositions=[[0, 0, 0]] * n,
-        linkInertialFrameOrientations=[[0, 0, 0, 1]] * n,
-        linkParentIndices=[0] * n,
-        linkJointTypes=[4] * n,  # JOINT_FIXED
-        linkJointAxis=[[0, 0, 1]] * n,
-    )
+        baseMass=0.0, baseCollisionShapeIndex=col, baseVisualShapeIndex=vis,
+        basePosition=list(xyz), baseOrientation=client.getQuaternionFromEuler([0.0, 0.0, yaw]),
+    )  # fmt: skip
 
 
 def _rgba(rng: np.random.Generator, base: tuple[float, float, float], spread: float) -> tuple:
@@ -155,22 +158,30 @@ LAYOUT: dict[str, tuple[float, tuple[float, float]]] = {
 }
 
 
-def _clear_of_road(road: Road, p: Placement, min_lateral: float) -> bool:
-    """True when every footprint corner is at least ``min_lateral`` from the centre line."""
-    x, y, h = road.pose_at(p.s, p.lateral)
-    l, w = p.size_lwh[0] / 2, p.size_lwh[1] / 2
-    local = np.array([[l, w], [l, -w], [-l, w], [-l, -w], [0.0, 0.0]])
-    c, s = np.cos(h), np.sin(h)
-    corners = np.stack(
-        [x + c * local[:, 0] - s * local[:, 1], y + s * local[:, 0] + c * local[:, 1]], 1
-    )
-    return bool(np.all(np.abs(road.project(corners).lateral) >= min_lateral))
+def _clear_of_road(road: Road, placements: list[Placement], min_lateral: np.ndarray
+                   ) -> np.ndarray:  # fmt: skip
+    """Per placement: every footprint corner (and the centre) at least ``min_lateral`` from
+    the centre line (one batched projection for all placements)."""
+    if not placements:
+        return np.zeros(0, dtype=bool)
+    pose = road.pose_at(np.array([p.s for p in placements]),
+                        np.array([p.lateral for p in placements]))
+    half = np.array([p.size_lwh[:2] for p in placements]) / 2
+    signs = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0], [0.0, 0.0]])
+    local = signs[None] * half[:, None, :]  # (N, 5, 2)
+    c, s = np.cos(pose[:, 2])[:, None], np.sin(pose[:, 2])[:, None]
+    corners = np.stack([pose[:, 0:1] + c * local[..., 0] - s * local[..., 1],
+                        pose[:, 1:2] + s * local[..., 0] + c * local[..., 1]], -1)
+    lateral = np.asarray(road.project(corners.reshape(-1, 2)).lateral).reshape(-1, 5)
+    return np.all(np.abs(lateral) >= np.asarray(min_lateral)[:, None], axis=1)
 
 
 def plan_scenery(road: Road, config: SceneryConfig, seed: int) -> list[Placement]:
-    """Where every scenery object goes (pure function of road, config and seed)."""
+    """Where every scenery object goes (pure function of road, config and seed): candidates
+    drawn class by class and side by side, then those too close to the road dropped."""
     edge = road.half_width + road.config.shoulder_m
-    plan: list[Placement] = []
+    candidates: list[Placement] = []
+    min_lateral: list[float] = []
     for cls, (per_100m, (near, far)) in LAYOUT.items():
         rate = per_100m * config.density / 100.0
         for side in (-1, 1):
@@ -179,22 +190,102 @@ def plan_scenery(road: Road, config: SceneryConfig, seed: int) -> list[Placement
             while rate > 0 and s < road.length - 10:
                 parts, size = MAKERS[cls](rng)
                 offset = edge + rng.uniform(near, far) + size[1] / 2
-                p = Placement(cls, parts, size, s + size[0] / 2, side * offset)
-                min_lat = road.half_width + (0.3 if cls == "barrier" else road.config.shoulder_m)
-                if _clear_of_road(road, p, min_lat):
-                    plan.append(p)
+                candidates.append(Placement(cls, parts, size, s + size[0] / 2, side * offset))
+                min_lateral.append(
+                    road.half_width + (0.3 if cls == "barrier" else road.config.shoulder_m)
+                )
                 s += size[0] + rng.exponential(1.0 / rate)
-    return plan
+    keep = _clear_of_road(road, candidates, np.array(min_lateral))
+    return [p for p, ok in zip(candidates, keep.tolist()) if ok]
+
+
+class Scenery:
+    """The planned scenery of a road, whose bodies are created when first needed.
+
+    Every placement gets its instance id at planning (in plan order, as if all bodies were
+    created up front); its body is created by :meth:`build` or the first
+    :meth:`ensure_near` / :meth:`ensure_visible` that needs it, so scenery that no camera
+    ever sees and the ego never reaches costs nothing. What a camera renders is the same
+    either way: everything that could be in its view volume exists before it renders.
+    """
+
+    def __init__(self, world, road: Road, registry: SceneRegistry, config: SceneryConfig,
+                 seed: int) -> None:  # fmt: skip
+        self.world, self.registry = world, registry
+        self.placements = plan_scenery(road, config, seed)
+        n = len(self.placements)
+        pose = road.pose_at(np.array([p.s for p in self.placements], dtype=np.float64),
+                            np.array([p.lateral for p in self.placements], dtype=np.float64))
+        self.poses = pose.reshape(n, 3)  # x, y, yaw
+        sizes = np.array([p.size_lwh for p in self.placements], dtype=np.float64).reshape(n, 3)
+        self.centers = np.column_stack([self.poses[:, :2], sizes[:, 2] / 2])
+        self.radii = 0.5 * np.linalg.norm(sizes, axis=1)  # bounding spheres of the boxes
+        self.instance_ids = [registry.reserve_instance(p.cls) for p in self.placements]
+        self.body_ids = np.full(n, -1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.placements)
+
+    @property
+    def built(self) -> int:
+        return int(np.count_nonzero(self.body_ids >= 0))
+
+    def build(self, rows=None) -> None:
+        """Create the bodies of ``rows`` (default: all) not created yet, in plan order."""
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows, dtype=np.int64)
+        for i in sorted(set(rows[self.body_ids[rows] < 0].tolist())):
+            p = self.placements[i]
+            x, y, yaw = self.poses[i].tolist()
+            body = create_body(self.world.client, p.parts, (x, y, 0.0), float(yaw))
+            self.registry.register(body, p.cls, p.size_lwh, (0.0, 0.0, p.size_lwh[2] / 2),
+                                   instance_id=self.instance_ids[i])  # fmt: skip
+            self.body_ids[i] = body
+
+    def pending(self) -> np.ndarray:
+        return np.flatnonzero(self.body_ids < 0)
+
+    def ensure_near(self, xy, radius_m: float) -> None:
+        """Create every object whose box comes within ``radius_m`` of the point ``xy``."""
+        rows = self.pending()
+        if len(rows):
+            d = np.hypot(*(self.centers[rows, :2] - np.asarray(xy, dtype=np.float64)[:2]).T)
+            self.build(rows[d < radius_m + self.radii[rows]])
+
+    def ensure_visible(self, views) -> None:
+        """Create every object that may be inside the view volume of one of ``views``:
+        (T_world_cam in OpenCV axes, CameraConfig) pairs. The test is conservative: the
+        object's bounding sphere against the frustum widened by ``VIEW_MARGIN``."""
+        rows = self.pending()
+        if not len(rows):
+            return
+        centers, radii = self.centers[rows], self.radii[rows]
+        seen = np.zeros(len(rows), dtype=bool)
+        for T, cam in views:
+            seen |= in_view(centers, radii, np.asarray(T, dtype=np.float64), cam)
+        self.build(rows[seen])
+
+
+VIEW_MARGIN = 1.05  # the view volume's half-angle tangents, widened by 5 %
+
+
+def in_view(centers: np.ndarray, radii: np.ndarray, T_world_cam: np.ndarray, cam) -> np.ndarray:
+    """Whether spheres (N, 3), (N,) may intersect a camera's view volume (near to far, the
+    symmetric frustum of :func:`sim.camera.projection_matrix`)."""
+    p = (centers - T_world_cam[:3, 3]) @ T_world_cam[:3, :3]  # camera frame: x right, y down
+    ty = np.tan(np.radians(cam.fov_deg) / 2.0) * VIEW_MARGIN
+    tx = ty * cam.width / cam.height
+    ok = (p[:, 2] + radii > cam.near) & (p[:, 2] - radii < cam.far)
+    for t, axis in ((tx, 0), (ty, 1)):
+        norm = np.sqrt(1.0 + t * t)
+        ok &= (p[:, axis] - t * p[:, 2]) / norm < radii
+        ok &= (-p[:, axis] - t * p[:, 2]) / norm < radii
+    return ok
 
 
 def build_scenery(
     world, road: Road, registry: SceneRegistry, config: SceneryConfig, seed: int
 ) -> list[int]:
-    """Create the planned scenery bodies; return their uids."""
-    bodies = []
-    for p in plan_scenery(road, config, seed):
-        x, y, yaw = road.pose_at(p.s, p.lateral)
-        body = create_body(world.client, p.parts, (x, y, 0.0), float(yaw))
-        registry.register(body, p.cls, p.size_lwh, (0.0, 0.0, p.size_lwh[2] / 2))
-        bodies.append(body)
-    return bodies
+    """Create all planned scenery bodies now; return their uids."""
+    scenery = Scenery(world, road, registry, config, seed)
+    scenery.build()
+    return scenery.body_ids.tolist()

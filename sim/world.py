@@ -19,6 +19,8 @@ from typing import Protocol
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
+from sim import timing
+
 
 @contextmanager
 def _quiet_stdout() -> Iterator[None]:
@@ -96,6 +98,10 @@ class World:
 
     def step(self, n: int = 1) -> None:
         """Advance ``n`` fixed physics steps, running every hook around each step."""
+        rec = timing.active()
+        if rec is not None:
+            self._step_timed(n, rec)
+            return
         for _ in range(n):
             for h in self._hooks:
                 h.before_step(self, self.dt)
@@ -103,6 +109,23 @@ class World:
             self.step_count += 1
             for h in self._hooks:
                 h.after_step(self, self.dt)
+
+    def _step_timed(self, n: int, rec: timing.StageRecorder) -> None:
+        """:meth:`step` charging PyBullet's step to ``physics`` and each hook to its
+        ``stage`` (e.g. the vehicle model)."""
+        for _ in range(n):
+            for h in self._hooks:
+                rec.enter(getattr(h, "stage", "hooks"))
+                h.before_step(self, self.dt)
+                rec.exit()
+            rec.enter("physics")
+            self.client.stepSimulation()
+            rec.exit()
+            self.step_count += 1
+            for h in self._hooks:
+                rec.enter(getattr(h, "stage", "hooks"))
+                h.after_step(self, self.dt)
+                rec.exit()
 
     def close(self) -> None:
         if self.client is not None:

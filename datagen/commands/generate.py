@@ -38,6 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="road kind (circuit, open) or 'random' per scenario (default)")
     p.add_argument("--vehicle-preset", default="random",
                    help="ego vehicle (sedan, sports_car, van) or 'random' per scenario (default)")
+    p.add_argument("--cameras", type=comma_list(str, "camera"), default=["front"],
+                   metavar="A,B",
+                   help="comma list of camera presets, one sample per camera and frame, all "
+                        "from one physics step, e.g. the surround rig front,front_left,"
+                        "front_right,rear_left,rear_right,rear (sample keys and json name them "
+                        "without underscores: frontleft); json.rig holds every camera's "
+                        "extrinsics (default: front)")
+    p.add_argument("--renderer", default="tiny",
+                   help="PyBullet renderer: tiny (TinyRenderer, CPU; default)")
     p.add_argument("--caption-families", type=comma_list(str, "family"), default=None,
                    metavar="A,B", help="comma list of caption families to write (default: all)")
     p.add_argument("--samples-per-shard", type=int, default=64,
@@ -73,7 +82,8 @@ def handle(args: argparse.Namespace) -> int:
         image_size=args.image_size, weather=args.weather, weather_presets=weather_presets(),
         caption_families=families, samples_per_shard=args.samples_per_shard,
         driver_style=args.driver_style, road_kind=args.road_kind,
-        vehicle_preset=args.vehicle_preset,
+        vehicle_preset=args.vehicle_preset, cameras=tuple(args.cameras),
+        renderer=args.renderer,
     )
     opts = RunOptions(workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                       progress=not args.no_progress, force=args.force,

@@ -125,4 +125,18 @@ def load_policy(style: str, seed: int = 0, directory: Path | None = None) -> Dri
     perturbation = None
     if style == "erratic":
         perturbation = ErraticPerturbation(ErraticConfig(), rng_for(seed, "drivers", "erratic"))
-    return DriverPolicy(style, MlpActor.load(path), perturbation)
+    return DriverPolicy(style, _cached_actor(path), perturbation)
+
+
+_ACTORS: dict[tuple[str, int, int], MlpActor] = {}
+
+
+def _cached_actor(path: Path) -> MlpActor:
+    """``MlpActor.load(path)``, kept per process while the file is unchanged (a scenario
+    loads its driver's policy; a worker runs many scenarios). Actors are never mutated."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    actor = _ACTORS.get(key)
+    if actor is None:
+        actor = _ACTORS[key] = MlpActor.load(path)
+    return actor

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.vehicle import aero, bodies, damage, wheels
+from sim.vehicle import aero, bodies, damage, kernels, wheels
 from sim.vehicle.config import VehicleConfig
 from sim.vehicle.fleet_state import FleetState
 from sim.vehicle.geometry import ChassisGeometry, chassis_geometry
@@ -28,6 +28,8 @@ from sim.vehicle.surfaces import SURFACE_NAMES, dry_everywhere, get_surface
 from sim.vehicle.vehicle import Vehicle
 
 SurfaceFn = Callable[[float, float], str]
+BACKENDS = ("auto", "numba", "numpy")  # the step's maths: compiled (kernels.py) or numpy
+SurfaceCodesFn = Callable[[np.ndarray], np.ndarray]
 HOOK_ORDER = 10
 # Below this wheel speed the tire deflection / wheel spin coupling is stiff (no speed
 # damping) and needs the sub-steps; above it one step gives the same results (braking,
@@ -61,10 +63,18 @@ class VehicleFleet:
     """
 
     order = HOOK_ORDER
+    stage = "vehicle model"  # sim.timing stage of its step hooks
 
     def __init__(self, world, surface_at: SurfaceFn | None = None,
                  wind: aero.WindFn | None = None, substeps: int = 2,
-                 fine_below_mps: float = FINE_BELOW_MPS) -> None:
+                 fine_below_mps: float = FINE_BELOW_MPS,
+                 surface_codes_at: SurfaceCodesFn | None = None,
+                 backend: str = "auto") -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"VehicleFleet.backend must be one of {', '.join(BACKENDS)}, "
+                             f"got {backend!r}")  # fmt: skip
+        if backend == "numba" and not kernels.AVAILABLE:
+            raise ValueError("VehicleFleet.backend 'numba' needs the numba package")
         if not isinstance(substeps, int) or substeps < 1:
             raise ValueError(f"VehicleFleet.substeps must be an int >= 1, got {substeps!r}")
         if not fine_below_mps >= 0:
@@ -73,6 +83,8 @@ class VehicleFleet:
         self.fine_below_mps = fine_below_mps
         self.world = world
         self.surface_at = surface_at or dry_everywhere
+        # batched surface_at: (M, 2) points -> M codes (indices of SURFACE_NAMES)
+        self.surface_codes_at = surface_codes_at
         self.wind = wind or aero.still_air
         self.substeps = substeps
         self.vehicles: list[Vehicle] = []
@@ -84,6 +96,9 @@ class VehicleFleet:
         self._codes = {name: i for i, name in enumerate(SURFACE_NAMES)}
         self.world_client_id = bodies.client_id(world.client)
         self._cid = self.world_client_id
+        self.backend = "numba" if backend == "auto" and kernels.AVAILABLE else backend
+        if self.backend == "auto":
+            self.backend = "numpy"
         world.add_hook(self)
 
     # ----------------------------------------------------------------- spawning
@@ -103,6 +118,7 @@ class VehicleFleet:
         self.powertrain.add(config)
         self._trackers.append(damage.CrashTracker(config.damage.crash_threshold_ns))
         self._update_damage_effects()
+        self._work = None  # the compiled step's buffers, sized for the new fleet
         return vehicle
 
     def _create_body(self, cfg: VehicleConfig, geo: ChassisGeometry, position, yaw: float,
@@ -132,6 +148,9 @@ class VehicleFleet:
     def before_step(self, world, dt: float) -> None:
         if not self.vehicles:
             return
+        if self.backend == "numba":
+            self._before_step_compiled(world, dt)
+            return
         b = bodies.read_bodies(self.p.bodies, self._cid)
         self.s.vel_before = b.lin
         normal, arms, v_points = self._suspension(b)
@@ -143,6 +162,84 @@ class VehicleFleet:
         force = wheel_forces.sum(1) + self._aero(b)
         torque = summed_cross(arms[:, 4:], wheel_forces)
         bodies.apply_wrenches(self.p.bodies, force, torque, b.pos, self._cid)
+
+    def _buffers(self) -> dict[str, np.ndarray]:
+        """Work arrays of the compiled step (made once per fleet size)."""
+        if self._work is None:
+            n = self.p.n
+            self._work = {
+                "starts": np.empty((4 * n, 3)), "ends": np.empty((4 * n, 3)),
+                "arms": np.empty((n, 8, 3)), "v_points": np.empty((n, 8, 3)),
+                "normal": np.empty((n, 4, 3)), "frames": np.empty((n, 4, 3, 3)),
+                "vxy": np.empty((2, n, 4)), "drive_nm": np.empty(n),
+                "shifted": np.zeros(n, dtype=np.int64), "force": np.empty((2, n, 4)),
+                "total": np.empty((n, 3)), "torque": np.empty((n, 3)),
+            }  # fmt: skip
+            for name in ("fz", "steer", "omega", "deflection", "slip", "force", "drag_n",
+                         "airspeed"):  # fmt: skip
+                setattr(self.s, name, np.ascontiguousarray(getattr(self.s, name), float))
+            self.s.contact = np.ascontiguousarray(self.s.contact, dtype=bool)
+            pt = self.powertrain
+            pt.gear = np.ascontiguousarray(pt.gear, dtype=np.int64)
+            for name in ("rpm", "load", "shift_timer"):
+                setattr(pt, name, np.ascontiguousarray(getattr(pt, name), dtype=float))
+        return self._work
+
+    def _before_step_compiled(self, world, dt: float) -> None:
+        """:meth:`before_step` with the maths in :mod:`sim.vehicle.kernels` (same model)."""
+        p, s, k, pt = self.p, self.s, self._buffers(), self.powertrain
+        b = bodies.read_bodies(p.bodies, self._cid)
+        s.vel_before = b.lin
+        kernels.ray_segments(p.ray_points, b.rot, b.pos, k["starts"], k["ends"])
+        res = bodies.cast_rays(k["starts"], k["ends"], self._cid)
+        kernels.suspension(res, b.pos, b.rot, b.lin, b.ang, p.ray_points, p.ray, p.spring,
+                           p.damper, p.bump, k["arms"], k["v_points"], k["normal"], s.fz,
+                           s.contact)  # fmt: skip
+        self._surfaces(res[:, 2:5].reshape(p.n, 4, 3), s.contact)
+        kernels.steer_and_frames(b.rot, k["normal"], k["v_points"], s.controls, s.steer,
+                                 self._bias, p.steer_max, p.steer_rate, dt, k["frames"],
+                                 k["vxy"])  # fmt: skip
+        pp, curves = pt.p, pt.torque
+        kernels.powertrain_step(
+            s.omega, p.drive, s.controls[:, 1].copy(), self._power, dt, pt.gear, pt.rpm,
+            pt.load, pt.shift_timer, pt.ratios, pt.n_gears, pp["final"], pp["eff"],
+            pp["idle"], pp["redline"], pp["brake_nm"], pp["up"], pp["down"], pp["shift_s"],
+            curves.knots, curves.width, curves.slope, curves.f0, k["drive_nm"], k["shifted"],
+        )  # fmt: skip
+        if k["shifted"].any():
+            self._gear_shift_events(k["shifted"], world.time_s)
+        vxy = k["vxy"]
+        n_sub = self.substeps if np.abs(vxy[0]).min() < self.fine_below_mps else 1
+        kernels.tires(vxy, s.fz, s.contact, s.surf, p.table, p.load_sens, p.fz0, p.sigma,
+                      p.deflection_limit, p.radius, p.inertia, p.drive, p.brake_nm, p.abs_off,
+                      p.tcs_off, p.crr, ROLLING_SPEED_MPS, s.controls, k["drive_nm"], n_sub, dt,
+                      s.omega, s.deflection, s.slip, s.force, k["force"])  # fmt: skip
+        wind = np.asarray(self.wind(world.time_s), dtype=float)
+        kernels.wrenches(k["force"], s.fz, k["frames"], k["arms"], b.lin, b.rot, wind,
+                         self._drag_factors(b), p.half_rho_cda, p.half_rho_cla, k["total"],
+                         k["torque"], s.drag_n, s.airspeed)  # fmt: skip
+        bodies.apply_wrenches(p.bodies, k["total"], k["torque"], b.pos, self._cid)
+
+    def _gear_shift_events(self, shifted: np.ndarray, time_s: float) -> None:
+        """The compiled powertrain's shifts as ``gear_shift`` events (as ``Powertrain``)."""
+        for i in np.flatnonzero(shifted).tolist():
+            new = abs(int(shifted[i]))
+            old = new - 1 if shifted[i] > 0 else new + 1
+            self.vehicles[i].events.append({"type": "gear_shift", "time_s": round(time_s, 6),
+                                            "from": old, "to": new})  # fmt: skip
+        self.powertrain._gear_changed()
+        self.powertrain._shifting = True
+
+    def _drag_factors(self, b: bodies.BodyStates) -> np.ndarray:
+        """Damage drag factor times the drafting wake's (several vehicles)."""
+        p, scale = self.p, self._drag_scale
+        if p.n > 1:
+            w = p.wake
+            speed = np.sqrt(np.sum(b.lin * b.lin, 1))
+            scale = scale * aero.wake_drag_factors(
+                b.pos, b.rot[:, :, 0], b.rot[:, :, 1], w["half_len"], speed, w["length"],
+                w["max_deficit"], w["decay"], w["half_width"])
+        return np.ascontiguousarray(scale, dtype=float)
 
     def _suspension(self, b: bodies.BodyStates):
         """Ray-cast wheel loads; contact normals, lever arms and point velocities.
@@ -170,6 +267,9 @@ class VehicleFleet:
 
     def _surfaces(self, hit: np.ndarray, contact: np.ndarray) -> None:
         """Surface code of every wheel in contact (wheels in the air keep theirs)."""
+        if self.surface_codes_at is not None:
+            self._surfaces_batched(hit, contact)
+            return
         codes, at = self._codes, self.surface_at
         xy, touching, surf = hit[..., :2].tolist(), contact.tolist(), self.s.surf.tolist()
         for n, row in enumerate(touching):
@@ -179,6 +279,14 @@ class VehicleFleet:
                     code = codes.get(name) if isinstance(name, str) else None
                     surf[n][w] = codes[get_surface(name).name] if code is None else code
         self.s.surf = np.array(surf)
+
+    def _surfaces_batched(self, hit: np.ndarray, contact: np.ndarray) -> None:
+        """:meth:`_surfaces` with one ``surface_codes_at`` call for all wheels in contact."""
+        if not contact.any():
+            return
+        surf = self.s.surf.copy()
+        surf[contact] = self.surface_codes_at(hit[..., :2][contact])
+        self.s.surf = surf
 
     def _tire_frames(self, rot: np.ndarray, normal: np.ndarray, dt: float) -> np.ndarray:
         """(N, 4, 3, 3) rows x_t (rolling), y_t (lateral), n (contact normal) per wheel."""

@@ -5,10 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 
-def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
-    """uint8 sRGB (..., 3) -> float32 linear in [0, 1] (IEC 61966-2-1)."""
+def _srgb_curve(rgb: np.ndarray) -> np.ndarray:
     c = rgb.astype(np.float32) / 255.0
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+_SRGB_LUT = _srgb_curve(np.arange(256, dtype=np.uint8))  # the curve at every uint8 value
+
+
+def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+    """uint8 sRGB (..., 3) -> float32 linear in [0, 1] (IEC 61966-2-1); uint8 input is
+    looked up in the curve's 256 values (the same numbers, without a power per pixel)."""
+    if rgb.dtype == np.uint8:
+        return _SRGB_LUT[rgb]
+    return _srgb_curve(rgb)
 
 
 def linear_to_srgb(lin: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,9 +37,30 @@ class FrameGeometry:
         return np.isfinite(self.distance)
 
     def world_xy(self) -> np.ndarray:
-        """(H, W, 2) world x, y of each hit point (camera position where there is no hit)."""
-        pts = self.points @ self.R_world_cam.T
-        return pts[..., :2] + self.t_world_xy
+        """(H, W, 2) world x, y of each hit point (camera position where there is no hit);
+        computed once per frame (snow and wet road both use it), read-only."""
+        xy = self.__dict__.get("_world_xy")
+        if xy is None:
+            pts = self.points @ self.R_world_cam.T
+            xy = pts[..., :2] + self.t_world_xy
+            xy.setflags(write=False)
+            object.__setattr__(self, "_world_xy", xy)
+        return xy
+
+
+@functools.lru_cache(maxsize=64)
+def pixel_rays(w: int, h: int, cx: float, cy: float, fx: float, fy: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Per pixel: the ray (x, y, 1), its length and its unit direction (float32, read-only;
+    the same for every frame of a camera, so computed once)."""
+    u = (np.arange(w, dtype=np.float32) + 0.5 - cx) / fx
+    v = (np.arange(h, dtype=np.float32) + 0.5 - cy) / fy
+    raw = np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.ones((h, w), np.float32)), -1)
+    norm = np.linalg.norm(raw, axis=-1)
+    rays = (raw / norm[..., None]).astype(np.float32)
+    for a in (raw, norm, rays):
+        a.setflags(write=False)
+    return raw, norm, rays
 
 
 def frame_geometry(camera: dict, depth: np.ndarray) -> FrameGeometry:
@@ -50,11 +72,7 @@ def frame_geometry(camera: dict, depth: np.ndarray) -> FrameGeometry:
     if (int(camera["height"]), int(camera["width"])) != (h, w):
         raise ValueError(f"camera is {camera['width']}x{camera['height']} but depth is {w}x{h}")
     T = np.asarray(camera.get("T_world_cam", np.eye(4).ravel()), dtype=np.float64).reshape(4, 4)
-    u = (np.arange(w, dtype=np.float32) + 0.5 - camera["cx"]) / camera["fx"]
-    v = (np.arange(h, dtype=np.float32) + 0.5 - camera["cy"]) / camera["fy"]
-    raw = np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.ones((h, w), np.float32)), -1)
-    norm = np.linalg.norm(raw, axis=-1)
-    rays = (raw / norm[..., None]).astype(np.float32)
+    raw, norm, rays = pixel_rays(w, h, camera["cx"], camera["cy"], camera["fx"], camera["fy"])
     hit = depth > 0
     points = np.where(hit[..., None], raw * depth[..., None], 0.0).astype(np.float32)
     distance = np.where(hit, depth * norm, np.inf).astype(np.float32)

@@ -88,8 +88,9 @@ def apply_wet_road(lin: np.ndarray, seg: np.ndarray, geom: FrameGeometry, p: Wea
     cos_i = np.abs(geom.sin_elev)
     fresnel = WATER_F0 + (1 - WATER_F0) * (1 - cos_i) ** 5
     gloss = np.clip(0.35 * film + 0.65 * puddle + 0.4 * ice, 0.0, 1.0) * fresnel
-    rays_world = geom.rays @ geom.R_world_cam.T
-    mirror = reflected_sky(p, rays_world)
+    shiny = gloss > 0  # the mirror image is only needed (and only differs from 0) there
+    mirror = np.zeros(lin.shape, dtype=np.float32)
+    mirror[shiny] = reflected_sky(p, geom.rays[shiny] @ geom.R_world_cam.T)
     dark = 1.0 - 0.5 * film - 0.3 * puddle
     out = lin * dark[..., None] * (1.0 - gloss[..., None]) + mirror * gloss[..., None]
     return out.astype(np.float32)

@@ -96,22 +96,33 @@ def _ego_flow(points: np.ndarray, ego: tuple[float, float]) -> np.ndarray:
 def _splat(
     pts: np.ndarray, alpha: np.ndarray, radius_px: np.ndarray, geom: FrameGeometry, camera: dict
 ) -> np.ndarray:
-    """Accumulate particle coverage per pixel, hiding samples behind the depth buffer."""
+    """Accumulate particle coverage per pixel, hiding samples behind the depth buffer.
+
+    Per kernel offset only the particles whose disc reaches it are splatted, and the
+    coverage is summed with ``np.bincount`` (float64) instead of ``np.add.at``: a blizzard
+    frame took ~0.5 s before."""
     h, w = geom.distance.shape
     fx, fy, cx, cy = (float(camera[k]) for k in ("fx", "fy", "cx", "cy"))
-    cover = np.zeros((h, w), dtype=np.float32)
+    cover = np.zeros(h * w, dtype=np.float64)
     z = np.maximum(pts[..., 2], 0.05)
     u = pts[..., 0] / z * fx + cx
     v = pts[..., 1] / z * fy + cy
+    depth_scene = geom.points[..., 2]
     for du, dv, wt in _kernel(radius_px):
-        ui = np.floor(u + du).astype(np.int64)
-        vi = np.floor(v + dv).astype(np.int64)
-        ok = (ui >= 0) & (ui < w) & (vi >= 0) & (vi < h) & (pts[..., 2] > 0.05)
-        ui, vi = np.where(ok, ui, 0), np.where(ok, vi, 0)
-        depth_scene = geom.points[vi, ui, 2]
-        visible = ok & ((depth_scene <= 0) | (pts[..., 2] < depth_scene))
-        np.add.at(cover, (vi[visible], ui[visible]), np.broadcast_to(alpha * wt, vi.shape)[visible])
-    return np.clip(cover, 0.0, 0.95)
+        weight = alpha * wt
+        reach = weight > 0
+        if not reach.any():
+            continue
+        zs = pts[:, reach, 2]
+        ui = np.floor(u[:, reach] + du).astype(np.int64)
+        vi = np.floor(v[:, reach] + dv).astype(np.int64)
+        ok = (ui >= 0) & (ui < w) & (vi >= 0) & (vi < h) & (zs > 0.05)
+        ui, vi, zs = ui[ok], vi[ok], zs[ok]
+        depth = depth_scene[vi, ui]
+        visible = (depth <= 0) | (zs < depth)
+        vals = np.broadcast_to(weight[reach], ok.shape)[ok][visible]
+        cover += np.bincount(vi[visible] * w + ui[visible], weights=vals, minlength=h * w)
+    return np.clip(cover.reshape(h, w).astype(np.float32), 0.0, 0.95)
 
 
 def _kernel(radius_px: np.ndarray):

@@ -9,6 +9,7 @@ lookups are pure. Priority where patches overlap: ice > snow > wet.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 
 import numpy as np
@@ -47,6 +48,27 @@ class SurfaceMap:
             if RANK[name] > RANK[self.base]:
                 self.patches += _patches(self.road_length, fraction, MEAN_PATCH_M[name], name, rng)
         self.patches.sort(key=lambda p: (-RANK[p[2]], p[0]))
+        self._breaks, self._names = self._intervals()
+
+    def _first_patch(self, s: float) -> str:
+        """The definition: the first patch (by priority) covering ``s``, else the base."""
+        for start, end, name in self.patches:
+            if start <= s < end:
+                return name
+        return self.base
+
+    def _intervals(self) -> tuple[np.ndarray, list[str]]:
+        """Patch ends cut the stations into intervals ``[b_i, b_i+1)`` on which every
+        ``start <= s < end`` test, hence the surface, is constant: the surface of each
+        interval, found by :meth:`_first_patch` at its start."""
+        cuts = sorted({0.0, *(v for start, end, _ in self.patches for v in (start, end))})
+        breaks = np.array([-np.inf, *cuts])
+        names = [self._first_patch(float(np.nextafter(cuts[0], -np.inf)))]
+        names += [self._first_patch(c) for c in cuts]
+        return breaks, names
+
+    def _wrap(self, s: float) -> float:
+        return s % self.road_length if self.closed else min(max(s, 0.0), self.road_length)
 
     def surface_at(self, s_or_xy: float | tuple[float, float]) -> str:
         """Surface name at station s, or at world (x, y) if the map was given ``project``."""
@@ -56,11 +78,21 @@ class SurfaceMap:
             s = float(self._project(float(s_or_xy[0]), float(s_or_xy[1])))
         else:
             s = float(s_or_xy)
-        s = s % self.road_length if self.closed else min(max(s, 0.0), self.road_length)
-        for start, end, name in self.patches:
-            if start <= s < end:
-                return name
-        return self.base
+        s = self._wrap(s)
+        return self._names[bisect_right(self._breaks, s) - 1]
+
+    def interval_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(breaks, codes): the surface on ``[breaks[i], breaks[i + 1])`` is
+        ``SURFACES[codes[i]]`` (the vocabulary's order, the vehicle model's codes)."""
+        return self._breaks, np.array([SURFACES.index(n) for n in self._names], dtype=np.int64)
+
+    def surfaces_at_stations(self, stations: np.ndarray) -> list[str]:
+        """:meth:`surface_at` of many stations at once."""
+        s = np.asarray(stations, dtype=np.float64)
+        s = np.mod(s, self.road_length) if self.closed else np.clip(s, 0.0, self.road_length)
+        idx = np.searchsorted(self._breaks, s, side="right") - 1
+        names = self._names
+        return [names[i] for i in idx.tolist()]
 
     def __call__(self, x: float, y: float) -> str:
         """``surface_at(x, y)`` callable for :class:`sim.vehicle` (needs ``project``)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sim.weather.params import WeatherParams
@@ -24,9 +26,15 @@ class WindField:
         self._omega = 2 * np.pi / rng.uniform(lo, hi, (2, GUST_COMPONENTS))
         self._phase = rng.uniform(0, 2 * np.pi, (2, GUST_COMPONENTS))
         self._amp = np.sqrt(2.0 / GUST_COMPONENTS)  # unit variance for the sum
+        self._rows = [list(zip(self._omega[r].tolist(), self._phase[r].tolist())) for r in (0, 1)]
 
     def _wave(self, row: int, t: float) -> float:
-        return float(self._amp * np.sum(np.sin(self._omega[row] * t + self._phase[row])))
+        """``amp * sum(sin(omega t + phase))`` over the row's components, in Python floats
+        (called every physics step: numpy's per-call cost was most of it)."""
+        total = 0.0
+        for omega, phase in self._rows[row]:
+            total += math.sin(omega * t + phase)
+        return float(self._amp * total)
 
     def speed(self, t: float) -> float:
         gust = 0.5 * self.gustiness * self.mean_speed * self._wave(0, t)

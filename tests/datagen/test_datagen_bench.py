@@ -55,3 +55,43 @@ def test_bench_measures_every_loop_on_the_same_samples(capsys: pytest.CaptureFix
     assert files < sizes["total (tar)"] < bound
     table = capsys.readouterr().out
     assert "bare sim+render" in table and "where a complete sample's time goes" in table
+
+
+def _generate_args(*argv: str) -> argparse.Namespace:
+    from datagen import generate_bench
+
+    parser = argparse.ArgumentParser()
+    generate_bench.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.mark.slow
+def test_generate_bench_measures_both_loops_per_camera_count(capsys) -> None:
+    from datagen import generate_bench
+
+    args = _generate_args("--scenarios", "2", "--frames", "2", "--image-size", "32",
+                          "--samples-per-shard", "2", "--camera-counts", "1,2")  # fmt: skip
+    result = generate_bench.run(args)
+    json.dumps(result)
+    assert set(result["by_camera_count"]) == {"1", "2"}
+    for k, row in result["by_camera_count"].items():
+        cams = int(k)
+        assert row["cameras"] == list(generate_bench.SURROUND_RIG[:cams])
+        # a sample is one camera frame in both loops, on the same scenarios
+        assert row["end_to_end"]["samples"] == row["raw_pybullet"]["samples"] == 2 * 2 * cams
+        assert 0 < row["ratio"] < float("inf")
+        stages = row["stages"]
+        assert abs(sum(s["share"] for s in stages.values()) - 1) < 1e-9
+        for stage in ("set-up", "physics", "vehicle model", "render", "labels", "weather",
+                      "audio", "encoding", "writing"):  # fmt: skip
+            assert stages[stage]["ms_per_sample"] > 0, stage
+    assert result["ratio"] == result["by_camera_count"]["1"]["ratio"]
+    out = capsys.readouterr().out
+    assert "raw PyBullet" in out and "where the end-to-end time goes" in out
+
+
+def test_generate_bench_refuses_rigs_it_does_not_have() -> None:
+    from datagen import generate_bench
+
+    with pytest.raises(ValueError, match="--camera-counts"):
+        generate_bench.run(_generate_args("--camera-counts", "7"))
