@@ -9,19 +9,18 @@ command whose optional dependency is missing says which extra to install.
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 from importlib import metadata
 
 from sim.arguments import CommandParser
+from sim.logs import configure_logging
 
 REGISTRARS: tuple[str, ...] = ("sim.cli", "datagen.cli", "multimodal.cli", "edge.commands")
 PROJECT_PACKAGES = frozenset({"sim", "datagen", "multimodal", "edge"})
 
 # Which extra brings each optional import (top-level module name -> extra).
 EDGE_MODULES = frozenset({"PIL", "soundfile", "onnxruntime"})
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class UserError(Exception):
@@ -68,19 +67,6 @@ def build_parser() -> CommandParser:
             continue
         module.register(sub)
     return parser
-
-
-def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
-    """Library code logs through ``logging``; a command shows INFO and above by default.
-
-    Under ``torchrun`` each record carries its rank so multi-process output stays legible.
-    """
-    import os
-
-    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
-    rank = os.environ.get("RANK")
-    fmt = LOG_FORMAT if rank is None else f"[rank {rank}] {LOG_FORMAT}"
-    logging.basicConfig(level=level, format=fmt, datefmt="%H:%M:%S", stream=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _measure(args: argparse.Namespace, workers: int, mode: str) -> dict:
-    from multimodal.train import TrainConfig, launch
+    from multimodal.train import launch
+    from multimodal.train_config import TrainConfig
 
     with tempfile.TemporaryDirectory() as out:
         cfg = TrainConfig(

@@ -7,37 +7,11 @@ batch, so with DDP's gradient averaging the gradient equals the single-process o
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
-
 import torch
 from open_clip.loss import ClipLoss
 from torch import nn
 
-PAIR_FEATURES: dict[str, tuple[str, str]] = {
-    "image_text": ("image", "text"),
-    "audio_text": ("audio", "text"),
-    "image_audio": ("image", "audio"),
-    "fused_text": ("fused", "text"),
-}
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    image_text: float = 1.0
-    audio_text: float = 1.0
-    image_audio: float = 0.5
-    fused_text: float = 0.5
-
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"LossWeights.{name} must be a finite number >= 0, got {value}")
-        if sum(asdict(self).values()) <= 0:
-            raise ValueError("LossWeights: at least one weight must be > 0, got all zero")
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
+from multimodal.pairs import PAIR_FEATURES, LossWeights
 
 
 class TriModalLoss(nn.Module):

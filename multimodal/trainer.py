@@ -1,14 +1,16 @@
-"""The training loop behind ``multimodal.train`` (one process of a possibly DDP run)."""
+"""The run of one training process (one rank of a possibly DDP run) around its steps
+(``step.py``): the data (epochs, resume mid-epoch in the same order), the losses copied to
+the host once per logging window, throughput, TensorBoard and the progress bar or log lines,
+checkpoints and ``--resume``, validation and ``summary.json``."""
 
 from __future__ import annotations
 
+import logging
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 
-from multimodal.augment import AugmentConfig, apply_spec_masks, spec_masks
 from multimodal.checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
@@ -20,25 +22,22 @@ from multimodal.checkpoint import (
     unwrap,
 )
 from multimodal.configs import preset
-from multimodal.data import SkipCounter, finish_images, train_loader
-from multimodal.distributed import cleanup, init_distributed, mean_across_ranks, to_device
-from multimodal.loss import TriModalLoss
+from multimodal.data import SkipCounter, train_loader
+from multimodal.distributed import cleanup, init_distributed, mean_across_ranks
 from multimodal.model import TriModalModel, load_openclip_weights
 from multimodal.prompts import default_prompts
-from multimodal.tokenizer import Tokenizer
-from multimodal.train import (
+from multimodal.run_dir import CHECKPOINT
+from multimodal.step import TrainStep, derived_seed
+from multimodal.train_config import (
+    CONFIG_FILE,
     TrainConfig,
-    cosine_with_warmup,
     data_config,
-    elapsed,
-    param_groups,
     resume_changes,
     to_jsonable,
-)  # fmt: skip
+)
 from sim.atomic import atomic_write_json
 
-CHECKPOINT = "checkpoint.pt"
-
+logger = logging.getLogger(__name__)
 
 MAX_NONFINITE_STEPS = 20  # more than this many skipped steps ends the run with an error
 
@@ -48,10 +47,8 @@ class TrainingDiverged(ValueError, FloatingPointError):
     checkpoint of non-finite weights is written."""
 
 
-def _derived(seed: int, *path: str | int) -> int:
-    from sim.seeding import derive_seed  # numpy only
-
-    return derive_seed(seed, *path)
+def elapsed(since: float) -> float:
+    return max(time.perf_counter() - since, 1e-9)
 
 
 class Trainer:
@@ -62,81 +59,44 @@ class Trainer:
             raise ValueError(f"--cuda-graph needs a CUDA device, got {self.env.device}")
         self.out = Path(cfg.out)
         self.model_cfg = preset(cfg.model)
-        torch.manual_seed(_derived(cfg.seed, "init"))  # identical init on every rank
+        torch.manual_seed(derived_seed(cfg.seed, "init"))  # identical init on every rank
         self.model = TriModalModel(self.model_cfg).to(self.env.device)
         if cfg.init_openclip:
             load_openclip_weights(self.model, cfg.init_openclip)
-        freeze_unused(self.model, cfg)
-        self._side_stream = torch.cuda.Stream(self.env.device) if cfg.cuda_graph else None
-        self.net = self._wrap(self.model)
-        # fused AdamW takes a device-side "found_inf" flag: a non-finite step is skipped on
-        # the device, without the host waiting for the GPU to say so (no sync per step).
-        # A captured step needs the learning rate as a device tensor (the scheduler fills it)
-        lr = torch.tensor(cfg.lr, device=self.env.device) if cfg.cuda_graph else cfg.lr
-        self.optimizer = torch.optim.AdamW(
-            param_groups(self.model, cfg.weight_decay), lr=lr, betas=(0.9, 0.98), eps=1e-6,
-            fused=True, capturable=cfg.cuda_graph,
-        )
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, cosine_with_warmup(cfg.warmup_steps, cfg.total_steps)
-        )
-        self.loss_fn = TriModalLoss(cfg.active_weights(), self.env.rank, self.env.world_size)
-        self.tokenizer = Tokenizer(self.model_cfg.context_length)
-        self.augment = AugmentConfig()
-        # normalisation of the loader's uint8 images, on the training device once
-        self.image_norm = tuple(torch.tensor(v, device=self.env.device)
-                                for v in (self.model_cfg.image_mean, self.model_cfg.image_std))
+        # forward, loss, backward, all-reduce, optimizer and schedule (eager or captured)
+        self.stepper = TrainStep(cfg, self.env, self.model)
+        self.optimizer, self.scheduler = self.stepper.optimizer, self.stepper.scheduler
+        self.tokenizer = self.stepper.tokenizer
         self.prompts = default_prompts(cfg.caption_families)
         self.step = 0
         self.history: list[dict] = []
         # run settings changed by `--resume --resume-override`: [{step, changes}, ...]
         self.overrides: list[dict] = []
         self.nonfinite_steps = 0  # steps skipped for non-finite gradients (as of the last flush)
-        self._nonfinite = torch.zeros((), dtype=torch.int64, device=self.env.device)
-        self._found_inf = torch.zeros((), device=self.env.device)  # read by fused AdamW
-        self.optimizer.found_inf = self._found_inf
-        self._part_names = [p for p, w in cfg.active_weights().to_dict().items() if w > 0]
-        self.graphed = self._graphed() if cfg.cuda_graph else None
+        self._config_saved = False
         self._pending: list[tuple[dict, torch.Tensor]] = []  # steps whose losses are on device
         # when the run and the current logging window started (the window's samples are its
         # pending steps)
         self._start = self._window_start = time.perf_counter()
         if cfg.resume:
             self._resume(cfg.resume)
+        logger.debug("rank %d of %d on %s: steps %d to %d", self.env.rank, self.env.world_size,
+                     self.env.device, self.step, cfg.total_steps)  # fmt: skip
 
-    def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
-        net = model
-        if self.env.world_size > 1:
-            from torch.nn.parallel import DistributedDataParallel
-
-            dev = self.env.device
-            ids = [dev.index] if dev.type == "cuda" else None
-            # parameters training never uses are frozen (freeze_unused), so DDP need not
-            # walk the autograd graph after every forward to find them; gradients live in
-            # the buckets (no copy in and out of them after each all-reduce)
-            # the buffers (mel filterbank, window) are constants: no broadcast per forward.
-            # A step to be captured needs DDP built on a side stream (CUDA-graph notes)
-            with torch.cuda.stream(self._side_stream) if self._side_stream else nullcontext():
-                net = DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True,
-                                              broadcast_buffers=False)  # fmt: skip
-            if self.cfg.grad_reduce == "bf16":
-                from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
-
-                # half the bytes between GPUs; each bucket is averaged, then cast back to fp32
-                net.register_comm_hook(None, default_hooks.bf16_compress_hook)
-        return torch.compile(net) if self.cfg.compile else net
-
-    def _graphed(self):
-        from multimodal.graphed import DDP_WARMUP_STEPS, WARMUP_STEPS, GraphedStep
-
-        warmup = DDP_WARMUP_STEPS if self.env.world_size > 1 else WARMUP_STEPS
-        return GraphedStep(self._graph_step, lambda: self.optimizer.zero_grad(set_to_none=True),
-                           self.env.device, warmup, self._side_stream)  # fmt: skip
+    @property
+    def graphed(self):
+        """The captured step (``--cuda-graph``), else None."""
+        return self.stepper.graphed
 
     def current_lr(self) -> float:
-        """The scheduled learning rate, computed on the host (a captured step keeps it in a
-        device tensor, which the host must not wait for)."""
-        return self.cfg.lr * self.scheduler.lr_lambdas[0](self.scheduler.last_epoch)
+        """The scheduled learning rate of the next step (computed on the host)."""
+        return self.stepper.current_lr()
+
+    def train_step(self, micro_batches: list[dict]) -> dict:
+        """One optimizer step on ``micro_batches``: its losses stay on the device."""
+        values, names = self.stepper(micro_batches, self.step)
+        self.step += 1
+        return {"values": values, "parts": names}
 
     # ---- checkpoints -------------------------------------------------------------------
     def _resume(self, where: str) -> None:
@@ -166,6 +126,8 @@ class Trainer:
         self.overrides = overrides
         if changes:
             self.overrides.append({"step": self.step, "changes": changes})
+        logger.debug("resumed from %s at step %d%s", path, self.step,
+                     f" with {changes}" if changes else "")  # fmt: skip
 
     def save(self) -> None:
         # every rank checks (their weights are the same), so all stop together
@@ -190,104 +152,15 @@ class Trainer:
             "tokenizer": {"kind": "open_clip-bpe", "context_length": self.tokenizer.context_length},
         }  # fmt: skip
         save_atomic(state, self.out / CHECKPOINT)
+        logger.debug("checkpoint of step %d written to %s", self.step, self.out / CHECKPOINT)
+        self._save_config()
 
-    # ---- one step ----------------------------------------------------------------------
-    def _present(self, batch: int) -> dict[str, torch.Tensor]:
-        """Fusion modality dropout: each sample loses image or audio with some probability."""
-        gen = torch.Generator().manual_seed(
-            _derived(self.cfg.seed, "drop", self.step, self.env.rank)
-        )
-        drop = torch.rand(batch, generator=gen) < self.cfg.modality_dropout
-        which = torch.rand(batch, generator=gen) < 0.5
-        return {"image": ~(drop & which), "audio": ~(drop & ~which)}  # never both dropped
-
-    def _inputs(self, batch: dict) -> dict[str, torch.Tensor]:
-        """A loader batch -> the host tensors one step reads, including what the host draws
-        for it (modality dropout, SpecAugment bands): the device part of the step then has
-        no host work (so it can be captured as a CUDA graph)."""
-        inputs = {"tokens": batch["tokens"] if "tokens" in batch else self.tokenizer(batch["text"])}
-        if "image" in self.cfg.modalities:
-            inputs["images"] = batch["image"]
-            if "jitter" in batch:  # uint8 from the loader: finished on the device
-                inputs["jitter"] = batch["jitter"]
-        if self.cfg.uses_audio:
-            inputs["waves"] = batch["audio"]
-            if self.cfg.augment:
-                seed = _derived(self.cfg.seed, "spec", self.step, self.env.rank)
-                frames = self.model_cfg.mel.num_frames(batch["audio"].shape[-1])
-                freq, time_ = spec_masks(len(batch["text"]), self.model_cfg.mel.n_mels, frames,
-                                         self.augment, torch.Generator().manual_seed(seed))
-                inputs.update(freq_mask=freq, time_mask=time_)
-        present = self._present(len(batch["text"]))
-        inputs.update(present_image=present["image"], present_audio=present["audio"])
-        return inputs
-
-    def _loss(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
-        """Forward and loss from device tensors (see :meth:`_inputs`)."""
-        images = inputs.get("images")
-        if images is not None and "jitter" in inputs:
-            images = finish_images(images, inputs["jitter"], *self.image_norm)
-        mel = None
-        if "waves" in inputs:
-            mel = unwrap(self.model).audio_mel(inputs["waves"])
-            if "freq_mask" in inputs:
-                mel = apply_spec_masks(mel, inputs["freq_mask"], inputs["time_mask"])
-        present = {"image": inputs["present_image"], "audio": inputs["present_audio"]}
-        use_bf16 = self.cfg.precision == "bf16"
-        # autocast's weight-cast cache is kept out of a captured graph (PyTorch's advice)
-        with torch.autocast(device_type=self.env.device.type, dtype=torch.bfloat16,
-                            enabled=use_bf16, cache_enabled=not self.cfg.cuda_graph):  # fmt: skip
-            feats = self.net(images, inputs["tokens"], mel, present)
-            return self.loss_fn(feats, feats["scales"])
-
-    def _micro_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        dev = self.env.device
-        return self._loss({k: to_device(v, dev) for k, v in self._inputs(batch).items()})
-
-    def _update(self, loss: torch.Tensor, parts: dict) -> torch.Tensor:
-        """Clip, decide on the device whether the step is finite, step the optimizer;
-        returns ``[loss, *parts]`` (device tensor, no host sync)."""
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        # DDP has averaged the gradients, so every rank sees the same norm and decides alike:
-        # a non-finite step (a loss spike in bf16, a broken sample) is skipped, not applied.
-        # The decision stays on the device (fused AdamW's found_inf); it is counted at flush.
-        bad = ~torch.isfinite(grad_norm)
-        self._found_inf.copy_(bad.float())
-        self.optimizer.step()
-        self._nonfinite += bad.long()
-        return torch.stack([loss, *parts.values()]).float()
-
-    def _graph_step(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        loss, parts = self._loss(inputs)
-        loss.backward()
-        return self._update(loss.detach(), parts)
-
-    def train_step(self, micro_batches: list[dict]) -> dict:
-        self.net.train()
-        if self.graphed is not None:  # one micro-batch (TrainConfig checks accum == 1)
-            inputs = self._inputs(micro_batches[0])
-            values, names = self.graphed(inputs), self._part_names
-        else:
-            values, names = self._eager_step(micro_batches)
-        self.scheduler.step()
-        self.step += 1
-        return {"values": values, "parts": names}
-
-    def _eager_step(self, micro_batches: list[dict]) -> tuple[torch.Tensor, list[str]]:
-        accum = len(micro_batches)
-        total, parts = None, {}
-        for i, batch in enumerate(micro_batches):
-            sync = i == accum - 1 or not hasattr(self.net, "no_sync")
-            ctx = torch.enable_grad() if sync else self.net.no_sync()
-            with ctx:
-                loss, part = self._micro_loss(batch)
-                (loss / accum).backward()
-            total = loss.detach() / accum + (0 if total is None else total)
-            for k, v in part.items():
-                parts[k] = v / accum + parts.get(k, 0)
-        values = self._update(total, parts)
-        self.optimizer.zero_grad(set_to_none=True)
-        return values, list(parts)
+    def _save_config(self) -> None:
+        """RUN_DIR/config.json: this run's TrainConfig, which ``--config`` loads back
+        (written by the main rank with the run's first log window or checkpoint)."""
+        if self.env.is_main and not self._config_saved:
+            atomic_write_json(self.out / CONFIG_FILE, to_jsonable(self.cfg))
+            self._config_saved = True
 
     def flush(self, writer=None, bar=None) -> None:
         """Copy the pending steps' losses to the host (one reduction, one sync for all) and
@@ -308,7 +181,10 @@ class Trainer:
             self.history.append(record)
             self._log(record, writer, bar)
         self._pending = []
-        self.nonfinite_steps = int(self._nonfinite.item())
+        if bar is None and self.env.is_main:  # what the progress bar would show
+            self._log_window(self.history[-1], n)
+        self._save_config()
+        self.nonfinite_steps = int(self.stepper.nonfinite.item())
         if self.nonfinite_steps > MAX_NONFINITE_STEPS:
             raise TrainingDiverged(
                 f"{self.nonfinite_steps} training steps had non-finite gradients; lower "
@@ -368,8 +244,12 @@ class Trainer:
 
     def close(self) -> None:
         """Release what must go before the process group (a captured step's graph)."""
-        if self.graphed is not None:
-            self.graphed.close()
+        self.stepper.close()
+
+    def _log_window(self, record: dict, steps: int) -> None:
+        logger.info("step %d/%d  loss %.4f  lr %.3g  %.0f samples/s/device  (%d steps)",
+                    record["step"], self.cfg.total_steps, record["loss"], record["lr"],
+                    record["samples_per_s_per_device"], steps)  # fmt: skip
 
     def _log(self, record: dict, writer, bar) -> None:
         rate = record["samples_per_s_per_device"]
@@ -484,9 +364,7 @@ class Trainer:
             log_samples(writer, self.cfg.val or self.cfg.train, self.step)
             log_hparams(writer, to_jsonable(self.cfg), {**summary, "val": val})
         except Exception as exc:  # the run itself is done: say so, keep its summary
-            import logging
-
-            logging.getLogger(__name__).warning("TensorBoard extras not written: %s", exc)
+            logger.warning("TensorBoard extras not written: %s", exc)
 
 
 class Lazy:
@@ -504,28 +382,6 @@ class Lazy:
     def close(self) -> None:
         if self._obj is not None:
             self._obj.close()
-
-
-def freeze_unused(model: TriModalModel, cfg: TrainConfig) -> list[str]:
-    """Freeze the parameters this configuration never trains (a tower left out by
-    ``--modalities``, the temperature of a pair with weight 0, the fusion head when fused-text
-    is off, and the fusion's text type-embedding: text is never fused in training).
-    Returns their names. They keep their values; checkpoints are unchanged."""
-    weights = cfg.active_weights().to_dict()
-    unused = ["fusion.type_embed.text"]
-    unused += [f"logit_scale.{pair}" for pair, w in weights.items() if w == 0]
-    if "image" not in cfg.modalities:
-        unused.append("visual.")
-    if "audio" not in cfg.modalities:
-        unused.append("audio.")
-    if weights["fused_text"] == 0:
-        unused.append("fusion.")
-    frozen = []
-    for name, param in model.named_parameters():
-        if name.startswith(tuple(unused)):
-            param.requires_grad_(False)
-            frozen.append(name)
-    return frozen
 
 
 def steady_throughput(history: list[dict], global_batch: int, skip: float = 0.2) -> dict:

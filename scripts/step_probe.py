@@ -103,7 +103,7 @@ def fixed_feed(loader):
 def run(args: argparse.Namespace) -> list[dict]:
     from multimodal.data import train_loader
     from multimodal.distributed import gather_floats
-    from multimodal.train import TrainConfig, data_config
+    from multimodal.train_config import TrainConfig, data_config
     from multimodal.trainer import Trainer
 
     total = args.warmup + args.steps + args.profile_steps

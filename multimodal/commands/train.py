@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Train the contrastive vision-audio-text model on drivesynth shards. Runs on one "
             "CPU/GPU, under torchrun (DDP, NCCL on GPUs, gloo on CPU) or with --nproc N "
             "local processes. Writes RUN_DIR/checkpoint.pt (atomic; --resume), TensorBoard "
-            "logs, training_curve.png, summary.json and, with --val, val_metrics.json."
+            "logs, training_curve.png, summary.json, config.json (the run's options, which "
+            "--config loads back) and, with --val, val_metrics.json."
         ),
     )
     add_arguments(parser)
@@ -25,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     import json
 
-    from multimodal.train import config_from_args, launch
+    from multimodal.options import config_from_args
+    from multimodal.train import launch
 
     summary = launch(config_from_args(args))
     keys = ("steps", "first_loss", "final_loss", "samples_skipped")

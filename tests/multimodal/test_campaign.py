@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from multimodal.train import TrainConfig, main
+from multimodal.train import main
+from multimodal.train_config import TrainConfig
 from multimodal.trainer import steady_throughput
 
 SCRIPTS = Path(__file__).parents[2] / "scripts"

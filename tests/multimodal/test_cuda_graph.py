@@ -32,7 +32,7 @@ def _batches(count: int, size: int, seed: int = 0) -> list[dict]:
 
 
 def _train(cuda_graph: bool, batches: list[dict], out: str, **extra) -> tuple[list, dict]:
-    from multimodal.train import TrainConfig
+    from multimodal.train_config import TrainConfig
     from multimodal.trainer import Trainer
 
     cfg = TrainConfig(train="unused.tar", out=out, model="tiny", device="cuda", lr=1e-3,
@@ -66,10 +66,10 @@ def test_captured_step_skips_a_nonfinite_step(tmp_path):
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     broken = {**batches[0], "jitter": torch.full_like(batches[0]["jitter"], float("nan"))}
     trainer.train_step([broken])
-    assert int(trainer._nonfinite) == 1
+    assert int(trainer.stepper.nonfinite) == 1
     assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
     trainer.train_step([batches[1]])
-    assert int(trainer._nonfinite) == 1
+    assert int(trainer.stepper.nonfinite) == 1
     assert any(not torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
 
 

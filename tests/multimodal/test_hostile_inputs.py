@@ -80,7 +80,8 @@ def _train_args(urls: str, out: Path, *extra: str) -> list[str]:
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> dict:
     """Small shards and a real 2-step checkpoint trained on them."""
-    from multimodal.train import TrainConfig, launch
+    from multimodal.train import launch
+    from multimodal.train_config import TrainConfig
 
     root = tmp_path_factory.mktemp("hostile")
     shards = write_shards(root / "shards", "s", range(8), frames=2, n_shards=2)
@@ -333,7 +334,7 @@ def test_non_finite_hyper_parameters_are_refused_before_anything(
 
 def test_train_config_names_a_non_finite_field():
     from multimodal.loss import LossWeights
-    from multimodal.train import TrainConfig
+    from multimodal.train_config import TrainConfig
 
     with pytest.raises(ValueError, match=r"TrainConfig\.lr must be a finite number, got inf"):
         TrainConfig(train="x.tar", out="o", lr=float("inf"))
@@ -354,7 +355,7 @@ def test_diverged_training_writes_no_checkpoint(small, tmp_path, capfd):
 
 
 def test_save_refuses_non_finite_weights(small, tmp_path):
-    from multimodal.train import TrainConfig
+    from multimodal.train_config import TrainConfig
     from multimodal.trainer import Trainer, TrainingDiverged
 
     trainer = Trainer(TrainConfig(train=small["urls"], out=str(tmp_path / "run"),
@@ -506,7 +507,8 @@ def test_export_on_broken_data_is_one_line(case, option, small, tmp_path, capfd)
 def test_resume_from_a_weights_only_checkpoint_is_exact(small, tmp_path):
     """Stopped right after its epoch-1 checkpoint and resumed (weights_only load, RNG state
     as a tensor), a run ends with exactly the weights and losses of an uninterrupted one."""
-    from multimodal.train import TrainConfig, launch
+    from multimodal.train import launch
+    from multimodal.train_config import TrainConfig
     from multimodal.trainer import Trainer
 
     def cfg(out: Path, **kw) -> TrainConfig:

@@ -88,7 +88,7 @@ def test_resume_after_kill_continues_the_same_run(shard_set, tmp_path):
 def _ddp_step(payload: dict) -> None:
     """One backward pass of a DDP run; rank r takes its slice of the global batch."""
     from multimodal.distributed import cleanup, init_distributed, mean_across_ranks
-    from multimodal.train import TrainConfig
+    from multimodal.train_config import TrainConfig
     from multimodal.trainer import Trainer
 
     cfg = TrainConfig(**payload["cfg"])
@@ -98,7 +98,7 @@ def _ddp_step(payload: dict) -> None:
     part = slice(env.rank * per, (env.rank + 1) * per)
     local = {"image": batch["image"][part], "audio": batch["audio"][part],
              "text": batch["text"][part]}  # fmt: skip
-    loss, _ = trainer._micro_loss(local)
+    loss, _ = trainer.stepper.micro_loss(local, trainer.step)
     loss.backward()
     mean_loss = float(mean_across_ranks(loss.detach()))
     if env.is_main:
@@ -149,8 +149,8 @@ def test_nonfinite_step_is_skipped_without_changing_weights(shard_set, tmp_path)
     import argparse
 
     from multimodal.data import train_loader
-    from multimodal.options import add_arguments
-    from multimodal.train import config_from_args, data_config
+    from multimodal.options import add_arguments, config_from_args
+    from multimodal.train_config import data_config
     from multimodal.trainer import Trainer
 
     parser = argparse.ArgumentParser()
@@ -163,11 +163,11 @@ def test_nonfinite_step_is_skipped_without_changing_weights(shard_set, tmp_path)
     # a broken sample: non-finite pixels once finished (the uint8 itself cannot hold a NaN)
     broken = {**batch, "jitter": torch.full_like(batch["jitter"], float("nan"))}
     trainer.train_step([broken])  # the skip is decided on the device (fused AdamW found_inf)
-    assert int(trainer._nonfinite) == 1
+    assert int(trainer.stepper.nonfinite) == 1
     after = trainer.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     trainer.train_step([batch])  # a good step still trains
-    assert int(trainer._nonfinite) == 1
+    assert int(trainer.stepper.nonfinite) == 1
     changed = [k for k in before if not torch.equal(before[k], trainer.model.state_dict()[k])]
     assert changed
 
@@ -190,8 +190,8 @@ def test_two_process_gloo_trains_two_modalities(shard_set, tmp_path, modalities)
 def test_freeze_unused_matches_the_active_pairs():
     from multimodal.configs import preset
     from multimodal.model import TriModalModel
-    from multimodal.train import TrainConfig
-    from multimodal.trainer import freeze_unused
+    from multimodal.step import freeze_unused
+    from multimodal.train_config import TrainConfig
 
     def frozen(**kw) -> set[str]:
         model = TriModalModel(preset("tiny"))
@@ -209,14 +209,14 @@ def test_freeze_unused_matches_the_active_pairs():
 
 @pytest.mark.parametrize("bad", [{"accum": 2}, {"compile": True}])
 def test_cuda_graph_config_names_what_it_needs(bad):
-    from multimodal.train import TrainConfig
+    from multimodal.train_config import TrainConfig
 
     with pytest.raises(ValueError, match="cuda_graph.*accum == 1 and no compile"):
         TrainConfig(train="x.tar", out="o", cuda_graph=True, **bad)
 
 
 def test_cuda_graph_on_cpu_is_a_clear_error(tmp_path):
-    from multimodal.train import TrainConfig
+    from multimodal.train_config import TrainConfig
     from multimodal.trainer import Trainer
 
     with pytest.raises(ValueError, match="--cuda-graph needs a CUDA device, got cpu"):
