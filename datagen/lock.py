@@ -68,13 +68,20 @@ class FolderLock:
     def acquire(self) -> None:
         host = socket.gethostname()
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                             0o644)  # fmt: skip
+            except OSError as exc:  # a symlink (ELOOP), a folder, no permission...
+                raise ValueError(f"--out {self.folder}: cannot open its lock file {self.path} "
+                                 f"({exc.strerror or exc})") from None  # fmt: skip
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 owner = self._owner(fd)
                 os.close(fd)
                 raise self._refuse(owner) from None
+            except OSError:
+                pass  # no flock on this file system: the pid check below still holds
             try:
                 same = os.fstat(fd).st_ino == os.stat(self.path, follow_symlinks=False).st_ino
             except FileNotFoundError:

@@ -166,6 +166,19 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _wait_for_port(port: int, process: subprocess.Popen, timeout_s: float = 120) -> None:
+    """Return once something accepts on ``port`` (a loaded machine starts Dask slowly)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert process.poll() is None, "the scheduler exited"
+            assert time.monotonic() < deadline, "the scheduler did not start in time"
+            time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def external_cluster() -> tuple[str, list[subprocess.Popen]]:
     address = f"tcp://127.0.0.1:{_free_port()}"
@@ -183,6 +196,7 @@ def external_cluster() -> tuple[str, list[subprocess.Popen]]:
         ],
         stderr=subprocess.DEVNULL,
     )
+    _wait_for_port(int(address.rsplit(":", 1)[1]), sched)
     workers = [
         subprocess.Popen(
             [bindir / "dask", "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard"],

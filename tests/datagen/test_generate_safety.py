@@ -321,3 +321,13 @@ def test_scheduler_that_is_not_dask_is_one_line(tmp_path, capsys, kind, needle) 
     assert len(err) == 1 and needle in err[0], err
     assert time.monotonic() - start < 15
     assert not out.exists()
+
+
+def test_a_lock_that_is_a_symlink_is_refused(tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / LOCK_NAME).symlink_to(tmp_path / "elsewhere")
+    assert main(["generate", "--out", str(out), *TINY]) == 2
+    err = _err(capsys)
+    assert len(err) == 1 and "cannot open its lock file" in err[0], err
+    assert not (tmp_path / "elsewhere").exists()
