@@ -202,13 +202,7 @@ class DynamicEgo:
 
     def trace_fields(self, accel: float, curvature: float) -> dict:
         """The vehicle model's own drivetrain and tire state (the arguments are unused)."""
-        st = self.vehicle.state()
-        return {
-            "speed_mps": st.speed_mps, "rpm": st.rpm, "gear": st.gear,
-            "throttle": st.throttle, "brake": st.brake, "engine_load": st.engine_load,
-            "steer": st.steer, "slip_ratio": st.slip_ratio, "slip_angle": st.slip_angle,
-            "airspeed_mps": st.airspeed_mps,
-        }  # fmt: skip
+        return self.vehicle.drivetrain()
 
 
 def _unit(value: float, lo: float = 0.0) -> float:

@@ -196,28 +196,22 @@ class VehicleFleet:
                            p.damper, p.bump, k["arms"], k["v_points"], k["normal"], s.fz,
                            s.contact)  # fmt: skip
         self._surfaces(res[:, 2:5].reshape(p.n, 4, 3), s.contact)
-        kernels.steer_and_frames(b.rot, k["normal"], k["v_points"], s.controls, s.steer,
-                                 self._bias, p.steer_max, p.steer_rate, dt, k["frames"],
-                                 k["vxy"])  # fmt: skip
         pp, curves = pt.p, pt.torque
-        kernels.powertrain_step(
-            s.omega, p.drive, s.controls[:, 1].copy(), self._power, dt, pt.gear, pt.rpm,
-            pt.load, pt.shift_timer, pt.ratios, pt.n_gears, pp["final"], pp["eff"],
+        kernels.forces(
+            b.rot, b.lin, k["normal"], k["v_points"], k["arms"], s.controls, s.steer,
+            self._bias, p.steer_max, p.steer_rate, dt, s.omega, p.drive, self._power, pt.gear,
+            pt.rpm, pt.load, pt.shift_timer, pt.ratios, pt.n_gears, pp["final"], pp["eff"],
             pp["idle"], pp["redline"], pp["brake_nm"], pp["up"], pp["down"], pp["shift_s"],
-            curves.knots, curves.width, curves.slope, curves.f0, k["drive_nm"], k["shifted"],
+            curves.knots, curves.width, curves.slope, curves.f0, s.fz, s.contact, s.surf,
+            p.table, p.load_sens, p.fz0, p.sigma, p.deflection_limit, p.radius, p.inertia,
+            p.brake_nm, p.abs_off, p.tcs_off, p.crr, ROLLING_SPEED_MPS, self.substeps,
+            self.fine_below_mps, s.deflection, s.slip, s.force,
+            np.asarray(self.wind(world.time_s), dtype=float), self._drag_factors(b),
+            p.half_rho_cda, p.half_rho_cla, k["frames"], k["vxy"], k["drive_nm"], k["shifted"],
+            k["force"], k["total"], k["torque"], s.drag_n, s.airspeed,
         )  # fmt: skip
         if k["shifted"].any():
             self._gear_shift_events(k["shifted"], world.time_s)
-        vxy = k["vxy"]
-        n_sub = self.substeps if np.abs(vxy[0]).min() < self.fine_below_mps else 1
-        kernels.tires(vxy, s.fz, s.contact, s.surf, p.table, p.load_sens, p.fz0, p.sigma,
-                      p.deflection_limit, p.radius, p.inertia, p.drive, p.brake_nm, p.abs_off,
-                      p.tcs_off, p.crr, ROLLING_SPEED_MPS, s.controls, k["drive_nm"], n_sub, dt,
-                      s.omega, s.deflection, s.slip, s.force, k["force"])  # fmt: skip
-        wind = np.asarray(self.wind(world.time_s), dtype=float)
-        kernels.wrenches(k["force"], s.fz, k["frames"], k["arms"], b.lin, b.rot, wind,
-                         self._drag_factors(b), p.half_rho_cda, p.half_rho_cla, k["total"],
-                         k["torque"], s.drag_n, s.airspeed)  # fmt: skip
         bodies.apply_wrenches(p.bodies, k["total"], k["torque"], b.pos, self._cid)
 
     def _gear_shift_events(self, shifted: np.ndarray, time_s: float) -> None:

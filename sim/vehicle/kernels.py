@@ -280,3 +280,32 @@ def wrenches(force, fz, frames, arms, lin, rot, wind, drag_scale, half_rho_cda,
         total_force[i, 1] = fy + (-q * v1 - down * rot[i, 1, 2])
         total_force[i, 2] = fzs + (-q * v2 - down * rot[i, 2, 2])
         torque[i, 0], torque[i, 1], torque[i, 2] = tx, ty, tz
+
+
+@_jit
+def forces(rot, lin, normal, v_points, arms, controls, steer, bias, steer_max, steer_rate, dt,
+           omega, drive, power, gear, rpm, load, timer, ratios, n_gears, final, eff, idle,
+           redline, engine_brake, up, down, shift_s, knots, width, slope, f0, fz, contact,
+           surf, table, load_sens, fz0, sigma, deflection_limit, radius, inertia, brake_nm,
+           abs_off, tcs_off, crr, rolling_mps, substeps, fine_below, deflection, slip,
+           force_mean, wind, drag_scale, half_rho_cda, half_rho_cla, frames, vxy, drive_nm,
+           shifted, force, total, torque, drag_n, airspeed):  # fmt: skip
+    """Everything after the surface lookup in one call (one dispatch instead of four):
+    :func:`steer_and_frames`, :func:`powertrain_step`, the fleet-wide sub-step choice
+    (``substeps`` while any wheel rolls slower than ``fine_below``), :func:`tires` and
+    :func:`wrenches`."""
+    steer_and_frames(rot, normal, v_points, controls, steer, bias, steer_max, steer_rate, dt,
+                     frames, vxy)  # fmt: skip
+    powertrain_step(omega, drive, controls[:, 1], power, dt, gear, rpm, load, timer, ratios,
+                    n_gears, final, eff, idle, redline, engine_brake, up, down, shift_s,
+                    knots, width, slope, f0, drive_nm, shifted)  # fmt: skip
+    n_sub = 1
+    for i in range(vxy.shape[1]):
+        for w in range(4):
+            if abs(vxy[0, i, w]) < fine_below:
+                n_sub = substeps
+    tires(vxy, fz, contact, surf, table, load_sens, fz0, sigma, deflection_limit, radius,
+          inertia, drive, brake_nm, abs_off, tcs_off, crr, rolling_mps, controls, drive_nm,
+          n_sub, dt, omega, deflection, slip, force_mean, force)  # fmt: skip
+    wrenches(force, fz, frames, arms, lin, rot, wind, drag_scale, half_rho_cda, half_rho_cla,
+             total, torque, drag_n, airspeed)  # fmt: skip

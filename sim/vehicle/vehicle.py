@@ -101,6 +101,23 @@ class Vehicle:
                 raise ValueError(f"{name} must be in [{lo:g}, 1], got {value!r}")
         self.fleet.s.controls[self.index] = (steer, throttle, brake)
 
+    def drivetrain(self) -> dict:
+        """The drivetrain and tire values of :meth:`state` that the state trace records
+        (speed_mps, rpm, gear, throttle, brake, engine_load, steer, slip_ratio, slip_angle,
+        airspeed_mps): the same numbers, without the pose queries (every control step)."""
+        f, i = self.fleet, self.index
+        s = f.s
+        vel = pybullet.getBaseVelocity(self.body_id, physicsClientId=f.world_client_id)[0]
+        ctrl = s.controls[i].tolist()
+        pt = f.powertrain
+        return {
+            "speed_mps": float(math.hypot(vel[0], vel[1])), "rpm": float(pt.rpm[i]),
+            "gear": int(pt.gear[i]), "throttle": ctrl[1], "brake": ctrl[2],
+            "engine_load": float(pt.load[i]), "steer": float(s.steer[i]),
+            "slip_ratio": s.slip[0, i].tolist(), "slip_angle": s.slip[1, i].tolist(),
+            "airspeed_mps": float(s.airspeed[i]),
+        }  # fmt: skip
+
     def state(self) -> VehicleState:
         """A snapshot after the last physics step (built on demand, not every step)."""
         f, i = self.fleet, self.index
