@@ -1,4 +1,5 @@
-"""``drivesynth qc``: find broken samples (rules + a learned anomaly model); list or drop."""
+"""``drivesynth qc``: find broken samples (cross-modal agreement, rules, statistics of similar
+samples, optionally a trained model); list or drop."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ Check every sample of the shards in DIR, and above all that its parts agree:
 - per scenario: speed vs displacement, yaw rate vs heading, camera rig vs the car, repeated
   frames, weather and intrinsics equal in every frame;
 - image and audio statistics vs samples of other scenarios whose json says the same;
-- an anomaly model on the data set's own statistics; with --model CKPT, a trained drivesynth
-  checkpoint scores image-text, audio-text and image-audio agreement.
+- with --model CKPT, a trained drivesynth checkpoint scores image-text, audio-text and
+  image-audio agreement; with --anomaly, an anomaly model on the data set's own statistics.
 Every finding names its check, the measured value and the threshold. Prints a summary;
 --list/--json write the findings; --drop rewrites the shards atomically without the flagged
 samples. --inject-eval measures QC by breaking a copy of the data with its tuning faults
@@ -41,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a trained drivesynth checkpoint: also flag samples whose image, audio "
                         "and caption the model finds not to belong together")
     p.add_argument("--device", default="cpu", help="device for --model (cpu, cuda)")
+    p.add_argument("--anomaly", action="store_true",
+                   help="also run the statistics-only anomaly model (robust z + IsolationForest)")
     p.set_defaults(func=handle)
 
 
@@ -64,7 +67,12 @@ def handle(args: argparse.Namespace) -> int:
         print(json.dumps(evaluate_qc(args.dir, args.inject_eval, model=args.model,
                                      model_cfg=model_cfg), indent=2))  # fmt: skip
         return 0
-    report = run_qc(args.dir, model=args.model, model_cfg=model_cfg)
+    anomaly_cfg = None
+    if args.anomaly:
+        from datagen.qc.anomaly import AnomalyConfig
+
+        anomaly_cfg = AnomalyConfig()
+    report = run_qc(args.dir, anomaly_cfg=anomaly_cfg, model=args.model, model_cfg=model_cfg)
     summary = report.to_json()
     print(f"{summary['samples']} samples in {summary['shards']} shards, "
           f"{summary['flagged']} flagged: {summary['by_check']}")

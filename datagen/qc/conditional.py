@@ -23,10 +23,10 @@ from datagen.qc.flag import Flag
 
 GROUND = (1, 2, 3, 4)
 SKY = 0
-IMAGE_FEATURES = ("sky luminance", "near ground luminance", "far ground luminance",
-                  "sky - far ground luminance", "sky log(B/R)", "ground log(B/R)", "noise sigma",
-                  "edge contrast")  # fmt: skip
-IMAGE_FLOORS = (4.0, 4.0, 4.0, 4.0, 0.04, 0.04, 0.6, 0.15)
+IMAGE_FEATURES = ("log sky luminance", "log near ground luminance", "log far ground luminance",
+                  "sky - far ground luminance", "sky log(B/R)", "ground log(B/R)",
+                  "log noise sigma", "edge contrast")  # fmt: skip
+IMAGE_FLOORS = (0.08, 0.08, 0.08, 4.0, 0.04, 0.04, 0.12, 0.15)
 AUDIO_BANDS = ((20, 200), (200, 800), (800, 2000), (2000, 4000), (4000, 8000))
 AUDIO_FEATURES = tuple(f"level {a}-{b} Hz [dB]" for a, b in AUDIO_BANDS)
 AUDIO_FLOORS = (1.5,) * len(AUDIO_BANDS)
@@ -38,7 +38,8 @@ SOUND_SOURCES = ("engine", "tire_roll", "tire_squeal", "wet_hiss", "snow_crunch"
 class ConditionalConfig:
     neighbours: int = 12
     max_siblings: int = 16  # frames of one scenario looked past when finding neighbours
-    z_threshold: float = 8.0
+    z_threshold: float = 10.0  # image statistics
+    audio_z_threshold: float = 9.0
     min_samples: int = 100
     min_valid_neighbours: int = 6
     max_neighbour_distance: float = 1.0  # in the scaled json space; beyond: not comparable
@@ -64,10 +65,9 @@ def image_features(s) -> np.ndarray:
     near = ground & (d > 0) & (d < 12) if d is not None else np.zeros_like(ground)
     far = ground & (d > 25) if d is not None else np.zeros_like(ground)
     rgb = s.rgb[..., :3].astype(np.float64)
-    f[0] = _mean(lum, sky)
-    f[1] = _mean(lum, near)
-    f[2] = _mean(lum, far)
-    f[3] = f[0] - f[2]
+    sky_l, far_l = _mean(lum, sky), _mean(lum, far)
+    f[0], f[1], f[2] = np.log1p(sky_l), np.log1p(_mean(lum, near)), np.log1p(far_l)
+    f[3] = sky_l - far_l
     for i, m in ((4, sky), (5, ground)):
         if int(m.sum()) >= 8:
             f[i] = float(np.log((rgb[..., 2][m].mean() + 1.0) / (rgb[..., 0][m].mean() + 1.0)))
@@ -75,7 +75,7 @@ def image_features(s) -> np.ndarray:
     same = s.seg[:, 1:] == s.seg[:, :-1]
     diff = np.abs(np.diff(lum, axis=1))[same]
     if diff.size >= 32:
-        f[6] = float(np.median(diff)) / (0.6745 * np.sqrt(2))
+        f[6] = float(np.log(0.5 + float(np.median(diff)) / (0.6745 * np.sqrt(2))))
         from datagen.qc.photometric import alignment_scores, boundaries
 
         bx, by = boundaries(s.seg, s.inst if s.inst is not None else s.seg * 0, d, 0.15)
@@ -167,7 +167,8 @@ def _z(x: float, ref: np.ndarray, floor: float) -> tuple[float, float, float]:
 
 def judge(values: np.ndarray, conds: list[np.ndarray | None], groups: list[object],
           names: tuple[str, ...], floors: tuple[float, ...], what: str, check: str,
-          cfg: ConditionalConfig, same_condition: bool = True) -> list[list[Flag]]:  # fmt: skip
+          cfg: ConditionalConfig, same_condition: bool = True,
+          z_threshold: float | None = None) -> list[list[Flag]]:  # fmt: skip
     """Per sample, the statistics that lie far outside the spread of its neighbours in the
     json space (other scenarios) *and*, when it has some, of the other frames of its own
     scenario (those with the same json condition if ``same_condition``). So a scene that is
@@ -175,6 +176,7 @@ def judge(values: np.ndarray, conds: list[np.ndarray | None], groups: list[objec
     its own scenario is."""
     from sklearn.neighbors import NearestNeighbors
 
+    zt = cfg.z_threshold if z_threshold is None else z_threshold
     n = len(values)
     out: list[list[Flag]] = [[] for _ in range(n)]
     ok = np.array([c is not None for c in conds])
@@ -203,11 +205,11 @@ def judge(values: np.ndarray, conds: list[np.ndarray | None], groups: list[objec
             if not np.isfinite(x) or ref.size < cfg.min_valid_neighbours:
                 continue
             z, med, spread = _z(x, ref, floors[j])
-            if abs(z) <= cfg.z_threshold:
+            if abs(z) <= zt:
                 continue
             own = values[sib, j] if sib else np.zeros(0)
             own = own[np.isfinite(own)]
-            if own.size >= 1 and abs(_z(x, own, floors[j])[0]) <= cfg.z_threshold:
+            if own.size >= 1 and abs(_z(x, own, floors[j])[0]) <= zt:
                 continue  # the whole scenario looks like this: not this frame's fault
             if worst is None or abs(z) > abs(worst[0]):
                 worst = (z, name, x, med, spread, ref.size, own.size)
@@ -216,6 +218,6 @@ def judge(values: np.ndarray, conds: list[np.ndarray | None], groups: list[objec
             own = f", and unlike its scenario's {n_own} other frames" if n_own else ""
             out[i].append(Flag(check, f"{name} {x:.3g} vs {med:.3g} +- {spread:.2g} of {m} "
                                f"samples of other scenarios with similar {what}{own} "
-                               f"(|z| {abs(z):.1f} > {cfg.z_threshold:g})", float(x),
-                               f"|z| <= {cfg.z_threshold:g}"))  # fmt: skip
+                               f"(|z| {abs(z):.1f} > {zt:g})", float(x),
+                               f"|z| <= {zt:g}"))  # fmt: skip
     return out

@@ -6,7 +6,8 @@
   clearly better, the labels and the image are out of register (or the image belongs to
   another sample). Skipped in heavy snowfall, whose particles hide the scene's edges.
 - ``dead_pixels``: isolated pixels stuck at black or white (all channels), and rows or columns
-  of one constant colour that cross several semantic classes (a dead sensor line).
+  of one constant colour that cross several semantic classes and stand out from the lines
+  beside them (a dead sensor line; a uniform fog bank is constant but blends in).
 
 Image statistics that depend on the weather (brightness, haze, noise, sharpness) are judged
 against similar samples of the same data set by :mod:`datagen.qc.conditional`.
@@ -32,6 +33,7 @@ class PhotometricConfig:
     stuck_contrast: int = 60  # ... and this far from the 3x3 median (and 5 noise sigmas)
     stuck_fraction: float = 0.002
     line_extreme_contrast: float = 40.0  # constant black/white line vs its neighbours
+    line_contrast: float = 10.0  # a constant line across classes must also stand out
 
 
 def _shifted(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -127,7 +129,8 @@ def _dead_line(x: np.ndarray, seg: np.ndarray | None, cfg: PhotometricConfig) ->
             value = a[i, 0]
             extreme = bool((value <= cfg.stuck_level).all() or (value >= 255 - cfg.stuck_level)
                            .all())  # fmt: skip
-            if classes >= 2 or (extreme and contrast > cfg.line_extreme_contrast):
+            if (classes >= 2 and contrast > cfg.line_contrast) or (
+                    extreme and contrast > cfg.line_extreme_contrast):
                 return (f"{name} {i} is one constant colour {value.tolist()} across {classes} "
                         f"classes (contrast to its neighbours {contrast:.0f} DN)")
     return None

@@ -1,7 +1,9 @@
 """Run QC over a data set folder: findings per sample, JSON/list output, dropping flagged.
 
-``run_qc(DIR)`` applies every rule to every sample, fits the anomaly model on the data set's
-own features and returns a :class:`QCReport`. ``drop_flagged`` rewrites the affected shards
+``run_qc(DIR)`` applies every per-sample rule and cross-check, checks each scenario's frames as
+a sequence, judges image and audio statistics against samples whose json says the same, and
+returns a :class:`QCReport` whose findings name the check, the measured value and the
+threshold. ``drop_flagged`` rewrites the affected shards
 atomically without the flagged samples and updates their sidecars and the manifest.
 """
 
@@ -94,10 +96,11 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
     """Check every sample of every shard in ``root``: per-sample rules and cross-checks, then
     each scenario's frames as a sequence, then each sample's image and audio statistics
     against samples whose json says the same (:mod:`datagen.qc.conditional`), then the
-    anomaly model on the data set's own statistics, and with ``model`` (a drivesynth
+    statistics-only anomaly model when ``anomaly_cfg`` is given (off by default: on 2 000
+    clean generated samples it raised 7 false alarms, thunder clips' zero-crossing rate, and
+    caught no tuning fault the cross-checks missed), and with ``model`` (a drivesynth
     checkpoint) the learned image/audio/text agreement (:mod:`datagen.qc.model_check`)."""
     rule_cfg = rule_cfg or rules.RuleConfig()
-    anomaly_cfg = anomaly_cfg or anomaly.AnomalyConfig()
     temporal_cfg = temporal_cfg or temporal.TemporalConfig()
     conditional_cfg = conditional_cfg or conditional.ConditionalConfig()
     report = QCReport()
@@ -115,7 +118,8 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
             for s in iter_decoded([path]):
                 report.samples += 1
                 keys.append((s.key, s.shard))
-                rows.append(anomaly.features(s))
+                if anomaly_cfg is not None:
+                    rows.append(anomaly.features(s))
                 meta = s.meta if isinstance(s.meta, dict) else {}
                 image_stats.append(conditional.image_features(s))
                 audio_stats.append(conditional.audio_features(s))
@@ -135,14 +139,15 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
     report.findings += [_finding(k, sh, "sequence", f)
                         for k, sh, f in temporal.check(frames, temporal_cfg)]
     if keys:
-        for stats, conds, names, floors, what, check, same in (
+        for stats, conds, names, floors, what, check, zt in (
             (image_stats, image_conds, conditional.IMAGE_FEATURES, conditional.IMAGE_FLOORS,
-             "weather", "image_vs_weather", True),
+             "weather", "image_vs_weather", conditional_cfg.z_threshold),
             (audio_stats, audio_conds, conditional.AUDIO_FEATURES, conditional.AUDIO_FLOORS,
-             "sound sources, speed and weather", "audio_vs_json", False),
+             "sound sources, speed and weather", "audio_vs_json",
+             conditional_cfg.audio_z_threshold),
         ):  # fmt: skip
             judged = conditional.judge(np.vstack(stats), conds, scenarios, names, floors, what,
-                                       check, conditional_cfg, same)  # fmt: skip
+                                       check, conditional_cfg, False, zt)  # fmt: skip
             report.findings += [_finding(k, sh, "conditional", f)
                                 for (k, sh), fl in zip(keys, judged) for f in fl]
     if model is not None:
@@ -150,7 +155,7 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
 
         report.findings += [_finding(k, sh, "model", f)
                             for k, sh, f in model_check.check(root, Path(model), model_cfg)]
-    if rows:
+    if rows and anomaly_cfg is not None:
         flags, reasons = anomaly.flag(np.vstack(rows), anomaly_cfg)
         report.findings += [Finding(k, sh, "anomaly", "anomaly", r)
                             for (k, sh), f, r in zip(keys, flags, reasons) if f]

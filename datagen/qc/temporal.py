@@ -36,7 +36,7 @@ class TemporalConfig:
     heading_tol_deg: float = 1.0
     offset_tol_m: float = 0.35
     mount_tol_m: float = 0.4
-    stale_mad: float = 0.2  # mean |difference| [DN] below which two frames are the same image
+    stale_mad: float = 0.02  # mean |difference| [DN] below which two frames are the same image
     stale_min_move_m: float = 0.5
     thumb_px: int = 64
 
