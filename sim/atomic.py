@@ -12,7 +12,25 @@ import os
 import tempfile
 from pathlib import Path
 
-PUBLISHED_MODE = 0o644  # mkstemp makes 0600; published files are world-readable
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (changing it would
+    race with other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def published_mode() -> int:
+    """The mode a new file gets under the user's umask (mkstemp alone would make it 0600)."""
+    return 0o666 & ~current_umask()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -25,7 +43,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, PUBLISHED_MODE)
+        os.chmod(tmp, published_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

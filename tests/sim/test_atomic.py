@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 
 import pytest
@@ -10,11 +11,18 @@ import pytest
 from sim.atomic import atomic_write_json
 
 
-def test_json_round_trips_and_is_world_readable(tmp_path):
+def test_json_round_trips_and_follows_the_umask(tmp_path):
     path = tmp_path / "sub" / "a.json"
-    atomic_write_json(path, {"b": 1, "a": [1.5, "x"], "p": tmp_path})
+    old = os.umask(0o022)
+    try:
+        atomic_write_json(path, {"b": 1, "a": [1.5, "x"], "p": tmp_path})
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+        os.umask(0o077)
+        atomic_write_json(tmp_path / "private.json", {})
+        assert stat.S_IMODE((tmp_path / "private.json").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
     assert json.loads(path.read_text()) == {"a": [1.5, "x"], "b": 1, "p": str(tmp_path)}
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
 
 
