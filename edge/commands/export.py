@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.checkpoint.is_file():
         raise FileNotFoundError(f"no checkpoint at {args.checkpoint}")
+    if args.out.exists() and not args.overwrite:  # before torch is imported (seconds)
+        raise FileExistsError(f"bundle {args.out} already exists (use --overwrite)")
     from edge.export import ExportConfig, export_checkpoint
 
     cfg = ExportConfig(quantize=args.quantize, heldout=args.heldout, calib=args.calib_samples)
