@@ -22,8 +22,14 @@ def lens_droplets(lin: np.ndarray, intensity: float, rng: np.random.Generator) -
     for _ in range(count):
         r = rng.uniform(0.015, 0.05) * w
         cy, cx = rng.uniform(0, h), rng.uniform(0, w)
-        d = np.hypot(yy - cy, xx - cx) / r
-        mask = np.maximum(mask, np.clip((1.0 - d) * 4.0, 0.0, 1.0))
+        # outside the droplet's disc (d >= 1) it adds 0: only its bounding box is computed
+        y0, y1 = max(int(np.floor(cy - r)) - 1, 0), min(int(np.ceil(cy + r)) + 2, h)
+        x0, x1 = max(int(np.floor(cx - r)) - 1, 0), min(int(np.ceil(cx + r)) + 2, w)
+        if y0 >= y1 or x0 >= x1:
+            continue
+        d = np.hypot(yy[y0:y1, x0:x1] - cy, xx[y0:y1, x0:x1] - cx) / r
+        box = mask[y0:y1, x0:x1]
+        np.maximum(box, np.clip((1.0 - d) * 4.0, 0.0, 1.0), out=box)
     sigma = max(1.5, 0.012 * w)
     blurred = ndimage.gaussian_filter(lin, sigma=(sigma, sigma, 0)) * 1.08 + 0.01
     return lin * (1.0 - mask[..., None]) + blurred * mask[..., None]

@@ -185,3 +185,60 @@ def test_world_step_records_physics_and_hooks_when_timed() -> None:
         with timing.recording() as rec:
             world.step(3)
     assert rec.calls == {"vehicle model": 6, "physics": 3}
+
+
+def _droplets_reference(lin: np.ndarray, intensity: float, rng: np.random.Generator):
+    """sim.weather.sensor.lens_droplets before the bounding-box speed-up."""
+    from scipy import ndimage
+
+    from sim.weather.sensor import DROPLETS_FROM
+
+    h, w = lin.shape[:2]
+    count = int(rng.poisson(30.0 * (intensity - DROPLETS_FROM) / (1.0 - DROPLETS_FROM)))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    mask = np.zeros((h, w), dtype=np.float32)
+    for _ in range(count):
+        r = rng.uniform(0.015, 0.05) * w
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        d = np.hypot(yy - cy, xx - cx) / r
+        mask = np.maximum(mask, np.clip((1.0 - d) * 4.0, 0.0, 1.0))
+    sigma = max(1.5, 0.012 * w)
+    blurred = ndimage.gaussian_filter(lin, sigma=(sigma, sigma, 0)) * 1.08 + 0.01
+    return lin * (1.0 - mask[..., None]) + blurred * mask[..., None]
+
+
+def test_lens_droplets_match_the_full_image_computation() -> None:
+    from sim.weather.sensor import lens_droplets
+
+    lin = np.random.default_rng(0).random((48, 80, 3), dtype=np.float32)
+    for seed in range(4):
+        np.testing.assert_array_equal(lens_droplets(lin, 0.95, rng_for(seed, "d")),
+                                      _droplets_reference(lin, 0.95, rng_for(seed, "d")))
+
+
+def test_precipitation_splat_sums_the_same_coverage_as_add_at() -> None:
+    from sim.weather.geometry import frame_geometry
+    from sim.weather.particles import _kernel, _splat
+
+    cam = {"width": 40, "height": 30, "fx": 35.0, "fy": 35.0, "cx": 20.0, "cy": 14.0}
+    depth = np.full((30, 40), 6.0, dtype=np.float32)
+    depth[:, :10] = 0.0  # sky
+    geom = frame_geometry(cam, depth)
+    rng = np.random.default_rng(1)
+    n = 400
+    pts = np.stack([rng.uniform(-4, 4, (12, n)), rng.uniform(-3, 3, (12, n)),
+                    rng.uniform(0.3, 12, (12, n))], -1).astype(np.float32)  # fmt: skip
+    alpha = rng.uniform(0.0, 0.05, n)
+    radius = np.clip(0.015 * 35.0 / pts[0, :, 2], 0.35, 4.0)
+    ref = np.zeros((30, 40), dtype=np.float32)
+    z = np.maximum(pts[..., 2], 0.05)
+    u, v = pts[..., 0] / z * 35.0 + 20.0, pts[..., 1] / z * 35.0 + 14.0
+    for du, dv, wt in _kernel(radius):  # the np.add.at version
+        ui, vi = np.floor(u + du).astype(np.int64), np.floor(v + dv).astype(np.int64)
+        ok = (ui >= 0) & (ui < 40) & (vi >= 0) & (vi < 30) & (pts[..., 2] > 0.05)
+        ui, vi = np.where(ok, ui, 0), np.where(ok, vi, 0)
+        scene = geom.points[vi, ui, 2]
+        seen = ok & ((scene <= 0) | (pts[..., 2] < scene))
+        np.add.at(ref, (vi[seen], ui[seen]), np.broadcast_to(alpha * wt, vi.shape)[seen])
+    np.testing.assert_allclose(_splat(pts, alpha, radius, geom, cam),
+                               np.clip(ref, 0.0, 0.95), atol=1e-6)  # fmt: skip
