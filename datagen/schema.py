@@ -25,6 +25,7 @@ from datagen.sample import (
     decode_sample,
     depth_encoding,
 )
+from sim import vocabulary
 from sim.classes import CLASS_IDS, class_table
 
 KEY_RE = re.compile(r"^(\d{8})_([a-z0-9]+)_(\d{5})$")
@@ -58,12 +59,12 @@ REQUIRED_OBJECT: dict = {
     "bbox3d_cam": {"center": VEC3, "size": VEC3, "corners": LIST},
 }  # fmt: skip
 ENUMS: dict[tuple[str, str], frozenset[str]] = {
-    ("weather", "family"): frozenset({"clear", "cloudy", "rain", "snow", "fog", "storm", "dust"}),
-    ("weather", "time_of_day"): frozenset({"dawn", "day", "dusk", "night"}),
-    ("weather", "surface"): frozenset({"dry", "wet", "snow", "ice"}),
-    ("driver", "style"): frozenset({"aggressive", "normal", "cautious", "erratic"}),
-    ("road", "kind"): frozenset({"circuit", "open"}),
-    ("road", "shape"): frozenset({"straight", "left_curve", "right_curve"}),
+    ("weather", "family"): frozenset(vocabulary.WEATHER_FAMILIES),
+    ("weather", "time_of_day"): frozenset(vocabulary.TIMES_OF_DAY),
+    ("weather", "surface"): frozenset(vocabulary.SURFACES),
+    ("driver", "style"): frozenset(vocabulary.DRIVER_STYLES),
+    ("road", "kind"): frozenset(vocabulary.ROAD_KINDS),
+    ("road", "shape"): frozenset(vocabulary.ROAD_SHAPES),
 }
 AUDIO_LENGTH_TOLERANCE = 1  # samples
 FAR_TOLERANCE = 1e-3  # relative: float32 rounding of the depth buffer near the far plane

@@ -5,7 +5,8 @@ Each step runs the same ``drivesynth`` command a user would type, prints it, and
 preview -> generate train/val/test shards on a local Dask cluster -> quality check ->
 train a small tri-modal model on the CPU -> evaluate on held-out scenarios -> export int8
 -> run the torch-free edge runtime on held-out samples -> summary table. Everything lands
-in the report folder (``--out``, default ``report/``).
+in the report folder (``--out``, default ``report/``). Running it again replaces the previous
+run's outputs there (every step is given ``--force``/``--overwrite``).
 """
 
 from __future__ import annotations
@@ -70,13 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     size = str(a.image_size)
     pipe.run("preview a few scenarios", ["preview", "--seed", str(a.seed), "--seeds", "3",
-                                          "--out", str(out / "preview.png")])
+                                          "--out", str(out / "preview.png"), "--force"])
     for split, n in (("train", a.train_scenarios), ("val", a.eval_scenarios),
                      ("test", a.eval_scenarios)):
         pipe.run(f"generate {split} split ({n} scenarios x {a.frames} frames, Dask)",
                  ["generate", "--out", str(data / split), "--split", split,
                   "--scenarios", str(n), "--frames", str(a.frames), "--seed", str(a.seed),
-                  "--workers", str(a.workers), "--image-size", size])
+                  "--workers", str(a.workers), "--image-size", size, "--force"])
     pipe.run("quality check the training split",
              ["qc", str(data / "train"), "--json", str(out / "qc.json")])
     train_urls = str(data / "train" / "train-{000000..%06d}.tar")
@@ -89,12 +90,12 @@ def main(argv: list[str] | None = None) -> int:
              ["train", "--train", train_urls, "--val", val, "--out", str(run_dir),
               "--model", "tiny", "--epochs", str(a.epochs), "--device", "cpu",
               "--steps-per-epoch", str(a.steps), "--batch-size", "32", "--workers", "1",
-              "--train-caption-families", TRAIN_FAMILIES])
+              "--train-caption-families", TRAIN_FAMILIES, "--force"])
     ckpt = run_dir / "checkpoint.pt"
     pipe.run("evaluate on held-out scenarios and caption families",
              ["eval", "--checkpoint", str(ckpt), "--data", test,
               "--json", str(out / "eval.json"), "--plots", str(out / "eval"),
-              "--caption-families", HELDOUT_FAMILIES])
+              "--caption-families", HELDOUT_FAMILIES, "--force"])
     bundle = out / "bundle"
     pipe.run("export ONNX fp32/fp16/int8 (int8 calibrated on validation shards)",
              ["export", "--checkpoint", str(ckpt), "--out", str(bundle), "--quantize", "all",

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from sim.drivers.actions import ACTION_SIZE, STEER_AUTHORITY, controls_of
+from sim.drivers.env import DrivingEnv, DrivingEnvConfig
 from sim.drivers.evaluate import (
     HEADWAY_CAP_S,
     EvalConfig,
@@ -22,7 +23,6 @@ from sim.drivers.perturb import ErraticConfig, ErraticPerturbation
 from sim.drivers.policy import POLICY_DIR, MlpActor, load_policy
 from sim.drivers.rewards import STYLE_REWARDS, STYLES, StepSignals, StyleReward, step_reward
 from sim.drivers.train import CURVINESS_FULL, curviness_at
-from sim.drivers.env import DrivingEnv, DrivingEnvConfig
 from sim.seeding import rng_for
 
 

@@ -9,8 +9,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from sim.drivers.bicycle import GRAVITY, BicycleModel, BicycleParams
-from sim.drivers.observation import OBS_NAMES, OBS_SIZE, observe_vehicle
 from sim.drivers.env import HELD_OUT_PRESETS, TRAIN_PRESETS, DrivingEnv, DrivingEnvConfig
+from sim.drivers.observation import OBS_NAMES, OBS_SIZE, observe_vehicle
 from sim.vehicle import preset
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from sim.camera import CameraConfig
-from sim.scenario_weather import ScenarioWeather
 from sim.road import RoadConfig, generate_road
 from sim.scenario import Scenario, ScenarioConfig
+from sim.scenario_weather import ScenarioWeather
 from sim.trace import SURFACE_CODES
 from sim.weather import WeatherParams, get_preset
 
