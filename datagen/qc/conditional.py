@@ -6,9 +6,13 @@ speed. For those, each sample is compared with its nearest neighbours *in the sp
 its json states* (weather for the image; audible sources, speed, rpm and weather for the
 audio), found in the same data set. A statistic far outside its neighbours' spread is a
 finding that names the statistic, the measured value, the neighbours' median and spread and
-the z threshold, e.g. "sky luminance 12.0 vs 152.3 +- 8.1 of 12 samples with similar weather
-(|z| 17.2 > 8)". A json that lies about the weather, an image from another scene or weather,
-a wrong exposure, a blurred or noisy frame, or audio from another clip end up there.
+the z threshold, e.g. "log sky luminance 2.6 vs 5.0 +- 0.08 of 12 samples of other scenarios
+with similar weather, and unlike its scenario's 3 other frames (|z| 30.0 > 10)". A frame
+must differ from its own scenario's other frames too, so a scene that is merely unusual is
+not a finding. ``frame_vs_scenario`` turns that around for brightness, noise and sharpness:
+a frame beyond what its scenario's frames allow, confirmed (weakly) by other scenarios. An
+image from another scene or weather, a wrong exposure, a blurred or noisy frame, or audio
+from another clip end up here.
 
 Needs enough samples per region of the json space: below ``min_samples`` nothing is judged.
 """
@@ -30,6 +34,12 @@ IMAGE_FLOORS = (0.08, 0.08, 0.08, 4.0, 0.04, 0.04, 0.12, 0.15)
 AUDIO_BANDS = ((20, 200), (200, 800), (800, 2000), (2000, 4000), (4000, 8000))
 AUDIO_FEATURES = tuple(f"level {a}-{b} Hz [dB]" for a, b in AUDIO_BANDS)
 AUDIO_FLOORS = (1.5,) * len(AUDIO_BANDS)
+FRAME_FEATURES = ("log mean luminance", "log noise sigma", "log mean gradient")
+FRAME_FLOORS = (0.08, 0.12, 0.1)
+# Allowed deviation of a frame from the median of its scenario's other frames: just beyond
+# the extremes of 2 000 clean tuning samples (log luminance -0.36..+0.48, log noise
+# -0.33..+0.27, log gradient -0.30..+0.32; lightning and headlights make the widest ones).
+FRAME_LIMITS = ((-0.40, 0.55), (-0.38, 0.30), (-0.35, 0.40))
 SOUND_SOURCES = ("engine", "tire_roll", "tire_squeal", "wet_hiss", "snow_crunch", "wind", "rain",
                  "hail", "thunder", "impact", "passby", "gear_shift")  # fmt: skip
 
@@ -43,6 +53,7 @@ class ConditionalConfig:
     min_samples: int = 100
     min_valid_neighbours: int = 6
     max_neighbour_distance: float = 1.0  # in the scaled json space; beyond: not comparable
+    frame_population_z: float = 3.0  # frame_vs_scenario's confirmation by other scenarios
 
 
 def _lum(rgb: np.ndarray) -> np.ndarray:
@@ -83,6 +94,18 @@ def image_features(s) -> np.ndarray:
             edge = alignment_scores(s.rgb, bx, by, 0)[(0, 0)] / 3.0
             f[7] = float(np.log((edge + 1.0) / (float(np.mean(diff)) + 1.0)))
     return f
+
+
+def frame_features(s) -> np.ndarray:
+    """Log mean luminance, log robust noise sigma and log mean gradient of the frame."""
+    f = np.full(len(FRAME_FEATURES), np.nan)
+    if s.rgb is None or s.rgb.ndim != 3 or min(s.rgb.shape[:2]) < 2:
+        return f
+    lum = _lum(s.rgb)
+    dx = np.abs(np.diff(lum, axis=1))
+    sigma = float(np.median(dx)) / (0.6745 * np.sqrt(2))
+    grad = float(dx.mean() + np.abs(np.diff(lum, axis=0)).mean())
+    return np.array([np.log1p(float(lum.mean())), np.log(0.5 + sigma), np.log1p(grad)])
 
 
 def audio_features(s) -> np.ndarray:
@@ -220,4 +243,56 @@ def judge(values: np.ndarray, conds: list[np.ndarray | None], groups: list[objec
                                f"samples of other scenarios with similar {what}{own} "
                                f"(|z| {abs(z):.1f} > {zt:g})", float(x),
                                f"|z| <= {zt:g}"))  # fmt: skip
+    return out
+
+
+def judge_frames(values: np.ndarray, conds: list[np.ndarray | None], groups: list[object],
+                 cfg: ConditionalConfig) -> list[list[Flag]]:  # fmt: skip
+    """``frame_vs_scenario``: a frame whose brightness, noise or sharpness leaves the range
+    its scenario's other frames allow (:data:`FRAME_LIMITS` around their median) *and* lies
+    ``frame_population_z`` spreads off samples of other scenarios with similar weather, in
+    the same direction (so a clean frame beside faulty ones is not blamed)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    n = len(values)
+    out: list[list[Flag]] = [[] for _ in range(n)]
+    ok = np.array([c is not None for c in conds])
+    if ok.sum() < cfg.min_samples:
+        return out
+    idx = np.flatnonzero(ok)
+    X = np.vstack([conds[i] for i in idx])
+    k = min(cfg.neighbours + cfg.max_siblings + 1, len(idx))
+    dist, nbr = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(X)
+    by_group: dict[object, list[int]] = {}
+    for i in idx:
+        by_group.setdefault(groups[i], []).append(int(i))
+    for row, i in enumerate(idx):
+        sib = [j for j in by_group[groups[i]] if j != i]
+        if len(sib) < 2:
+            continue
+        cand, nd = idx[nbr[row]], dist[row]
+        keep = (cand != i) & (nd <= cfg.max_neighbour_distance)
+        keep &= np.array([groups[c] != groups[i] for c in cand])
+        nb = cand[keep][: cfg.neighbours]
+        if nb.size < cfg.min_valid_neighbours:
+            continue
+        for j, name in enumerate(FRAME_FEATURES):
+            x, own = values[i, j], values[sib, j]
+            own, ref = own[np.isfinite(own)], values[nb, j][np.isfinite(values[nb, j])]
+            if not np.isfinite(x) or own.size < 2 or ref.size < cfg.min_valid_neighbours:
+                continue
+            d = x - float(np.median(own))
+            lo, hi = FRAME_LIMITS[j]
+            if lo <= d <= hi:
+                continue
+            z, med, spread = _z(x, ref, FRAME_FLOORS[j])
+            if z * d <= 0 or abs(z) < cfg.frame_population_z:
+                continue
+            out[i].append(Flag("frame_vs_scenario", f"{name} {x:.2f} is {d:+.2f} from the median "
+                               f"of its scenario's {own.size} other frames (allowed {lo:+.2f}.."
+                               f"{hi:+.2f}) and {abs(z):.1f} spreads from {ref.size} samples of "
+                               f"other scenarios with similar weather (>= "
+                               f"{cfg.frame_population_z:g})", float(d),
+                               f"{lo:+.2f}..{hi:+.2f} of the scenario"))  # fmt: skip
+            break
     return out

@@ -6,7 +6,8 @@ inconsistent labels, silent or clipped audio, a NaN, sensor noise). The cross-mo
 break the agreement between parts that each look fine: labels nudged off the image, 3D boxes
 too far, depth in millimetres, a doubled focal length, a pitched pose, the rgb/audio/caption
 of a neighbouring sample, the json's weather or speed or rpm contradicting the sensors, a
-phantom crash, a blurred, dark or dead-column frame.
+phantom crash, a blurred, defocused, grainy, dark, dimmed, overexposed, smudged or
+dead-column frame.
 
 This is QC's tuning set. QC is *measured* on a separate, held-out injector written before the
 cross-modal checks and never used to tune them (``tests/datagen/qc_heldout``,
@@ -281,6 +282,36 @@ def underexposed(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]
     _edit_rgb(raw, lambda a: a.astype(np.float32) * 0.3)
 
 
+def overexposed(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    _edit_rgb(raw, lambda a: a.astype(np.float32) * 1.7)
+
+
+def dimmed(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    _edit_rgb(raw, lambda a: a.astype(np.float32) * 0.55)
+
+
+def smudge(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    """A dark patch (a third of the image wide) at a random place, 75 % opaque."""
+    def patch(a: np.ndarray) -> np.ndarray:
+        a = a.astype(np.float32)
+        h, w = a.shape[:2]
+        ph, pw = h // 3, w // 3
+        y, x = int(rng.integers(0, h - ph)), int(rng.integers(0, w - pw))
+        a[y:y + ph, x:x + pw] *= 0.25
+        return a
+    _edit_rgb(raw, patch)
+
+
+def defocus(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    from scipy.ndimage import gaussian_filter
+
+    _edit_rgb(raw, lambda a: gaussian_filter(a.astype(np.float32), sigma=(1.5, 1.5, 0)))
+
+
+def grainy(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    _edit_rgb(raw, lambda a: a + rng.normal(0, 20, a.shape))
+
+
 def phantom_crash(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> bool:
     meta = _meta(raw)
     if any(e.get("type") == "crash" for e in meta.get("events", [])):
@@ -306,7 +337,8 @@ CROSS_FAULTS: dict[str, Fault] = {
     "audio_neighbour": audio_neighbour, "caption_neighbour": caption_neighbour,
     "weather_noon": weather_noon, "speed_kmh": speed_kmh, "rpm_x2": rpm_x2,
     "blurred": blurred, "dead_column": dead_column, "underexposed": underexposed,
-    "phantom_crash": phantom_crash,
+    "phantom_crash": phantom_crash, "overexposed": overexposed, "dimmed": dimmed,
+    "smudge": smudge, "defocus": defocus, "grainy": grainy,
 }
 FAULTS: dict[str, Fault] = {**SAMPLE_FAULTS, **CROSS_FAULTS}
 

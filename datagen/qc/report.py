@@ -108,6 +108,7 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
     rows: list[np.ndarray] = []
     frames: list[temporal.FrameSummary] = []
     image_stats: list[np.ndarray] = []
+    frame_stats: list[np.ndarray] = []
     audio_stats: list[np.ndarray] = []
     image_conds: list[np.ndarray | None] = []
     audio_conds: list[np.ndarray | None] = []
@@ -122,6 +123,7 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
                     rows.append(anomaly.features(s))
                 meta = s.meta if isinstance(s.meta, dict) else {}
                 image_stats.append(conditional.image_features(s))
+                frame_stats.append(conditional.frame_features(s))
                 audio_stats.append(conditional.audio_features(s))
                 image_conds.append(conditional.image_condition(meta))
                 audio_conds.append(conditional.audio_condition(meta))
@@ -150,6 +152,10 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
                                        check, conditional_cfg, False, zt)  # fmt: skip
             report.findings += [_finding(k, sh, "conditional", f)
                                 for (k, sh), fl in zip(keys, judged) for f in fl]
+        judged = conditional.judge_frames(np.vstack(frame_stats), image_conds, scenarios,
+                                          conditional_cfg)  # fmt: skip
+        report.findings += [_finding(k, sh, "conditional", f)
+                            for (k, sh), fl in zip(keys, judged) for f in fl]
     if model is not None:
         from datagen.qc import model_check
 

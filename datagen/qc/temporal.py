@@ -15,6 +15,10 @@ as a sequence, and a finding is pinned on the frame that disagrees:
 - ``scenario_constants``: what a scenario fixes (its seeds, weather, driver, road kind, the
   camera's intrinsics) is the same in every frame; a frame that disagrees with the others'
   majority is flagged.
+
+The frame's brightness, noise and sharpness against the scenario's other frames are judged
+in :mod:`datagen.qc.conditional` (``frame_vs_scenario``), which also needs samples of other
+scenarios to confirm them.
 """
 
 from __future__ import annotations
