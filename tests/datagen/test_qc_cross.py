@@ -230,7 +230,7 @@ def test_conditional_judge_flags_a_frame_unlike_its_peers_not_an_unusual_scenari
     flagged = [i for i, f in enumerate(out) if f]
     assert flagged == [21]
     assert out[21][0].reason.startswith("brightness 40 vs 10")
-    assert out[21][0].threshold == "|z| <= 8"
+    assert out[21][0].threshold == "|z| <= 10"
 
 
 def test_report_json_carries_value_and_threshold(generated: Path, tmp_path: Path) -> None:
