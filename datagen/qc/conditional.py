@@ -249,7 +249,8 @@ def judge(values: np.ndarray, conds: list[np.ndarray | None], groups: list[objec
 def judge_frames(values: np.ndarray, conds: list[np.ndarray | None], groups: list[object],
                  cfg: ConditionalConfig) -> list[list[Flag]]:  # fmt: skip
     """``frame_vs_scenario``: a frame whose brightness, noise or sharpness leaves the range
-    its scenario's other frames allow (:data:`FRAME_LIMITS` around their median) *and* lies
+    its scenario's other frames allow (:data:`FRAME_LIMITS` around their median; those
+    frames must agree among themselves, within half that range) *and* lies
     ``frame_population_z`` spreads off samples of other scenarios with similar weather, in
     the same direction (so a clean frame beside faulty ones is not blamed)."""
     from sklearn.neighbors import NearestNeighbors
@@ -283,8 +284,8 @@ def judge_frames(values: np.ndarray, conds: list[np.ndarray | None], groups: lis
                 continue
             d = x - float(np.median(own))
             lo, hi = FRAME_LIMITS[j]
-            if lo <= d <= hi:
-                continue
+            if lo <= d <= hi or float(own.max() - own.min()) > (hi - lo) / 2:
+                continue  # within limits, or the other frames disagree among themselves
             z, med, spread = _z(x, ref, FRAME_FLOORS[j])
             if z * d <= 0 or abs(z) < cfg.frame_population_z:
                 continue

@@ -28,10 +28,10 @@ class PhotometricConfig:
     align_gain: float = 1.05  # a shifted copy fitting this much better is a finding ...
     align_min_shift_px: int = 2  # ... when it is at least this far from where labels are
     depth_edge_log: float = 0.15  # |log(d1/d2)| above this is a depth boundary
-    snow_skip_intensity: float = 0.6  # no alignment check in snowfall at least this heavy
+    snow_skip_intensity: float = 0.2  # no alignment check in snowfall at least this heavy
     stuck_level: int = 5  # all channels <= this or >= 255 - this
     stuck_contrast: int = 60  # ... and this far from the 3x3 median (and 5 noise sigmas)
-    stuck_fraction: float = 0.002
+    stuck_fraction: float = 0.003  # clean tuning frames reach 0.22 %
     line_extreme_contrast: float = 40.0  # constant black/white line vs its neighbours
     line_contrast: float = 10.0  # a constant line across classes must also stand out
 
