@@ -8,7 +8,6 @@ from sim.commands.registry import register_modules
 
 COMMAND_MODULES: tuple[str, ...] = (
     "datagen.commands.generate",
-    "datagen.commands.qc",
     "datagen.commands.view",
 )
 

@@ -6,7 +6,9 @@ import argparse
 
 from sim.commands.registry import register_modules
 
-COMMAND_MODULES: tuple[str, ...] = ("multimodal.commands.train", "multimodal.commands.eval")
+COMMAND_MODULES: tuple[str, ...] = (
+    "multimodal.commands.train", "multimodal.commands.eval", "multimodal.commands.qc",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -15,6 +15,7 @@ Per-class precision is the precision QC would have at the same fault rate if eve
 were of that class: ``TP_c / (TP_c + FPR x clean_c)``, with FPR the clean run's false-positive
 rate and ``clean_c = n_c (1 - f) / f`` clean samples per ``n_c`` faults. Writes
 ``OUT/report.json`` and prints a table. Generated shards are reused when ``OUT/clean`` exists.
+``--model CKPT`` adds QC's learned check (``qc --model``).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def presets_of(root: Path) -> dict[str, str]:
     return out
 
 
-def measure(out: Path, fraction: float, seed: int) -> dict:
+def measure(out: Path, fraction: float, seed: int, model: Path | None = None) -> dict:
     from qc_heldout.faults import CLASSES, inject
 
     from datagen.qc.report import run_qc
@@ -88,7 +89,14 @@ def measure(out: Path, fraction: float, seed: int) -> dict:
     clean = out / "clean"
     preset = presets_of(clean)
     t0 = time.time()
-    clean_report = run_qc(clean)
+    learned = None
+    if model is not None:
+        from multimodal.agreement import ModelCheckConfig, check
+
+        def learned(root: Path) -> list:
+            return check(root, model, ModelCheckConfig())
+
+    clean_report = run_qc(clean, learned=learned)
     clean_s = time.time() - t0
     per_preset: dict[str, list[int]] = {}
     for sid, p in preset.items():
@@ -100,7 +108,7 @@ def measure(out: Path, fraction: float, seed: int) -> dict:
         shutil.rmtree(faulted)
     truth = inject(clean, faulted, fraction, seed)
     t0 = time.time()
-    report = run_qc(faulted)
+    report = run_qc(faulted, learned=learned)
     faulted_s = time.time() - t0
     flagged, faults = report.flagged, set(truth)
     tp = len(flagged & faults)
@@ -173,12 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fault-seed", type=int, default=7)
     ap.add_argument("--fraction", type=float, default=0.2)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--model", type=Path, default=None, metavar="CKPT",
+                    help="also run QC's learned check with this drivesynth checkpoint")
     args = ap.parse_args(argv)
     clean = args.out / "clean"
     if not clean.is_dir():
         print(f"generating {args.scenarios} scenarios x {args.frames} frames ...", flush=True)
         generate(clean, args.scenarios, args.frames, args.seed, args.image_size, args.workers)
-    result = measure(args.out, args.fraction, args.fault_seed)
+    result = measure(args.out, args.fraction, args.fault_seed, args.model)
+    result["model"] = str(args.model) if args.model else None
     (args.out / "report.json").write_text(json.dumps(result, indent=1, default=str))
     print(table(result))
     return 0

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from datagen.qc import access
-from datagen.qc.report import precision_recall, run_qc, sample_id, shard_paths
+from datagen.qc.report import LearnedCheck, precision_recall, run_qc, sample_id, shard_paths
 from datagen.qc.shardio import RawSample, iter_raw, write_raw
 from sim.seeding import rng_for
 
@@ -380,11 +380,11 @@ def inject_faults(src: Path, dst: Path, fraction: float, seed: int,
 
 
 def evaluate_qc(src: Path, work: Path, fraction: float = 0.1, seed: int = 0,
-                faults: dict[str, Fault] | None = None, model: Path | None = None,
-                model_cfg=None) -> dict:  # fmt: skip
+                faults: dict[str, Fault] | None = None,
+                learned: LearnedCheck | None = None) -> dict:  # fmt: skip
     """Inject faults into a copy of ``src`` under ``work``; QC's precision/recall on them."""
     truth = inject_faults(src, work, fraction, seed, faults)
-    report = run_qc(work, model=model, model_cfg=model_cfg)
+    report = run_qc(work, learned=learned)
     result = precision_recall(report.flagged, set(truth))
     per_fault: dict[str, list[int]] = {}
     for key, fault in truth.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import tarfile
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from datagen.qc.shardio import iter_decoded, iter_raw, rewrite_without
 from sim.atomic import atomic_write_bytes, atomic_write_json
 
 UNREADABLE = "shard_unreadable"
+# A check that needs more than the data (a trained model): data set folder -> findings.
+LearnedCheck = Callable[[Path], Iterable[tuple[str, str, Flag]]]
 
 
 def sample_id(shard: str, key: str) -> str:
@@ -92,14 +95,15 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
            anomaly_cfg: anomaly.AnomalyConfig | None = None,
            temporal_cfg: temporal.TemporalConfig | None = None,
            conditional_cfg: conditional.ConditionalConfig | None = None,
-           model: Path | None = None, model_cfg=None) -> QCReport:
+           learned: LearnedCheck | None = None) -> QCReport:
     """Check every sample of every shard in ``root``: per-sample rules and cross-checks, then
     each scenario's frames as a sequence, then each sample's image and audio statistics
     against samples whose json says the same (:mod:`datagen.qc.conditional`), then the
     statistics-only anomaly model when ``anomaly_cfg`` is given (off by default: on 2 000
     clean generated samples it raised 7 false alarms, thunder clips' zero-crossing rate, and
-    caught no tuning fault the cross-checks missed), and with ``model`` (a drivesynth
-    checkpoint) the learned image/audio/text agreement (:mod:`datagen.qc.model_check`)."""
+    caught no tuning fault the cross-checks missed), and ``learned``: a check that needs a
+    trained model, given by the caller (``qc --model CKPT`` passes the image/audio/text
+    agreement of :mod:`multimodal.agreement`; datagen does not import the model)."""
     rule_cfg = rule_cfg or rules.RuleConfig()
     temporal_cfg = temporal_cfg or temporal.TemporalConfig()
     conditional_cfg = conditional_cfg or conditional.ConditionalConfig()
@@ -156,11 +160,8 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
                                           conditional_cfg)  # fmt: skip
         report.findings += [_finding(k, sh, "conditional", f)
                             for (k, sh), fl in zip(keys, judged) for f in fl]
-    if model is not None:
-        from datagen.qc import model_check
-
-        report.findings += [_finding(k, sh, "model", f)
-                            for k, sh, f in model_check.check(root, Path(model), model_cfg)]
+    if learned is not None:
+        report.findings += [_finding(k, sh, "model", f) for k, sh, f in learned(root)]
     if rows and anomaly_cfg is not None:
         flags, reasons = anomaly.flag(np.vstack(rows), anomaly_cfg)
         report.findings += [Finding(k, sh, "anomaly", "anomaly", r)

@@ -1,5 +1,6 @@
 """``drivesynth qc``: find broken samples (cross-modal agreement, rules, statistics of similar
-samples, optionally a trained model); list or drop."""
+samples, optionally a trained model); list or drop. The checks are datagen's
+(:mod:`datagen.qc`); the command lives here because ``--model`` needs the model."""
 
 from __future__ import annotations
 
@@ -54,25 +55,28 @@ def handle(args: argparse.Namespace) -> int:
 
     if not args.dir.is_dir():
         raise ValueError(f"{args.dir} is not a directory")
-    model_cfg = None
+    learned = None
     if args.model is not None:
         if not args.model.is_file():
             raise ValueError(f"--model {args.model}: no such checkpoint")
-        from datagen.qc.model_check import ModelCheckConfig
+        from multimodal.agreement import ModelCheckConfig, check
 
         model_cfg = ModelCheckConfig(device=args.device)
+
+        def learned(root: Path) -> list:
+            return check(root, args.model, model_cfg)
+
     if args.inject_eval is not None:
         from datagen.qc.inject import evaluate_qc
 
-        print(json.dumps(evaluate_qc(args.dir, args.inject_eval, model=args.model,
-                                     model_cfg=model_cfg), indent=2))  # fmt: skip
+        print(json.dumps(evaluate_qc(args.dir, args.inject_eval, learned=learned), indent=2))
         return 0
     anomaly_cfg = None
     if args.anomaly:
         from datagen.qc.anomaly import AnomalyConfig
 
         anomaly_cfg = AnomalyConfig()
-    report = run_qc(args.dir, anomaly_cfg=anomaly_cfg, model=args.model, model_cfg=model_cfg)
+    report = run_qc(args.dir, anomaly_cfg=anomaly_cfg, learned=learned)
     summary = report.to_json()
     print(f"{summary['samples']} samples in {summary['shards']} shards, "
           f"{summary['flagged']} flagged: {summary['by_check']}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datagen.qc.model_check import ModelCheckConfig, judge
+from multimodal.agreement import ModelCheckConfig, judge
 
 torch = pytest.importorskip("torch")
 
@@ -78,15 +78,15 @@ def untrained_checkpoint(path: Path) -> Path:
 def test_model_check_runs_through_qc_and_the_command(shards: Path, tmp_path: Path) -> None:
     import json
 
-    from datagen.qc.model_check import embed
     from datagen.qc.report import run_qc
     from edge.cli import main
+    from multimodal.agreement import check, embed
 
     ckpt = untrained_checkpoint(tmp_path / "ckpt.pt")
     embs = embed(shards, ckpt, ModelCheckConfig())
     assert len(embs["ids"]) == 12 and embs["image"].shape == embs["text"].shape
     assert np.allclose(np.linalg.norm(embs["audio"], axis=1), 1.0, atol=1e-4)
-    report = run_qc(shards, model=ckpt, model_cfg=ModelCheckConfig(gallery=8))
+    report = run_qc(shards, learned=lambda root: check(root, ckpt, ModelCheckConfig(gallery=8)))
     for f in report.findings:
         if f.source == "model":
             assert f.check == "model_agreement" and f.threshold and f.value is not None
