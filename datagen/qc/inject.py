@@ -21,6 +21,7 @@ import io
 import json
 import math
 import shutil
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -356,12 +357,18 @@ def inject_faults(src: Path, dst: Path, fraction: float, seed: int,
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
     faults = FAULTS if faults is None else faults
     rng = rng_for(seed, "qc_inject")
+    shards = {}
+    for path in shard_paths(src):  # every shard readable before anything is written
+        try:
+            shards[path] = list(iter_raw(path))
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise ValueError(f"shard {path} is unreadable ({str(exc).splitlines()[0]}); "
+                             "fault injection needs readable shards") from None  # fmt: skip
     dst.mkdir(parents=True, exist_ok=False)
     names = list(faults)
     truth: dict[str, str] = {}
     turn = 0
-    for path in shard_paths(src):
-        samples = list(iter_raw(path))
+    for path, samples in shards.items():
         pool = [_copy(r) for r in samples]
         for raw in samples:
             if rng.random() >= fraction:

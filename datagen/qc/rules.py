@@ -139,6 +139,13 @@ def audio(s: Decoded, cfg: RuleConfig) -> Flag | None:
     return None
 
 
+def metadata_object(s: Decoded, cfg: RuleConfig) -> Flag | None:
+    """The json must be an object (a list, number or string holds no labels to check)."""
+    if s.meta is None or isinstance(s.meta, dict):
+        return None
+    return Flag("schema", f"json is a {type(s.meta).__name__}, not an object", None, "an object")
+
+
 def finite_metadata(s: Decoded, cfg: RuleConfig) -> Flag | None:
     if s.meta is None:
         return None
@@ -171,6 +178,7 @@ RULES: dict[str, Rule] = {
     "labels": labels,
     "audio": audio,
     "nan": finite_metadata,
+    "json_object": metadata_object,
 }
 
 

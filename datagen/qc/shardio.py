@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -138,6 +139,7 @@ def rewrite_without(path: Path, drop: set[str]) -> int:
             for raw in kept:
                 for info, data in raw.files.values():
                     tar.addfile(info, io.BytesIO(data))
+        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))  # the shard keeps its mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

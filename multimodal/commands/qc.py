@@ -45,7 +45,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="device for --model (cpu, cuda)")
     p.add_argument("--anomaly", action="store_true",
                    help="also run the statistics-only anomaly model (robust z + IsolationForest)")
+    p.add_argument("--force", action="store_true", help="replace existing --json/--list files")
     p.set_defaults(func=handle)
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Output files are files (never a folder), not replaced without --force; the
+    --inject-eval folder is new. Checked before any work."""
+    for option, path in (("--json", args.json), ("--list", args.list)):
+        if path is None:
+            continue
+        if path.is_dir():
+            raise ValueError(f"{option} {path} is a folder; give a file name")
+        if path.exists() and not args.force:
+            raise FileExistsError(f"{option} {path} exists (use --force to replace it)")
+    if args.inject_eval is not None and args.inject_eval.exists():
+        raise FileExistsError(f"--inject-eval {args.inject_eval} exists; give a new folder")
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -55,6 +70,7 @@ def handle(args: argparse.Namespace) -> int:
 
     if not args.dir.is_dir():
         raise ValueError(f"{args.dir} is not a directory")
+    check_outputs(args)
     learned = None
     if args.model is not None:
         if not args.model.is_file():
