@@ -15,19 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
-def current_umask() -> int:
-    """The process umask, read without changing it where Linux allows."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+from sim.atomic import published_mode
 
 
 def json_safe(obj: Any) -> Any:
@@ -77,7 +65,7 @@ def write_output_file(path: Path, write: Callable[[Path], None]) -> None:
     tmp = Path(name)
     try:
         write(tmp)
-        os.chmod(tmp, 0o666 & ~current_umask())
+        os.chmod(tmp, published_mode())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
