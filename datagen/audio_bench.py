@@ -66,8 +66,10 @@ def _clip_stage(wave: np.ndarray, duration: float, frame_hz: float, cfg: AudioCo
 def run(args: argparse.Namespace) -> dict:
     import torch
 
-    if args.duration < 2.0 or args.repeats < 1 or args.frame_hz <= 0:
-        raise ValueError("bench audio needs --duration >= 2, --repeats >= 1, --frame-hz > 0")
+    if not (2.0 <= args.duration < float("inf") and 0 < args.frame_hz < float("inf")) \
+            or args.repeats < 1:  # fmt: skip
+        raise ValueError("bench audio needs a finite --duration >= 2, --repeats >= 1 and a "
+                         "finite --frame-hz > 0")
     torch.set_num_threads(1)
     cfg = AudioConfig()
     rows: dict[str, float] = {}

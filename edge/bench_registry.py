@@ -43,6 +43,8 @@ def run_one(name: str, argv: list[str]) -> dict:
     """Parse ``argv`` with benchmark ``name``'s options, run it, write ``--json`` if asked."""
     parser, module = benchmark_parser(name)
     args = parser.parse_args(argv)
+    if getattr(args, "json", None) and Path(args.json).is_dir():  # refused before the run
+        raise ValueError(f"--json {args.json} is a folder; give a file name")
     result = module.run(args)
     if getattr(args, "json", None):
         atomic_write_json(Path(args.json), result)

@@ -81,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"{prefix} {missing_extra_message(exc)}", file=sys.stderr)
         return 2
-    except (UserError, ValueError, FileNotFoundError, FileExistsError, PermissionError) as exc:
+    except (UserError, ValueError, FileNotFoundError, FileExistsError, PermissionError,
+            NotADirectoryError, IsADirectoryError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"{prefix} {msg}", file=sys.stderr)
         return 2

@@ -64,11 +64,12 @@ def _labelled_frames(sc, n: int) -> tuple[float, int]:
 
 
 def run(args: argparse.Namespace) -> dict:
+    if args.image_size < 1 or args.frames < 1 or args.rounds < 1:
+        raise ValueError("--image-size, --frames and --rounds must be >= 1")
+    # Checked before PyBullet is imported: it prints a banner line on stderr.
     from sim.camera import preset_camera
     from sim.scenario import Scenario, ScenarioConfig
 
-    if args.image_size < 1 or args.frames < 1 or args.rounds < 1:
-        raise ValueError("--image-size, --frames and --rounds must be >= 1")
     cam = preset_camera("front", args.image_size)
     config = ScenarioConfig(seed=args.seed, n_npc=args.n_npc, cameras=(cam,), record_trace=False)
     traced = Scenario(dataclasses.replace(config, record_trace=True))

@@ -6,7 +6,7 @@ For each case: exit status 2, exactly one line on stderr, no traceback, and the 
 (inputs, bundles, existing outputs, the output folder and TMPDIR) byte-for-byte unchanged,
 which also means nothing written outside the output folder and no temporary file left;
 each within a time bound. Covers edge run/select, export's refusals, generate, vehicle
-report, preview and drivers.
+report, preview, drivers, view, qc, bench NAME and edge update/sign/verify/keygen/watch.
 """
 
 from __future__ import annotations
@@ -210,6 +210,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (resumable / "manifest.json").write_text(json.dumps({"config": cfg.to_json(), "shards": []}))
     (resumable / "train-000000.tar").write_bytes(b"\0" * 1024)
     shutil.copytree(good, ex / "bundle")
+    _datasets(root / "in", tb, good)
     # Libraries make these in $TMPDIR on their first import and never change them again:
     # onnxruntime 1.31's native library $TMPDIR/.ses (a session id), torch (imported by
     # edge.export) the empty cache folder $TMPDIR/torchinductor_$USER. Let them exist before
@@ -218,6 +219,41 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([sys.executable, "-c", "import onnxruntime, edge.export"], check=True,
                    timeout=300, cwd=REPO, env=env)  # fmt: skip
     return root
+
+
+def _tar(members: dict[str, bytes]) -> bytes:
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _datasets(inp: Path, tb, good: Path) -> None:
+    """Data set folders for view/qc/bench train, and key files for edge sign/verify/update."""
+    sample = {"s0.json": b'{"scenario": 0}', "s0.rgb.png": _png()}
+    shards = {
+        "ds_zero": b"",
+        "ds_random": RANDOM(4096),
+        "ds_truncated": _tar(sample)[:700],
+        "ds_json_list": _tar({"s0.json": b"[]", "s0.rgb.png": _png()}),
+    }
+    (inp / "ds_empty").mkdir()
+    for name, data in shards.items():
+        (inp / name).mkdir()
+        (inp / name / "train-000000.tar").write_bytes(data)
+    (inp / "ds_random" / "manifest.json").write_bytes(RANDOM(300))
+    (inp / "empty.pem").write_bytes(b"")
+    (inp / "random.pem").write_bytes(RANDOM(600))
+    (inp / "text.pem").write_text("-----BEGIN PRIVATE KEY-----\nnot base64 !!\n"
+                                  "-----END PRIVATE KEY-----\n")  # fmt: skip
+    (inp / "only.pem.pub").write_text("a public key that must stay\n")
+    (inp / "install_empty").mkdir()
+    (inp / "watch").mkdir()
 
 
 def tree_state(root: Path) -> dict[str, tuple]:
@@ -443,6 +479,247 @@ def test_bad_input_is_refused_cleanly(sandbox: Path, argv: list[str]) -> None:
 def test_a_scheduler_that_is_not_dask_is_refused_cleanly(sandbox: Path, listeners,
                                                          argv: list[str]) -> None:  # fmt: skip
     check_case(sandbox, argv, {f"port_{k}": p for k, p in listeners.items()})
+
+VIEW = [
+    *[(f"view-dir-{n}", ["view", f"{IN}/{n}", "--html", OUT + "/site"])
+      for n in ("nope", "ds_empty", "good.png")],
+    ("view-no-output", ["view", IN + "/ds_json_list"]),
+    ("view-html-is-file", ["view", IN + "/ds_json_list", "--html", EX + "/old.json"]),
+    ("view-html-existing", ["view", IN + "/ds_json_list", "--html", EX + "/policies"]),
+    ("view-html-under-file", ["view", IN + "/ds_json_list", "--html", EX + "/a_file/s"]),
+    ("view-rerun-existing", ["view", IN + "/ds_json_list", "--rerun", EX + "/old.json"]),
+    ("view-rerun-folder", ["view", IN + "/ds_json_list", "--rerun", IN + "/folder.png"]),
+    ("view-qc-missing", ["view", IN + "/ds_json_list", "--html", OUT + "/s", "--qc",
+                         IN + "/nope.json"]),
+    ("view-qc-random", ["view", IN + "/ds_json_list", "--html", OUT + "/s", "--qc",
+                        IN + "/random.yaml"]),
+    ("view-workers-0", ["view", IN + "/ds_json_list", "--html", OUT + "/s", "--workers", "0"]),
+    ("view-thumb-negative", ["view", IN + "/ds_json_list", "--html", OUT + "/s",
+                             "--thumb-px", "-5"]),
+    ("view-page-size-0", ["view", IN + "/ds_json_list", "--html", OUT + "/s",
+                          "--page-size", "0"]),
+]  # fmt: skip
+
+QC = [
+    *[(f"qc-dir-{n}", ["qc", f"{IN}/{n}"]) for n in ("nope", "ds_empty", "good.png")],
+    ("qc-json-folder", ["qc", IN + "/ds_json_list", "--json", IN + "/folder.png"]),
+    ("qc-json-existing", ["qc", IN + "/ds_json_list", "--json", EX + "/old.json"]),
+    ("qc-list-existing", ["qc", IN + "/ds_json_list", "--list", EX + "/old.json"]),
+    ("qc-json-under-file", ["qc", IN + "/ds_json_list", "--json", EX + "/a_file/q.json"]),
+    ("qc-inject-zero", ["qc", IN + "/ds_zero", "--inject-eval", OUT + "/w"]),
+    ("qc-inject-existing", ["qc", IN + "/ds_json_list", "--inject-eval", EX + "/policies"]),
+    ("qc-model-missing", ["qc", IN + "/ds_json_list", "--model", IN + "/nope.pt"]),
+    ("qc-model-empty", ["qc", IN + "/ds_json_list", "--model", IN + "/empty.pt"]),
+    ("qc-model-random", ["qc", IN + "/ds_json_list", "--model", IN + "/random.png"]),
+    ("qc-device-unknown", ["qc", IN + "/ds_json_list", "--model", IN + "/empty.pt",
+                           "--device", "tpu9"]),
+]  # fmt: skip
+
+BENCH = [
+    ("bench-unknown", ["bench", "nope"]),
+    ("bench-unknown-option", ["bench", "sim", "--nope", "1"]),
+    ("bench-sim-frames-negative", ["bench", "sim", "--frames", "-1"]),
+    ("bench-sim-size-0", ["bench", "sim", "--image-size", "0"]),
+    ("bench-sim-rounds-0", ["bench", "sim", "--rounds", "0"]),
+    ("bench-sim-json-folder", ["bench", "sim", "--json", IN + "/folder.png", "--frames", "1",
+                               "--rounds", "1", "--image-size", "32", "--n-npc", "0"]),
+    ("bench-vehicle-cars-nan", ["bench", "vehicle", "--cars", "nan"]),
+    ("bench-vehicle-cars-0", ["bench", "vehicle", "--cars", "0"]),
+    ("bench-vehicle-preset", ["bench", "vehicle", "--preset", "../../etc/passwd"]),
+    ("bench-vehicle-steps-negative", ["bench", "vehicle", "--steps", "-5"]),
+    ("bench-audio-duration-nan", ["bench", "audio", "--duration", "nan"]),
+    ("bench-audio-duration-negative", ["bench", "audio", "--duration", "-1"]),
+    ("bench-audio-duration-inf", ["bench", "audio", "--duration", "inf"]),
+    ("bench-audio-hz-0", ["bench", "audio", "--frame-hz", "0"]),
+    ("bench-samples-workers-0", ["bench", "samples", "--workers", "0"]),
+    ("bench-generate-cameras-9", ["bench", "generate", "--camera-counts", "9"]),
+    ("bench-generate-cameras-text", ["bench", "generate", "--camera-counts", "front"]),
+    ("bench-generate-frames-0", ["bench", "generate", "--frames", "0"]),
+    ("bench-train-missing", ["bench", "train", "--train", IN + "/nope.tar", "--device", "cpu"]),
+    ("bench-train-zero", ["bench", "train", "--train", IN + "/ds_zero/train-000000.tar",
+                          "--device", "cpu", "--workers", "0", "--steps", "1"]),
+    ("bench-train-random", ["bench", "train", "--train", IN + "/ds_random/train-000000.tar",
+                            "--device", "cpu", "--workers", "0", "--steps", "1"]),
+    ("bench-train-device", ["bench", "train", "--train", IN + "/ds_zero/train-000000.tar",
+                            "--device", "tpu9"]),
+    ("bench-train-batch-0", ["bench", "train", "--train", IN + "/ds_zero/train-000000.tar",
+                             "--batch-size", "0", "--device", "cpu"]),
+    *[(f"bench-edge-bundle-{n}", ["bench", "edge", "--bundle", f"{B}/{n}", "--samples", "2",
+                                  "--repeats", "1", "--threads", "1"])
+      for n in ("nope", "a_file", "empty", "dotdot_tower", "tampered", "manifest_random")],
+    ("bench-edge-checkpoint-empty", ["bench", "edge", "--checkpoint", IN + "/empty.pt"]),
+    ("bench-edge-threads-0", ["bench", "edge", "--bundle", B + "/good", "--threads", "0"]),
+    ("bench-edge-samples-negative", ["bench", "edge", "--bundle", B + "/good",
+                                     "--samples", "-1"]),
+    ("bench-edge-json-existing", ["bench", "edge", "--bundle", B + "/good", "--json",
+                                  EX + "/old.json", "--data", IN + "/ds_zero/train-000000.tar"]),
+    ("bench-edge-plot-existing", ["bench", "edge", "--bundle", B + "/good", "--plot",
+                                  EX + "/old.png", "--data", IN + "/ds_zero/train-000000.tar"]),
+    ("bench-edge-data-zero", ["bench", "edge", "--bundle", B + "/good", "--data",
+                              IN + "/ds_zero/train-000000.tar", "--samples", "2",
+                              "--repeats", "1", "--threads", "1"]),
+    ("bench-all-out-file", ["bench", "all", "--out", EX + "/a_file", "--quick", "--only", "audio"]),
+    ("bench-all-out-under-file", ["bench", "all", "--out", EX + "/a_file/r", "--quick",
+                                  "--only", "audio"]),
+    ("bench-all-only-unknown", ["bench", "all", "--out", OUT + "/r", "--only", "nope"]),
+    ("bench-all-only-escape", ["bench", "all", "--out", OUT + "/r", "--only", "../../x"]),
+]  # fmt: skip
+
+EDGE_OPS = [
+    # update
+    ("update-bundle-missing", ["edge", "update", "--bundle", B + "/nope", "--into", OUT + "/i"]),
+    *[(f"update-bundle-{n}", ["edge", "update", "--bundle", f"{B}/{n}", "--into",
+                              OUT + "/i", "--no-smoke"])
+      for n in ("a_file", "empty", "tampered", "dotdot_tower", "symlink_out",
+                "manifest_random", "escape_files")],
+    ("update-into-file", ["edge", "update", "--bundle", B + "/good", "--into", EX + "/a_file"]),
+    ("update-into-under-file", ["edge", "update", "--bundle", B + "/good", "--into",
+                                EX + "/a_file/i"]),
+    ("update-into-bundle", ["edge", "update", "--bundle", B + "/good", "--into",
+                            EX + "/policies"]),
+    ("update-keep-1", ["edge", "update", "--bundle", B + "/good", "--into", OUT + "/i",
+                       "--keep", "1"]),
+    ("update-keep-negative", ["edge", "update", "--bundle", B + "/good", "--into",
+                              OUT + "/i", "--keep", "-3"]),
+    ("update-threads-0", ["edge", "update", "--bundle", B + "/good", "--into", OUT + "/i",
+                          "--threads", "0"]),
+    ("update-key-missing", ["edge", "update", "--bundle", B + "/good", "--into", OUT + "/i",
+                            "--public-key", IN + "/nope.pem"]),
+    *[(f"update-key-{n}", ["edge", "update", "--bundle", B + "/good", "--into", OUT + "/i",
+                           "--public-key", f"{IN}/{n}.pem"]) for n in ("empty", "random", "text")],
+    ("update-key-folder", ["edge", "update", "--bundle", B + "/good", "--into", OUT + "/i",
+                           "--public-key", IN + "/folder.png"]),
+    ("update-unsigned-with-key", ["edge", "update", "--bundle", B + "/good", "--into",
+                                  OUT + "/i", "--public-key", "{pub}"]),
+    ("update-rollback-empty", ["edge", "update", "--rollback", "--into", IN + "/install_empty"]),
+    ("update-rollback-missing", ["edge", "update", "--rollback", "--into", OUT + "/i"]),
+    ("update-status-missing", ["edge", "update", "--status", "--into", OUT + "/i"]),
+    ("update-status-file", ["edge", "update", "--status", "--into", EX + "/a_file"]),
+    # sign
+    ("sign-key-missing", ["edge", "sign", "--bundle", EX + "/bundle", "--key", IN + "/nope.pem"]),
+    *[(f"sign-key-{n}", ["edge", "sign", "--bundle", EX + "/bundle", "--key", f"{IN}/{n}.pem"])
+      for n in ("empty", "random", "text")],
+    ("sign-key-public", ["edge", "sign", "--bundle", EX + "/bundle", "--key", "{pub}"]),
+    ("sign-key-folder", ["edge", "sign", "--bundle", EX + "/bundle", "--key", IN + "/folder.png"]),
+    *[(f"sign-bundle-{n}", ["edge", "sign", "--bundle", f"{B}/{n}", "--key", "{priv}"])
+      for n in ("nope", "a_file", "empty", "tampered", "dotdot_tower", "manifest_random",
+                "symlink_out")],
+    # verify
+    *[(f"verify-bundle-{n}", ["edge", "verify", "--bundle", f"{B}/{n}"])
+      for n in ("nope", "a_file", "empty", "tampered", "dotdot_tower", "abs_tower",
+                "escape_files", "labels_outside", "symlink_out", "manifest_random",
+                "manifest_empty", "towers_list", "files_str", "missing_file", "unlisted_file",
+                "fifo_inside")],
+    ("verify-unsigned-with-key", ["edge", "verify", "--bundle", B + "/good", "--public-key",
+                                  "{pub}"]),
+    *[(f"verify-key-{n}", ["edge", "verify", "--bundle", B + "/good", "--public-key",
+                           f"{IN}/{n}.pem"]) for n in ("nope", "empty", "random", "text")],
+    ("verify-install-empty", ["edge", "verify", "--bundle", IN + "/install_empty"]),
+    # keygen
+    ("keygen-existing", ["edge", "keygen", "--out", EX + "/old.json"]),
+    ("keygen-existing-pub", ["edge", "keygen", "--out", IN + "/only.pem"]),
+    ("keygen-out-folder", ["edge", "keygen", "--out", IN + "/folder.png"]),
+    ("keygen-out-under-file", ["edge", "keygen", "--out", EX + "/a_file/k.pem"]),
+    # watch
+    *[(f"watch-dir-{n}", ["edge", "watch", "--bundle", B + "/good", f"{IN}/{n}", "--polls", "1",
+                          "--poll", "0.1", "--settle", "0"])
+      for n in ("nope", "good.png", "pipe.png")],
+    *[(f"watch-bundle-{n}", ["edge", "watch", "--bundle", f"{B}/{n}", IN + "/watch", "--polls",
+                             "1", "--poll", "0.1", "--settle", "0"])
+      for n in ("nope", "a_file", "empty", "tampered", "dotdot_tower", "manifest_random")],
+    *[(f"watch-{opt.strip('-')}-{v}", ["edge", "watch", "--bundle", B + "/good", IN + "/watch",
+                                       "--polls", "1", opt, v])
+      for opt, v in (("--poll", "nan"), ("--poll", "-1"), ("--settle", "inf"),
+                     ("--settle", "-1"), ("--polls", "-1"), ("--flush", "nan"),
+                     ("--flush", "-1"), ("--batch", "0"), ("--threads", "0"),
+                     ("--shard-samples", "0"), ("--min-score", "nan"),
+                     ("--min-margin", "inf"), ("--min-cosine", "nan"),
+                     ("--feedback-budget", "lots"), ("--feedback-budget", "-5M"),
+                     ("--feedback-budget", "nan"), ("--feedback-criteria", "nope"),
+                     ("--feedback-criteria", ""), ("--variant", "fp64"))],
+    ("watch-variant-absent", ["edge", "watch", "--bundle", B + "/good", IN + "/watch",
+                              "--polls", "1", "--variant", "fp16"]),
+    ("watch-feedback-file", ["edge", "watch", "--bundle", B + "/good", IN + "/watch",
+                             "--polls", "1", "--feedback", EX + "/a_file"]),
+    ("watch-feedback-under-file", ["edge", "watch", "--bundle", B + "/good", IN + "/watch",
+                                   "--polls", "1", "--feedback", EX + "/a_file/fb"]),
+    ("watch-feedback-is-dir", ["edge", "watch", "--bundle", B + "/good", IN + "/watch",
+                               "--polls", "1", "--feedback", IN + "/watch"]),
+]  # fmt: skip
+
+NEW_CASES = [*VIEW, *QC, *BENCH, *EDGE_OPS]
+# One case per command and class of input runs by default.
+NEW_FAST = {
+    "view-dir-nope", "view-dir-ds_empty", "view-dir-good.png", "view-html-is-file",
+    "view-html-existing", "view-thumb-negative", "view-html-under-file",
+    "qc-dir-nope", "qc-dir-ds_empty", "qc-dir-good.png", "qc-json-folder", "qc-json-existing",
+    "qc-inject-zero",
+    "bench-unknown", "bench-sim-frames-negative", "bench-vehicle-cars-nan",
+    "bench-vehicle-preset", "bench-audio-duration-nan", "bench-train-missing",
+    "bench-edge-bundle-nope", "bench-edge-bundle-dotdot_tower", "bench-all-out-file",
+    "bench-audio-duration-inf", "bench-sim-json-folder",
+    "bench-all-only-unknown",
+    "update-bundle-missing", "update-bundle-tampered", "update-bundle-dotdot_tower",
+    "update-into-file", "update-into-bundle", "update-keep-1", "update-key-random",
+    "update-rollback-empty",
+    "sign-key-missing", "sign-key-random", "sign-key-public", "sign-bundle-tampered",
+    "verify-bundle-tampered", "verify-bundle-dotdot_tower", "verify-bundle-symlink_out",
+    "verify-key-random", "verify-unsigned-with-key",
+    "keygen-existing", "keygen-out-folder", "keygen-out-under-file",
+    "watch-dir-nope", "watch-dir-good.png", "watch-bundle-tampered", "watch-poll-nan",
+    "watch-settle--1", "watch-feedback-budget-lots", "watch-feedback-criteria-nope",
+    "watch-feedback-file", "watch-feedback-is-dir", "watch-variant-absent",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A real key pair, outside the sandbox (made by 'edge keygen', which the cases attack)."""
+    folder = tmp_path_factory.mktemp("keys")
+    proc = subprocess.run([sys.executable, "-m", "edge.cli", "edge", "keygen", "--out",
+                           str(folder / "k.pem")], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, env={k: v for k, v in os.environ.items()
+                                            if k != "DRIVESYNTH_KEY_PASSPHRASE"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return {"priv": str(folder / "k.pem"), "pub": str(folder / "k.pem.pub")}
+
+
+@pytest.mark.parametrize("argv", [
+    pytest.param(argv, id=name, marks=() if name in NEW_FAST else pytest.mark.slow)
+    for name, argv in NEW_CASES
+])  # fmt: skip
+def test_bad_input_to_view_qc_bench_and_edge_ops_is_refused_cleanly(sandbox: Path, keys,
+                                                                    argv: list[str]) -> None:
+    check_case(sandbox, argv, {"free_port": _free_port(), **keys})
+
+
+@pytest.mark.parametrize("name", ["ds_zero", "ds_random", "ds_truncated"])
+def test_damaged_shards_are_findings_for_qc_and_errors_shown_by_view(sandbox: Path,
+                                                                     name: str) -> None:
+    """0-byte, random and truncated shards are what qc and view exist to show: qc reports
+    them as 'shard_unreadable' findings and view shows them as errors (exit 0 both), with
+    no traceback, within the time bound, and nothing changed outside view's --html."""
+    before = tree_state(sandbox)
+    proc, seconds = run_cli(sandbox, ["qc", f"{{in}}/{name}"], {})
+    assert proc.returncode == 0 and "shard_unreadable" in proc.stdout, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and seconds < TIME_LIMIT_S
+    site = sandbox / "out" / f"site_{name}"
+    try:
+        proc, seconds = run_cli(sandbox, ["view", f"{{in}}/{name}", "--html", str(site)], {})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert len(proc.stderr.strip().splitlines()) <= 1, proc.stderr[-2000:]
+        assert "could not be decoded" in proc.stderr and "Traceback" not in proc.stderr
+        assert seconds < TIME_LIMIT_S
+        assert (site / "index.html").is_file()
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
+    after = tree_state(sandbox)
+    assert {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)} == set()
+
+
+def test_the_new_fast_cases_exist() -> None:
+    names = [name for name, _ in NEW_CASES]
+    assert NEW_FAST <= set(names) and len(names) == len(set(names))
 
 
 def test_the_fast_cases_exist() -> None:

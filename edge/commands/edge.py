@@ -179,13 +179,13 @@ def add_feedback_arguments(p: argparse.ArgumentParser) -> None:
 def feedback_config(args: argparse.Namespace) -> Any:
     from edge.runtime.feedback import FeedbackConfig, parse_size
 
-    if args.feedback is None:
-        return None
-    return FeedbackConfig(budget_bytes=parse_size(args.feedback_budget),
-                          criteria=tuple(args.feedback_criteria), min_score=args.min_score,
-                          min_margin=args.min_margin, min_cosine=args.min_cosine,
-                          when_full=args.when_full,
-                          shard_samples=args.shard_samples)  # fmt: skip
+    # Checked even without --feedback: a mistyped option is refused, not silently ignored.
+    cfg = FeedbackConfig(budget_bytes=parse_size(args.feedback_budget),
+                         criteria=tuple(args.feedback_criteria), min_score=args.min_score,
+                         min_margin=args.min_margin, min_cosine=args.min_cosine,
+                         when_full=args.when_full,
+                         shard_samples=args.shard_samples)  # fmt: skip
+    return None if args.feedback is None else cfg
 
 
 def check_inputs(images: list[str], audios: list[str]) -> None:
@@ -296,13 +296,20 @@ def watch_cmd(args: argparse.Namespace) -> int:
 
     for value, option in ((args.batch, "--batch"), (args.polls + 1, "--polls + 1")):
         _positive(value, option)
-    if args.poll < 0 or args.settle < 0 or args.flush < 0:
-        raise ValueError("--poll, --settle and --flush must be >= 0 seconds")
+    if not all(0 <= v < float("inf") for v in (args.poll, args.settle, args.flush)):
+        raise ValueError("--poll, --settle and --flush must be finite and >= 0 seconds")
     group_folder(args.folder)  # a missing folder or a file: one line now
+    if args.feedback is not None and args.folder.resolve() in (args.feedback.resolve(),
+                                                                *args.feedback.resolve().parents):
+        raise ValueError(f"--feedback {args.feedback} is inside the watched folder "
+                         f"{args.folder}: give a folder elsewhere")  # fmt: skip
     cfg = feedback_config(args)
 
     def load() -> EdgeModel:
-        return EdgeModel(resolve_bundle(args.bundle), variant=args.variant, threads=args.threads)
+        model = EdgeModel(resolve_bundle(args.bundle), variant=args.variant, threads=args.threads)
+        for tower in model.bundle.manifest["towers"]:  # a variant it lacks: refused now
+            model.bundle.tower_path(tower, model.variant)
+        return model
 
     def interrupted(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

@@ -279,7 +279,6 @@ def _prepare(into: Path) -> None:
     if into.exists() and not into.is_dir():
         raise ValueError(f"--into {into} is not a folder")
     into.mkdir(parents=True, exist_ok=True)
-    (into / VERSIONS).mkdir(exist_ok=True)
     unknown = sorted(p.name for p in into.iterdir()
                      if p.name not in {VERSIONS, CURRENT, PREVIOUS, TRUSTED_KEY, HISTORY, LOCK}
                      and not p.name.startswith((STAGING, TRASH, LINK_TMP, ".")))  # fmt: skip
@@ -287,6 +286,7 @@ def _prepare(into: Path) -> None:
         raise ValueError(f"--into {into} holds files that are not an install's "
                          f"({unknown[0]}, ...): give an empty folder or one made by "
                          "'drivesynth edge update'")  # fmt: skip
+    (into / VERSIONS).mkdir(exist_ok=True)
 
 
 def install(
@@ -295,7 +295,28 @@ def install(
     public_key: str | os.PathLike[str] | None = None,
     cfg: UpdateConfig | None = None,
 ) -> dict[str, Any]:
-    """Install the bundle ``src`` into the install folder ``into``; see the module doc."""
+    """Install the bundle ``src`` into the install folder ``into``; see the module doc.
+
+    A refused first install leaves nothing behind: the folders it made are removed."""
+    made = None  # the topmost folder of ``into`` that does not exist yet
+    for path in (Path(into), *Path(into).parents):
+        if os.path.lexists(path):
+            break
+        made = path
+    try:
+        return _install(src, into, public_key, cfg)
+    except BaseException:
+        if made is not None and made.is_dir() and not made.is_symlink():
+            shutil.rmtree(made, ignore_errors=True)
+        raise
+
+
+def _install(
+    src: str | os.PathLike[str],
+    into: str | os.PathLike[str],
+    public_key: str | os.PathLike[str] | None = None,
+    cfg: UpdateConfig | None = None,
+) -> dict[str, Any]:
     cfg = cfg or UpdateConfig()
     src, into = Path(src), Path(into)
     if not src.is_dir():

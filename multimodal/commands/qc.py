@@ -70,6 +70,8 @@ def handle(args: argparse.Namespace) -> int:
 
     if not args.dir.is_dir():
         raise ValueError(f"{args.dir} is not a directory")
+    if not any(args.dir.glob("*.tar")):  # nothing to check is an error, not a clean report
+        raise FileNotFoundError(f"{args.dir} holds no shards *.tar")
     check_outputs(args)
     learned = None
     if args.model is not None:

@@ -35,6 +35,9 @@ def _check(args: argparse.Namespace) -> None:
     for name in ("steps", "rounds", "substeps"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    from sim.vehicle.config import preset
+
+    preset(args.preset)  # an unknown name: one line, before PyBullet prints its banner
 
 
 def _scene(n_cars: int, preset_name: str, substeps: int):
