@@ -320,6 +320,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                       batch=args.batch)  # fmt: skip
     if args.bundle is None and (args.checkpoint is None or args.data is None):
         raise ValueError("give --bundle, or --checkpoint and --data to export one")
+    if args.plot and Path(args.plot).exists() and not getattr(args, "force", False):
+        raise FileExistsError(f"--plot {args.plot} exists (use --force to replace it)")
     with tempfile.TemporaryDirectory(prefix="drivesynth-bench-edge-") as tmp:
         bundle_path = args.bundle
         if bundle_path is None:

@@ -36,6 +36,8 @@ def benchmark_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     module.add_arguments(parser)
     if not any(a.dest == "json" for a in parser._actions):
         parser.add_argument("--json", type=Path, default=None, help="write results here")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing --json (and --plot) file")
     return parser, module
 
 
@@ -43,8 +45,11 @@ def run_one(name: str, argv: list[str]) -> dict:
     """Parse ``argv`` with benchmark ``name``'s options, run it, write ``--json`` if asked."""
     parser, module = benchmark_parser(name)
     args = parser.parse_args(argv)
-    if getattr(args, "json", None) and Path(args.json).is_dir():  # refused before the run
-        raise ValueError(f"--json {args.json} is a folder; give a file name")
+    out = getattr(args, "json", None)
+    if out and Path(out).is_dir():  # refused before the run
+        raise ValueError(f"--json {out} is a folder; give a file name")
+    if out and Path(out).exists() and not args.force:
+        raise FileExistsError(f"--json {out} exists (use --force to replace it)")
     result = module.run(args)
     if getattr(args, "json", None):
         atomic_write_json(Path(args.json), result)

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                   "--scenarios", str(n), "--frames", str(a.frames), "--seed", str(a.seed),
                   "--workers", str(a.workers), "--image-size", size, "--force"])
     pipe.run("quality check the training split",
-             ["qc", str(data / "train"), "--json", str(out / "qc.json")])
+             ["qc", str(data / "train"), "--json", str(out / "qc.json"), "--force"])
     train_urls = str(data / "train" / "train-{000000..%06d}.tar")
     shards = sorted((data / "train").glob("train-*.tar"))
     train_urls = train_urls % (len(shards) - 1)
@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     pipe.run("benchmark edge variants on held-out data",
              ["bench", "edge", "--bundle", str(bundle), "--checkpoint", str(ckpt),
               "--data", test, "--threads", "1,2", "--samples", "32",
-              "--json", str(out / "edge_bench.json"), "--plot", str(out / "edge_bench.png")])
+              "--json", str(out / "edge_bench.json"), "--plot", str(out / "edge_bench.png"),
+              "--force"])
     _summary(out, pipe, time.perf_counter() - t_start)
     return 0
 

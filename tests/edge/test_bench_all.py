@@ -46,3 +46,15 @@ def test_bench_all_unknown_name_is_one_line(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "warp" in err[0] and ",".join(BENCHMARKS) in err[0]
     assert not (tmp_path / "r").exists()
+
+
+def test_bench_json_is_not_replaced_without_force(tmp_path: Path, capsys) -> None:
+    old = tmp_path / "old.json"
+    old.write_text("keep")
+    argv = ["bench", "audio", "--duration", "2", "--repeats", "1", "--json", str(old)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--force" in err[0]
+    assert old.read_text() == "keep"
+    assert main([*argv, "--force"]) == 0
+    assert json.loads(old.read_text())
