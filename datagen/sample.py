@@ -1,6 +1,6 @@
 """The in-memory sample and its encoding to (and from) the WebDataset file dict.
 
-File names follow DESIGN.md and docs/internals.md ("Label files"): ``rgb.png`` (or
+File names follow docs/design.md and docs/internals.md ("Label files"): ``rgb.png`` (or
 ``rgb.jpg``), ``depth.npy.gz`` (float32 metres, 0 = no hit, exactly the renderer's values up
 to the far plane), ``seg.png`` (8-bit class ids), ``inst.npy.gz`` (uint16 instance ids,
 0 = none), ``audio.flac`` (mono 16-bit), ``txt`` and ``json``. Depth and instances are

@@ -1,4 +1,4 @@
-"""The shard sample schema (DESIGN.md and docs/internals.md) and its validator.
+"""The shard sample schema (docs/design.md and docs/internals.md) and its validator.
 
 :func:`sample_problems` lists everything wrong with a sample as :class:`SampleError`s
 (``"<key>: <field>: <problem>"``); :func:`validate_sample` raises the first one.

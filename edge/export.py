@@ -51,7 +51,7 @@ PARITY_MIN = 0.999
 # float32, which is what made ORT 1.31 segfault at that level (see edge/quantize.py).
 OPTIMIZATION = {"fp32": "all", "fp16": "all", "int8": "all", "int8_qdq": "all"}
 CHECK_TIMEOUT_S = 600
-# Two int8 variants: "int8_qdq" is the contract of DESIGN.md (static QDQ, S8S8, per-channel,
+# Two int8 variants: "int8_qdq" is the contract of docs/design.md (static QDQ, S8S8, per-channel,
 # MinMax-calibrated on real shards); "int8" is the scheme measured fastest and most accurate on
 # CPUs without VNNI (dynamic U8S8, reduce-range; see edge/quantize.py). `edge select` picks.
 INT8_SCHEMES = {

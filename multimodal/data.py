@@ -1,4 +1,4 @@
-"""WebDataset loading of drivesynth shards (schema: DESIGN.md) for training and evaluation.
+"""WebDataset loading of drivesynth shards (schema: docs/design.md) for training and evaluation.
 
 Training streams resample shards deterministically (seeded by seed, epoch, rank, worker),
 so every rank and worker always has data, however few shards there are, and the loader

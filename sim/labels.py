@@ -1,7 +1,7 @@
 """Per-object labels of a render: 2D boxes from the instance mask and 3D boxes from poses.
 
 Everything is vectorised over the mask (``np.bincount`` and ``ufunc.at``), so extracting
-labels costs little next to rendering. Schema (DESIGN.md): ``instance_id``, ``class``,
+labels costs little next to rendering. Schema (docs/design.md): ``instance_id``, ``class``,
 ``bbox2d`` [x0, y0, x1, y1] (tight box of the instance mask, x1/y1 exclusive),
 ``visible_px``, ``bbox3d_world`` {center, size [l, w, h], yaw}, ``bbox3d_cam`` {center,
 size, corners 8x3} in the OpenCV camera frame, ``distance_m`` (camera to box centre).

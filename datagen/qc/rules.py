@@ -1,4 +1,4 @@
-"""Per-sample rules: what one decoded sample must satisfy on its own (DESIGN.md's schema).
+"""Per-sample rules: what one decoded sample must satisfy on its own (docs/design.md's schema).
 
 Frames neither black nor saturated nor drowned in noise, the camera not inside geometry, the
 car upright and on the road, labels present, audio neither silent nor clipped, no NaN

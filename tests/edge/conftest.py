@@ -1,4 +1,4 @@
-"""Fixtures for the edge tests: small real shards in the DESIGN.md schema, a real
+"""Fixtures for the edge tests: small real shards in the docs/design.md schema, a real
 (randomly initialised) tiny TriModalModel, and a bundle exported from them."""
 
 from __future__ import annotations

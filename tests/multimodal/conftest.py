@@ -1,4 +1,4 @@
-"""Controlled test shards following the DESIGN.md schema exactly.
+"""Controlled test shards following the docs/design.md schema exactly.
 
 Written with webdataset.TarWriter so that each label has a known, strong signal (image
 colour by weather, brightness by time of day, audio pitch by weather, loudness by style):
