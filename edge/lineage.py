@@ -23,25 +23,15 @@ DATA_MANIFEST = "manifest.json"
 MAX_ANCESTORS = 1000
 
 
-def _local(url: str) -> Path | None:
-    if url.startswith("file://"):
-        return Path(url[len("file://") :])
-    if url.startswith("file:"):
-        return Path(url[len("file:") :])
-    if "://" in url or url.startswith("pipe:") or url == "-":
-        return None
-    return Path(url)
-
-
 def shard_folders(urls: str | None) -> list[Path]:
     """The local folders holding the shards of ``urls`` (brace lists, '::'-joined)."""
     if not urls:
         return []
-    from multimodal.data import expand_urls
+    from multimodal.data import expand_urls, local_path
 
     folders: list[Path] = []
     for url in expand_urls(urls):
-        path = _local(url)
+        path = local_path(url)
         if path is not None and path.parent not in folders:
             folders.append(path.parent)
     return folders

@@ -80,7 +80,7 @@ def expand_urls(urls: str) -> list[str]:
     return out
 
 
-def _local_path(url: str) -> Path | None:
+def local_path(url: str) -> Path | None:
     """The file a shard URL names on this machine, or None for remote/pipe URLs."""
     if url.startswith("file://"):
         return Path(url[len("file://") :])
@@ -102,7 +102,7 @@ def check_shards(urls: str, option: str) -> list[str]:
     except ValueError as exc:
         raise LoaderError(f"{option}: {(str(exc).splitlines() or [''])[0]}") from None
     for url in shards:
-        path = _local_path(url)
+        path = local_path(url)
         if path is None:
             continue
         if not path.exists():
