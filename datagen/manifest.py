@@ -20,20 +20,13 @@ from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
+from datagen.shards import sha256_of as sha256_file  # the one file hash of datagen
 from sim.atomic import atomic_write_json
 
 MANIFEST = "manifest.json"
 SIDECAR_DIR = ".shards"
 VERSIONED = ("drivesynth", "pybullet", "numpy", "pillow", "soundfile", "dask", "distributed")
 STAT_KEYS = ("weather", "time_of_day", "style", "classes", "events")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def fingerprint(obj: object) -> str:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from datagen.shards import sha256_of
 from datagen.viewer import assets
 from datagen.viewer.records import FACETS, attach_qc, facet_counts, find_qc_report, load_qc
 
@@ -123,12 +124,6 @@ def build_shard(path: str, out: str, thumb_px: int) -> list[dict]:
     except ShardError as exc:
         records.append(error_record(shard, "", "", str(exc)))
     return records
-
-
-def sha256_of(path: Path) -> str:
-    from datagen.shards import sha256_of as shard_sha
-
-    return shard_sha(path)
 
 
 def read_state(out: Path) -> dict:
