@@ -188,6 +188,25 @@ def _z(x: float, ref: np.ndarray, floor: float) -> tuple[float, float, float]:
     return (x - med) / spread, med, spread
 
 
+def _neighbourhoods(conds: list, groups: list, cfg: ConditionalConfig) -> tuple | None:
+    """For the samples with a condition vector: their indices, the distances and indices of
+    their nearest neighbours by condition (themselves and scenario siblings included), and
+    the samples of each group; None when too few samples have a condition."""
+    from sklearn.neighbors import NearestNeighbors
+
+    ok = np.array([c is not None for c in conds])
+    if ok.sum() < cfg.min_samples:
+        return None
+    idx = np.flatnonzero(ok)
+    X = np.vstack([conds[i] for i in idx])
+    k = min(cfg.neighbours + cfg.max_siblings + 1, len(idx))
+    dist, nbr = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(X)
+    by_group: dict[object, list[int]] = {}
+    for i in idx:
+        by_group.setdefault(groups[i], []).append(int(i))
+    return idx, dist, nbr, by_group
+
+
 def judge(values: np.ndarray, conds: list[np.ndarray | None], groups: list[object],
           names: tuple[str, ...], floors: tuple[float, ...], what: str, check: str,
           cfg: ConditionalConfig, same_condition: bool = True,
@@ -197,21 +216,13 @@ def judge(values: np.ndarray, conds: list[np.ndarray | None], groups: list[objec
     scenario (those with the same json condition if ``same_condition``). So a scene that is
     merely unusual as a whole, in every frame, is not a finding; a frame that differs from
     its own scenario is."""
-    from sklearn.neighbors import NearestNeighbors
-
     zt = cfg.z_threshold if z_threshold is None else z_threshold
     n = len(values)
     out: list[list[Flag]] = [[] for _ in range(n)]
-    ok = np.array([c is not None for c in conds])
-    if ok.sum() < cfg.min_samples:
+    found = _neighbourhoods(conds, groups, cfg)
+    if found is None:
         return out
-    idx = np.flatnonzero(ok)
-    X = np.vstack([conds[i] for i in idx])
-    k = min(cfg.neighbours + cfg.max_siblings + 1, len(idx))
-    dist, nbr = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(X)
-    by_group: dict[object, list[int]] = {}
-    for i in idx:
-        by_group.setdefault(groups[i], []).append(int(i))
+    idx, dist, nbr, by_group = found
     for row, i in enumerate(idx):
         cand, nd = idx[nbr[row]], dist[row]
         keep = (cand != i) & (nd <= cfg.max_neighbour_distance)
@@ -253,20 +264,12 @@ def judge_frames(values: np.ndarray, conds: list[np.ndarray | None], groups: lis
     frames must agree among themselves, within half that range) *and* lies
     ``frame_population_z`` spreads off samples of other scenarios with similar weather, in
     the same direction (so a clean frame beside faulty ones is not blamed)."""
-    from sklearn.neighbors import NearestNeighbors
-
     n = len(values)
     out: list[list[Flag]] = [[] for _ in range(n)]
-    ok = np.array([c is not None for c in conds])
-    if ok.sum() < cfg.min_samples:
+    found = _neighbourhoods(conds, groups, cfg)
+    if found is None:
         return out
-    idx = np.flatnonzero(ok)
-    X = np.vstack([conds[i] for i in idx])
-    k = min(cfg.neighbours + cfg.max_siblings + 1, len(idx))
-    dist, nbr = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(X)
-    by_group: dict[object, list[int]] = {}
-    for i in idx:
-        by_group.setdefault(groups[i], []).append(int(i))
+    idx, dist, nbr, by_group = found
     for row, i in enumerate(idx):
         sib = [j for j in by_group[groups[i]] if j != i]
         if len(sib) < 2:
