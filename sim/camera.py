@@ -10,6 +10,7 @@ OpenCV convention (x right, y down, z forward). Lighting is passed per render.
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from sim.scene import SceneRegistry
 from sim.timing import stage
+from sim.world import quiet_stdout
 
 # OpenCV camera axes expressed in the body frame (x forward, y left, z up): columns x, y, z.
 R_BODY_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
@@ -25,29 +27,68 @@ GL_FROM_CV = np.diag([1.0, -1.0, -1.0, 1.0])
 
 @dataclass(frozen=True)
 class RendererSpec:
-    """A PyBullet renderer: its ``getCameraImage`` flag and pixel-grid convention.
+    """A PyBullet renderer: its ``getCameraImage`` flag, pixel-grid convention and plugin.
 
     ``principal_offset`` is (cx - W/2, cy - H/2) in pixels, measured per renderer (tests in
-    tests/sim/test_camera_labels.py check it against rendered edges). Another renderer
-    (PyBullet's EGL plugin on GPU machines) is added here with its own measured offset
-    and a ``setup`` that loads its plugin into a client."""
+    tests/sim/test_camera_labels.py and, on a GPU, tests/sim/test_egl_renderer.py check it
+    against rendered edges). ``plugin`` names the module of a PyBullet plugin that
+    :meth:`setup` loads into each client (the EGL renderer), None for none."""
 
     name: str
     pybullet_flag: str  # attribute of the pybullet module
     principal_offset: tuple[float, float]
+    plugin: str | None = None  # the plugin's module, e.g. eglRenderer
+    plugin_name: str = ""  # its name for loadPlugin, e.g. _eglRendererPlugin
+    # (right, up) in pixels: where the projection moves the image so that this renderer's
+    # pixel grid is TinyRenderer's (same intrinsics, same pixels for the same scene)
+    grid_shift_px: tuple[float, float] = (0.0, 0.0)
 
     def flag(self) -> int:
         import pybullet as p
 
         return int(getattr(p, self.pybullet_flag))
 
-    def setup(self, client) -> None:
-        """Prepare ``client`` to render with this renderer (TinyRenderer: nothing)."""
+    def setup(self, world) -> dict[str, str]:
+        """Prepare ``world`` (a :class:`sim.world.World`) to render with this renderer: load
+        its plugin, if it has one, and give it meshes as files where it needs them. Returns
+        what the renderer runs on (``GL_VENDOR``, ``GL_RENDERER``, ``GL_VERSION`` as the
+        plugin reports them; empty for TinyRenderer, which is the same code everywhere).
+
+        Raises RuntimeError naming the fix when the plugin is missing or cannot start (no
+        GPU, no EGL driver, a pybullet build without it)."""
+        if self.plugin is None:
+            return {}
+        import importlib.util
+
+        spec = importlib.util.find_spec(self.plugin)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"renderer {self.name!r} needs pybullet's {self.plugin} plugin, "
+                               "which this pybullet build lacks; use --renderer tiny")
+        plugin, report = world.load_plugin(spec.origin, self.plugin_name)
+        if plugin < 0:
+            raise RuntimeError(f"renderer {self.name!r} could not start ({self.plugin} found no "
+                               "EGL device: a GPU with its EGL driver is needed); use "
+                               "--renderer tiny")
+        world.use_file_meshes()  # EGL's shape converter reads meshes from files only
+        return gl_strings(report)
 
 
-# TinyRenderer flips rows after rasterising: principal point at (W/2, H/2 - 1)
+def gl_strings(report: str) -> dict[str, str]:
+    """``GL_VENDOR``/``GL_RENDERER``/``GL_VERSION`` from the EGL plugin's start-up report."""
+    found = re.findall(r"^(GL_VENDOR|GL_RENDERER|GL_VERSION)=(.*)$", report, re.MULTILINE)
+    return {key.lower(): value.strip() for key, value in found}
+
+
+# TinyRenderer flips rows after rasterising: principal point at (W/2, H/2 - 1).
+# EGL (hardware OpenGL): OpenGL samples pixel centres, which puts its principal point at
+# (W/2 - 1/2, H/2 - 1/2); its projection shifts the image half a pixel right and up, onto
+# TinyRenderer's grid, so both renderers share intrinsics (measured, Mesa's EGL and
+# NVIDIA's, by tests/sim/test_camera_labels.py::test_intrinsics_match_rendered_edges).
 RENDERERS: dict[str, RendererSpec] = {
     "tiny": RendererSpec("tiny", "ER_TINY_RENDERER", (0.0, -1.0)),
+    "egl": RendererSpec("egl", "ER_BULLET_HARDWARE_OPENGL", (0.0, -1.0),
+                        plugin="eglRenderer", plugin_name="_eglRendererPlugin",
+                        grid_shift_px=(0.5, 0.5)),
 }
 DEFAULT_RENDERER = "tiny"
 
@@ -94,9 +135,9 @@ class CameraConfig:
 
     def intrinsics(self) -> tuple[float, float, float, float]:
         """(fx, fy, cx, cy) in pixels, OpenCV convention: pixel (u, v) is sampled at its
-        integer coordinates. The principal point is the renderer's: TinyRenderer flips rows
-        after rasterising, which puts it at (W/2, H/2 - 1) (measured in
-        tests/sim/test_camera_labels.py)."""
+        integer coordinates. The principal point is the renderer's (``RENDERERS``):
+        TinyRenderer flips rows after rasterising, which puts it at (W/2, H/2 - 1) (measured
+        in tests/sim/test_camera_labels.py); EGL's projection is shifted onto that grid."""
         fy = self.height / (2.0 * np.tan(np.radians(self.fov_deg) / 2.0))
         dx, dy = RENDERERS[self.renderer].principal_offset
         return fy, fy, self.width / 2.0 + dx, self.height / 2.0 + dy
@@ -196,13 +237,16 @@ def camera_pose(config: CameraConfig, T_world_body: np.ndarray) -> np.ndarray:
 
 
 def projection_matrix(config: CameraConfig) -> np.ndarray:
-    """The OpenGL projection matrix matching :meth:`CameraConfig.intrinsics`."""
+    """The OpenGL projection matrix matching :meth:`CameraConfig.intrinsics` (with the
+    renderer's grid shift: clip x gains ``2 dx / W`` of w, i.e. the image moves ``dx`` px)."""
     f = 1.0 / np.tan(np.radians(config.fov_deg) / 2.0)
     aspect = config.width / config.height
     n, fa = config.near, config.far
+    dx, dy = RENDERERS[config.renderer].grid_shift_px
+    sx, sy = 2.0 * dx / config.width, 2.0 * dy / config.height
     return np.array([
-        [f / aspect, 0, 0, 0],
-        [0, f, 0, 0],
+        [f / aspect, 0, -sx, 0],
+        [0, f, -sy, 0],
         [0, 0, (fa + n) / (n - fa), 2 * fa * n / (n - fa)],
         [0, 0, -1, 0],
     ])  # fmt: skip
@@ -245,15 +289,17 @@ def render(
     lighting = lighting or Lighting()
     T_world_cam = camera_pose(config, T_world_body)
     view = np.linalg.inv(T_world_cam @ GL_FROM_CV)
-    _, _, rgba, depth_buf, seg = client.getCameraImage(
-        config.width,
-        config.height,
-        viewMatrix=view.T.ravel().tolist(),
-        projectionMatrix=projection_matrix(config).T.ravel().tolist(),
-        renderer=RENDERERS[config.renderer].flag(),
-        flags=p.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX,
-        **lighting.camera_kwargs(),
-    )
+    spec = RENDERERS[config.renderer]
+    with quiet_stdout() if spec.plugin else nullcontext():  # EGL reports its driver
+        _, _, rgba, depth_buf, seg = client.getCameraImage(
+            config.width,
+            config.height,
+            viewMatrix=view.T.ravel().tolist(),
+            projectionMatrix=projection_matrix(config).T.ravel().tolist(),
+            renderer=spec.flag(),
+            flags=p.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX,
+            **lighting.camera_kwargs(),
+        )
     shape = (config.height, config.width)
     seg = np.asarray(seg, dtype=np.int64).reshape(shape)
     hit = seg >= 0
@@ -313,3 +359,15 @@ def rig_metadata(cameras: tuple[CameraConfig, ...], T_world_ego: np.ndarray) -> 
                      "cy": cy})  # fmt: skip
     return {"frame": "ego", "T_world_ego": [float(v) for v in np.asarray(T_world_ego).ravel()],
             "cameras": rows}  # fmt: skip
+
+
+def renderer_info(name: str) -> dict[str, str]:
+    """What renderer ``name`` runs on here (GL strings for EGL; empty for TinyRenderer), for
+    manifests: EGL bytes are reproducible for a given GPU model and driver."""
+    from sim.world import World
+
+    world = World()
+    try:
+        return renderer_spec(name).setup(world)
+    finally:
+        world.close()

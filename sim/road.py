@@ -333,12 +333,36 @@ class RoadBodies:
     ground: int = -1
 
 
-def _mesh_body(client, v: np.ndarray, idx: np.ndarray, rgba: list[float], collide: bool) -> int:
+def write_obj(path, v: np.ndarray, idx: np.ndarray) -> None:
+    """A Wavefront OBJ of vertices ``v`` and triangle indices ``idx`` (0-based), with an
+    upward normal per vertex (road meshes are flat)."""
+    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in np.asarray(v, dtype=float)]
+    lines.append("vn 0 0 1")
+    tri = np.asarray(idx, dtype=int).reshape(-1, 3) + 1
+    lines += [f"f {a}//1 {b}//1 {c}//1" for a, b, c in tri]
+    with open(path, "w", encoding="ascii") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def _visual_mesh(world, v: np.ndarray, idx: np.ndarray, rgba: list[float]) -> int:
+    """The visual shape of a mesh: vertex arrays, or an OBJ file where the world's renderer
+    needs one (:meth:`sim.world.World.use_file_meshes`)."""
     import pybullet as p
 
-    vis = client.createVisualShape(
-        p.GEOM_MESH, vertices=v.tolist(), indices=idx.astype(int).tolist(), rgbaColor=rgba
-    )
+    path = world.mesh_file()
+    if path is None:
+        return world.client.createVisualShape(
+            p.GEOM_MESH, vertices=v.tolist(), indices=idx.astype(int).tolist(), rgbaColor=rgba
+        )
+    write_obj(path, v, idx)
+    return world.client.createVisualShape(p.GEOM_MESH, fileName=str(path), rgbaColor=rgba)
+
+
+def _mesh_body(world, v: np.ndarray, idx: np.ndarray, rgba: list[float], collide: bool) -> int:
+    import pybullet as p
+
+    client = world.client
+    vis = _visual_mesh(world, v, idx, rgba)
     col = -1
     if collide:
         col = client.createCollisionShape(
@@ -362,7 +386,7 @@ def _ribbons(world, road: Road, lat0: float, lat1: float, z: float, rgba, collid
     out = []
     for s in _mesh_stations(road):
         v, idx = ribbon_mesh(road, s, lat0, lat1, z)
-        out.append(_mesh_body(world.client, v, idx, rgba, collide))
+        out.append(_mesh_body(world, v, idx, rgba, collide))
     return out
 
 
@@ -378,7 +402,7 @@ def _build_markings(world, road: Road, registry: SceneRegistry) -> list[int]:
     bodies += _ribbons(world, road, -hw + 0.3, -hw + 0.3 + w, MARKING_Z, white, False)
     for k in range(1, road.config.lanes):
         v, idx = dashed_mesh(road, -hw + k * road.config.lane_width_m, MARKING_Z)
-        bodies.append(_mesh_body(world.client, v, idx, white, False))
+        bodies.append(_mesh_body(world, v, idx, white, False))
     for b in bodies:
         registry.register(b, "lane_marking", (0.0, 0.0, 0.0), instance=False)
     return bodies

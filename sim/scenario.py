@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.camera import CameraConfig, Render, camera_pose, render, rig_metadata
+from sim.camera import CameraConfig, Render, camera_pose, render, renderer_spec, rig_metadata
 from sim.ego import NO_DAMAGE, Ego, KinematicEgo, make_dynamic_ego, make_kinematic_ego, traffic_lead
 from sim.labels import extract_labels
 from sim.road import RoadConfig, build_road, generate_road
@@ -167,6 +167,8 @@ class Scenario:
     def _build(self, config: ScenarioConfig) -> None:
         self.config = config
         self.world = World(config.world_config())
+        for renderer in sorted({cam.renderer for cam in config.cameras}):
+            renderer_spec(renderer).setup(self.world)
         self.registry = SceneRegistry()
         self.road = generate_road(config.road_config(), config.seed)
         self.road_bodies = build_road(self.world, self.road, self.registry, config.seed)

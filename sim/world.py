@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import pybullet
@@ -23,8 +25,9 @@ from sim import timing
 
 
 @contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence the C-level ``argv[0]=`` line PyBullet prints when a client connects."""
+def quiet_stdout() -> Iterator[None]:
+    """Silence what PyBullet's C code prints on stdout (the ``argv[0]=`` line of a new
+    client, the EGL plugin's driver report and farewell)."""
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):  # captured / replaced stdout
@@ -40,6 +43,29 @@ def _quiet_stdout() -> Iterator[None]:
         os.dup2(saved, fd)
         os.close(saved)
         os.close(devnull)
+
+
+@contextmanager
+def captured_c_output() -> Iterator[list[str]]:
+    """Capture what C code writes to file descriptors 1 and 2 while the block runs; the
+    list yielded holds the text once the block ends (e.g. the EGL plugin's GL_RENDERER
+    line and its device choice)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    out: list[str] = []
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as tmp:
+        try:
+            os.dup2(tmp.fileno(), 1)
+            os.dup2(tmp.fileno(), 2)
+            yield out
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            tmp.seek(0)
+            out.append(tmp.read().decode("utf-8", "replace"))
 
 
 @dataclass
@@ -70,11 +96,13 @@ class World:
 
     def __init__(self, config: WorldConfig | None = None) -> None:
         self.config = config or WorldConfig()
-        with _quiet_stdout():
+        with quiet_stdout():
             self.client = BulletClient(connection_mode=pybullet.DIRECT)
         self.dt = 1.0 / self.config.physics_hz
         self.step_count = 0
         self._hooks: list[StepHook] = []
+        self._mesh_dir: tempfile.TemporaryDirectory | None = None
+        self._mesh_count = 0
         c = self.client
         c.resetSimulation()
         c.setPhysicsEngineParameter(
@@ -127,13 +155,38 @@ class World:
                 h.after_step(self, self.dt)
                 rec.exit()
 
+    def load_plugin(self, path: str, name: str) -> tuple[int, str]:
+        """Load a PyBullet plugin into this world's client: its id (negative when it
+        failed) and what it printed (kept off the user's terminal)."""
+        with captured_c_output() as text:
+            plugin = int(self.client.loadPlugin(path, name))
+        return plugin, "".join(text)
+
+    def use_file_meshes(self) -> None:
+        """Give meshes to PyBullet as OBJ files instead of vertex arrays (for renderers
+        whose shape converter cannot read in-memory meshes, such as EGL's)."""
+        if self._mesh_dir is None:
+            self._mesh_dir = tempfile.TemporaryDirectory(prefix="drivesynth-meshes-")
+
+    def mesh_file(self) -> Path | None:
+        """A fresh OBJ path in this world's scratch folder, or None when meshes go to
+        PyBullet as vertex arrays (the default)."""
+        if self._mesh_dir is None:
+            return None
+        self._mesh_count += 1
+        return Path(self._mesh_dir.name) / f"mesh{self._mesh_count:05d}.obj"
+
     def close(self) -> None:
         if self.client is not None:
             try:
-                self.client.disconnect()
+                with quiet_stdout():
+                    self.client.disconnect()
             except pybullet.error:
                 pass
             self.client = None  # type: ignore[assignment]
+        if self._mesh_dir is not None:
+            self._mesh_dir.cleanup()
+            self._mesh_dir = None
 
     def __enter__(self) -> World:
         return self
