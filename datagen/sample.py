@@ -101,9 +101,39 @@ def canonical_json(obj: object, path: str = "json") -> object:
     raise ValueError(f"{path}: {type(obj).__name__} cannot be stored in json")
 
 
+_FLOAT_FORMAT = f"%.{FLOAT_DIGITS}g"  # the same digits as format(x, ".10g"), faster
+
+
+def _canonical_fast(obj: object) -> object:
+    """:func:`canonical_json` for the plain types a sample's json is made of (dict, list,
+    tuple, float, int, str, bool, None) without building a path per value; any other type
+    goes through :func:`canonical_json`. Raises ValueError where that would (without the
+    path: :func:`canonical_json_fast` then asks :func:`canonical_json` for the message)."""
+    t = type(obj)
+    if t is float:
+        if obj - obj == 0.0:  # finite (inf - inf and nan - nan are nan)
+            return float(_FLOAT_FORMAT % obj)
+        raise ValueError
+    if t is dict:
+        return {(k if type(k) is str else str(k)): _canonical_fast(v) for k, v in obj.items()}
+    if t is list or t is tuple:
+        return [_canonical_fast(v) for v in obj]
+    if t is int or t is str or t is bool or obj is None:
+        return obj
+    return canonical_json(obj, "json")
+
+
+def canonical_json_fast(meta: object) -> object:
+    """``canonical_json(meta)``, the same values and errors, at a fraction of the cost."""
+    try:
+        return _canonical_fast(meta)
+    except ValueError:
+        return canonical_json(meta)  # raises, naming the path of the bad value
+
+
 def encode_json(meta: Mapping) -> bytes:
     text = json.dumps(
-        canonical_json(meta),
+        canonical_json_fast(meta),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,

@@ -72,15 +72,21 @@ Problem = tuple[str, str]  # (field, problem)
 
 
 def type_problem(value: object, kind: str) -> str | None:
-    is_num = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = {
-        NUM: is_num,
-        INT: isinstance(value, int) and not isinstance(value, bool),
-        STR: isinstance(value, str),
-        LIST: isinstance(value, list),
-        VEC3: isinstance(value, list) and len(value) == 3,
-        ANY: True,
-    }[kind]
+    t = type(value)
+    if kind == NUM:
+        ok = t is float or t is int or (isinstance(value, (int, float)) and t is not bool)
+    elif kind == INT:
+        ok = t is int or (isinstance(value, int) and t is not bool)
+    elif kind == STR:
+        ok = isinstance(value, str)
+    elif kind == LIST:
+        ok = isinstance(value, list)
+    elif kind == VEC3:
+        ok = isinstance(value, list) and len(value) == 3
+    elif kind == ANY:
+        ok = True
+    else:
+        raise KeyError(kind)
     return None if ok else f"expected {kind}, got {type(value).__name__} {value!r:.40}"
 
 
@@ -101,13 +107,39 @@ def field_problems(obj: Mapping, spec: dict, path: str) -> list[Problem]:
     return problems
 
 
+def _all_finite(obj: object) -> bool:
+    """True when :func:`nonfinite_problems` finds nothing: a walk over the plain types of a
+    sample's json without building paths (other types are left to :func:`_nonfinite`)."""
+    t = type(obj)
+    if t is float:
+        return obj - obj == 0.0  # inf - inf and nan - nan are nan
+    if t is dict:
+        for v in obj.values():
+            if not _all_finite(v):
+                return False
+        return True
+    if t is list:
+        for v in obj:
+            if not _all_finite(v):
+                return False
+        return True
+    if t is int or t is str or t is bool or t is tuple or obj is None:
+        return True
+    return not _nonfinite(obj, "json")
+
+
 def nonfinite_problems(obj: object, path: str = "json") -> list[Problem]:
+    """Every NaN or infinite float in ``obj`` (mappings and lists), with its path."""
+    return [] if _all_finite(obj) else _nonfinite(obj, path)
+
+
+def _nonfinite(obj: object, path: str) -> list[Problem]:
     if isinstance(obj, float) and not math.isfinite(obj):
         return [(path, f"{obj} is not finite")]
     if isinstance(obj, Mapping):
-        return [p for k, v in obj.items() for p in nonfinite_problems(v, f"{path}.{k}")]
+        return [p for k, v in obj.items() for p in _nonfinite(v, f"{path}.{k}")]
     if isinstance(obj, list):
-        return [p for i, v in enumerate(obj) for p in nonfinite_problems(v, f"{path}[{i}]")]
+        return [p for i, v in enumerate(obj) for p in _nonfinite(v, f"{path}[{i}]")]
     return []
 
 
@@ -237,7 +269,10 @@ def seg_problems(s: Sample) -> list[Problem]:
     return [(SEG_FILE, f"unknown class ids {bad.tolist()[:8]}")] if bad.size else []
 
 
-def object_problems(s: Sample, i: int, obj: Mapping) -> list[Problem]:
+def object_problems(s: Sample, i: int, obj: Mapping, pixels: dict | None = None
+                    ) -> list[Problem]:  # fmt: skip
+    """``json.objects[i]``: fields, box, class, ids, and its instance mask (``pixels``:
+    :func:`instance_pixels` of the sample, computed here when not given)."""
     where = f"json.objects[{i}]"
     problems = field_problems(obj, REQUIRED_OBJECT, where)
     if problems:
@@ -256,12 +291,32 @@ def object_problems(s: Sample, i: int, obj: Mapping) -> list[Problem]:
                                                  f"[1, {MAX_INSTANCE_ID}]"))  # fmt: skip
     if obj["distance_m"] < 0:
         problems.append((f"{where}.distance_m", f"negative distance {obj['distance_m']}"))
-    return problems or mask_problems(s, where, obj)
+    return problems or mask_problems(s, where, obj, pixels)
 
 
-def mask_problems(s: Sample, where: str, obj: Mapping) -> list[Problem]:
+def instance_pixels(inst: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Rows and columns of every instance id's pixels (id 0, none, left out), in raster
+    order as ``np.nonzero(inst == id)`` gives them: one sort of the labelled pixels instead
+    of a pass over the image per object."""
+    w = inst.shape[1]
+    flat = inst.ravel()
+    where = np.flatnonzero(flat)
+    ids = flat[where]
+    order = np.argsort(ids, kind="stable")  # stable: raster order within each id
+    where, ids = where[order], ids[order]
+    found, starts = np.unique(ids, return_index=True)
+    bounds = [*starts.tolist(), int(ids.size)]
+    ys, xs = np.divmod(where, w)
+    return {k: (ys[a:b], xs[a:b]) for k, a, b in zip(found.tolist(), bounds, bounds[1:])}
+
+
+def mask_problems(s: Sample, where: str, obj: Mapping, pixels: dict | None = None
+                  ) -> list[Problem]:  # fmt: skip
     """The object's instance mask: non-empty, tight bbox2d, pixel count, semantic class."""
-    ys, xs = np.nonzero(s.inst == obj["instance_id"])
+    if pixels is None:
+        ys, xs = np.nonzero(s.inst == obj["instance_id"])
+    else:
+        ys, xs = pixels.get(obj["instance_id"], (np.zeros(0, np.intp), np.zeros(0, np.intp)))
     if xs.size == 0:
         return [(f"{where}.instance_id", f"{obj['instance_id']} has no pixels in {INST_FILE}")]
     problems = []
@@ -279,11 +334,12 @@ def objects_problems(s: Sample) -> list[Problem]:
     objects = s.meta["objects"]
     if any(not isinstance(o, Mapping) for o in objects):
         return [("json.objects", "expected a list of objects")]
-    problems = [p for i, o in enumerate(objects) for p in object_problems(s, i, o)]
+    pixels = instance_pixels(s.inst)
+    problems = [p for i, o in enumerate(objects) for p in object_problems(s, i, o, pixels)]
     ids = [o.get("instance_id") for o in objects]
     if len(set(ids)) != len(ids):
         problems.append(("json.objects", "duplicate instance_id"))
-    in_image = set(np.unique(s.inst).tolist()) - {0}
+    in_image = set(pixels)
     absent = sorted(in_image - set(ids))
     if absent:
         problems.append((INST_FILE, f"instance ids {absent[:8]} absent from json.objects"))
