@@ -1,7 +1,9 @@
 """Synthesise a whole scenario's sound from its state trace, deterministically.
 
 Each source renders from its own generator (derived from one draw of the caller's ``rng``
-and the source name), so a source's samples do not depend on which other sources are on.
+and the source name), so a source's samples do not depend on which other sources are on;
+a continuous source whose drive is zero all along is not rendered (its stem is zeros, as a
+renderer's output is zero wherever its envelope is).
 The mix passes a fixed master stage ``limit * tanh(gain * x / limit)``: loudness stays
 physical (no per-clip normalisation) and samples never exceed ``limit``.
 """
@@ -88,6 +90,9 @@ def synthesize_sources(
     stems: dict[str, np.ndarray] = {}
     for name in (s for s in SOURCE_NAMES if s in sources and config.level(s) > 0):
         if name in CONTINUOUS_RENDERERS:
+            if not np.any(drive[name] != 0):  # silent all along: the stem is zeros
+                stems[name] = np.zeros(timeline.n_samples, dtype=np.float32)
+                continue
             env = _envelope(timeline, drive[name])
             inp = SourceInput(timeline, trace, config, rng_for(seed, name), env)
             sound = CONTINUOUS_RENDERERS[name](inp)
