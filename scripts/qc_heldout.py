@@ -14,7 +14,8 @@
 Per-class precision is the precision QC would have at the same fault rate if every fault
 were of that class: ``TP_c / (TP_c + FPR x clean_c)``, with FPR the clean run's false-positive
 rate and ``clean_c = n_c (1 - f) / f`` clean samples per ``n_c`` faults. Writes
-``OUT/report.json`` and prints a table. Generated shards are reused when ``OUT/clean`` exists.
+``OUT/report_v1.json`` (``_v2`` with ``--fault-set v2``) and prints a table. Generated
+shards are reused when ``OUT/clean`` exists.
 ``--model CKPT`` adds QC's learned check (``qc --model``).
 """
 
@@ -81,10 +82,28 @@ def presets_of(root: Path) -> dict[str, str]:
     return out
 
 
-def measure(out: Path, fraction: float, seed: int, model: Path | None = None) -> dict:
-    from qc_heldout.faults import CLASSES, inject
+def held_out_injector(fault_set: str):
+    """(CLASSES, inject(src, dst, fraction, seed) -> {sample id: {"class", "fault"}}) of a
+    held-out fault set: v1 (faults.py) or v2 (faults_v2.py, written later by someone who had
+    not read QC's rules)."""
+    if fault_set == "v1":
+        from qc_heldout.faults import CLASSES, inject
 
+        return CLASSES, inject
+    from qc_heldout.faults_v2 import CLASSES
+    from qc_heldout.faults_v2 import inject as inject_v2
+
+    def inject(src: Path, dst: Path, fraction: float, seed: int) -> dict:
+        return inject_v2(src, dst, fraction, seed)["faults"]
+
+    return CLASSES, inject
+
+
+def measure(out: Path, fraction: float, seed: int, model: Path | None = None,
+            fault_set: str = "v1") -> dict:  # fmt: skip
     from datagen.qc.report import run_qc
+
+    CLASSES, inject = held_out_injector(fault_set)
 
     clean = out / "clean"
     preset = presets_of(clean)
@@ -103,7 +122,7 @@ def measure(out: Path, fraction: float, seed: int, model: Path | None = None) ->
         per_preset.setdefault(p, [0, 0])[1] += 1
         per_preset[p][0] += sid in clean_report.flagged
     fpr = len(clean_report.flagged) / max(1, clean_report.samples)
-    faulted = out / "faulted"
+    faulted = out / f"faulted_{fault_set}"
     if faulted.exists():
         shutil.rmtree(faulted)
     truth = inject(clean, faulted, fraction, seed)
@@ -181,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fault-seed", type=int, default=7)
     ap.add_argument("--fraction", type=float, default=0.2)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--fault-set", choices=("v1", "v2"), default="v1",
+                    help="held-out faults: v1 (faults.py) or v2 (faults_v2.py)")
     ap.add_argument("--model", type=Path, default=None, metavar="CKPT",
                     help="also run QC's learned check with this drivesynth checkpoint")
     args = ap.parse_args(argv)
@@ -188,9 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     if not clean.is_dir():
         print(f"generating {args.scenarios} scenarios x {args.frames} frames ...", flush=True)
         generate(clean, args.scenarios, args.frames, args.seed, args.image_size, args.workers)
-    result = measure(args.out, args.fraction, args.fault_seed, args.model)
+    result = measure(args.out, args.fraction, args.fault_seed, args.model, args.fault_set)
     result["model"] = str(args.model) if args.model else None
-    (args.out / "report.json").write_text(json.dumps(result, indent=1, default=str))
+    result["fault_set"] = args.fault_set
+    report = args.out / f"report_{args.fault_set}.json"
+    report.write_text(json.dumps(result, indent=1, default=str))
     print(table(result))
     return 0
 
