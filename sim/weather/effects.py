@@ -121,8 +121,9 @@ def _sky(lin: np.ndarray, geom: FrameGeometry, params: WeatherParams) -> np.ndar
 
 def _illuminate(lin, seg, geom, params, spec, illum, rng) -> np.ndarray:
     """Scale rendered radiance to the scene's light; add lamps and lightning."""
-    light = np.broadcast_to(illum, lin.shape).copy()
+    light = illum  # (3,): the same light on every pixel unless lamps are on
     if spec.lamps > 0.0:
+        light = np.broadcast_to(illum, lin.shape).copy()
         hit = geom.hit & (seg != class_id("ego"))
         head = lighting.headlight_irradiance(geom.points, hit)
         pole = class_id("pole")
@@ -133,7 +134,7 @@ def _illuminate(lin, seg, geom, params, spec, illum, rng) -> np.ndarray:
         )
         lin = _lamp_glow(lin, lamps, geom, spec.lamps)
     if _flash(params, rng):
-        light += 0.6
+        light = light + 0.6
     return (lin * light).astype(np.float32)
 
 
@@ -162,12 +163,18 @@ def _atmosphere(
 ) -> np.ndarray:
     """Koschmieder scattering along each ray; sky rays cross the weather layer only."""
     hit = geom.hit
-    tau = optics.optical_depth(params, geom.distance, geom.cam_height, geom.sin_elev)
-    sky_len = SKY_LAYER_M / np.maximum(geom.sin_elev, 0.05)
-    tau_sky = optics.optical_depth(params, sky_len, geom.cam_height, geom.sin_elev) - (
+    sky = ~hit
+    # each pixel's optical depth along its own kind of ray (per pixel: the same numbers as
+    # computing both kinds over the whole image and picking one)
+    tau = np.empty(hit.shape, dtype=np.float64)
+    tau[hit] = optics.optical_depth(
+        params, geom.distance[hit], geom.cam_height, geom.sin_elev[hit]
+    )  # fmt: skip
+    sin_sky = geom.sin_elev[sky]
+    sky_len = SKY_LAYER_M / np.maximum(sin_sky, 0.05)
+    tau[sky] = optics.optical_depth(params, sky_len, geom.cam_height, sin_sky) - (
         optics.CLEAR_AIR_BETA * sky_len
     )
-    tau = np.where(hit, tau, tau_sky)
     t = optics.transmittance(tau).astype(np.float32)[..., None]
     airlight = optics.airlight_rgb(params) * light
     return (lin * t + airlight * (1.0 - t)).astype(np.float32)

@@ -42,13 +42,18 @@ def value_noise(xy: np.ndarray, cell_m: float, salt: int) -> np.ndarray:
 def coverage_mask(xy: np.ndarray, fraction: float, cell_m: float, salt: int) -> np.ndarray:
     """Soft mask covering about ``fraction`` of the ground in world-anchored patches."""
     if fraction <= 0.0:
-        return np.zeros(xy.shape[:2], dtype=np.float32)
+        return np.zeros(xy.shape[:-1], dtype=np.float32)
     n = 0.65 * value_noise(xy, cell_m, salt) + 0.35 * value_noise(xy, cell_m / 3.1, salt + 1)
     threshold = 0.2 + 0.6 * (1.0 - fraction)  # the noise mostly lies in [0.2, 0.8]
     return np.clip((n - threshold) / 0.06 + 0.5, 0.0, 1.0).astype(np.float32)
 
 
 def _class_share(seg: np.ndarray, shares: dict[str, float]) -> np.ndarray:
+    if seg.dtype == np.uint8:  # one look-up instead of a pass over the image per class
+        table = np.zeros(256, dtype=np.float32)
+        for name, share in shares.items():
+            table[class_id(name)] = share
+        return table[seg]
     out = np.zeros(seg.shape, dtype=np.float32)
     for name, share in shares.items():
         out[seg == class_id(name)] = share
@@ -68,11 +73,15 @@ def apply_snow(lin: np.ndarray, seg: np.ndarray, geom: FrameGeometry, p: Weather
     """Whiten ground (terrain > sidewalk > road) and upward-facing tops by snow cover."""
     if p.snow_cover <= 0.0:
         return lin
-    xy = geom.world_xy()
     share = np.maximum(_class_share(seg, SNOW_SHARE), 0.7 * upward_facing(geom))
     share = np.where(seg == class_id("ego"), 0.0, share)
-    amount = coverage_mask(xy, p.snow_cover, 2.5, salt=11) * share
-    return lin * (1.0 - amount[..., None]) + SNOW_ALBEDO * amount[..., None]
+    # Where the share is 0 the pixel keeps its value exactly: the pattern is computed (per
+    # pixel, so the same numbers) only where snow can lie.
+    some = share > 0
+    amount = coverage_mask(geom.world_xy()[some], p.snow_cover, 2.5, salt=11) * share[some]
+    out = lin.astype(np.result_type(lin, SNOW_ALBEDO, share), copy=True)
+    out[some] = lin[some] * (1.0 - amount[..., None]) + SNOW_ALBEDO * amount[..., None]
+    return out
 
 
 def apply_wet_road(lin: np.ndarray, seg: np.ndarray, geom: FrameGeometry, p: WeatherParams):
@@ -81,16 +90,22 @@ def apply_wet_road(lin: np.ndarray, seg: np.ndarray, geom: FrameGeometry, p: Wea
     wet = _class_share(seg, WET)
     if not wet.any() or p.road_wetness + p.puddles + p.ice <= 0.0:
         return lin
-    xy = geom.world_xy()
-    puddle = coverage_mask(xy, p.puddles, 3.0, salt=23) * (seg == class_id("road"))
+    # Off the wet classes (road, markings, sidewalk) there is no film, puddle or ice, so the
+    # pixel keeps its value exactly: everything below runs on those pixels only (per pixel,
+    # so the same numbers as over the whole image).
+    on = wet > 0
+    xy = geom.world_xy()[on]
+    wet, road = wet[on], seg[on] == class_id("road")
+    puddle = coverage_mask(xy, p.puddles, 3.0, salt=23) * road
     ice = coverage_mask(xy, p.ice, 4.0, salt=37) * wet
     film = np.clip(p.road_wetness * wet + puddle, 0.0, 1.0)
-    cos_i = np.abs(geom.sin_elev)
+    cos_i = np.abs(geom.sin_elev[on])
     fresnel = WATER_F0 + (1 - WATER_F0) * (1 - cos_i) ** 5
     gloss = np.clip(0.35 * film + 0.65 * puddle + 0.4 * ice, 0.0, 1.0) * fresnel
     shiny = gloss > 0  # the mirror image is only needed (and only differs from 0) there
-    mirror = np.zeros(lin.shape, dtype=np.float32)
-    mirror[shiny] = reflected_sky(p, geom.rays[shiny] @ geom.R_world_cam.T)
+    mirror = np.zeros((len(gloss), 3), dtype=np.float32)
+    mirror[shiny] = reflected_sky(p, geom.rays[on][shiny] @ geom.R_world_cam.T)
     dark = 1.0 - 0.5 * film - 0.3 * puddle
-    out = lin * dark[..., None] * (1.0 - gloss[..., None]) + mirror * gloss[..., None]
-    return out.astype(np.float32)
+    out = lin.astype(np.float32, copy=True)
+    out[on] = lin[on] * dark[..., None] * (1.0 - gloss[..., None]) + mirror * gloss[..., None]
+    return out
