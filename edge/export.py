@@ -441,11 +441,12 @@ def export_checkpoint(
     version follows ``parent``'s (or is ``version``), its lineage names the data manifests
     found beside the shards and ``data_manifests``; ``sign_key`` signs it."""
     check_destination(out, overwrite)
-    from edge.lineage import bundle_section, data_lineage
+    from edge.lineage import bundle_section, checkpoint_ancestors, data_lineage
 
     _signer(sign_key)  # a bad key, parent or data manifest fails before any work
     bundle = bundle_section(parent, version)
     bundle["lineage"]["data"] = data_lineage(checkpoint, data_urls, calib_urls, data_manifests)
+    bundle["lineage"]["checkpoint_ancestors"] = checkpoint_ancestors(checkpoint)
     from multimodal.checkpoint import checkpoint_prompts, load_checkpoint
     from multimodal.data import LABEL_FIELDS
 

@@ -2,11 +2,12 @@
 
 ``manifest["bundle"]``: ``version`` (an int: the parent's + 1, or 1, or ``--bundle-version``),
 ``created_at``, ``parent`` (id and version of ``--parent``, or null) and ``lineage``:
-``ancestors`` (ids, oldest first), ``checkpoint_sha256``, and ``data``: one entry per data set
-manifest known to have fed the bundle (the folders of the checkpoint's training shards, of
-``--data``/``--calib`` and every ``--data-manifest``) with its path, sha256, seed, split and
-sample count. ``bundle.id`` is stamped when the manifest is written
-(:func:`edge.runtime.identity.stamp_id`).
+``ancestors`` (ids, oldest first), ``checkpoint_sha256``, ``checkpoint_ancestors`` (the
+sha256 of the checkpoints the checkpoint was continued from with ``train --init``, oldest
+first), and ``data``: one entry per data set manifest known to have fed the bundle (the
+folders of the checkpoint's training and ``--replay`` shards, of ``--data``/``--calib`` and
+every ``--data-manifest``) with its path, sha256, seed, split and sample count. ``bundle.id``
+is stamped when the manifest is written (:func:`edge.runtime.identity.stamp_id`).
 """
 
 from __future__ import annotations
@@ -57,14 +58,25 @@ def data_manifest_entry(path: Path, role: str) -> dict[str, Any]:
     return entry
 
 
-def training_urls(checkpoint: Path) -> str | None:
-    """The training shard URLs a checkpoint records (``train_config.train``), if any."""
+def training_urls(checkpoint: Path, field: str = "train") -> str | None:
+    """The training shard URLs a checkpoint records (``train_config.train``, or with
+    ``field="replay"`` its ``--replay`` shards), if any."""
     from multimodal.checkpoint import load_state
 
     state = load_state(checkpoint, mmap=True)
     config = state.get("train_config")
-    train = config.get("train") if isinstance(config, dict) else None
+    train = config.get(field) if isinstance(config, dict) else None
     return train if isinstance(train, str) and train else None
+
+
+def checkpoint_ancestors(checkpoint: Path) -> list[str]:
+    """The sha256 of the checkpoints ``checkpoint``'s run was continued from (``train
+    --init``, recorded in its ``lineage``), oldest first; [] for a run from scratch."""
+    from multimodal.checkpoint import load_state
+
+    lineage = load_state(checkpoint, mmap=True).get("lineage")
+    found = lineage.get("ancestors") if isinstance(lineage, dict) else None
+    return [a for a in found if isinstance(a, str)] if isinstance(found, list) else []
 
 
 def data_lineage(
@@ -74,10 +86,13 @@ def data_lineage(
     manifests: list[Path] | tuple[Path, ...] = (),
 ) -> list[dict[str, Any]]:
     """One entry per data manifest, given (role "given") or found beside the shards of the
-    checkpoint's training run ("train"), ``--data`` ("heldout") and ``--calib`` ("calib")."""
+    checkpoint's training run ("train") and its replayed shards ("replay"), ``--data``
+    ("heldout") and ``--calib`` ("calib")."""
     found: list[tuple[Path, str]] = [(Path(p), "given") for p in manifests]
     train = training_urls(checkpoint) if checkpoint is not None else None
-    for urls, role in ((train, "train"), (heldout_urls, "heldout"), (calib_urls, "calib")):
+    replay = training_urls(checkpoint, "replay") if checkpoint is not None else None
+    for urls, role in ((train, "train"), (replay, "replay"), (heldout_urls, "heldout"),
+                       (calib_urls, "calib")):  # fmt: skip
         for folder in shard_folders(urls):
             if (folder / DATA_MANIFEST).is_file():
                 found.append((folder / DATA_MANIFEST, role))

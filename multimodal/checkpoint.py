@@ -131,6 +131,65 @@ def model_from_state(state: dict, where: object) -> tuple[TriModalModel, ModelCo
     return model, config
 
 
+def file_sha256(path: str | Path) -> str:
+    from datagen.shards import sha256_of  # the project's one file hash
+
+    return sha256_of(Path(path))
+
+
+def _preset_of(model_config: dict) -> str | None:
+    from multimodal.configs import PRESETS
+
+    return next((n for n, c in PRESETS.items() if c.to_dict() == model_config), None)
+
+
+def check_init_model(state: dict, expected: ModelConfig, where: object,
+                     option: str = "--init") -> None:  # fmt: skip
+    """ValueError (one line) unless the checkpoint ``state`` holds a model of ``expected``'s
+    configuration (the run's ``--model``): ``--init`` never changes the architecture."""
+    stored = state["model_config"]
+    if stored == expected.to_dict():
+        return
+    name = _preset_of(stored)
+    if name is not None:
+        raise ValueError(f"{option}: {where} holds a --model {name} model, not the "
+                         f"--model {expected.name} of this run; give --model {name}")  # fmt: skip
+    wanted = expected.to_dict()
+    differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+    fields = ", ".join(differ[:4])
+    raise ValueError(
+        f"{option}: {where} holds a model of no --model preset, not the --model "
+        f"{expected.name} of this run (it differs in {fields})"
+    )
+
+
+def load_init(path: str | Path, expected: ModelConfig,
+              option: str = "--init") -> tuple[dict, dict]:  # fmt: skip
+    """``(model weights, lineage record)`` of the checkpoint a run starts from (``--init``):
+    read safely (:func:`load_state`), refused in one line when missing, unreadable, unsafe
+    or of another model than ``expected``. The record holds its path, sha256, step and
+    ``ancestors``: the sha256 of the checkpoints it was itself continued from, oldest first,
+    then its own."""
+    path = Path(path)
+    try:
+        state = load_state(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{option}: no checkpoint at {path}") from None
+    except CheckpointError as exc:
+        raise CheckpointError(f"{option}: {exc}") from None
+    check_init_model(state, expected, path, option)
+    parent = state.get("lineage") if isinstance(state.get("lineage"), dict) else {}
+    older = [a for a in parent.get("ancestors", []) if isinstance(a, str)]
+    sha = file_sha256(path)
+    step = state.get("step")
+    config = state.get("train_config") if isinstance(state.get("train_config"), dict) else {}
+    record = {"path": str(path.resolve()), "sha256": sha,
+              "step": step if isinstance(step, int) else None,
+              "train": config.get("train"), "replay": config.get("replay"),
+              "ancestors": [*older, sha]}  # fmt: skip
+    return state["model"], record
+
+
 def load_checkpoint(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[TriModalModel, ModelConfig, Tokenizer]:

@@ -5,15 +5,24 @@ so every rank and worker always has data, however few shards there are, and the 
 gives exactly ``steps_per_epoch`` batches (``with_epoch`` on the WebLoader). Evaluation
 streams read each shard once, split by node and worker. Corrupt samples are skipped and
 counted: the count travels with the next good sample, so it survives worker processes.
+
+With ``replay_urls`` (``train --replay``) each training pipeline merges two such streams,
+the new data and the replayed old data, each resampled and shuffled by its own seeds (the
+same for every rank and worker split as the main stream's): a fixed, seed-independent
+pattern takes exactly ``replay_fraction`` of every worker's samples from the replay stream
+(sample ``n`` is replayed when ``floor((n + 1) f) > floor(n f)``), so every batch holds
+``floor`` or ``ceil`` of ``f * batch_size`` replayed samples.
 """
 
 from __future__ import annotations
 
 import functools
+import glob
 import io
 import json
+import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,10 +65,19 @@ class DataConfig:
     # device finishes them (finish_images): a quarter of the bytes to collate, pin and copy,
     # and no float pixel work in the workers
     uint8_images: bool = False
+    # training only: shards of earlier data mixed into the stream, and their share of it
+    replay_urls: str | None = None
+    replay_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.urls:
             raise ValueError("DataConfig.urls must name at least one shard, got ''")
+        if not (isinstance(self.replay_fraction, int | float)
+                and 0 <= self.replay_fraction < 1):  # fmt: skip
+            raise ValueError(f"DataConfig.replay_fraction must be in [0, 1), got "
+                             f"{self.replay_fraction!r}")  # fmt: skip
+        if self.replay_fraction > 0 and not self.replay_urls:
+            raise ValueError("DataConfig.replay_fraction > 0 needs replay_urls")
         for name in ("batch_size", "image_size", "audio_samples", "sample_rate"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DataConfig.{name} must be > 0, got {getattr(self, name)}")
@@ -70,11 +88,36 @@ class DataConfig:
             raise ValueError("DataConfig.caption_families must be None or non-empty, got ()")
 
 
+GLOB_CHARS = "*?["
+
+
+def _local_shards(url: str) -> list[str]:
+    """``url`` itself, or the ``.tar`` files of a local folder (sorted), or the local files a
+    glob matches (sorted): ValueError when the folder or the glob gives none."""
+    path = local_path(url)
+    if path is None:
+        return [url]
+    if path.is_dir():
+        found = sorted(str(p) for p in path.glob("*.tar") if p.is_file())
+        if not found:
+            raise ValueError(f"folder {url} holds no .tar shards")
+        return found
+    if any(c in str(path) for c in GLOB_CHARS):
+        found = sorted(p for p in glob.glob(str(path)) if Path(p).is_file())
+        if not found:
+            raise ValueError(f"no shard matches {url}")
+        return found
+    return [url]
+
+
 def expand_urls(urls: str) -> list[str]:
-    """Brace-expanded shard list; several lists may be joined with '::'."""
+    """Brace-expanded shard list; several lists may be joined with '::'. A local folder
+    stands for its ``.tar`` shards and a local glob (``*``, ``?``, ``[``) for the files it
+    matches, both sorted."""
     import braceexpand
 
-    out = [u for part in urls.split("::") for u in braceexpand.braceexpand(part)]
+    out = [s for part in urls.split("::") for u in braceexpand.braceexpand(part)
+           for s in _local_shards(u)]  # fmt: skip
     if not out:
         raise ValueError(f"no shards in {urls!r}")
     return out
@@ -409,6 +452,8 @@ def collate(samples: list[dict]) -> dict:
         "skip_reason": next((s["skip_reason"] for s in reversed(samples)
                              if s.get("skip_reason")), ""),  # fmt: skip
     }
+    if any("replay" in s for s in samples):  # a replay-mixed training stream
+        batch["replayed"] = sum(s.get("replay", 0) for s in samples)
     for name in ("audio", "tokens", "jitter"):
         if name in samples[0]:
             batch[name] = torch.stack([s[name] for s in samples])
@@ -428,26 +473,76 @@ def _decoder(cfg: DataConfig, epoch: int, train: bool):
     return stage
 
 
-def train_loader(cfg: DataConfig, epoch: int, steps: int) -> torch.utils.data.DataLoader:
-    """Exactly ``steps`` batches of ``cfg.batch_size`` for this rank, resampling shards."""
+def _train_samples(cfg: DataConfig, epoch: int, shard_seed: int, shuffle_seed: int) -> list:
+    """The stages of one endless, resampled, shuffled and decoded training sample stream."""
     import webdataset as wds
 
-    if steps <= 0:
-        raise ValueError(f"steps per epoch must be > 0, got {steps}")
     # resampling never runs out of shards: the health bounds stop a loader that reads
     # nothing usable (missing, empty or corrupt shards, a caption family no sample has)
     # no warning per skip (training reports the counts: per step in its history, in all in
     # its summary)
     health = LoaderHealth(cfg.caption_families, warn=False)
-    pipeline = wds.DataPipeline(
-        wds.ResampledShards(
-            expand_urls(cfg.urls), seed=cfg.seed * 100003 + epoch, deterministic=True
-        ),  # fmt: skip
+    return [
+        # deterministic: the shard order depends on the seed, epoch, rank and worker
+        wds.ResampledShards(expand_urls(cfg.urls), seed=shard_seed, deterministic=True),
         wds.tarfile_to_samples(handler=TarErrorCounter(health)),
-        wds.shuffle(cfg.shuffle_buffer, initial=min(cfg.shuffle_buffer, 64), seed=cfg.seed + epoch),
+        wds.shuffle(cfg.shuffle_buffer, initial=min(cfg.shuffle_buffer, 64), seed=shuffle_seed),
         _decoder(cfg, epoch, train=True),
         functools.partial(count_skipped, health=health),
-        wds.batched(cfg.batch_size, collation_fn=collate, partial=False),
+    ]
+
+
+def replay_seed(seed: int) -> int:
+    """The seed of the replay stream (its shard order, shuffle and augmentation draws)."""
+    from sim.seeding import derive_seed  # numpy only
+
+    return derive_seed(seed, "replay")
+
+
+def is_replayed(n: int, fraction: float) -> bool:
+    """Whether sample ``n`` of a worker's mixed stream comes from the replay stream: exactly
+    ``floor(N * fraction)`` of any first ``N`` samples do, spread evenly."""
+    return math.floor((n + 1) * fraction) > math.floor(n * fraction)
+
+
+class ReplayMix(torch.utils.data.IterableDataset):
+    """The main and the replay sample streams merged (in each loader worker) by
+    :func:`is_replayed`; each sample says where it came from (``replay``: 0 or 1)."""
+
+    def __init__(self, main, replay, fraction: float) -> None:
+        super().__init__()
+        self.main, self.replay, self.fraction = main, replay, fraction
+
+    def __iter__(self):
+        main, replay = iter(self.main), iter(self.replay)
+        n = 0
+        while True:
+            from_replay = is_replayed(n, self.fraction)
+            try:
+                sample = next(replay if from_replay else main)
+            except StopIteration:  # resampled streams never end; a broken one may
+                return
+            sample["replay"] = int(from_replay)
+            n += 1
+            yield sample
+
+
+def train_loader(cfg: DataConfig, epoch: int, steps: int) -> torch.utils.data.DataLoader:
+    """Exactly ``steps`` batches of ``cfg.batch_size`` for this rank, resampling shards
+    (and mixing in ``cfg.replay_urls``' samples at ``cfg.replay_fraction``)."""
+    import webdataset as wds
+
+    if steps <= 0:
+        raise ValueError(f"steps per epoch must be > 0, got {steps}")
+    stages = _train_samples(cfg, epoch, cfg.seed * 100003 + epoch, cfg.seed + epoch)
+    if cfg.replay_urls and cfg.replay_fraction > 0:
+        seed = replay_seed(cfg.seed)
+        old = replace(cfg, urls=cfg.replay_urls, seed=seed, replay_urls=None, replay_fraction=0.0)
+        replay = _train_samples(old, epoch, seed * 100003 + epoch, seed + epoch)
+        stages = [ReplayMix(wds.DataPipeline(*stages), wds.DataPipeline(*replay),
+                            cfg.replay_fraction)]  # fmt: skip
+    pipeline = wds.DataPipeline(
+        *stages, wds.batched(cfg.batch_size, collation_fn=collate, partial=False)
     )
     loader = wds.WebLoader(pipeline, batch_size=None, num_workers=cfg.workers,
                            persistent_workers=False, pin_memory=cfg.pin_memory)  # fmt: skip

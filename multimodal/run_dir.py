@@ -45,14 +45,19 @@ def _run_in_use(out: Path) -> bool:
 def preflight(cfg: TrainConfig) -> None:
     """What can be refused before training starts, so that nothing is written: missing,
     empty or non-tar local shards, an --out folder holding a previous run (without --resume
-    or --force), a --resume checkpoint that is unreadable, unsafe or from a different run."""
+    or --force), a --resume checkpoint that is unreadable, unsafe or from a different run,
+    an --init checkpoint that is missing, unreadable, unsafe or of another --model."""
     from multimodal.data import check_shards
 
     check_shards(cfg.train, "--train")
     if cfg.val:
         check_shards(cfg.val, "--val")
+    if cfg.replay:
+        check_shards(cfg.replay, "--replay")
     out = Path(cfg.out)
     path = resume_path(cfg)
+    if cfg.init and path is None:  # a resumed run takes its weights from --resume
+        check_init(cfg)
     # continuing the run in --out (--resume auto, or its own checkpoint) may write there;
     # a fresh run or one resumed from elsewhere must not replace another run's outputs
     own = path is not None and path.resolve() == (out / CHECKPOINT).resolve()
@@ -69,6 +74,22 @@ def preflight(cfg: TrainConfig) -> None:
 
         state = load_state(path, mmap=True)
         resume_changes(state, cfg, world_size_of(cfg), path)
+
+
+def check_init(cfg: TrainConfig) -> None:
+    """Refuse (one line) an --init checkpoint that is missing, not a safe drivesynth
+    checkpoint, or of another model than --model's."""
+    from multimodal.checkpoint import CheckpointError, check_init_model, load_state
+    from multimodal.configs import preset
+
+    init = Path(cfg.init)
+    try:
+        state = load_state(init, mmap=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"--init: no checkpoint at {init}") from None
+    except CheckpointError as exc:
+        raise CheckpointError(f"--init: {exc}") from None
+    check_init_model(state, preset(cfg.model), init)
 
 
 def remove_outputs(out: Path, keep: Path | None = None) -> None:

@@ -32,7 +32,8 @@ CONFIG_FILE = "config.json"  # in the run folder
 RUN_FIELDS: tuple[str, ...] = (
     "train", "model", "epochs", "batch_size", "steps_per_epoch", "lr", "weight_decay",
     "warmup_steps", "accum", "workers", "precision", "grad_reduce", "seed", "caption_families",
-    "modality_dropout", "weights", "augment", "modalities", "world_size",
+    "modality_dropout", "weights", "augment", "modalities", "init", "replay", "replay_fraction",
+    "world_size",
 )  # fmt: skip
 
 
@@ -96,6 +97,22 @@ class TrainConfig:
     init_openclip: str | None = option(
         "local open_clip checkpoint to initialise towers", default=None
     )
+    init: str | None = option(
+        "checkpoint whose model weights start this run (a continuation on new data): only the "
+        "weights, with a fresh optimizer and schedule from step 0; its model must be --model's "
+        "(a differing one is refused); its sha256 goes in the run's lineage",
+        default=None, metavar="CHECKPOINT",
+    )  # fmt: skip
+    replay: str | None = option(
+        "shards of earlier data to replay alongside --train (URLs in brace notation, folders "
+        "of shards or globs; join with ::), a --replay-fraction share of every batch",
+        default=None, metavar="SHARDS",
+    )  # fmt: skip
+    replay_fraction: float = option(
+        "share of the training sample stream (and so of every batch, to one sample) drawn "
+        "from --replay, in [0, 1); used only with --replay",
+        default=0.5,
+    )  # fmt: skip
     modality_dropout: float = option("fusion training: drop image or audio", default=0.3)
     weights: LossWeights = option(
         "loss weight of each pair as PAIR=NUMBER items separated by commas (pairs: "
@@ -125,7 +142,7 @@ class TrainConfig:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
-        for name in ("lr", "weight_decay", "modality_dropout"):
+        for name in ("lr", "weight_decay", "modality_dropout", "replay_fraction"):
             require(self, name, is_finite_number(getattr(self, name)), "a finite number")
         for name in ("epochs", "batch_size", "steps_per_epoch", "accum", "nproc", "log_every"):
             value = getattr(self, name)
@@ -136,6 +153,13 @@ class TrainConfig:
         require(self, "precision", self.precision in PRECISIONS, f"one of {PRECISIONS}")
         require(self, "grad_reduce", self.grad_reduce in GRAD_REDUCE, f"one of {GRAD_REDUCE}")
         require(self, "modality_dropout", 0 <= self.modality_dropout < 1, "in [0, 1)")
+        require(self, "replay_fraction", 0 <= self.replay_fraction < 1, "in [0, 1)")
+        if self.replay and self.replay_fraction == 0:
+            raise ValueError("TrainConfig.replay_fraction must be > 0 with --replay (0 would "
+                             "draw nothing from it), got 0.0")  # fmt: skip
+        if self.init and self.init_openclip:
+            raise ValueError("TrainConfig.init and init_openclip both initialise the model: "
+                             "give --init or --init-openclip, not both")  # fmt: skip
         if self.cuda_graph and (self.accum != 1 or self.compile):
             raise ValueError(
                 "TrainConfig.cuda_graph captures one whole step: it needs accum == 1 and no "
@@ -235,4 +259,6 @@ def data_config(cfg: TrainConfig, model_cfg, urls: str, train: bool, batch: int 
         audio=cfg.uses_audio or not train,
         context_length=model_cfg.context_length if train else 0,
         pin_memory=cfg.device != "cpu" and torch.cuda.is_available(), uint8_images=train,
+        replay_urls=cfg.replay if train else None,
+        replay_fraction=cfg.replay_fraction if (train and cfg.replay) else 0.0,
     )  # fmt: skip

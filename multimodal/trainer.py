@@ -1,7 +1,8 @@
 """The run of one training process (one rank of a possibly DDP run) around its steps
 (``step.py``): the data (epochs, resume mid-epoch in the same order), the losses copied to
 the host once per logging window, throughput, TensorBoard and the progress bar or log lines,
-checkpoints and ``--resume``, validation and ``summary.json``."""
+checkpoints and ``--resume``, ``--init`` (weights from another run's checkpoint) and the
+run's lineage, validation and ``summary.json``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import torch
 from multimodal.checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
+    load_init,
     load_state,
     nonfinite_tensors,
     restore_rng,
@@ -63,6 +65,21 @@ class Trainer:
         self.model = TriModalModel(self.model_cfg).to(self.env.device)
         if cfg.init_openclip:
             load_openclip_weights(self.model, cfg.init_openclip)
+        # where the run's weights and data come from (checkpoint "lineage", summary.json):
+        # the --init checkpoint and the checkpoints it continued, the --replay shards
+        self.lineage: dict = {"init": None, "ancestors": [], "train": cfg.train,
+                              "replay": self._replay_record()}  # fmt: skip
+        resuming = bool(cfg.resume) and (cfg.resume != "auto" or (self.out / CHECKPOINT).exists())
+        if cfg.init and not resuming:  # a resumed run has its weights (and lineage) already
+            weights, record = load_init(cfg.init, self.model_cfg)
+            misfit = weights_misfit(self.model.state_dict(), weights)
+            if misfit:
+                raise CheckpointError(f"--init: {cfg.init} does not fit the model ({misfit})")
+            self.model.load_state_dict(weights)
+            self.lineage["init"] = {k: v for k, v in record.items() if k != "ancestors"}
+            self.lineage["ancestors"] = record["ancestors"]
+            logger.debug("weights from %s (sha256 %s, step %s)", cfg.init, record["sha256"][:12],
+                         record["step"])  # fmt: skip
         # forward, loss, backward, all-reduce, optimizer and schedule (eager or captured)
         self.stepper = TrainStep(cfg, self.env, self.model)
         self.optimizer, self.scheduler = self.stepper.optimizer, self.stepper.scheduler
@@ -82,6 +99,15 @@ class Trainer:
             self._resume(cfg.resume)
         logger.debug("rank %d of %d on %s: steps %d to %d", self.env.rank, self.env.world_size,
                      self.env.device, self.step, cfg.total_steps)  # fmt: skip
+
+    def _replay_record(self) -> dict | None:
+        cfg = self.cfg
+        if not cfg.replay:
+            return None
+        from multimodal.data import expand_urls
+
+        return {"urls": cfg.replay, "fraction": cfg.replay_fraction,
+                "shards": len(expand_urls(cfg.replay))}  # fmt: skip
 
     @property
     def graphed(self):
@@ -113,6 +139,7 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
             restore_rng(state["rng"], self.env.device)
             history, overrides = list(state["history"]), list(state.get("resume_overrides", []))
+            lineage = state.get("lineage")
             step = int(state["step"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -124,6 +151,8 @@ class Trainer:
         self.step = step
         self.history = history
         self.overrides = overrides
+        if isinstance(lineage, dict):  # the --init of the run resumed (its data: this one's)
+            self.lineage = {**lineage, "train": self.cfg.train, "replay": self._replay_record()}
         if changes:
             self.overrides.append({"step": self.step, "changes": changes})
         logger.debug("resumed from %s at step %d%s", path, self.step,
@@ -148,7 +177,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(), "rng": rng_state(self.env.device),
             "step": self.step, "history": self.history, "prompts": self.prompts,
             "train_config": to_jsonable(self.cfg), "world_size": self.env.world_size,
-            "resume_overrides": self.overrides,
+            "resume_overrides": self.overrides, "lineage": self.lineage,
             "tokenizer": {"kind": "open_clip-bpe", "context_length": self.tokenizer.context_length},
         }  # fmt: skip
         save_atomic(state, self.out / CHECKPOINT)
@@ -221,6 +250,8 @@ class Trainer:
                               "lr": self.current_lr(), "data_wait_s": wait,
                               "skipped": sum(b["skipped"] for b in micro),
                               "unreadable": sum(b.get("unreadable", 0) for b in micro)}  # fmt: skip
+                    if cfg.replay:  # replayed samples of this rank's step
+                        record["replayed"] = sum(b.get("replayed", 0) for b in micro)
                     self._pending.append((record, out["values"]))
                     if self.step % cfg.log_every == 0 or self.step == cfg.total_steps:
                         self.flush(writer, bar)
@@ -309,7 +340,14 @@ class Trainer:
             "samples_skipped": sum(h.get("skipped", 0) for h in self.history[self.run_from :]),
             "unreadable_skipped": sum(h.get("unreadable", 0)
                                       for h in self.history[self.run_from :]),  # fmt: skip
+            "lineage": self.lineage,
         }  # fmt: skip
+        if self.cfg.replay:  # rank 0's measured share of replayed samples in this run
+            steps = self.history[self.run_from :]
+            replayed = sum(h.get("replayed", 0) for h in steps)
+            drawn = len(steps) * self.cfg.batch_size * self.cfg.accum
+            summary["replay_samples"] = replayed
+            summary["replay_share"] = replayed / drawn if drawn else None
         if not self.env.is_main:
             return summary
         from multimodal.plots import training_curve
@@ -365,6 +403,19 @@ class Trainer:
             log_hparams(writer, to_jsonable(self.cfg), {**summary, "val": val})
         except Exception as exc:  # the run itself is done: say so, keep its summary
             logger.warning("TensorBoard extras not written: %s", exc)
+
+
+def weights_misfit(expected: dict, weights: dict) -> str:
+    """Why ``weights`` do not load into a model whose state dict is ``expected`` (missing,
+    unexpected, non-tensor or wrongly shaped entries, the first of each named), or ''."""
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    shaped = [k for k in expected if k in weights and (
+        not isinstance(weights[k], torch.Tensor) or weights[k].shape != expected[k].shape)]
+    parts = [f"{len(names)} {what} (first: {names[0]})" for names, what in (
+        (missing, "weights missing"), (unexpected, "unexpected weights"),
+        (shaped, "weights of another shape or type")) if names]  # fmt: skip
+    return "; ".join(parts)
 
 
 class Lazy:

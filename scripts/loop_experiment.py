@@ -1,0 +1,442 @@
+"""The measured loop of issue "Close the loop between the boards and the factory": does
+continuing a model (``drivesynth train --init``) on new data that covers a condition it never
+saw, mixed with replay of its old data, close the gap to a model trained with it all along,
+and what does it cost on everything else? (docs/loop.md)
+
+    python scripts/loop_experiment.py --out runs/loop
+
+1. Data (the real generator: PyBullet, weather, audio, captions), every set with its own
+   dataset seed, so scenario seeds are disjoint (checked):
+   - ``base``: the training data without the condition (``--condition``, default
+     ``time_of_day=night``): drawn from the weather presets whose label is not the
+     condition's, then every sample labelled with the condition removed (weather jitter
+     turns some dawn/dusk scenarios into night ones; the count removed is reported);
+   - ``reference``: the same amount of training data from every preset (full coverage);
+   - ``eval_condition`` / ``eval_rest``: held-out scenarios from the condition's presets and
+     from the others (evaluation splits frames by their label, not by the preset);
+   - ``new``: the data of the fine-tune, the condition up-weighted: half from the
+     condition's presets, half from every preset. With ``--focus FEEDBACK_DIR`` it is made by
+     ``drivesynth generate --focus FEEDBACK_DIR`` instead (when that generate has the option).
+2. Trains ``base`` on base and ``reference`` on reference, from scratch, same steps.
+3. Zero-shot accuracy of every model on the held-out frames with the condition's label (the
+   condition's task, e.g. time of day = night) and on every other frame (each task, and
+   their mean): the image tower against the text prompts stored in the checkpoint.
+4. Fine-tunes base: ``drivesynth train --init base/checkpoint.pt --train NEW --replay BASE
+   --replay-fraction F``.
+5. Reports before (base) / after (fine-tuned) / reference on the condition, the gap closed
+   ``(after - before) / (reference - before)`` and the change on everything else:
+   ``OUT/report.json`` and ``OUT/report.md``.
+
+Generated data sets are reused with ``--reuse-data`` (when their manifest exists).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TASKS = ("time_of_day", "weather_family")  # what the image tower is asked, zero-shot
+
+
+# ---- the condition ---------------------------------------------------------------------------
+
+
+def parse_condition(text: str) -> tuple[str, str]:
+    task, _, label = text.partition("=")
+    from multimodal.data import LABEL_FIELDS
+
+    if task not in LABEL_FIELDS or not label:
+        raise argparse.ArgumentTypeError(
+            f"--condition must be TASK=LABEL with TASK one of {', '.join(LABEL_FIELDS)}, "
+            f"got {text!r}"
+        )
+    return task, label
+
+
+def preset_label(name: str, task: str) -> str:
+    """The label an unjittered weather preset gets for ``task``."""
+    from sim.weather.metadata import family, time_of_day
+    from sim.weather.presets import get_preset
+
+    params = get_preset(name)
+    if task == "time_of_day":
+        return time_of_day(params)
+    if task == "weather_family":
+        return family(params)
+    raise ValueError(f"--condition on {task} is not drawn from the weather presets")
+
+
+def split_presets(task: str, label: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the presets of the condition, the others)."""
+    from sim.weather.presets import preset_names
+
+    names = tuple(preset_names())
+    held = tuple(n for n in names if preset_label(n, task) == label)
+    if not held:
+        raise SystemExit(f"no weather preset has {task}={label}")
+    return held, tuple(n for n in names if n not in held)
+
+
+# ---- data --------------------------------------------------------------------------------------
+
+
+def generate_set(out: Path, *, scenarios: int, frames: int, seed: int, split: str,
+                 presets: tuple[str, ...], args) -> dict:  # fmt: skip
+    """Build one data set with the datagen API (the CLI has no preset list option)."""
+    from datagen.generate import RunOptions, generate
+    from datagen.plan import GenerateConfig, make_plan
+
+    cfg = GenerateConfig(scenarios=scenarios, frames=frames, split=split, seed=seed,
+                         image_size=args.image_size, weather="random", weather_presets=presets,
+                         samples_per_shard=args.samples_per_shard)  # fmt: skip
+    reuse = args.reuse_data and (out / "manifest.json").is_file()
+    start = time.perf_counter()
+    generate(cfg, out, RunOptions(workers=args.gen_workers, progress=False, resume=reuse,
+                                  force=not reuse))  # fmt: skip
+    seeds = [item.seed for shard in make_plan(cfg) for item in shard.scenarios]
+    return {"dir": str(out), "scenarios": scenarios, "frames": frames, "dataset_seed": seed,
+            "presets": list(presets), "scenario_seeds": seeds,
+            "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
+
+
+def generate_focus(out: Path, focus: str, *, scenarios: int, frames: int, seed: int,
+                   args) -> dict:  # fmt: skip
+    """The new data from ``drivesynth generate --focus FEEDBACK_DIR`` (the factory's own
+    answer to the boards' feedback), when that option exists."""
+    cmd = [sys.executable, "-m", "edge.cli", "generate", "--out", str(out), "--scenarios",
+           str(scenarios), "--frames", str(frames), "--seed", str(seed), "--split", "train",
+           "--image-size", str(args.image_size), "--samples-per-shard",
+           str(args.samples_per_shard), "--workers", str(args.gen_workers), "--focus", focus,
+           "--no-card", "--no-progress",
+           *(["--resume"] if args.reuse_data and (out / "manifest.json").is_file()
+             else ["--force"])]  # fmt: skip
+    start = time.perf_counter()
+    run(cmd, out.parent / "logs" / f"{out.name}.log")
+    manifest = json.loads((out / "manifest.json").read_text())
+    return {"dir": str(out), "scenarios": scenarios, "frames": frames, "dataset_seed": seed,
+            "focus": focus, "command": " ".join(cmd), "config": manifest.get("config"),
+            "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
+
+
+def generate_has_focus() -> bool:
+    """Whether this checkout's ``drivesynth generate`` has ``--focus`` (being added)."""
+    proc = subprocess.run([sys.executable, "-m", "edge.cli", "generate", "--help"],
+                          capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    return proc.returncode == 0 and "--focus" in proc.stdout
+
+
+def drop_label(src: Path, dst: Path, task: str, label: str) -> dict:
+    """Copy the shards of ``src`` to ``dst`` without the samples whose ``task`` label is
+    ``label`` (whole samples: every member of their key)."""
+    from multimodal.data import LABEL_FIELDS
+
+    group, key_name = LABEL_FIELDS[task]
+    dst.mkdir(parents=True, exist_ok=True)
+    for old in dst.glob("*.tar"):
+        old.unlink()
+    kept = dropped = 0
+    for shard in sorted(src.glob("*.tar")):
+        samples: dict[str, list[tuple[tarfile.TarInfo, bytes]]] = {}
+        with tarfile.open(shard) as tar:
+            for member in tar:
+                if member.isfile():
+                    key = member.name.split(".", 1)[0]
+                    samples.setdefault(key, []).append((member, tar.extractfile(member).read()))
+        with tarfile.open(dst / shard.name, "w") as tar:
+            for members in samples.values():
+                meta = next(json.loads(data) for m, data in members if m.name.endswith(".json"))
+                if str(meta[group][key_name]) == label:
+                    dropped += 1
+                    continue
+                kept += 1
+                for member, data in members:
+                    tar.addfile(member, io.BytesIO(data))
+    return {"kept_samples": kept, "dropped_samples": dropped}
+
+
+def label_counts(folder: Path, task: str) -> dict[str, int]:
+    from multimodal.data import LABEL_FIELDS
+
+    group, key_name = LABEL_FIELDS[task]
+    counts: dict[str, int] = {}
+    for shard in sorted(folder.glob("*.tar")):
+        with tarfile.open(shard) as tar:
+            for member in tar:
+                if member.name.endswith(".json"):
+                    meta = json.loads(tar.extractfile(member).read())
+                    value = str(meta[group][key_name])
+                    counts[value] = counts.get(value, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+# ---- training ------------------------------------------------------------------------------
+
+
+def run(cmd: list[str], log: Path) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as handle:
+        handle.write(" ".join(cmd) + "\n")
+        handle.flush()
+        proc = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+    if proc.returncode:
+        tail = log.read_text().strip().splitlines()[-3:]
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n" + "\n".join(tail))
+
+
+def train(name: str, out: Path, train_urls: str, steps: int, lr: float, args,
+          *extra: str) -> dict:  # fmt: skip
+    """``drivesynth train`` in a fresh process; its summary and command."""
+    run_dir = out / "runs" / name
+    cmd = [sys.executable, "-m", "edge.cli", "train", "--train", train_urls, "--out",
+           str(run_dir), "--model", "tiny", "--modalities", args.modalities,
+           "--steps-per-epoch", str(steps), "--batch-size", str(args.batch_size),
+           "--lr", str(lr), "--warmup-steps", str(max(1, steps // 10)), "--workers",
+           str(args.workers), "--device", args.device, "--seed", str(args.seed),
+           "--log-every", "20", "--no-progress", "--force", *extra]  # fmt: skip
+    start = time.perf_counter()
+    run(cmd, out / "logs" / f"train_{name}.log")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return {"checkpoint": str(run_dir / "checkpoint.pt"), "command": " ".join(cmd),
+            "seconds": round(time.perf_counter() - start, 1), "steps": summary["steps"],
+            "first_loss": summary["first_loss"], "final_loss": summary["final_loss"],
+            "samples_per_s": summary.get("samples_per_s"),
+            "replay_share": summary.get("replay_share"), "lineage": summary.get("lineage")}
+
+
+# ---- evaluation ----------------------------------------------------------------------------
+
+
+def evaluate(checkpoint: str, eval_dirs: list[Path], task: str, label: str, args) -> dict:
+    """Zero-shot accuracy of the image tower, per task, on the held-out frames labelled
+    with the condition and on the others (one frame per scenario, as ``drivesynth eval``)."""
+    import torch
+
+    from multimodal.checkpoint import checkpoint_prompts, load_checkpoint
+    from multimodal.evaluate import class_embeddings, embed_gallery
+    from multimodal.train_config import TrainConfig, data_config
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    model, model_cfg, tokenizer = load_checkpoint(checkpoint)
+    prompts = checkpoint_prompts(checkpoint)
+    cfg = TrainConfig(train="unused", out="unused", device="cpu", workers=min(args.workers, 1))
+    images, labels = [], {t: [] for t in TASKS}
+    for folder in eval_dirs:  # one gallery per set: scenario ids restart in each
+        embs = embed_gallery(model, tokenizer, data_config(cfg, model_cfg, str(folder), False,
+                                                          batch=64), torch.device("cpu"))
+        images.append(embs["image"])
+        for t in TASKS:
+            labels[t] += embs["labels"][t]
+    image = torch.cat(images)
+    in_condition = [v == label for v in labels[task]]
+    result: dict = {"n_condition": sum(in_condition),
+                    "n_rest": len(in_condition) - sum(in_condition)}  # fmt: skip
+    for t in TASKS:
+        names = list(prompts[t])
+        classes = class_embeddings(model, tokenizer, prompts[t], torch.device("cpu"))
+        pred = [names[i] for i in (image @ classes.T).argmax(dim=1).tolist()]
+        right = [p == truth for p, truth in zip(pred, labels[t])]
+        for subset, keep in (("condition", in_condition),
+                             ("rest", [not c for c in in_condition])):  # fmt: skip
+            picked = [r for r, k in zip(right, keep) if k]
+            result[f"{subset}/{t}"] = sum(picked) / len(picked) if picked else None
+    result["condition"] = result[f"condition/{task}"]
+    rest = [result[f"rest/{t}"] for t in TASKS if result[f"rest/{t}"] is not None]
+    result["rest_mean"] = sum(rest) / len(rest) if rest else None
+    return result
+
+
+# ---- the report ----------------------------------------------------------------------------
+
+
+def gap_closed(before: float, after: float, reference: float) -> float | None:
+    if reference is None or before is None or after is None or reference <= before:
+        return None
+    return (after - before) / (reference - before)
+
+
+def markdown(report: dict) -> str:
+    task, label = report["condition"]["task"], report["condition"]["label"]
+    ev = report["eval"]
+    n_c, n_r = ev["base"]["n_condition"], ev["base"]["n_rest"]
+    rows = [f"| model | {task}={label} (n={n_c}) | "
+            + " | ".join(f"rest: {t} (n={n_r})" for t in TASKS) + " | rest mean |",
+            "|---|---:|" + "---:|" * len(TASKS) + "---:|"]  # fmt: skip
+    for name, title in (("base", "base, without the condition (before)"),
+                        ("finetuned", "base + `--init` fine-tune with replay (after)"),
+                        ("reference", "reference, trained with it all along")):  # fmt: skip
+        e = ev[name]
+        cells = [e["condition"], *(e[f"rest/{t}"] for t in TASKS), e["rest_mean"]]
+        rows.append(f"| {title} | " + " | ".join("n/a" if c is None else f"{c:.3f}"
+                                                 for c in cells) + " |")  # fmt: skip
+    r = report["result"]
+    gap = "undefined (the reference is not above the base)" if r["gap_closed"] is None \
+        else f"{r['gap_closed']:.2f}"  # fmt: skip
+    lines = ["\n".join(rows), "",
+             f"- gap closed on {task}={label}: (after - before) / (reference - before) = {gap}",
+             f"- change on everything else (rest mean, after - before): "
+             f"{r['rest_change']:+.3f}",
+             f"- chance: {task} 1/{report['chance'][task]}, "
+             + ", ".join(f"{t} 1/{report['chance'][t]}" for t in TASKS if t != task),
+             f"- new data: {report['new_data_source']}",
+             f"- replay fraction {report['args']['replay_fraction']} (measured in the "
+             f"fine-tune: {report['train']['finetuned']['replay_share']})",
+             f"- wall time {report['seconds'] / 60:.1f} min on {report['machine']}"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--condition", type=parse_condition, default="time_of_day=night",
+                   help="TASK=LABEL held back from the base model's data")
+    p.add_argument("--image-size", type=int, default=32, help="generated image size (px)")
+    p.add_argument("--frames", type=int, default=2, help="frames per training scenario")
+    p.add_argument("--train-scenarios", type=int, default=160,
+                   help="scenarios of the base and of the reference training data")
+    p.add_argument("--new-scenarios", type=int, default=80,
+                   help="scenarios of the fine-tune's new data (half of them the condition's)")
+    p.add_argument("--eval-condition-scenarios", type=int, default=48)
+    p.add_argument("--eval-rest-scenarios", type=int, default=96)
+    p.add_argument("--samples-per-shard", type=int, default=32)
+    p.add_argument("--steps", type=int, default=120, help="training steps of base/reference")
+    p.add_argument("--finetune-steps", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--finetune-lr", type=float, default=3e-4)
+    p.add_argument("--replay-fraction", type=float, default=0.5)
+    p.add_argument("--modalities", default="image,text", help="towers trained")
+    p.add_argument("--workers", type=int, default=1, help="data-loader workers of training")
+    p.add_argument("--gen-workers", type=int, default=2, help="generate's worker processes")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0, help="training seed; data seeds derive")
+    p.add_argument("--data-seed", type=int, default=100, help="base of the data sets' seeds")
+    p.add_argument("--focus", default=None, metavar="FEEDBACK_DIR",
+                   help="make the new data with `drivesynth generate --focus FEEDBACK_DIR` "
+                        "(needs a generate with --focus) instead of up-weighting presets")
+    p.add_argument("--reuse-data", action="store_true",
+                   help="keep data sets whose manifest exists (generate --resume)")
+    args = p.parse_args(argv)
+    task, label = args.condition
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    held, rest = split_presets(task, label)
+    focus_available = generate_has_focus()
+    if args.focus and not focus_available:
+        raise SystemExit("--focus: this checkout's `drivesynth generate` has no --focus yet; "
+                         "run without it (the condition's presets are up-weighted instead)")
+    log = print
+    ds = args.data_seed
+    data: dict = {}
+    log(f"[1/5] data: {task}={label} held back ({len(held)} presets: {', '.join(held)})")
+    data["base_raw"] = generate_set(out / "data" / "base_raw", scenarios=args.train_scenarios,
+                                    frames=args.frames, seed=ds + 1, split="train",
+                                    presets=rest, args=args)  # fmt: skip
+    data["base"] = {**drop_label(out / "data" / "base_raw", out / "data" / "base", task, label),
+                    "dir": str(out / "data" / "base")}  # fmt: skip
+    data["reference"] = generate_set(out / "data" / "reference", scenarios=args.train_scenarios,
+                                     frames=args.frames, seed=ds + 2, split="train",
+                                     presets=held + rest, args=args)  # fmt: skip
+    data["eval_condition"] = generate_set(out / "data" / "eval_condition",
+                                          scenarios=args.eval_condition_scenarios, frames=1,
+                                          seed=ds + 3, split="eval", presets=held, args=args)
+    data["eval_rest"] = generate_set(out / "data" / "eval_rest",
+                                     scenarios=args.eval_rest_scenarios, frames=1, seed=ds + 4,
+                                     split="eval", presets=rest, args=args)  # fmt: skip
+    half = args.new_scenarios // 2
+    if args.focus:
+        data["new"] = generate_focus(out / "data" / "new_focus", args.focus,
+                                     scenarios=args.new_scenarios, frames=args.frames,
+                                     seed=ds + 5, args=args)  # fmt: skip
+        new_urls = str(out / "data" / "new_focus")
+        source = f"`drivesynth generate --focus {args.focus}`"
+    else:
+        data["new_condition"] = generate_set(out / "data" / "new_condition", scenarios=half,
+                                             frames=args.frames, seed=ds + 5, split="train",
+                                             presets=held, args=args)  # fmt: skip
+        data["new_general"] = generate_set(out / "data" / "new_general",
+                                           scenarios=args.new_scenarios - half,
+                                           frames=args.frames, seed=ds + 6, split="train",
+                                           presets=held + rest, args=args)  # fmt: skip
+        new_urls = f"{out / 'data' / 'new_condition'}::{out / 'data' / 'new_general'}"
+        source = (f"condition presets up-weighted: {half} scenarios from the {len(held)} "
+                  f"{task}={label} presets + {args.new_scenarios - half} from all presets"
+                  + ("" if not focus_available else
+                     " (generate --focus exists here: pass --focus FEEDBACK_DIR to use it)"))
+    # held-out scenarios are disjoint by seed from every training set
+    train_seeds = {s for k, v in data.items() if not k.startswith("eval")
+                   for s in v.get("scenario_seeds", [])}  # fmt: skip
+    eval_seeds = set(data["eval_condition"]["scenario_seeds"] + data["eval_rest"]["scenario_seeds"])
+    overlap = sorted(train_seeds & eval_seeds)
+    if overlap:
+        raise SystemExit(f"held-out scenario seeds overlap the training ones: {overlap[:5]}")
+    counts = {name: label_counts(Path(data[name]["dir"]), task)
+              for name in data if (Path(data[name]["dir"])).is_dir()}  # fmt: skip
+    if counts["base"].get(label):
+        raise SystemExit(f"the base data still holds {task}={label} samples")
+    log(f"  data ready in {time.perf_counter() - start:.0f} s; {task} labels: {counts}")
+
+    log("[2/5] training base (without the condition) and reference (with it)")
+    runs = {"base": train("base", out, data["base"]["dir"], args.steps, args.lr, args)}
+    runs["reference"] = train("reference", out, data["reference"]["dir"], args.steps, args.lr,
+                              args)  # fmt: skip
+    log("[3/5] zero-shot evaluation of base and reference")
+    eval_dirs = [out / "data" / "eval_condition", out / "data" / "eval_rest"]
+    ev = {name: evaluate(runs[name]["checkpoint"], eval_dirs, task, label, args)
+          for name in ("base", "reference")}  # fmt: skip
+    log(f"  base {ev['base']}\n  reference {ev['reference']}")
+    log("[4/5] fine-tune base with --init on the new data, replaying the base data")
+    runs["finetuned"] = train("finetuned", out, new_urls, args.finetune_steps, args.finetune_lr,
+                              args, "--init", runs["base"]["checkpoint"], "--replay",
+                              data["base"]["dir"], "--replay-fraction",
+                              str(args.replay_fraction))  # fmt: skip
+    ev["finetuned"] = evaluate(runs["finetuned"]["checkpoint"], eval_dirs, task, label, args)
+    log(f"  finetuned {ev['finetuned']}")
+
+    before, after = ev["base"], ev["finetuned"]
+    result = {"before": before["condition"], "after": after["condition"],
+              "reference": ev["reference"]["condition"],
+              "gap_closed": gap_closed(before["condition"], after["condition"],
+                                       ev["reference"]["condition"]),
+              "rest_before": before["rest_mean"], "rest_after": after["rest_mean"],
+              "rest_reference": ev["reference"]["rest_mean"],
+              "rest_change": after["rest_mean"] - before["rest_mean"]}  # fmt: skip
+    import torch
+
+    from multimodal.prompts import LABELS
+
+    report = {"condition": {"task": task, "label": label, "presets": list(held)},
+              "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                       if k != "condition"},
+              "command": " ".join([Path(sys.executable).name, *sys.argv]),
+              "machine": f"{os.cpu_count()}-core CPU ({platform.machine()}, "
+                         f"{platform.processor() or platform.system()}), torch "
+                         f"{torch.__version__}",
+              "new_data_source": source, "generate_has_focus": focus_available,
+              "data": {k: {kk: vv for kk, vv in v.items() if kk != "scenario_seeds"}
+                       for k, v in data.items()},
+              "label_counts": counts, "heldout_seed_overlap": len(overlap),
+              "chance": {t: len(LABELS[t]) for t in TASKS},
+              "train": runs, "eval": ev, "result": result,
+              "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.md").write_text(markdown(report))
+    log("[5/5] report")
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
