@@ -40,8 +40,9 @@ from datagen.manifest import (
     sidecar_path,
     write_manifest,
 )
-from datagen.plan import GenerateConfig, ShardPlan, make_plan, scenarios_per_shard
+from datagen.plan import FOCUS_FIELDS, GenerateConfig, ShardPlan, make_plan, scenarios_per_shard
 from datagen.scheduler import probe_scheduler
+from sim.arguments import option
 from sim.atomic import atomic_write_json
 
 SCHEDULER_RE = re.compile(r"^(tcp|tls|inproc|ws|wss)://[^\s:/]+:\d{1,5}$")
@@ -61,14 +62,26 @@ def max_workers() -> int:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run a plan (never changes the bytes written)."""
+    """How to run a plan (never changes the bytes written). Fields declared with ``option``
+    are ``generate``'s command-line options (``--config`` never sets them)."""
 
-    workers: int = 2
-    scheduler: str | None = None
-    resume: bool = False
-    progress: bool = True
-    connect_timeout_s: float = 10.0
-    force: bool = False
+    workers: int = option("LocalCluster worker processes; 0 = run in this process", default=2)
+    scheduler: str | None = option(
+        "existing Dask scheduler, tcp://HOST:PORT (default: start a cluster)", default=None,
+        metavar="ADDR",
+    )  # fmt: skip
+    resume: bool = option(
+        "keep shards whose sha256 matches their sidecar (or the manifest's), rebuild the "
+        "rest; the options must be the data set's (e.g. --config DIR/manifest.json)",
+        default=False,
+    )  # fmt: skip
+    progress: bool = option("no progress bar", default=True)  # --no-progress
+    connect_timeout_s: float = option(
+        "seconds to wait for --scheduler to connect and answer", default=10.0,
+        flag="--connect-timeout", metavar="S",
+    )  # fmt: skip
+    force: bool = option("replace the data set already in DIR (its shards, manifest and card)",
+                         default=False)  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.workers < 0:
@@ -196,6 +209,15 @@ def previous_config(out: Path) -> tuple[dict | None, str]:
     return None, ""
 
 
+def _focus_text(config: dict) -> str:
+    """A config's ``--focus`` in a few words (for messages)."""
+    focus = config.get("weather_focus")
+    if isinstance(focus, dict):
+        return (f"--focus ({len(focus.get('files') or [])} feedback file(s), strength "
+                f"{focus.get('strength')})")  # fmt: skip
+    return "--focus weights" if config.get("weather_weights") else "no --focus"
+
+
 def check_resume_config(out: Path, cfg: GenerateConfig) -> dict | None:
     """Refuse ``--resume`` with options other than those of the data set in ``out``, naming
     the first that differs. Returns the manifest (when there is one) for its checksums."""
@@ -205,6 +227,12 @@ def check_resume_config(out: Path, cfg: GenerateConfig) -> dict | None:
     new = cfg.to_json()
     for key in sorted(set(new) | set(old)):
         if new.get(key) != old.get(key):
+            if key in FOCUS_FIELDS:
+                raise ValueError(
+                    f"--resume with {_focus_text(new)}, but the data set in {out} was made "
+                    f"with {_focus_text(old)} ({where}: {key} differs); rerun with its options "
+                    f"(--config {where}), or --force to replace it"
+                )
             flag = _FLAGS.get(key, "--" + key.replace("_", "-"))
             raise ValueError(
                 f"--resume with {flag} {new.get(key)!r}, but the data set in {out} was made "

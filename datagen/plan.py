@@ -4,15 +4,23 @@ A plan is computed from :class:`GenerateConfig` alone (no I/O, no clock), so eve
 that computes it gets the same shards, scenario seeds and choices. Each shard holds whole
 scenarios; scenario seeds are derived from ``(seed, split, scenario_id)``. Each scenario
 gets its weather (a preset, or with ``"random"`` a draw of
-:class:`sim.weather.WeatherDistribution` over ``weather_presets``), a driver style, a road
-kind and a vehicle preset, each fixed or drawn from the scenario's own generators.
+:class:`sim.weather.WeatherDistribution` over ``weather_presets``, uniform or, with
+``weather_weights``, weighted), a driver style, a road kind and a vehicle preset, each fixed
+or drawn from the scenario's own generators.
+
+``drivesynth generate``'s options are derived from :class:`GenerateConfig`'s fields (names,
+defaults and help live here; ``datagen/commands/generate.py``); a run records
+``GenerateConfig.to_json()`` as its manifest's ``config``, which ``--config`` loads back.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
+from datagen.focus import Focus
+from sim.arguments import config_from_jsonable, config_to_jsonable, option
 from sim.seeding import derive_seed, rng_for
 from sim.vocabulary import DRIVER_STYLES, ROAD_KINDS
 from sim.weather import WeatherDistribution, WeatherParams, get_preset
@@ -23,29 +31,74 @@ RANDOM_WEATHER = RANDOM
 VEHICLE_PRESETS = ("sedan", "sports_car", "van")
 
 
+def _names(what: str):
+    """Text ``"a,b"`` (or None: the option absent) -> ``("a", "b")`` (or ``()``)."""
+
+    def parse(text: str | None) -> tuple[str, ...]:
+        if text is None:
+            return ()
+        names = tuple(p.strip() for p in text.split(",") if p.strip())
+        if not names:
+            raise ValueError(f"expected a comma-separated list of {what}, got {text!r}")
+        return names
+
+    return parse
+
+
+# GenerateConfig fields set by ``--focus`` (not options of their own); left out of
+# ``to_json`` when empty, so that data sets made without them keep their manifests and resume.
+FOCUS_FIELDS = ("weather_weights", "weather_focus")
+
+
 @dataclass(frozen=True)
 class GenerateConfig:
     """What ``drivesynth generate`` builds (everything that determines the bytes written).
 
     ``weather`` is a preset name or ``"random"`` (one preset drawn per scenario from
-    ``weather_presets``); ``samples_per_shard`` is a target: shards hold whole scenarios,
-    ``max(1, samples_per_shard // (frames * len(cameras)))`` of them.
+    ``weather_presets``, uniformly, or with ``weather_weights`` by those weights);
+    ``samples_per_shard`` is a target: shards hold whole scenarios,
+    ``max(1, samples_per_shard // (frames * len(cameras)))`` of them. Fields declared with
+    ``option`` are ``generate``'s command-line options (``image_size``'s command-line
+    default is 128, see ``datagen/commands/generate.py``).
     """
 
-    scenarios: int
-    frames: int
-    split: str = "train"
-    seed: int = 0
-    image_size: int = 64
-    weather: str = RANDOM_WEATHER
-    weather_presets: tuple[str, ...] = ()
-    caption_families: tuple[str, ...] = ()
-    samples_per_shard: int = 64
-    driver_style: str = RANDOM
-    road_kind: str = RANDOM
-    vehicle_preset: str = RANDOM
-    cameras: tuple[str, ...] = ("front",)  # sim.camera.CAMERA_PRESETS, one sample each
-    renderer: str = "tiny"  # sim.camera.RENDERERS
+    scenarios: int = option("number of scenarios N")
+    frames: int = option("camera frames per scenario F")
+    split: str = option("split name, shard prefix", default="train")
+    seed: int = option("dataset seed", default=0)
+    image_size: int = option("image width/height in px", default=64)
+    weather: str = option("weather preset for every scenario, or 'random': one drawn per "
+                          "scenario", default=RANDOM_WEATHER)  # fmt: skip
+    weather_presets: tuple[str, ...] = ()  # filled by the command: every preset of sim.weather
+    caption_families: tuple[str, ...] = option(
+        "comma list of caption families to write (default: all)", default=(),
+        parse=_names("caption families"), metavar="A,B",
+    )  # fmt: skip
+    samples_per_shard: int = option("target frames per shard; shards hold whole scenarios",
+                                    default=64)  # fmt: skip
+    driver_style: str = option(
+        f"driver style for every scenario ({', '.join(DRIVER_STYLES)}) or 'random', drawn "
+        "per scenario", default=RANDOM,
+    )  # fmt: skip
+    road_kind: str = option(f"road kind ({', '.join(ROAD_KINDS)}) or 'random' per scenario",
+                            default=RANDOM)  # fmt: skip
+    vehicle_preset: str = option(
+        f"ego vehicle ({', '.join(VEHICLE_PRESETS)}) or 'random' per scenario", default=RANDOM
+    )
+    cameras: tuple[str, ...] = option(  # sim.camera.CAMERA_PRESETS, one sample each
+        "comma list of camera presets, one sample per camera and frame, all from one physics "
+        "step, e.g. the surround rig front,front_left,front_right,rear_left,rear_right,rear "
+        "(sample keys and json name them without underscores: frontleft); json.rig holds "
+        "every camera's extrinsics",
+        default=("front",), parse=_names("cameras"), metavar="A,B",
+    )  # fmt: skip
+    renderer: str = option(  # sim.camera.RENDERERS
+        "PyBullet renderer: tiny (TinyRenderer, CPU) or egl (hardware OpenGL)", default="tiny"
+    )
+    # ``--focus``: the weight of every preset of ``weather_presets`` (empty: uniform, the
+    # draw of every data set made without it) and where the weights came from
+    weather_weights: tuple[tuple[str, float], ...] = ()
+    weather_focus: Focus | None = None
 
     def __post_init__(self) -> None:
         _check(self.scenarios >= 1, "scenarios", "must be >= 1", self.scenarios)
@@ -72,6 +125,24 @@ class GenerateConfig:
             value = getattr(self, name)
             _check(value in valid, name, f"must be one of {', '.join(valid)}", value)
         self._check_cameras()
+        self._check_weights()
+
+    def _check_weights(self) -> None:
+        if not self.weather_weights:
+            _check(self.weather_focus is None, "weather_focus",
+                   "comes with weather_weights (a --focus run records both)",
+                   "no weights")  # fmt: skip
+            return
+        _check(self.weather == RANDOM_WEATHER, "weather_weights",
+               "weigh the random weather draw: they need weather 'random'",
+               self.weather)  # fmt: skip
+        names = [name for name, _ in self.weather_weights]
+        _check(sorted(names) == sorted(self.weather_presets), "weather_weights",
+               "must weigh every one of weather_presets once", ",".join(names))  # fmt: skip
+        for name, weight in self.weather_weights:
+            _check(isinstance(weight, int | float) and not isinstance(weight, bool)
+                   and math.isfinite(weight) and weight > 0, "weather_weights",
+                   "must be finite numbers > 0", f"{name}={weight!r}")  # fmt: skip
 
     def _check_cameras(self) -> None:
         from sim.camera import CAMERA_PRESETS, RENDERERS, camera_name
@@ -87,11 +158,19 @@ class GenerateConfig:
                self.renderer)  # fmt: skip
 
     def to_json(self) -> dict:
-        d = asdict(self)
-        d["weather_presets"] = list(self.weather_presets)
-        d["caption_families"] = list(self.caption_families)
-        d["cameras"] = list(self.cameras)
+        """The config as JSON data (tuples as lists; the ``--focus`` fields only when set, so
+        a config without them is the one data sets recorded before they existed)."""
+        d = config_to_jsonable(self)
+        for name in FOCUS_FIELDS:
+            if not getattr(self, name):
+                del d[name]
         return d
+
+    @classmethod
+    def from_json(cls, data: dict, where: str = "config") -> GenerateConfig:
+        """The config :meth:`to_json` wrote; ValueError naming ``where`` and the field for an
+        unknown field, a value of the wrong type or a missing required field."""
+        return config_from_jsonable(cls, data, where)
 
 
 def _check(ok: bool, name: str, rule: str, value: object) -> None:
@@ -145,12 +224,17 @@ def scenario_seed(seed: int, split: str, scenario_id: int) -> int:
 
 
 def choose_weather(cfg: GenerateConfig, scenario_id: int) -> WeatherParams:
-    """The preset ``cfg.weather``, or a draw from the ``weather_presets`` distribution."""
+    """The preset ``cfg.weather``, or a draw from the ``weather_presets`` distribution
+    (uniform, or weighted by ``weather_weights``: the same generator, the same single draw)."""
     if cfg.weather != RANDOM_WEATHER:
         return get_preset(cfg.weather)
     if not cfg.weather_presets:
         raise ValueError("GenerateConfig.weather_presets is empty, cannot draw random weather")
-    dist = WeatherDistribution(preset_weights={n: 1.0 for n in cfg.weather_presets})
+    weights = {n: 1.0 for n in cfg.weather_presets}  # uniform: every data set without --focus
+    if cfg.weather_weights:
+        given = dict(cfg.weather_weights)
+        weights = {n: float(given[n]) for n in cfg.weather_presets}
+    dist = WeatherDistribution(preset_weights=weights)
     return dist.sample(rng_for(cfg.seed, "weather", cfg.split, scenario_id))
 
 

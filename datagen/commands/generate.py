@@ -1,11 +1,24 @@
-"""``drivesynth generate``: simulate scenarios on Dask and write WebDataset shards."""
+"""``drivesynth generate``: simulate scenarios on Dask and write WebDataset shards.
+
+The options are derived from the dataclasses they fill (names, defaults and help live
+there): :class:`datagen.plan.GenerateConfig` (what is built), :class:`datagen.focus.
+FocusOptions` (``--focus``) and :class:`datagen.generate.RunOptions` (how it is run), plus
+``--out``, ``--no-card`` and ``--config FILE``.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from sim.arguments import comma_list
+from sim.arguments import (
+    CONFIG_OPTION,
+    GIVEN,
+    add_dataclass_arguments,
+    dataclass_options,
+    fields_from_jsonable,
+    read_json_object,
+)
 
 DESCRIPTION = """\
 Plan the data set (scenarios x frames -> shards of whole scenarios) from the seed and build
@@ -15,78 +28,121 @@ written atomically as DIR/SPLIT-000000.tar ...; DIR/manifest.json holds the conf
 per-shard sha256 and label statistics; DIR/card/ the dataset card. The bytes depend only on
 the options below, never on the number of workers or the finishing order.
 
+--config FILE loads the options of a data set from its DIR/manifest.json (its "config") or
+from a JSON object of the same keys; options given on the command line override it. So
+`generate --out NEW --config DIR/manifest.json` builds the same data set again.
+
+--focus FEEDBACK_DIR reads the feedback shards boards send back (edge run/watch --feedback)
+and draws scenarios more often in the weather families and times of day the boards found
+hard (a low score or margin, or towers that disagree, on those tasks); the weights and the
+feedback files' sha256 are stored in the config (so in the manifest and in --config).
+
 DIR belongs to one run at a time (DIR/.lock; a dead run's lock does not block). A DIR that
 already holds a data set is refused unless --resume (same options as the data set's, which
 are checked) or --force (the old data set is removed first)."""
 
+# Where the command line's default differs from the dataclass's: generate writes 128 px
+# images unless told otherwise, while GenerateConfig (the library, the tests) defaults to 64.
+CLI_DEFAULTS = {"image_size": 128}
+MANIFEST_FORMAT = "drivesynth-shards/1"  # datagen.manifest.build_manifest's "format"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from datagen.focus import FocusOptions
+    from datagen.generate import RunOptions
+    from datagen.plan import GenerateConfig
+
     p = sub.add_parser("generate", help="write multimodal WebDataset shards (Dask)",
-                       description=DESCRIPTION)
+                       description=DESCRIPTION)  # fmt: skip
     p.add_argument("--out", type=Path, required=True, help="output folder DIR")
-    p.add_argument("--scenarios", type=int, required=True, help="number of scenarios N")
-    p.add_argument("--frames", type=int, required=True, help="camera frames per scenario F")
-    p.add_argument("--split", default="train", help="split name, shard prefix (default train)")
-    p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
-    p.add_argument("--image-size", type=int, default=128, help="image width/height in px")
-    p.add_argument("--weather", default="random",
-                   help="weather preset for every scenario, or 'random' (default)")
-    p.add_argument("--driver-style", default="random",
-                   help="driver style for every scenario (aggressive, normal, cautious, "
-                        "erratic) or 'random', drawn per scenario (default)")
-    p.add_argument("--road-kind", default="random",
-                   help="road kind (circuit, open) or 'random' per scenario (default)")
-    p.add_argument("--vehicle-preset", default="random",
-                   help="ego vehicle (sedan, sports_car, van) or 'random' per scenario (default)")
-    p.add_argument("--cameras", type=comma_list(str, "camera"), default=["front"],
-                   metavar="A,B",
-                   help="comma list of camera presets, one sample per camera and frame, all "
-                        "from one physics step, e.g. the surround rig front,front_left,"
-                        "front_right,rear_left,rear_right,rear (sample keys and json name them "
-                        "without underscores: frontleft); json.rig holds every camera's "
-                        "extrinsics (default: front)")
-    p.add_argument("--renderer", default="tiny",
-                   help="PyBullet renderer: tiny (TinyRenderer, CPU; default)")
-    p.add_argument("--caption-families", type=comma_list(str, "family"), default=None,
-                   metavar="A,B", help="comma list of caption families to write (default: all)")
-    p.add_argument("--samples-per-shard", type=int, default=64,
-                   help="target frames per shard; shards hold whole scenarios (default 64)")
-    p.add_argument("--workers", type=int, default=2,
-                   help="LocalCluster worker processes; 0 = run in this process (default 2)")
-    p.add_argument("--scheduler", default=None, metavar="ADDR",
-                   help="existing Dask scheduler, tcp://HOST:PORT (default: start a cluster)")
-    p.add_argument("--resume", action="store_true",
-                   help="keep shards whose sha256 matches their sidecar (or the manifest's), "
-                        "rebuild the rest; the options must be the data set's")
-    p.add_argument("--force", action="store_true",
-                   help="replace the data set already in DIR (its shards, manifest and card)")
-    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S",
-                   help="seconds to wait for --scheduler to connect and answer (default 10)")
+    add_dataclass_arguments(p, GenerateConfig, config_option=False)
+    p.set_defaults(**CLI_DEFAULTS)
+    add_dataclass_arguments(p, FocusOptions, config_option=False)
+    add_dataclass_arguments(p, RunOptions, config_option=False)
     p.add_argument("--no-card", action="store_true", help="skip the dataset card")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        CONFIG_OPTION, default=None, metavar="FILE", dest="config",
+        help="a data set's DIR/manifest.json (its config) or a JSON object of the same keys: "
+             "its values replace the defaults; options given on the command line override "
+             "them (the run options --workers, --resume ... come from the command line only)",
+    )  # fmt: skip
     p.set_defaults(func=handle)
 
 
-def handle(args: argparse.Namespace) -> int:
-    from datagen.builder import caption_families, weather_presets
-    from datagen.generate import RunOptions, generate
-    from datagen.plan import GenerateConfig
+def load_config_file(path: str | Path) -> tuple[dict, str]:
+    """The GenerateConfig JSON data in ``path`` (a manifest's ``config``, or the object
+    itself) and how to name it in messages."""
+    data = read_json_object(path)
+    where = f"{CONFIG_OPTION} {path}"
+    if data.get("format") == MANIFEST_FORMAT or ("config" in data and "shards" in data):
+        if not isinstance(data.get("config"), dict):
+            raise ValueError(f"{where}: a manifest without a config object")
+        return data["config"], f"{where} (its config)"
+    return data, where
 
-    families = tuple(args.caption_families or ())
-    unknown = sorted(set(families) - set(caption_families()))
+
+def from_options(cls: type, args: argparse.Namespace, base: dict | None = None) -> dict:
+    """``{field: value}`` of ``cls``'s options: the command line's when it gave them, else
+    ``base``'s (a config file's fields), else the option's default."""
+    base = dict(base or {})
+    given = getattr(args, GIVEN, set())
+    values, missing = dict(base), []
+    for opt in dataclass_options(cls):
+        if opt.from_file and opt.name in base and opt.dest not in given:
+            continue
+        raw = getattr(args, opt.dest)
+        if opt.required and raw is None:
+            missing.append(opt.flag)
+        else:
+            values[opt.name] = opt.parse(raw)
+    if missing:
+        raise ValueError(f"the following arguments are required: {', '.join(missing)} "
+                         f"(or {CONFIG_OPTION} FILE giving them)")  # fmt: skip
+    return values
+
+
+def config_from_args(args: argparse.Namespace):  # -> GenerateConfig
+    """The GenerateConfig of parsed options (command line, else ``--config``, else the
+    defaults), with every weather preset when the file names none, and ``--focus``'s
+    weights."""
+    from dataclasses import replace
+
+    from datagen.builder import caption_families, weather_presets
+    from datagen.focus import FocusOptions, focus_from_feedback
+    from datagen.plan import FOCUS_FIELDS, RANDOM_WEATHER, GenerateConfig
+
+    base = {}
+    if getattr(args, "config", None):
+        data, where = load_config_file(args.config)
+        base = fields_from_jsonable(GenerateConfig, data, where)
+    values = from_options(GenerateConfig, args, base)
+    values.setdefault("weather_presets", weather_presets())
+    focus = FocusOptions(**from_options(FocusOptions, args))
+    given = getattr(args, GIVEN, set())
+    if focus.focus is None and "focus_strength" in given:
+        raise ValueError("--focus-strength weighs --focus FEEDBACK_DIR; give both")
+    if focus.focus is not None or ("weather" in given and values["weather"] != RANDOM_WEATHER):
+        for name in FOCUS_FIELDS:  # a file's focus yields to another --focus or a --weather
+            values.pop(name, None)
+    unknown = sorted(set(values.get("caption_families", ())) - set(caption_families()))
     if unknown:
         raise ValueError(f"unknown caption family {unknown[0]!r}; valid: "
-                         f"{', '.join(caption_families())}")
-    cfg = GenerateConfig(
-        scenarios=args.scenarios, frames=args.frames, split=args.split, seed=args.seed,
-        image_size=args.image_size, weather=args.weather, weather_presets=weather_presets(),
-        caption_families=families, samples_per_shard=args.samples_per_shard,
-        driver_style=args.driver_style, road_kind=args.road_kind,
-        vehicle_preset=args.vehicle_preset, cameras=tuple(args.cameras),
-        renderer=args.renderer,
-    )
-    opts = RunOptions(workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-                      progress=not args.no_progress, force=args.force,
-                      connect_timeout_s=args.connect_timeout)
+                         f"{', '.join(caption_families())}")  # fmt: skip
+    cfg = GenerateConfig(**values)
+    if focus.focus is None:
+        return cfg
+    if cfg.weather != RANDOM_WEATHER:
+        raise ValueError(f"--focus weighs the random weather draw; it needs --weather random, "
+                         f"got --weather {cfg.weather}")  # fmt: skip
+    weights, record = focus_from_feedback(Path(focus.focus), cfg.weather_presets,
+                                          focus.focus_strength)  # fmt: skip
+    return replace(cfg, weather_weights=weights, weather_focus=record)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from datagen.generate import RunOptions, generate
+
+    cfg = config_from_args(args)
+    opts = RunOptions(**from_options(RunOptions, args))
     generate(cfg, args.out, opts, card=not args.no_card)
     return 0
