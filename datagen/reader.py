@@ -60,13 +60,18 @@ def decode_handler(key: str, data: bytes) -> Any:
 
 def shard_paths(urls: str | Path | Iterable[str | Path]) -> list[str]:
     """Shard paths from a folder (its ``*.tar``), a glob, a list, or webdataset brace
-    notation (``DIR/train-{000000..000009}.tar``, passed through)."""
+    notation (``DIR/train-{000000..000009}.tar``, expanded: webdataset expands braces in a
+    string, not in the items of a list)."""
     if isinstance(urls, (str, Path)):
         text = str(urls)
         if Path(text).is_dir():
             found = sorted(str(p) for p in Path(text).glob("*.tar"))
         elif any(c in text for c in "*?["):
             found = sorted(glob.glob(text))
+        elif "{" in text:
+            import braceexpand  # webdataset's own dependency
+
+            return list(braceexpand.braceexpand(text))
         else:
             return [text]
         if not found:

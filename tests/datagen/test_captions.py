@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from factories import make_sample, random_meta, random_object
+from shard_factory import make_sample, random_meta, random_object
 
 from datagen.captions import (
     CAPTION_FAMILIES,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from factories import make_sample
+from shard_factory import make_sample
 
 from datagen.qc import (
     audio_check,

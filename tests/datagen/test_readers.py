@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from factories import make_sample
 from PIL import Image
+from shard_factory import make_sample
 
 from datagen.builder import build_scenario_samples, camera_metadata
 from datagen.plan import GenerateConfig, make_plan
@@ -289,3 +289,16 @@ def test_instance_ids_up_to_the_registry_limit_round_trip(tmp_path) -> None:
         reg.register(k, "vehicle", (1.0, 1.0, 1.0))
     with pytest.raises(ValueError, match="more than 65535 instances"):
         reg.register(MAX_INSTANCES, "vehicle", (1.0, 1.0, 1.0))
+
+
+def test_one_line_loader_expands_brace_notation(tmp_path) -> None:
+    """``open_shards("DIR/NAME-{000000..000001}.tar")`` reads both shards (the brace string
+    used to reach webdataset inside a list, which it does not expand)."""
+    from datagen.reader import shard_paths
+
+    for i in range(2):
+        write_shard(tmp_path / f"b-{i:06d}.tar", [make_sample(i, frame=i)])
+    urls = str(tmp_path / "b-{000000..000001}.tar")
+    assert shard_paths(urls) == [str(tmp_path / f"b-{i:06d}.tar") for i in range(2)]
+    assert [s["__key__"] for s in open_shards(urls)] == [make_sample(i, frame=i).key
+                                                         for i in range(2)]  # fmt: skip

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from factories import make_sample
+from shard_factory import make_sample
 
 from datagen.sample import decode_sample, encode_sample
 from datagen.schema import REQUIRED_JSON, SampleError, sample_problems, validate_sample

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from factories import make_sample
+from shard_factory import make_sample
 
 from datagen.sample import canonical_json, encode_sample
 from datagen.schema import SampleError

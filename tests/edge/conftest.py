@@ -1,65 +1,31 @@
-"""Fixtures for the edge tests: small real shards in the docs/design.md schema, a real
+"""Fixtures for the edge tests: small shards from the test shard factory
+(``tests/shard_factory.py``: the real schema, the real writer, validation on), a real
 (randomly initialised) tiny TriModalModel, and a bundle exported from them."""
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
+from shard_factory import LabelCycle, write_shards
 
-from sim.seeding import rng_for
-
-WEATHER = ("clear", "rain", "fog", "snow")
-
-
-def _png(rgb: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG")
-    return buf.getvalue()
+# 24 one-frame scenarios a shard whose image colour and audio pitch follow the weather
+EDGE_LABELS = LabelCycle(weathers=("clear", "rain", "fog", "snow"), times=("day",),
+                         styles=("normal",))  # fmt: skip
 
 
-def _flac(wave: np.ndarray) -> bytes:
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, wave, 16000, format="FLAC", subtype="PCM_16")
-    return buf.getvalue()
-
-
-def write_shard(path: Path, n: int, seed: int) -> str:
-    """A shard of ``n`` samples whose image brightness and audio pitch follow the weather."""
-    import webdataset as wds
-
-    with wds.TarWriter(str(path)) as sink:
-        for i in range(n):
-            rng = rng_for(seed, "edge-test-sample", i)
-            family = WEATHER[i % len(WEATHER)]
-            base = 40 + 50 * WEATHER.index(family)
-            rgb = np.clip(base + rng.normal(0, 25, (48, 64, 3)), 0, 255).astype(np.uint8)
-            t = np.arange(16000) / 16000
-            wave = 0.3 * np.sin(2 * np.pi * (200 + 150 * WEATHER.index(family)) * t)
-            wave = (wave + rng.normal(0, 0.05, t.shape)).astype(np.float32)
-            caption = f"driving in {family} weather at day"
-            meta = {"scenario_id": i, "frame": 0, "seed": seed,
-                    "weather": {"family": family, "time_of_day": "day"},
-                    "driver": {"style": "normal"}, "captions": [{"text": caption,
-                                                                 "family": "plain"}]}  # fmt: skip
-            sink.write({"__key__": f"{i:08d}_front_00000", "rgb.png": _png(rgb),
-                        "audio.flac": _flac(wave), "txt": caption,
-                        "json": json.dumps(meta)})  # fmt: skip
-    return str(path)
+def edge_shard(root: Path, split: str, seed: int) -> str:
+    """``root/SPLIT-000000.tar``: 24 samples at 48 x 64 px, one second of audio each."""
+    made = write_shards(root, split, range(24), frames=1, n_shards=1, seed=seed, size=(48, 64),
+                        labels=EDGE_LABELS)  # fmt: skip
+    return str(made.paths[0])
 
 
 @pytest.fixture(scope="session")
 def shards(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("shards")
-    return {"val": write_shard(root / "val-000000.tar", 24, seed=1),
-            "calib": write_shard(root / "train-000000.tar", 24, seed=2)}  # fmt: skip
+    return {"val": edge_shard(root, "val", seed=1),
+            "calib": edge_shard(root, "train", seed=2)}  # fmt: skip
 
 
 @pytest.fixture(scope="session")

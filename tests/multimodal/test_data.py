@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import sample, write_shards
+from shard_factory import labelled_sample, write_shards
 
+from datagen.sample import encode_sample
+from datagen.shards import write_shard
 from multimodal.data import DataConfig, eval_loader, pick_caption, train_loader
 
 
@@ -30,15 +32,11 @@ def test_train_loader_is_deterministic(tmp_path):
 
 
 def test_corrupt_samples_are_skipped_and_counted(tmp_path):
-    import webdataset as wds
-
     path = tmp_path / "bad-000000.tar"
-    with wds.TarWriter(str(path)) as writer:
-        for frame in range(5):
-            s = sample(1, frame, 0)
-            if frame in (1, 3):
-                s["audio.flac"] = b"not a flac file"
-            writer.write(s)
+    files = [encode_sample(labelled_sample(1, frame, 0)) for frame in range(5)]
+    for frame in (1, 3):
+        files[frame]["audio.flac"] = b"not a flac file"  # broken on purpose
+    write_shard(path, files, validate=False)  # validation would refuse the broken samples
     with pytest.warns(UserWarning, match="corrupt sample"):
         batches = list(eval_loader(DataConfig(urls=str(path), batch_size=8, workers=0)))
     assert [k[-5:] for k in batches[0]["key"]] == ["00000", "00002", "00004"]

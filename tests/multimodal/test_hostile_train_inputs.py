@@ -22,8 +22,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import sample, write_shards
+from shard_factory import labelled_sample, write_shards
 
+from datagen.sample import encode_sample
+from datagen.shards import write_shard
 from edge.cli import main
 
 LIMIT_S = 60.0  # seconds a refusal may take on a busy 2-core CI machine (most take < 5)
@@ -215,14 +217,13 @@ def test_drivesynth_refuses_a_hostile_checkpoint_in_a_fresh_process(bad, small, 
 
 
 def _corrupt_shard(path: Path, n: int = 12, what: str = "json") -> Path:
-    """A valid tar whose samples are all broken (bad json, or bad image)."""
-    import webdataset as wds
-
-    with wds.TarWriter(str(path)) as writer:
-        for i in range(n):
-            s = sample(i, 0, 0)
-            s["json" if what == "json" else "rgb.png"] = b"{broken"
-            writer.write(s)
+    """A valid tar whose samples are all broken (bad json, or bad image): the factory's
+    samples with those bytes replaced here, written without validation (it would refuse
+    them)."""
+    files = [encode_sample(labelled_sample(i, 0, 0)) for i in range(n)]
+    for f in files:
+        f["json" if what == "json" else "rgb.png"] = b"{broken"  # broken on purpose
+    write_shard(path, files, validate=False)
     return path
 
 
