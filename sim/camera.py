@@ -16,9 +16,9 @@ from typing import Protocol
 
 import numpy as np
 
+from sim.c_output import quiet_stdout
 from sim.scene import SceneRegistry
 from sim.timing import stage
-from sim.world import quiet_stdout
 
 # OpenCV camera axes expressed in the body frame (x forward, y left, z up): columns x, y, z.
 R_BODY_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])

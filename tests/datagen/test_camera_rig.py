@@ -85,7 +85,7 @@ def test_schema_refuses_a_rig_that_contradicts_the_camera_pose() -> None:
     (("front", "nope"), "tiny", "GenerateConfig.cameras"),
     (("front", "front"), "tiny", "must not repeat"),
     ((), "tiny", "at least one camera"),
-    (("front",), "egl", "GenerateConfig.renderer"),
+    (("front",), "vulkan", "GenerateConfig.renderer"),
 ])  # fmt: skip
 def test_config_refuses_bad_rigs_and_renderers(cameras, renderer, match) -> None:
     with pytest.raises(ValueError, match=match):
