@@ -22,9 +22,11 @@ and what does it cost on everything else? (docs/loop.md)
    condition's task, e.g. time of day = night) and on every other frame (each task, and
    their mean): the image tower against the text prompts stored in the checkpoint.
 4. Fine-tunes base: ``drivesynth train --init base/checkpoint.pt --train NEW --replay BASE
-   --replay-fraction F``.
+   --replay-fraction F``; and, as a control (unless ``--no-control``), the same without
+   ``--replay`` (what the replay buys on everything else).
 5. Reports before (base) / after (fine-tuned) / reference on the condition, the gap closed
-   ``(after - before) / (reference - before)`` and the change on everything else:
+   ``(after - before) / (reference - before)`` and the change on everything else, with the
+   binomial standard error of each accuracy and the majority-label baseline:
    ``OUT/report.json`` and ``OUT/report.md``.
 
 Generated data sets are reused with ``--reuse-data`` (when their manifest exists).
@@ -35,12 +37,14 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import os
 import platform
 import subprocess
 import sys
 import tarfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,7 +244,8 @@ def evaluate(checkpoint: str, eval_dirs: list[Path], task: str, label: str, args
     image = torch.cat(images)
     in_condition = [v == label for v in labels[task]]
     result: dict = {"n_condition": sum(in_condition),
-                    "n_rest": len(in_condition) - sum(in_condition)}  # fmt: skip
+                    "n_rest": len(in_condition) - sum(in_condition),
+                    "predicted": {}, "truth": {}, "majority": {}}  # fmt: skip
     for t in TASKS:
         names = list(prompts[t])
         classes = class_embeddings(model, tokenizer, prompts[t], torch.device("cpu"))
@@ -250,13 +255,38 @@ def evaluate(checkpoint: str, eval_dirs: list[Path], task: str, label: str, args
                              ("rest", [not c for c in in_condition])):  # fmt: skip
             picked = [r for r, k in zip(right, keep) if k]
             result[f"{subset}/{t}"] = sum(picked) / len(picked) if picked else None
+            # what the model answers, what is true, and always answering the commonest truth
+            chosen = Counter(p for p, k in zip(pred, keep) if k)
+            truth = Counter(v for v, k in zip(labels[t], keep) if k)
+            result["predicted"][f"{subset}/{t}"] = dict(chosen.most_common())
+            result["truth"][f"{subset}/{t}"] = dict(truth.most_common())
+            result["majority"][f"{subset}/{t}"] = (truth.most_common(1)[0][1] / len(picked)
+                                                   if picked else None)  # fmt: skip
     result["condition"] = result[f"condition/{task}"]
+    # the condition's column alone would reward answering its label for every frame: the
+    # share of the other frames given the condition's label shows such a model
+    rest_pred = result["predicted"][f"rest/{task}"]
+    result["rest_called_condition"] = (rest_pred.get(label, 0) / result["n_rest"]
+                                       if result["n_rest"] else None)  # fmt: skip
     rest = [result[f"rest/{t}"] for t in TASKS if result[f"rest/{t}"] is not None]
     result["rest_mean"] = sum(rest) / len(rest) if rest else None
+    majority = [result["majority"][f"rest/{t}"] for t in TASKS]
+    result["majority"]["rest_mean"] = (sum(majority) / len(majority)
+                                       if None not in majority else None)  # fmt: skip
     return result
 
 
+def stderr(p: float | None, n: int) -> float | None:
+    """Binomial standard error of an accuracy ``p`` over ``n`` frames."""
+    return None if p is None or n == 0 else math.sqrt(p * (1 - p) / n)
+
+
 # ---- the report ----------------------------------------------------------------------------
+
+
+def _brief(result: dict) -> dict:
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()
+            if not isinstance(v, dict)}  # fmt: skip
 
 
 def gap_closed(before: float, after: float, reference: float) -> float | None:
@@ -270,22 +300,48 @@ def markdown(report: dict) -> str:
     ev = report["eval"]
     n_c, n_r = ev["base"]["n_condition"], ev["base"]["n_rest"]
     rows = [f"| model | {task}={label} (n={n_c}) | "
-            + " | ".join(f"rest: {t} (n={n_r})" for t in TASKS) + " | rest mean |",
-            "|---|---:|" + "---:|" * len(TASKS) + "---:|"]  # fmt: skip
-    for name, title in (("base", "base, without the condition (before)"),
-                        ("finetuned", "base + `--init` fine-tune with replay (after)"),
-                        ("reference", "reference, trained with it all along")):  # fmt: skip
+            + " | ".join(f"rest: {t} (n={n_r})" for t in TASKS) + " | rest mean | "
+            f"rest called {label} |",
+            "|---|---:|" + "---:|" * len(TASKS) + "---:|---:|"]  # fmt: skip
+    def cell(p: float | None, n: int) -> str:
+        se = stderr(p, n)
+        return "n/a" if p is None else f"{p:.3f} ± {se:.3f}"
+
+    titles = {"base": "base, without the condition (before)",
+              "finetuned": "base + `--init` fine-tune with replay (after)",
+              "finetuned_no_replay": "control: the same fine-tune without `--replay`",
+              "reference": "reference, trained with it all along"}  # fmt: skip
+    for name, title in titles.items():
+        if name not in ev:
+            continue
         e = ev[name]
-        cells = [e["condition"], *(e[f"rest/{t}"] for t in TASKS), e["rest_mean"]]
-        rows.append(f"| {title} | " + " | ".join("n/a" if c is None else f"{c:.3f}"
-                                                 for c in cells) + " |")  # fmt: skip
+        cells = [cell(e["condition"], n_c), *(cell(e[f"rest/{t}"], n_r) for t in TASKS),
+                 "n/a" if e["rest_mean"] is None else f"{e['rest_mean']:.3f}",
+                 "n/a" if e["rest_called_condition"] is None
+                 else f"{e['rest_called_condition']:.3f}"]  # fmt: skip
+        rows.append(f"| {title} | " + " | ".join(cells) + " |")
+    m = ev["base"]["majority"]
+    rows.append("| always the commonest true label of each column (majority baseline) | "
+                + " | ".join(f"{m[k]:.3f}" for k in (f"condition/{task}",
+                             *(f"rest/{t}" for t in TASKS), "rest_mean")) + " | |")  # fmt: skip
     r = report["result"]
-    gap = "undefined (the reference is not above the base)" if r["gap_closed"] is None \
-        else f"{r['gap_closed']:.2f}"  # fmt: skip
+
+    def closed(value: float | None) -> str:
+        return "undefined (the reference is not above the base)" if value is None \
+            else f"{value:.2f}"  # fmt: skip
+
+    gap = closed(r["gap_closed"])
     lines = ["\n".join(rows), "",
+             "(accuracy ± binomial standard error; zero-shot, image tower, one frame per "
+             f"held-out scenario. Every frame of the {task}={label} column has that label, so "
+             f"answering {label} always would score 1 there: the last column, the share of "
+             f"the other frames called {label}, shows such a model)", "",
              f"- gap closed on {task}={label}: (after - before) / (reference - before) = {gap}",
              f"- change on everything else (rest mean, after - before): "
-             f"{r['rest_change']:+.3f}",
+             f"{r['rest_change']:+.3f}"
+             + ("" if r.get("rest_change_no_replay") is None else
+                f" (control without replay: {r['rest_change_no_replay']:+.3f}, gap closed "
+                f"{closed(r['gap_closed_no_replay'])})"),
              f"- chance: {task} 1/{report['chance'][task]}, "
              + ", ".join(f"{t} 1/{report['chance'][t]}" for t in TASKS if t != task),
              f"- new data: {report['new_data_source']}",
@@ -325,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--focus", default=None, metavar="FEEDBACK_DIR",
                    help="make the new data with `drivesynth generate --focus FEEDBACK_DIR` "
                         "(needs a generate with --focus) instead of up-weighting presets")
+    p.add_argument("--no-control", action="store_true",
+                   help="skip the control fine-tune without --replay")
     p.add_argument("--reuse-data", action="store_true",
                    help="keep data sets whose manifest exists (generate --resume)")
     args = p.parse_args(argv)
@@ -396,14 +454,22 @@ def main(argv: list[str] | None = None) -> int:
     eval_dirs = [out / "data" / "eval_condition", out / "data" / "eval_rest"]
     ev = {name: evaluate(runs[name]["checkpoint"], eval_dirs, task, label, args)
           for name in ("base", "reference")}  # fmt: skip
-    log(f"  base {ev['base']}\n  reference {ev['reference']}")
+    log(f"  base {_brief(ev['base'])}\n  reference {_brief(ev['reference'])}")
     log("[4/5] fine-tune base with --init on the new data, replaying the base data")
     runs["finetuned"] = train("finetuned", out, new_urls, args.finetune_steps, args.finetune_lr,
                               args, "--init", runs["base"]["checkpoint"], "--replay",
                               data["base"]["dir"], "--replay-fraction",
                               str(args.replay_fraction))  # fmt: skip
     ev["finetuned"] = evaluate(runs["finetuned"]["checkpoint"], eval_dirs, task, label, args)
-    log(f"  finetuned {ev['finetuned']}")
+    log(f"  finetuned {_brief(ev['finetuned'])}")
+    if not args.no_control:
+        log("  control: the same fine-tune without --replay")
+        runs["finetuned_no_replay"] = train("finetuned_no_replay", out, new_urls,
+                                            args.finetune_steps, args.finetune_lr, args,
+                                            "--init", runs["base"]["checkpoint"])  # fmt: skip
+        ev["finetuned_no_replay"] = evaluate(runs["finetuned_no_replay"]["checkpoint"],
+                                             eval_dirs, task, label, args)  # fmt: skip
+        log(f"  finetuned_no_replay {_brief(ev['finetuned_no_replay'])}")
 
     before, after = ev["base"], ev["finetuned"]
     result = {"before": before["condition"], "after": after["condition"],
@@ -413,6 +479,13 @@ def main(argv: list[str] | None = None) -> int:
               "rest_before": before["rest_mean"], "rest_after": after["rest_mean"],
               "rest_reference": ev["reference"]["rest_mean"],
               "rest_change": after["rest_mean"] - before["rest_mean"]}  # fmt: skip
+    if "finetuned_no_replay" in ev:
+        control = ev["finetuned_no_replay"]
+        result.update(after_no_replay=control["condition"],
+                      gap_closed_no_replay=gap_closed(before["condition"], control["condition"],
+                                                      ev["reference"]["condition"]),
+                      rest_after_no_replay=control["rest_mean"],
+                      rest_change_no_replay=control["rest_mean"] - before["rest_mean"])
     import torch
 
     from multimodal.prompts import LABELS
