@@ -15,6 +15,7 @@ first). Sizes are bounded (:data:`MAX_SCENARIOS`, :data:`MAX_FRAMES`) so plannin
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -150,8 +151,27 @@ def build_shard(shard: ShardPlan, out_dir: str) -> dict:
         "bytes": info.bytes,
         "stats": label_stats(sample_metadata(s) for s in samples),
     }
+    device = renderer_device({item.renderer for item in shard.scenarios})
+    if device:  # EGL's bytes hold for one GPU model and driver: say which
+        record["renderer_device"] = device
     atomic_write_json(sidecar_path(out, shard.name), record)
     return record
+
+
+@functools.lru_cache(maxsize=8)
+def _renderer_info(name: str) -> tuple[tuple[str, str], ...]:
+    from sim.camera import renderer_info
+
+    return tuple(sorted(renderer_info(name).items()))
+
+
+def renderer_device(renderers: set[str]) -> dict:
+    """What the shard's renderers ran on in this process ({} for TinyRenderer, the same code
+    everywhere; GL vendor, renderer and version for EGL), asked once per process."""
+    out: dict = {}
+    for name in sorted(renderers):
+        out.update(_renderer_info(name))
+    return out
 
 
 def remove_stale_builds(out: Path) -> None:

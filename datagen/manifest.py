@@ -122,7 +122,7 @@ def build_manifest(config: dict, records: list[dict]) -> dict:
     shards = [
         {k: r[k] for k in ("name", "samples", "scenarios", "sha256", "bytes")} for r in records
     ]
-    return {
+    manifest = {
         "format": "drivesynth-shards/1",
         "config": config,
         "seed": config.get("seed"),
@@ -137,6 +137,11 @@ def build_manifest(config: dict, records: list[dict]) -> dict:
         },
         "label_stats": merge_stats(r["stats"] for r in records),
     }
+    devices = {json.dumps(r["renderer_device"], sort_keys=True) for r in records
+               if r.get("renderer_device")}  # fmt: skip
+    if devices:  # EGL: the GPU model and driver the bytes hold for
+        manifest["renderer_devices"] = [json.loads(d) for d in sorted(devices)]
+    return manifest
 
 
 def write_manifest(out: Path, manifest: dict) -> Path:
