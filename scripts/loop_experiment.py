@@ -29,6 +29,13 @@ and what does it cost on everything else? (docs/loop.md)
    binomial standard error of each accuracy and the majority-label baseline:
    ``OUT/report.json`` and ``OUT/report.md``.
 
+With ``--boards`` the loop also goes through a board, as the issue means it to: the base
+model is exported (``drivesynth export``), run on a held-out "field" set (every preset, its own
+seed) by the board runtime with feedback logging (``drivesynth edge run --inputs DIR
+--feedback FB``), the new data is generated from that feedback (``drivesynth generate --focus
+FB``) and base is fine-tuned on it the same way (arm ``finetuned_boards``); the report gives
+the share of the condition's presets in the focus weights.
+
 Generated data sets are reused with ``--reuse-data`` (when their manifest exists).
 """
 
@@ -40,6 +47,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -125,12 +133,54 @@ def generate_focus(out: Path, focus: str, *, scenarios: int, frames: int, seed: 
            "--no-card", "--no-progress",
            *(["--resume"] if args.reuse_data and (out / "manifest.json").is_file()
              else ["--force"])]  # fmt: skip
+    from datagen.plan import scenario_seed
+
     start = time.perf_counter()
     run(cmd, out.parent / "logs" / f"{out.name}.log")
     manifest = json.loads((out / "manifest.json").read_text())
     return {"dir": str(out), "scenarios": scenarios, "frames": frames, "dataset_seed": seed,
             "focus": focus, "command": " ".join(cmd), "config": manifest.get("config"),
+            "scenario_seeds": [scenario_seed(seed, "train", i) for i in range(scenarios)],
             "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
+
+
+def condition_weight(config: dict | None, held: tuple[str, ...]) -> float | None:
+    """The share of the condition's presets in a focused data set's weather weights."""
+    pairs = (config or {}).get("weather_weights") or []
+    weights = dict(pairs.items() if isinstance(pairs, dict) else pairs)
+    total = sum(weights.values())
+    return sum(weights.get(n, 0.0) for n in held) / total if total else None
+
+
+def board_feedback(out: Path, checkpoint: str, field: Path) -> dict:
+    """Export ``checkpoint``, run the bundle on every sample of the ``field`` shards with the
+    board runtime and its feedback log; the feedback folder and what was flagged."""
+    root = out / "boards"
+    bundle, inputs, feedback = root / "bundle", root / "inputs", root / "feedback"
+    for folder in (inputs, feedback):
+        shutil.rmtree(folder, ignore_errors=True)
+    inputs.mkdir(parents=True)
+    start = time.perf_counter()
+    run([sys.executable, "-m", "edge.cli", "export", "--checkpoint", checkpoint, "--out",
+         str(bundle), "--quantize", "none", "--data", str(field), "--heldout", "16",
+         "--calib-samples", "16", "--overwrite"], out / "logs" / "boards_export.log")  # fmt: skip
+    samples = 0
+    for shard in sorted(field.glob("*.tar")):  # the board's camera frames and sounds
+        with tarfile.open(shard) as tar:
+            for member in tar:
+                key, _, ext = member.name.partition(".")
+                if ext in ("rgb.png", "audio.flac"):
+                    samples += ext == "rgb.png"
+                    target = inputs / f"{key}.{ext.rsplit('.', 1)[-1]}"
+                    target.write_bytes(tar.extractfile(member).read())
+    run([sys.executable, "-m", "edge.cli", "edge", "run", "--bundle", str(bundle), "--inputs",
+         str(inputs), "--feedback", str(feedback)], out / "logs" / "boards_run.log")
+    flagged = 0
+    for shard in sorted(feedback.glob("feedback-*.tar")):
+        with tarfile.open(shard) as tar:
+            flagged += sum(m.name.endswith(".json") for m in tar)
+    return {"feedback": str(feedback), "field_samples": samples, "flagged": flagged,
+            "seconds": round(time.perf_counter() - start, 1)}
 
 
 def generate_has_focus() -> bool:
@@ -310,6 +360,8 @@ def markdown(report: dict) -> str:
     titles = {"base": "base, without the condition (before)",
               "finetuned": "base + `--init` fine-tune with replay (after)",
               "finetuned_no_replay": "control: the same fine-tune without `--replay`",
+              "finetuned_boards": "base + `--init` fine-tune with replay on `generate --focus` "
+                                  "data from the board's feedback",
               "reference": "reference, trained with it all along"}  # fmt: skip
     for name, title in titles.items():
         if name not in ev:
@@ -345,6 +397,14 @@ def markdown(report: dict) -> str:
              f"- chance: {task} 1/{report['chance'][task]}, "
              + ", ".join(f"{t} 1/{report['chance'][t]}" for t in TASKS if t != task),
              f"- new data: {report['new_data_source']}",
+             *([] if not report.get("boards") else [
+                 f"- through a board: {report['boards']['flagged']} of "
+                 f"{report['boards']['field_samples']} field samples sent back as feedback; "
+                 f"`generate --focus` gave the {label} presets "
+                 f"{report['boards']['condition_weight']:.3f} of the weather weight (uniform: "
+                 f"{report['boards']['uniform_weight']:.3f}); {task} labels of that data: "
+                 f"{report['boards']['new_labels']}; gap closed by that fine-tune "
+                 f"{closed(r['gap_closed_boards'])}, rest change {r['rest_change_boards']:+.3f}"]),
              f"- replay fraction {report['args']['replay_fraction']} (measured in the "
              f"fine-tune: {report['train']['finetuned']['replay_share']})",
              f"- wall time {report['seconds'] / 60:.1f} min on {report['machine']}"]  # fmt: skip
@@ -381,6 +441,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--focus", default=None, metavar="FEEDBACK_DIR",
                    help="make the new data with `drivesynth generate --focus FEEDBACK_DIR` "
                         "(needs a generate with --focus) instead of up-weighting presets")
+    p.add_argument("--boards", action="store_true",
+                   help="also close the loop through a board: export base, run it on a field "
+                        "set with feedback logging, generate --focus from that feedback, "
+                        "fine-tune on it (needs generate --focus)")
+    p.add_argument("--field-scenarios", type=int, default=96,
+                   help="scenarios of the field set the board sees (--boards)")
     p.add_argument("--no-control", action="store_true",
                    help="skip the control fine-tune without --replay")
     p.add_argument("--reuse-data", action="store_true",
@@ -392,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     held, rest = split_presets(task, label)
     focus_available = generate_has_focus()
-    if args.focus and not focus_available:
+    if (args.focus or args.boards) and not focus_available:
         raise SystemExit("--focus: this checkout's `drivesynth generate` has no --focus yet; "
                          "run without it (the condition's presets are up-weighted instead)")
     log = print
@@ -429,10 +495,15 @@ def main(argv: list[str] | None = None) -> int:
                                            frames=args.frames, seed=ds + 6, split="train",
                                            presets=held + rest, args=args)  # fmt: skip
         new_urls = f"{out / 'data' / 'new_condition'}::{out / 'data' / 'new_general'}"
+    if args.boards:  # what the board sees in the field: every preset, a seed of its own
+        data["field"] = generate_set(out / "data" / "field", scenarios=args.field_scenarios,
+                                     frames=1, seed=ds + 7, split="field",
+                                     presets=held + rest, args=args)  # fmt: skip
         source = (f"condition presets up-weighted: {half} scenarios from the {len(held)} "
                   f"{task}={label} presets + {args.new_scenarios - half} from all presets"
                   + ("" if not focus_available else
-                     " (generate --focus exists here: pass --focus FEEDBACK_DIR to use it)"))
+                     " (generate --focus exists here: --focus FEEDBACK_DIR uses a feedback "
+                     "folder, --boards makes one through a board)"))
     # held-out scenarios are disjoint by seed from every training set
     train_seeds = {s for k, v in data.items() if not k.startswith("eval")
                    for s in v.get("scenario_seeds", [])}  # fmt: skip
@@ -470,6 +541,27 @@ def main(argv: list[str] | None = None) -> int:
         ev["finetuned_no_replay"] = evaluate(runs["finetuned_no_replay"]["checkpoint"],
                                              eval_dirs, task, label, args)  # fmt: skip
         log(f"  finetuned_no_replay {_brief(ev['finetuned_no_replay'])}")
+    boards = None
+    if args.boards:
+        log("  boards: export base, run it on the field set with feedback, generate --focus")
+        boards = board_feedback(out, runs["base"]["checkpoint"], out / "data" / "field")
+        data["new_boards"] = generate_focus(out / "data" / "new_boards", boards["feedback"],
+                                            scenarios=args.new_scenarios, frames=args.frames,
+                                            seed=ds + 8, args=args)  # fmt: skip
+        boards["condition_weight"] = condition_weight(data["new_boards"]["config"], held)
+        boards["uniform_weight"] = len(held) / (len(held) + len(rest))
+        boards["new_labels"] = label_counts(out / "data" / "new_boards", task)
+        if set(data["new_boards"]["scenario_seeds"]) & eval_seeds:
+            raise SystemExit("the boards' new data shares scenario seeds with the held-out sets")
+        log(f"  boards: {boards}")
+        runs["finetuned_boards"] = train("finetuned_boards", out, data["new_boards"]["dir"],
+                                         args.finetune_steps, args.finetune_lr, args, "--init",
+                                         runs["base"]["checkpoint"], "--replay",
+                                         data["base"]["dir"], "--replay-fraction",
+                                         str(args.replay_fraction))  # fmt: skip
+        ev["finetuned_boards"] = evaluate(runs["finetuned_boards"]["checkpoint"], eval_dirs,
+                                          task, label, args)  # fmt: skip
+        log(f"  finetuned_boards {_brief(ev['finetuned_boards'])}")
 
     before, after = ev["base"], ev["finetuned"]
     result = {"before": before["condition"], "after": after["condition"],
@@ -486,6 +578,13 @@ def main(argv: list[str] | None = None) -> int:
                                                       ev["reference"]["condition"]),
                       rest_after_no_replay=control["rest_mean"],
                       rest_change_no_replay=control["rest_mean"] - before["rest_mean"])
+    if "finetuned_boards" in ev:
+        arm = ev["finetuned_boards"]
+        result.update(after_boards=arm["condition"],
+                      gap_closed_boards=gap_closed(before["condition"], arm["condition"],
+                                                   ev["reference"]["condition"]),
+                      rest_after_boards=arm["rest_mean"],
+                      rest_change_boards=arm["rest_mean"] - before["rest_mean"])
     import torch
 
     from multimodal.prompts import LABELS
@@ -498,6 +597,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{platform.processor() or platform.system()}), torch "
                          f"{torch.__version__}",
               "new_data_source": source, "generate_has_focus": focus_available,
+              "boards": boards,
               "data": {k: {kk: vv for kk, vv in v.items() if kk != "scenario_seeds"}
                        for k, v in data.items()},
               "label_counts": counts, "heldout_seed_overlap": len(overlap),
