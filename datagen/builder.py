@@ -4,7 +4,9 @@ captions, metadata (docs/internals.md "Sample metadata").
 ``build_scenario_samples(item)`` runs one scenario (``sim.scenario``), applies the weather
 to every camera image (``sim.weather``), synthesises the scenario's continuous waveform
 once (``datagen.audio``), cuts each frame's clip, writes the captions
-(``datagen.captions``) and returns one :class:`datagen.sample.Sample` per camera frame.
+(``datagen.captions``) and returns one :class:`datagen.sample.Sample` per camera frame, or
+with ``item.clip_frames`` one clip sample per camera and clip (:func:`clip_samples`; the
+window's metadata comes from ``datagen.clips``).
 Every random draw comes from ``rng_for(item.seed, purpose, ...)``, so the samples are a
 pure function of the item.
 """
@@ -56,10 +58,11 @@ def scenario_config(item: ScenarioItem) -> Any:
 
     cameras = tuple(preset_camera(name, item.image_size, renderer=item.renderer)
                     for name in item.cameras)  # fmt: skip
+    rate = {"frame_hz": item.clip_rate} if item.clip_frames else {}  # clips: frames at HZ
     return ScenarioConfig(
         seed=item.seed, road_kind=item.road_kind, cameras=cameras,
         weather=item.weather_state(), driver_style=item.driver_style,
-        vehicle_preset=item.vehicle_preset,
+        vehicle_preset=item.vehicle_preset, **rate,
     )  # fmt: skip
 
 
@@ -70,11 +73,13 @@ def build_scenario_samples(item: ScenarioItem) -> list[Any]:
 
     weather = item.weather_state()
     with Scenario(scenario_config(item)) as scenario:
-        frames = list(scenario.run_frames(item.frames))
+        frames = list(scenario.run_frames(item.frames * max(1, item.clip_frames)))
         trace = scenario.trace.finalize()
     audio_cfg = AudioConfig(sample_rate=AUDIO_SAMPLE_RATE)
     with stage("audio"):
         wave = synthesize(trace, audio_cfg, rng_for(item.seed, "audio"))
+    if item.clip_frames:
+        return clip_samples(item, frames, weather, wave, trace, audio_cfg)
     return [
         frame_sample(item, frame, name, weather, wave, trace, audio_cfg)
         for frame in frames
@@ -180,3 +185,61 @@ def frame_metadata(
     if getattr(frame, "rig", None):  # the camera rig's extrinsics (sim.camera.rig_metadata)
         meta["rig"] = frame.rig
     return meta
+
+
+def weathered_frame(item: ScenarioItem, frame: Any, camera: str, weather: Any) -> Any:
+    """The frame's image after the weather, exactly as its single-frame sample has it."""
+    from sim.weather.effects import apply_weather
+
+    view = frame.renders[camera]
+    rng = rng_for(item.seed, "weather_fx", frame.index, camera)
+    with stage("weather"):
+        return apply_weather(view.rgb, view.depth, view.semantic, view.camera_json(), weather,
+                             rng, ego_motion(frame.ego))  # fmt: skip
+
+
+def clip_sample(item: ScenarioItem, index: int, frames: list, camera: str, weather: Any,
+                wave: Any, trace: Any, audio_cfg: Any) -> Any:  # fmt: skip
+    """One clip sample of ``camera`` over ``frames`` (the clip's frames, in time order)."""
+    import numpy as np
+
+    from datagen.audio import clip, clip_events
+    from datagen.captions import generate_captions
+    from datagen.clips import clip_block, clip_key, window_events
+    from datagen.sample import Sample
+
+    key_frame = frames[-1]
+    view = key_frame.renders[camera]
+    images = np.stack([weathered_frame(item, f, camera, weather) for f in frames]).astype(np.uint8)
+    block = clip_block(item, index, frames, camera, trace)
+    t0, t1, duration = block["t0"], block["t1"], block["duration_s"]
+    with stage("audio"):
+        audio = clip(wave, t1, duration, audio_cfg.sample_rate)
+        sounds = clip_events(trace, t1, duration, audio_cfg)
+    events = window_events(trace, t0, t1)
+    meta = frame_metadata(item, key_frame, camera_metadata(view.camera_json()),
+                          key_frame.objects[camera], weather, events)  # fmt: skip
+    meta["audio"] = {"sample_rate": audio_cfg.sample_rate, "duration_s": duration,
+                     "events": list(sounds)}  # fmt: skip
+    meta["clip"] = block
+    rng_cap = rng_for(item.seed, "captions", "clip", index, camera)
+    with stage("captions"):
+        meta["captions"] = generate_captions(meta, rng_cap, item.caption_families or None)
+    return Sample(
+        key=clip_key(item.scenario_id, camera, index), rgb=images[-1],
+        depth=depth_m(view.depth), seg=view.semantic, inst=view.instance,
+        audio=audio.astype("float32"), txt=meta["captions"][0]["text"], meta=meta,
+        frames=images,
+    )  # fmt: skip
+
+
+def clip_samples(item: ScenarioItem, frames: list, weather: Any, wave: Any, trace: Any,
+                 audio_cfg: Any) -> list[Any]:  # fmt: skip
+    """The scenario's clip samples, clip by clip, camera by camera."""
+    n = item.clip_frames
+    groups = [frames[k * n : (k + 1) * n] for k in range(len(frames) // n)]
+    return [
+        clip_sample(item, k, group, name, weather, wave, trace, audio_cfg)
+        for k, group in enumerate(groups)
+        for name in sorted(group[-1].renders)
+    ]

@@ -41,7 +41,14 @@ from datagen.manifest import (
     sidecar_path,
     write_manifest,
 )
-from datagen.plan import FOCUS_FIELDS, GenerateConfig, ShardPlan, make_plan, scenarios_per_shard
+from datagen.plan import (
+    CLIP_FIELDS,
+    FOCUS_FIELDS,
+    GenerateConfig,
+    ShardPlan,
+    make_plan,
+    scenarios_per_shard,
+)
 from datagen.scheduler import probe_scheduler
 from sim.arguments import option
 from sim.atomic import atomic_write_json
@@ -106,7 +113,12 @@ class RunOptions:
 
 
 def shard_fingerprint(shard: ShardPlan) -> str:
-    return fingerprint(asdict(shard))
+    plan = asdict(shard)
+    for item in plan["scenarios"]:  # single-frame plans: the fingerprint they always had
+        if not item["clip_frames"]:
+            for name in CLIP_FIELDS:
+                del item[name]
+    return fingerprint(plan)
 
 
 @contextmanager
@@ -291,8 +303,10 @@ def check_scale(cfg: GenerateConfig) -> None:
             "plans; write a larger data set as several runs (other --seed or --split, each "
             "into its own folder)"
         )
-    if cfg.frames > MAX_FRAMES:
-        raise ValueError(f"--frames {cfg.frames} is more than {MAX_FRAMES} frames a scenario")
+    if cfg.frames_per_scenario > MAX_FRAMES:
+        raise ValueError(f"--frames {cfg.frames} is more than {MAX_FRAMES} frames a scenario"
+                         + (f" ({cfg.frames} clips of {cfg.clip_frames})" if cfg.clip_frames
+                            else ""))  # fmt: skip
     shards = -(-cfg.scenarios // scenarios_per_shard(cfg))
     if shards > MAX_SHARDS:
         raise ValueError(f"{shards} shards is more than {MAX_SHARDS}; raise --samples-per-shard")

@@ -48,6 +48,11 @@ def _names(what: str):
 # GenerateConfig fields set by ``--focus`` (not options of their own); left out of
 # ``to_json`` when empty, so that data sets made without them keep their manifests and resume.
 FOCUS_FIELDS = ("weather_weights", "weather_focus")
+# GenerateConfig fields of clip samples (``--clip-frames``); left out of ``to_json`` while clips
+# are off (``clip_frames`` 0), so single-frame data sets keep their manifests and resume.
+CLIP_FIELDS = ("clip_frames", "clip_rate")
+CONTROL_HZ = 60  # sim.scenario.ScenarioConfig.control_hz: a clip rate must divide it
+MAX_CLIP_FRAMES = 64
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,7 @@ class GenerateConfig:
     """
 
     scenarios: int = option("number of scenarios N")
-    frames: int = option("camera frames per scenario F")
+    frames: int = option("camera frames per scenario F (with --clip-frames: clips per scenario)")
     split: str = option("split name, shard prefix", default="train")
     seed: int = option("dataset seed", default=0)
     image_size: int = option("image width/height in px", default=64)
@@ -99,6 +104,16 @@ class GenerateConfig:
     # draw of every data set made without it) and where the weights came from
     weather_weights: tuple[tuple[str, float], ...] = ()
     weather_focus: Focus | None = None
+    clip_frames: int = option(
+        "clip samples: T camera frames per sample (a clip of one camera over T / --clip-rate "
+        "seconds, with the audio of that window); --frames then counts clips per scenario. "
+        "0: one frame per sample (docs/internals.md \"Clip samples\")", default=0,
+        metavar="T",
+    )  # fmt: skip
+    clip_rate: float = option(
+        f"frames per second within a clip (must divide {CONTROL_HZ}); 8 frames at 4 Hz is a "
+        "2 s window", default=4.0, metavar="HZ",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         _check(self.scenarios >= 1, "scenarios", "must be >= 1", self.scenarios)
@@ -126,6 +141,25 @@ class GenerateConfig:
             _check(value in valid, name, f"must be one of {', '.join(valid)}", value)
         self._check_cameras()
         self._check_weights()
+        self._check_clip()
+
+    def _check_clip(self) -> None:
+        _check(self.clip_frames or self.clip_rate == 4.0, "clip_rate",
+               "is the frame rate of clips: it needs clip_frames (--clip-frames T)",
+               self.clip_rate)  # fmt: skip
+        _check(self.clip_frames == 0 or 2 <= self.clip_frames <= MAX_CLIP_FRAMES,
+               "clip_frames", f"must be 0 (no clips) or in [2, {MAX_CLIP_FRAMES}]",
+               self.clip_frames)  # fmt: skip
+        ratio = CONTROL_HZ / self.clip_rate if self.clip_rate > 0 else 0.5
+        _check(math.isfinite(self.clip_rate) and ratio >= 1 and abs(ratio - round(ratio)) < 1e-9,
+               "clip_rate", f"must divide the control rate {CONTROL_HZ} Hz (e.g. 2, 4, 5, 10)",
+               self.clip_rate)  # fmt: skip
+
+    @property
+    def frames_per_scenario(self) -> int:
+        """Camera frames simulated per scenario: ``frames``, or ``frames`` clips of
+        ``clip_frames``."""
+        return self.frames * max(1, self.clip_frames)
 
     def _check_weights(self) -> None:
         if not self.weather_weights:
@@ -164,6 +198,9 @@ class GenerateConfig:
         for name in FOCUS_FIELDS:
             if not getattr(self, name):
                 del d[name]
+        if not self.clip_frames:
+            for name in CLIP_FIELDS:
+                del d[name]
         return d
 
     @classmethod
@@ -196,6 +233,10 @@ class ScenarioItem:
     vehicle_preset: str = "sedan"
     cameras: tuple[str, ...] = ("front",)  # camera presets of the rig, in order
     renderer: str = "tiny"
+    # clip samples: ``frames`` clips of ``clip_frames`` frames at ``clip_rate`` Hz (0: one
+    # frame per sample; then both are left out of the shard's plan fingerprint)
+    clip_frames: int = 0
+    clip_rate: float = 4.0
 
     def weather_state(self) -> WeatherParams:
         """The scenario's exact weather."""
@@ -262,6 +303,8 @@ def scenario_item(cfg: GenerateConfig, scenario_id: int) -> ScenarioItem:
         vehicle_preset=choose(cfg.vehicle_preset, VEHICLE_PRESETS, rng),
         cameras=tuple(cfg.cameras),
         renderer=cfg.renderer,
+        clip_frames=cfg.clip_frames,
+        clip_rate=float(cfg.clip_rate),
     )
 
 

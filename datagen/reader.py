@@ -8,6 +8,7 @@
         s["rgb.png"]       # H x W x 3 uint8 (or "rgb.jpg")
         s["audio.flac"]    # float32 mono in [-1, 1] at json.audio.sample_rate
         s["json"], s["txt"], s["__key__"]
+        s.get("frames.npy.gz")  # clip samples: T x H x W x 3 uint8 (json.clip)
 
 ``open_shards`` is ``webdataset.WebDataset(...).decode(decode_handler)``: pass
 :func:`decode_handler` to your own pipeline for the same arrays. webdataset's built-in

@@ -11,6 +11,10 @@ stated in ``json.camera.depth`` / ``json.camera.instances``.
 Encoding is deterministic: fixed PNG compression and no ancillary chunks, ``.npy`` format 1.0
 little-endian C order in a gzip stream with a fixed header, FLAC from int16 samples, JSON
 with sorted keys and floats normalised to 10 significant digits.
+
+A clip sample (``generate --clip-frames T``) also holds ``frames.npy.gz``: the T weathered
+frames of its window as a gzipped ``.npy`` uint8 (T, H, W, 3); ``rgb.png`` is its key (last)
+frame and the labels are the key frame's (docs/internals.md "Clip samples").
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ FLOAT_DIGITS = 10
 INT16_SCALE = 32767.0
 KEY_FIELD = "__key__"
 DEPTH_FILE, SEG_FILE, INST_FILE = "depth.npy.gz", "seg.png", "inst.npy.gz"
+FRAMES_FILE = "frames.npy.gz"  # clip samples only: T x H x W x 3 uint8
+FRAMES_DTYPE = np.dtype("u1")
 REQUIRED_FILES = (DEPTH_FILE, SEG_FILE, INST_FILE, "audio.flac", "txt", "json")
 RGB_FILES = ("rgb.png", "rgb.jpg")
 LEGACY_FILES = {DEPTH_FILE: "depth.png", INST_FILE: "inst.png"}  # before issue 20
@@ -75,6 +81,7 @@ class Sample:
     audio: np.ndarray  # (N,) float32 mono in [-1, 1]
     txt: str
     meta: dict = field(default_factory=dict)
+    frames: np.ndarray | None = None  # clip samples: T x H x W x 3 uint8, [key_frame] == rgb
 
     @property
     def sample_rate(self) -> int:
@@ -192,15 +199,15 @@ def encode_npy(arr: np.ndarray, dtype: np.dtype) -> bytes:
     return gzip_bytes(buf.getvalue())
 
 
-def decode_npy(key: str, name: str, data: bytes, dtype: np.dtype) -> np.ndarray:
-    """The 2-d array of a gzipped ``.npy`` file, which must hold exactly ``dtype`` (no
+def decode_npy(key: str, name: str, data: bytes, dtype: np.dtype, ndim: int = 2) -> np.ndarray:
+    """The ``ndim``-d array of a gzipped ``.npy`` file, which must hold exactly ``dtype`` (no
     pickles)."""
     try:
         arr = np.lib.format.read_array(io.BytesIO(gzip.decompress(data)), allow_pickle=False)
     except Exception as exc:  # numpy raises ValueError, EOFError, ... for corrupt data
         raise SampleError(key, name, f"cannot decode .npy.gz ({exc})") from None
-    if arr.dtype != dtype or arr.ndim != 2:
-        raise SampleError(key, name, f"expected 2-d {dtype.name} ({dtype.str}), "
+    if arr.dtype != dtype or arr.ndim != ndim:
+        raise SampleError(key, name, f"expected {ndim}-d {dtype.name} ({dtype.str}), "
                                      f"got {arr.ndim}-d {arr.dtype.str}")  # fmt: skip
     return np.ascontiguousarray(arr, dtype=dtype.newbyteorder("="))
 
@@ -237,7 +244,7 @@ def encode_sample(sample: Sample, rgb_format: str = "png") -> SampleFiles:
         rate = sample.sample_rate
     except (ValueError, KeyError, TypeError) as exc:
         raise SampleError(k, "json", str(exc)) from None
-    return {
+    files: SampleFiles = {
         KEY_FIELD: k,
         f"rgb.{rgb_format}": encode_image(sample.rgb, "PNG" if rgb_format == "png" else "JPEG"),
         DEPTH_FILE: encode_npy(sample.depth, DEPTH_DTYPE),
@@ -247,6 +254,10 @@ def encode_sample(sample: Sample, rgb_format: str = "png") -> SampleFiles:
         "txt": sample.txt.encode("utf-8"),
         "json": meta_bytes,
     }
+    if sample.frames is not None:  # a clip sample
+        expect_array(k, FRAMES_FILE, sample.frames, np.uint8, 4)
+        files[FRAMES_FILE] = encode_npy(sample.frames, FRAMES_DTYPE)
+    return files
 
 
 def file_bytes(files: Mapping, key: str, name: str) -> bytes:
@@ -292,4 +303,8 @@ def decode_sample(files: Mapping) -> Sample:
         raise SampleError(
             key, "audio.flac", f"sample rate {rate} != json.audio.sample_rate {stored_rate}"
         )
-    return Sample(key, rgb, depth, seg, inst, audio, txt, meta)
+    frames = None
+    if FRAMES_FILE in files:
+        data = file_bytes(files, key, FRAMES_FILE)
+        frames = decode_npy(key, FRAMES_FILE, data, FRAMES_DTYPE, ndim=4)
+    return Sample(key, rgb, depth, seg, inst, audio, txt, meta, frames=frames)

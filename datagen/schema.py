@@ -14,6 +14,7 @@ import numpy as np
 
 from datagen.sample import (
     DEPTH_FILE,
+    FRAMES_FILE,
     INST_FILE,
     INSTANCE_ENCODING,
     KEY_FIELD,
@@ -28,7 +29,7 @@ from datagen.sample import (
 from sim import vocabulary
 from sim.classes import CLASS_IDS, class_table
 
-KEY_RE = re.compile(r"^(\d{8})_([a-z0-9]+)_(\d{5})$")
+KEY_RE = re.compile(r"^(\d{8})_([a-z0-9]+)_(c?)(\d{5})$")  # c: a clip sample's clip index
 NUM, INT, STR, LIST, ANY = "number", "integer", "string", "list", "any"
 VEC3 = "vec3"
 
@@ -154,10 +155,17 @@ def enum_problems(meta: Mapping) -> list[Problem]:
 def key_problems(key: str, meta: Mapping) -> list[Problem]:
     m = KEY_RE.match(key)
     if m is None:
-        return [("__key__", f"{key!r} does not match {{scenario:08d}}_{{camera}}_{{frame:05d}}")]
-    expected = (meta["scenario_id"], meta["camera"]["name"], meta["frame"])
-    if (int(m[1]), m[2], int(m[3])) != expected:
-        return [("__key__", f"disagrees with json scenario_id/camera.name/frame {expected}")]
+        return [("__key__", f"{key!r} does not match {{scenario:08d}}_{{camera}}_{{frame:05d}} "
+                            "or, for a clip, {scenario:08d}_{camera}_c{clip:05d}")]  # fmt: skip
+    clip = meta.get("clip")
+    if m[3] and not isinstance(clip, Mapping):
+        return [("__key__", f"{key!r} names a clip but json has no clip")]
+    if not m[3] and clip is not None:
+        return [("__key__", f"{key!r} names a frame but json has a clip (key _c{{clip:05d}})")]
+    number, what = ("clip.index", clip.get("index")) if m[3] else ("frame", meta["frame"])
+    expected = (meta["scenario_id"], meta["camera"]["name"], what)
+    if (int(m[1]), m[2], int(m[4])) != expected:
+        return [("__key__", f"disagrees with json scenario_id/camera.name/{number} {expected}")]
     return []
 
 
@@ -368,6 +376,122 @@ def text_problems(s: Sample) -> list[Problem]:
     return []
 
 
+CLIP_JSON: dict = {
+    "index": INT, "frames": INT, "rate_hz": NUM, "key_frame": INT, "t0": NUM, "t1": NUM,
+    "duration_s": NUM, "frame_indices": LIST, "times_s": LIST, "file": STR, "dtype": STR,
+    "labels": STR,
+    "ego": {"speed_mps": LIST, "accel_mps2": LIST, "throttle": LIST, "brake": LIST,
+            "steer": LIST, "yaw_rate": LIST, "rpm": LIST, "gear": LIST,
+            "lateral_offset_m": LIST},
+    "lead_distance_m": LIST, "T_world_cam": LIST,
+}  # fmt: skip
+CLIP_TIME_TOLERANCE = 1e-6  # s (json keeps 10 significant digits)
+
+
+def _per_frame_problems(clip: Mapping, n: int) -> list[Problem]:
+    """Every per-frame list of ``json.clip`` has ``n`` entries of the right type."""
+    lists = [("frame_indices", clip["frame_indices"], INT), ("times_s", clip["times_s"], NUM),
+             *((f"ego.{k}", v, INT if k == "gear" else NUM) for k, v in clip["ego"].items()),
+             ("lead_distance_m", clip["lead_distance_m"], "lead"),
+             ("T_world_cam", clip["T_world_cam"], "pose")]  # fmt: skip
+    problems = []
+    for name, values, kind in lists:
+        if not isinstance(values, list) or len(values) != n:
+            size = len(values) if isinstance(values, list) else type(values).__name__
+            problems.append((f"json.clip.{name}", f"expected {n} per-frame values "
+                                                  f"(json.clip.frames), got {size}"))  # fmt: skip
+            continue
+        for v in values:
+            if kind == "lead":
+                bad = v is not None and (type_problem(v, NUM) or v <= 0)
+            elif kind == "pose":
+                bad = (
+                    not isinstance(v, list) or len(v) != 16 or any(type_problem(x, NUM) for x in v)
+                )
+            else:
+                bad = type_problem(v, kind) is not None
+            if bad:
+                problems.append((f"json.clip.{name}", f"bad per-frame value {v!r:.40}"))
+                break
+    return problems
+
+
+def clip_problems(s: Sample) -> list[Problem]:
+    """A clip sample (``frames.npy.gz`` with ``json.clip``; docs/internals.md "Clip
+    samples"): T consistent everywhere, the window's times, the key frame, the audio."""
+    clip = s.meta.get("clip")
+    if clip is None and s.frames is None:
+        return []
+    if clip is None:
+        return [(FRAMES_FILE, "a clip's frames without json.clip")]
+    if s.frames is None:
+        return [(FRAMES_FILE, "missing file (json.clip says this is a clip sample)")]
+    if not isinstance(clip, Mapping):
+        return [("json.clip", f"expected an object, got {type(clip).__name__}")]
+    problems = field_problems(clip, CLIP_JSON, "json.clip")
+    if problems:
+        return problems
+    n, f = clip["frames"], s.frames
+    if n < 2:
+        return [("json.clip.frames", f"a clip has at least 2 frames, got {n}")]
+    if f.dtype != np.uint8 or f.ndim != 4 or f.shape[3] != 3:
+        return [(FRAMES_FILE, f"expected T x H x W x 3 uint8, got {f.shape} {f.dtype}")]
+    if f.shape[0] != n:
+        return [(FRAMES_FILE, f"{f.shape[0]} frames, json.clip.frames says {n}")]
+    if f.shape[1:3] != s.rgb.shape[:2]:
+        return [(FRAMES_FILE, f"frame size {f.shape[1:3]} differs from rgb {s.rgb.shape[:2]}")]
+    problems = _per_frame_problems(clip, n)
+    if problems:
+        return problems
+    if clip["key_frame"] != n - 1:
+        problems.append(("json.clip.key_frame", f"expected the last frame {n - 1}, "
+                                                f"got {clip['key_frame']}"))  # fmt: skip
+    elif not np.array_equal(f[n - 1], s.rgb):
+        problems.append((FRAMES_FILE, "the key frame differs from rgb"))
+    elif clip["T_world_cam"][n - 1] != s.meta["camera"]["T_world_cam"]:
+        problems.append(("json.clip.T_world_cam", "the key frame's pose is not "
+                                                  "json.camera.T_world_cam"))  # fmt: skip
+    expected = {"file": FRAMES_FILE, "dtype": "uint8", "labels": "key_frame"}
+    for name, value in expected.items():
+        if clip[name] != value:
+            problems.append((f"json.clip.{name}", f"expected {value!r}, got {clip[name]!r}"))
+    problems += _clip_time_problems(s.meta, clip, n)
+    return problems
+
+
+def _clip_time_problems(meta: Mapping, clip: Mapping, n: int) -> list[Problem]:
+    """Window times: rate > 0, frames at t0 + (i+1)/rate, t1 the key frame's time (json.time_s),
+    duration T/rate = the audio's, frame indices consecutive up to json.frame, events inside."""
+    rate, tol = clip["rate_hz"], CLIP_TIME_TOLERANCE
+    if not rate > 0:
+        return [("json.clip.rate_hz", f"must be > 0, got {rate}")]
+    t0, t1, duration = clip["t0"], clip["t1"], clip["duration_s"]
+    problems = []
+    if abs(duration - n / rate) > tol or abs((t1 - t0) - duration) > tol:
+        problems.append(("json.clip.duration_s", f"{duration} s: expected t1 - t0 = frames / "
+                                                 f"rate_hz = {n / rate}"))  # fmt: skip
+    times = clip["times_s"]
+    want = [t0 + (i + 1) / rate for i in range(n)]
+    if any(abs(a - b) > tol * max(1.0, abs(b)) for a, b in zip(times, want)):
+        problems.append(("json.clip.times_s", f"expected t0 + (i+1)/rate_hz, got {times[:4]}"))
+    if abs(t1 - meta["time_s"]) > tol or abs(times[-1] - t1) > tol:
+        problems.append(("json.clip.t1", f"{t1} is not the key frame's json.time_s "
+                                         f"{meta['time_s']}"))  # fmt: skip
+    idx = clip["frame_indices"]
+    if idx != list(range(meta["frame"] - n + 1, meta["frame"] + 1)):
+        problems.append(("json.clip.frame_indices", "expected consecutive frames up to "
+                         f"json.frame {meta['frame']}, got {idx}"))  # fmt: skip
+    if abs(meta["audio"]["duration_s"] - duration) > tol:
+        problems.append(("json.audio.duration_s", f"{meta['audio']['duration_s']} s is not the "
+                                                  f"clip's window {duration} s"))  # fmt: skip
+    outside = [e for e in meta["events"] if isinstance(e, Mapping)
+               and not t0 - tol < float(e.get("time_s", t0)) <= t1 + tol]  # fmt: skip
+    if outside:
+        problems.append(("json.events", f"event at {outside[0].get('time_s')} s outside the "
+                                        f"clip window ({t0}, {t1}]"))  # fmt: skip
+    return problems
+
+
 def sample_problems(sample: Sample | SampleFiles) -> list[SampleError]:
     """Everything wrong with a sample (file dict or :class:`Sample`); empty when valid."""
     if not isinstance(sample, Sample):
@@ -381,7 +505,7 @@ def sample_problems(sample: Sample | SampleFiles) -> list[SampleError]:
         problems = array_problems(sample)
     if not problems:
         checks = (camera_problems, depth_problems, seg_problems, objects_problems,
-                  audio_problems, text_problems, rig_problems)  # fmt: skip
+                  audio_problems, text_problems, rig_problems, clip_problems)  # fmt: skip
         problems = [p for check in checks for p in check(sample)]
     return [SampleError(key, field, problem) for field, problem in problems]
 

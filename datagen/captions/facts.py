@@ -114,7 +114,10 @@ def speed_facts(speed_mps: float) -> list[Fact]:
 
 
 def extract_facts(meta: Mapping) -> list[Fact]:
-    """Every fact a caption of this sample may state, in a fixed order."""
+    """Every fact a caption of this sample may state, in a fixed order (a clip sample's
+    behaviour and gear changes, :mod:`datagen.captions.clip`, after the driver style)."""
+    from datagen.captions.clip import clip_facts
+
     weather = meta["weather"]
     facts = [
         Fact("weather", weather["family"]),
@@ -123,6 +126,7 @@ def extract_facts(meta: Mapping) -> list[Fact]:
         Fact("visibility", band(float(weather["visibility_m"]), VISIBILITY_BANDS)),
         Fact("road", road_value(meta["road"])),
         Fact("style", meta["driver"]["style"]),
+        *(Fact(kind, value) for kind, value in clip_facts(meta)),
         *speed_facts(meta["ego"]["speed_mps"]),
         *(Fact("event", t) for t in event_types(meta)),
         *object_facts(meta.get("objects", [])),

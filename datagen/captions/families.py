@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datagen.captions import templates as t
 
 ALWAYS_STATED = ("weather", "time_of_day")
+# kinds a caption states whenever the sample has such facts (only clip samples do)
+ALWAYS_STATED_IF_ANY = ("behaviour",)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from datagen.captions.facts import Fact, extract_facts
-from datagen.captions.families import ALWAYS_STATED, CAPTION_FAMILIES, CaptionFamily, family
+from datagen.captions.families import (
+    ALWAYS_STATED,
+    ALWAYS_STATED_IF_ANY,
+    CAPTION_FAMILIES,
+    CaptionFamily,
+    family,
+)
 from datagen.captions.lexicon import forms
 from sim.seeding import rng_for
 
@@ -41,9 +47,11 @@ def render(fact: Fact, fam: CaptionFamily, rng: np.random.Generator) -> Statemen
 
 
 def select_facts(facts: list[Fact], fam: CaptionFamily, rng: np.random.Generator) -> list[Fact]:
-    """The facts this caption states: weather and time of day always, others by chance."""
+    """The facts this caption states: weather and time of day always (and a clip's
+    behaviour), others by chance."""
     usable = [f for f in facts if f.kind in fam.templates]
-    keep = [f.kind in ALWAYS_STATED or rng.random() < fam.keep_p for f in usable]
+    keep = [f.kind in ALWAYS_STATED or f.kind in ALWAYS_STATED_IF_ANY
+            or rng.random() < fam.keep_p for f in usable]  # fmt: skip
     chosen = [f for f, k in zip(usable, keep) if k][: fam.max_statements]
     if fam.shuffle:
         chosen = [chosen[i] for i in rng.permutation(len(chosen))]

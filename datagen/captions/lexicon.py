@@ -61,6 +61,24 @@ EVENT_FORMS: dict[str, dict[str, str]] = {
     "overtake": {"noun": "an overtake", "tag": "overtake", "verb": "the car overtakes a car"},
 }
 
+BEHAVIOUR_FORMS: dict[str, dict[str, str]] = {  # datagen.captions.clip
+    "hard_braking": {"noun": "hard braking", "tag": "hard braking",
+                     "verb": "the driver brakes hard"},
+    "closing_up": {"noun": "closing up on the car ahead", "tag": "closing up",
+                   "verb": "the car closes up on the car ahead"},
+    "weaving": {"noun": "weaving across the lane", "tag": "weaving",
+                "verb": "the car weaves across the lane"},
+    "speeding": {"noun": "speeding", "tag": "speeding",
+                 "verb": "the car goes over the speed limit"},
+    "steady": {"noun": "steady driving", "tag": "steady",
+               "verb": "the car keeps a steady course"},
+}  # fmt: skip
+
+GEAR_CHANGE_FORMS: dict[str, dict[str, str]] = {
+    "up": {"noun": "an upshift", "tag": "upshift", "verb": "the gearbox shifts up"},
+    "down": {"noun": "a downshift", "tag": "downshift", "verb": "the gearbox shifts down"},
+}
+
 CLASS_FORMS: dict[str, tuple[str, str]] = {
     "vehicle": ("vehicle", "vehicles"),
     "pedestrian": ("pedestrian", "pedestrians"),
@@ -139,6 +157,8 @@ FORMS: dict[str, Callable[[object], dict[str, str]]] = {
     "event": table_forms(EVENT_FORMS),
     "object": object_forms,
     "count": count_forms,
+    "behaviour": table_forms(BEHAVIOUR_FORMS),
+    "gear_change": table_forms(GEAR_CHANGE_FORMS),
 }
 
 

@@ -1,4 +1,5 @@
-"""Statement templates of each caption family: kind -> alternative phrasings.
+"""Statement templates of each caption family: kind -> alternative phrasings (``behaviour``
+and ``gear_change`` appear in clip samples only: :mod:`datagen.captions.clip`).
 
 Slots (``{adj}``, ``{dist}``...) are filled with the words of :mod:`datagen.captions.lexicon`
 for the statement's value; a template never adds a fact of its own.
@@ -20,6 +21,8 @@ DESCRIPTIVE: Templates = {
     "event": ("There is {noun}", "In this moment {verb}"),
     "object": ("A {cls} is {where}, about {dist} m away", "There is a {cls} {where} at {dist} m"),
     "count": ("{n_cls} {be} in view",),
+    "behaviour": ("Over these seconds {verb}", "The clip shows {noun}"),
+    "gear_change": ("Meanwhile {verb}", "There is {noun}"),
 }
 
 TERSE: Templates = {
@@ -34,6 +37,8 @@ TERSE: Templates = {
     "event": ("{tag}",),
     "object": ("{cls} {tag} {dist} m",),
     "count": ("{n} {cls_pl}",),
+    "behaviour": ("{tag}",),
+    "gear_change": ("{tag}",),
 }
 
 DASHCAM_LOG: Templates = {
@@ -48,6 +53,8 @@ DASHCAM_LOG: Templates = {
     "event": ("EVT={tag}",),
     "object": ("OBJ={cls} {tag} {dist} m",),
     "count": ("N({cls_pl})={n}",),
+    "behaviour": ("BHV={tag}",),
+    "gear_change": ("GEAR={tag}",),
 }
 
 QUESTION_ANSWER: Templates = {
@@ -62,6 +69,8 @@ QUESTION_ANSWER: Templates = {
     "event": ("Q: What happens? A: {noun}.",),
     "object": ("Q: What is nearby? A: a {cls} {where}, {dist} m away.",),
     "count": ("Q: How many {cls_pl} are visible? A: {n_cls}.",),
+    "behaviour": ("Q: How is the car driven in this clip? A: {noun}.",),
+    "gear_change": ("Q: Does the gear change? A: {noun}.",),
 }
 
 NARRATIVE: Templates = {
@@ -76,6 +85,8 @@ NARRATIVE: Templates = {
     "event": ("Suddenly {verb}", "We notice {noun}"),
     "object": ("We see a {cls} {where}, some {dist} m off",),
     "count": ("We can see {n_cls}",),
+    "behaviour": ("For a moment {verb}", "We notice {noun}"),
+    "gear_change": ("Then {verb}", "We feel {noun}"),
 }
 
 TAGLINE: Templates = {
@@ -86,6 +97,8 @@ TAGLINE: Templates = {
     "style": ("#{adj} driving",),
     "speed_band": ("#{adj}",),
     "event": ("#{tag}",),
+    "behaviour": ("#{tag}",),
+    "gear_change": ("#{tag}",),
 }
 
 RADIO: Templates = {
@@ -100,4 +113,6 @@ RADIO: Templates = {
     "event": ("reporting {noun}",),
     "object": ("{cls} {where} at {dist} m",),
     "count": ("{n_cls} around",),
+    "behaviour": ("observing {noun}",),
+    "gear_change": ("{verb}",),
 }
