@@ -7,7 +7,10 @@ break the agreement between parts that each look fine: labels nudged off the ima
 too far, depth in millimetres, a doubled focal length, a pitched pose, the rgb/audio/caption
 of a neighbouring sample, the json's weather or speed or rpm contradicting the sensors, a
 phantom crash, a blurred, defocused, grainy, dark, dimmed, overexposed, smudged or
-dead-column frame.
+dead-column frame. The optics family (``OPTICS_FAULTS``) draws a kind and a strength per
+sample: blur (defocus or motion), sensor noise (read, shot, colour, impulse), part of the
+lens covered (dirt, a film, a smear, glare), exposure off, veiling glare over the whole
+frame, defective pixels (scattered, clusters, a stuck line).
 
 This is QC's tuning set. QC is *measured* on a separate, held-out injector written before the
 cross-modal checks and never used to tune them (``tests/datagen/qc_heldout``,
@@ -326,6 +329,158 @@ def phantom_crash(raw: RawSample, rng: np.random.Generator, pool: list[RawSample
     return True
 
 
+# --- optics: a degraded camera, drawn from a family (kind and strength vary per sample) ---
+#
+# Each fault picks one variant of a generic degradation and a strength from a range that
+# starts at "visible at 64 px" and ends at "obviously broken", so QC is tuned on the family,
+# not on one shape or one strength.
+
+
+def _lin(a: np.ndarray) -> np.ndarray:
+    from sim.weather.color import srgb_to_linear
+
+    return srgb_to_linear(np.clip(a, 0, 255).astype(np.uint8))
+
+
+def _srgb(lin: np.ndarray) -> np.ndarray:
+    from sim.weather.color import linear_to_srgb
+
+    return linear_to_srgb(lin).astype(np.float32)
+
+
+def _blob(h: int, w: int, rng: np.random.Generator, area: tuple[float, float]) -> np.ndarray:
+    """A soft-edged ellipse (1 inside, 0 outside, a ramp of a few px) covering a random
+    share ``area`` of the frame, centred anywhere in it (it may be cut by the border)."""
+    share = rng.uniform(*area)
+    aspect = rng.uniform(0.6, 1.6)
+    ry = math.sqrt(share * h * w / math.pi / aspect)
+    rx = ry * aspect
+    cy, cx = rng.uniform(0.15 * h, 0.85 * h), rng.uniform(0.15 * w, 0.85 * w)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = np.hypot((yy - cy) / ry, (xx - cx) / rx)
+    edge = rng.uniform(0.1, 0.5)  # width of the soft rim, as a share of the radius
+    return np.clip((1.0 - r) / edge + 0.5, 0.0, 1.0)
+
+
+def optics_blur(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    """The whole frame out of focus (Gaussian, sigma 0.6-1.8 px) or smeared by motion or
+    camera shake (a 3-7 px line in a random direction)."""
+    from scipy.ndimage import convolve, gaussian_filter
+
+    if rng.random() < 0.5:
+        sigma = rng.uniform(0.6, 1.8)
+        _edit_rgb(raw, lambda a: gaussian_filter(a.astype(np.float32), (sigma, sigma, 0)))
+        return
+    n = int(rng.integers(3, 8))
+    angle = rng.uniform(0, math.pi)
+    k = np.zeros((n, n), np.float32)
+    for t in np.linspace(-(n - 1) / 2, (n - 1) / 2, 4 * n):
+        k[int(round((n - 1) / 2 + t * math.sin(angle))),
+          int(round((n - 1) / 2 + t * math.cos(angle)))] = 1.0
+    k /= k.sum()
+    _edit_rgb(raw, lambda a: np.stack([convolve(a[..., c].astype(np.float32), k, mode="nearest")
+                                       for c in range(3)], -1))  # fmt: skip
+
+
+def optics_noise(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    """A noisy sensor: Gaussian read noise (sigma 8-30 DN), signal-dependent shot noise,
+    colour (per-channel) noise, or impulse noise on 0.5-3 % of the pixels."""
+    kind = int(rng.integers(0, 4))
+
+    def edit(a: np.ndarray) -> np.ndarray:
+        a = a.astype(np.float32)
+        if kind == 0:
+            return a + rng.normal(0, rng.uniform(8, 30), a.shape[:2])[..., None]
+        if kind == 1:
+            return a + rng.normal(0, 1, a.shape) * np.sqrt(np.maximum(a, 4.0)) * rng.uniform(1.2, 3)
+        if kind == 2:
+            return a + rng.normal(0, rng.uniform(8, 25), a.shape)
+        hit = rng.random(a.shape[:2]) < rng.uniform(0.005, 0.03)
+        a[hit] = rng.choice([0.0, 255.0], size=(int(hit.sum()), 1)) if rng.random() < 0.5 \
+            else rng.uniform(0, 255, (int(hit.sum()), 3))  # fmt: skip
+        return a
+    _edit_rgb(raw, edit)
+
+
+def optics_occlusion(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    """Part of the lens covered (8-35 % of the frame, soft rim): opaque dirt or a leaf,
+    a translucent film, a smear (the region blurred and veiled), or a bright glare spot."""
+    from scipy.ndimage import gaussian_filter
+
+    kind = int(rng.integers(0, 4))
+
+    def edit(a: np.ndarray) -> np.ndarray:
+        a = a.astype(np.float32)
+        h, w = a.shape[:2]
+        m = _blob(h, w, rng, (0.08, 0.35))[..., None]
+        if kind == 0:  # dirt: dark brown-grey, nearly opaque
+            colour = rng.uniform(10, 90) * np.array([1.0, 0.9, 0.75]) * rng.uniform(0.8, 1.2, 3)
+            return a * (1 - m * rng.uniform(0.75, 1.0)) + colour * m * rng.uniform(0.75, 1.0)
+        if kind == 1:  # translucent film: washes the region towards a grey
+            alpha = rng.uniform(0.5, 0.85)
+            return a * (1 - alpha * m) + rng.uniform(90, 230) * alpha * m
+        if kind == 2:  # smear: blurred and slightly veiled
+            s = rng.uniform(2.0, 4.0)
+            blurred = gaussian_filter(a, (s, s, 0)) * rng.uniform(0.7, 1.15)
+            return a * (1 - m) + blurred * m
+        lin = _lin(a)  # glare: light added in linear light, falling off from the spot
+        return _srgb(lin + rng.uniform(0.4, 1.5) * m**2 * np.array([1.0, 0.97, 0.9]))
+    _edit_rgb(raw, edit)
+
+
+def optics_exposure(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    """Exposure off: the linear-light gain x0.3-0.6 (under) or x1.7-3.5 (over, clipping)."""
+    gain = rng.uniform(0.3, 0.6) if rng.random() < 0.5 else rng.uniform(1.7, 3.5)
+    _edit_rgb(raw, lambda a: _srgb(_lin(a) * gain))
+
+
+def optics_contrast(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    """Veiling glare or a fogged-up lens over the whole frame: every pixel pulled 40-75 %
+    of the way towards a flat level (in linear light, so dark parts lift most)."""
+    alpha = rng.uniform(0.4, 0.75)
+
+    def edit(a: np.ndarray) -> np.ndarray:
+        lin = _lin(a)
+        level = float(lin.mean()) * rng.uniform(0.8, 2.0)
+        return _srgb(lin * (1 - alpha) + min(level, 1.0) * alpha)
+    _edit_rgb(raw, edit)
+
+
+def optics_pixels(raw: RawSample, rng: np.random.Generator, pool: list[RawSample]) -> None:
+    """Defective pixels: scattered hot/dead pixels (0.4-2 %, any colour), a cluster of
+    stuck pixels, or a stuck row or column of a mid colour."""
+    kind = int(rng.integers(0, 3))
+
+    def edit(a: np.ndarray) -> np.ndarray:
+        a = a.astype(np.float32).copy()
+        h, w = a.shape[:2]
+        if kind == 0:
+            hit = rng.random((h, w)) < rng.uniform(0.004, 0.02)
+            hot = rng.random(int(hit.sum())) < 0.5
+            a[hit] = np.where(hot[:, None], rng.uniform(200, 255, (hot.size, 3)),
+                              rng.uniform(0, 40, (hot.size, 3)))  # fmt: skip
+        elif kind == 1:
+            s = int(rng.integers(2, 5))
+            for _ in range(int(rng.integers(2, 6))):
+                y, x = int(rng.integers(0, h - s)), int(rng.integers(0, w - s))
+                a[y:y + s, x:x + s] = rng.choice([0.0, 255.0])
+        else:
+            i = int(rng.integers(2, (h if rng.random() < 0.5 else w) - 2))
+            colour = rng.uniform(30, 220, 3)
+            if rng.random() < 0.5:
+                a[min(i, h - 1)] = colour
+            else:
+                a[:, min(i, w - 1)] = colour
+        return a
+    _edit_rgb(raw, edit)
+
+
+OPTICS_FAULTS: dict[str, Fault] = {
+    "optics_blur": optics_blur, "optics_noise": optics_noise,
+    "optics_occlusion": optics_occlusion, "optics_exposure": optics_exposure,
+    "optics_contrast": optics_contrast, "optics_pixels": optics_pixels,
+}
+
 SAMPLE_FAULTS: dict[str, Fault] = {
     "black": black, "saturated": saturated, "noise": noise, "inside_geometry": inside_geometry,
     "flipped": flipped, "off_road": off_road, "empty_labels": empty_labels,
@@ -341,7 +496,7 @@ CROSS_FAULTS: dict[str, Fault] = {
     "phantom_crash": phantom_crash, "overexposed": overexposed, "dimmed": dimmed,
     "smudge": smudge, "defocus": defocus, "grainy": grainy,
 }
-FAULTS: dict[str, Fault] = {**SAMPLE_FAULTS, **CROSS_FAULTS}
+FAULTS: dict[str, Fault] = {**SAMPLE_FAULTS, **CROSS_FAULTS, **OPTICS_FAULTS}
 
 
 def _copy(raw: RawSample) -> RawSample:

@@ -109,6 +109,14 @@ def dead_pixels(s, cfg: PhotometricConfig) -> Flag | None:
     extreme = (x.min(-1) >= 255 - cfg.stuck_level) | (x.max(-1) <= cfg.stuck_level)
     sigma = float(np.median(np.abs(np.diff(x, axis=1)))) / (0.6745 * np.sqrt(2))
     stuck = extreme & (np.abs(x - med).max(-1) > max(cfg.stuck_contrast, 5 * sigma))
+    if s.seg is not None and s.seg.shape == x.shape[:2]:
+        # a lone white pixel the labels mark as a thin object of its own (a far lane
+        # marking) is the scene, not a defect: count pixels inside one segment only
+        from scipy.ndimage import maximum_filter, minimum_filter
+
+        lab = s.seg.astype(np.int64) * 70000 + (s.inst.astype(np.int64) if s.inst is not None
+                                                 and s.inst.shape == s.seg.shape else 0)
+        stuck &= minimum_filter(lab, 3, mode="nearest") == maximum_filter(lab, 3, mode="nearest")
     frac = float(stuck.mean())
     if frac > cfg.stuck_fraction:
         return flag("dead_pixels", "isolated pixels stuck at black/white:", frac,

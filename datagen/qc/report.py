@@ -27,7 +27,7 @@ from datagen.manifest import (
     sidecar_path,
     write_manifest,
 )
-from datagen.qc import anomaly, conditional, rules, temporal
+from datagen.qc import anomaly, conditional, optics, rules, temporal
 from datagen.qc.flag import Flag
 from datagen.qc.shardio import iter_decoded, iter_raw, rewrite_without
 from sim.atomic import atomic_write_bytes, atomic_write_json
@@ -95,10 +95,13 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
            anomaly_cfg: anomaly.AnomalyConfig | None = None,
            temporal_cfg: temporal.TemporalConfig | None = None,
            conditional_cfg: conditional.ConditionalConfig | None = None,
-           learned: LearnedCheck | None = None) -> QCReport:
+           learned: LearnedCheck | None = None,
+           optics_cfg: optics.ScenarioOpticsConfig | None = None) -> QCReport:
     """Check every sample of every shard in ``root``: per-sample rules and cross-checks, then
-    each scenario's frames as a sequence, then each sample's image and audio statistics
-    against samples whose json says the same (:mod:`datagen.qc.conditional`), then the
+    each scenario's frames as a sequence (motion, rig, constants, and the optics of
+    :mod:`datagen.qc.optics`: exposure, odd pixels and a covered part of the lens against the
+    scenario's other frames), then each sample's image and audio statistics against samples
+    whose json says the same (:mod:`datagen.qc.conditional`), then the
     statistics-only anomaly model when ``anomaly_cfg`` is given (off by default: on 2 000
     clean generated samples it raised 7 false alarms, thunder clips' zero-crossing rate, and
     caught no tuning fault the cross-checks missed), and ``learned``: a check that needs a
@@ -107,7 +110,9 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
     rule_cfg = rule_cfg or rules.RuleConfig()
     temporal_cfg = temporal_cfg or temporal.TemporalConfig()
     conditional_cfg = conditional_cfg or conditional.ConditionalConfig()
+    optics_cfg = optics_cfg or optics.ScenarioOpticsConfig()
     report = QCReport()
+    lenses: list[optics.OpticsSummary] = []
     keys: list[tuple[str, str]] = []
     rows: list[np.ndarray] = []
     frames: list[temporal.FrameSummary] = []
@@ -139,11 +144,16 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
                     else None  # fmt: skip
                 if summary is not None:
                     frames.append(summary)
+                lens = optics.summarize(s, optics_cfg)
+                if lens is not None:
+                    lenses.append(lens)
         except (tarfile.TarError, OSError, EOFError) as exc:
             report.findings.append(Finding(path.name, path.name, "rule", UNREADABLE,
                                            f"{type(exc).__name__}: {exc}"))
     report.findings += [_finding(k, sh, "sequence", f)
                         for k, sh, f in temporal.check(frames, temporal_cfg)]
+    report.findings += [_finding(k, sh, "sequence", f)
+                        for k, sh, f in optics.judge(lenses, optics_cfg)]
     if keys:
         for stats, conds, names, floors, what, check, zt in (
             (image_stats, image_conds, conditional.IMAGE_FEATURES, conditional.IMAGE_FLOORS,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datagen.qc import audio_check, caption_check, ego_state, geometry, photometric
+from datagen.qc import audio_check, caption_check, ego_state, geometry, optics, photometric
 from datagen.qc.flag import Flag, flag
 from datagen.qc.shardio import Decoded
 
@@ -38,6 +38,7 @@ class RuleConfig:
     geometry: geometry.GeometryConfig = field(default_factory=geometry.GeometryConfig)
     photometric: photometric.PhotometricConfig = field(
         default_factory=photometric.PhotometricConfig)
+    optics: optics.OpticsConfig = field(default_factory=optics.OpticsConfig)
     audio: audio_check.AudioConfig = field(default_factory=audio_check.AudioConfig)
     ego: ego_state.EgoConfig = field(default_factory=ego_state.EgoConfig)
 
@@ -184,12 +185,13 @@ RULES: dict[str, Rule] = {
 
 def check(s: Decoded, cfg: RuleConfig) -> list[Flag]:
     """Every flag of ``s``: the per-sample rules, then the cross-modal checks of one sample
-    (geometry, captions, image vs weather, audio vs ego state and weather)."""
+    (geometry, captions, image vs labels and weather, optics, audio vs ego state and weather)."""
     found = [f for rule in RULES.values() if (f := rule(s, cfg)) is not None]
     if s.meta is None or not isinstance(s.meta, dict) or _first_non_finite(s.meta, "json"):
         return found
     for fn in (lambda: geometry.check(s, cfg.geometry), lambda: caption_check.check(s),
                lambda: photometric.check(s, cfg.photometric),
+               lambda: optics.check(s, cfg.optics),
                lambda: audio_check.check(s, cfg.audio),
                lambda: ego_state.check(s.meta, cfg.ego)):  # fmt: skip
         try:
