@@ -45,6 +45,9 @@ STAGES: dict[str, tuple[str, str]] = {
 SCALING_TARGET = 0.9
 
 
+MAX_SCENARIOS, MAX_FRAMES = 1024, 256  # a benchmark that would run for hours is refused
+
+
 @dataclass(frozen=True)
 class DatagenBenchConfig:
     """The data the benchmark builds and how many Dask workers it compares."""
@@ -56,10 +59,15 @@ class DatagenBenchConfig:
     workers: tuple[int, ...] = (1, 2)
 
     def __post_init__(self) -> None:
-        if self.scenarios < 2:
-            raise ValueError(f"DatagenBenchConfig.scenarios must be >= 2, got {self.scenarios}")
-        if self.frames < 3:
-            raise ValueError(f"DatagenBenchConfig.frames must be >= 3, got {self.frames}")
+        if not 2 <= self.scenarios <= MAX_SCENARIOS:
+            raise ValueError(f"DatagenBenchConfig.scenarios must be in [2, {MAX_SCENARIOS}] "
+                             f"(a benchmark, not a data set), got {self.scenarios}")  # fmt: skip
+        if not 3 <= self.frames <= MAX_FRAMES:
+            raise ValueError(f"DatagenBenchConfig.frames must be in [3, {MAX_FRAMES}], "
+                             f"got {self.frames}")  # fmt: skip
+        if not 16 <= self.image_size <= 1024:
+            raise ValueError(f"DatagenBenchConfig.image_size must be in [16, 1024], "
+                             f"got {self.image_size}")  # fmt: skip
         if not self.workers or min(self.workers) < 1:
             raise ValueError(f"DatagenBenchConfig.workers must be >= 1 each, got {self.workers}")
 

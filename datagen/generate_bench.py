@@ -154,8 +154,10 @@ def measure(args: argparse.Namespace, count: int, root: Path) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    if args.scenarios < 2 or args.frames < 1 or args.image_size < 16:
-        raise ValueError("--scenarios must be >= 2, --frames >= 1, --image-size >= 16")
+    if not (2 <= args.scenarios <= 1024 and 1 <= args.frames <= 256
+            and 16 <= args.image_size <= 1024):
+        raise ValueError("--scenarios must be in [2, 1024], --frames in [1, 256], "
+                         "--image-size in [16, 1024] (a benchmark, not a data set)")
     counts = [int(c) for c in args.camera_counts]
     for c in counts:
         rig(c)

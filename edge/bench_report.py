@@ -145,6 +145,8 @@ def _inputs_of(name: str, args: argparse.Namespace) -> tuple[list[str], str]:
 
 def run_all(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    if args.demo.exists() and not args.demo.is_dir():
+        raise ValueError(f"--demo must be a `make demo` report folder, got a file: {args.demo}")
     args.out.mkdir(parents=True, exist_ok=True)
     results, ratios, errors = {}, {}, {}
     for name in args.only:
