@@ -451,6 +451,10 @@ def export_checkpoint(
     from multimodal.data import LABEL_FIELDS
 
     model, config, tokenizer = load_checkpoint(checkpoint)
+    if config.clip_frames:
+        raise ValueError(f"{checkpoint} is a clip model (train --clip-frames "
+                         f"{config.clip_frames}): exporting its temporal tower is not supported "
+                         "yet; export a model trained with --clip-frames 0")  # fmt: skip
     image_cfg, audio_cfg = preprocess_configs(config)
 
     def read(urls: str, limit: int, option: str) -> Samples:

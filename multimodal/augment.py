@@ -37,14 +37,20 @@ class AugmentConfig:
                 raise ValueError(f"AugmentConfig.{name} must be >= 0, got {getattr(self, name)}")
 
 
-def random_crop(image: Image.Image, scale_min: float, rng: np.random.Generator) -> Image.Image:
-    """A random square-ish crop covering ``[scale_min, 1]`` of each side."""
-    w, h = image.size
+def crop_box(size: tuple[int, int], scale_min: float,
+             rng: np.random.Generator) -> tuple[int, int, int, int]:  # fmt: skip
+    """The box of :func:`random_crop` for an image of ``size`` (w, h) (the same draws)."""
+    w, h = size
     scale = rng.uniform(scale_min, 1.0)
     cw, ch = max(1, int(w * scale)), max(1, int(h * scale))
     x0 = int(rng.integers(0, w - cw + 1))
     y0 = int(rng.integers(0, h - ch + 1))
-    return image.crop((x0, y0, x0 + cw, y0 + ch))
+    return (x0, y0, x0 + cw, y0 + ch)
+
+
+def random_crop(image: Image.Image, scale_min: float, rng: np.random.Generator) -> Image.Image:
+    """A random square-ish crop covering ``[scale_min, 1]`` of each side."""
+    return image.crop(crop_box(image.size, scale_min, rng))
 
 
 def jitter_factors(cfg: AugmentConfig, rng: np.random.Generator) -> tuple[float, float]:

@@ -11,6 +11,9 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
+CLIP_FIELDS = ("clip_frames", "temporal_layers")  # left out of a single-frame model's dict
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Sizes of the three towers, the shared embedding and the preprocessing parameters."""
@@ -34,6 +37,11 @@ class ModelConfig:
     fusion_heads: int = 4
     init_temperature: float = 0.07
     mel: MelConfig = field(default_factory=MelConfig)
+    # clips (``train --clip-frames``): 0 = single frames (no temporal tower); T > 0 = the
+    # vision tower runs per frame and a temporal transformer of ``temporal_layers`` layers
+    # pools the T frame embeddings into the video embedding
+    clip_frames: int = 0
+    temporal_layers: int = 2
 
     def __post_init__(self) -> None:
         for name in (
@@ -58,6 +66,9 @@ class ModelConfig:
             raise ValueError(
                 f"ModelConfig.embed_dim must be a multiple of fusion_heads, got {self.embed_dim}"
             )
+        if int(self.clip_frames) < 0 or int(self.temporal_layers) <= 0:
+            raise ValueError(f"ModelConfig.clip_frames must be >= 0 and temporal_layers > 0, "
+                             f"got {self.clip_frames}, {self.temporal_layers}")  # fmt: skip
         if self.audio_seconds <= 0:
             raise ValueError(f"ModelConfig.audio_seconds must be > 0, got {self.audio_seconds}")
         if not 0 < self.init_temperature < 1:
@@ -80,7 +91,11 @@ class ModelConfig:
         return math.ceil(frames / self.audio_patch) * self.audio_patch
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if not self.clip_frames:  # single-frame models: the same dict as before clips existed
+            for name in CLIP_FIELDS:
+                data.pop(name)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:

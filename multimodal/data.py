@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import glob
+import gzip
 import io
 import json
 import math
@@ -33,6 +34,7 @@ from multimodal.augment import (
     AugmentConfig,
     audio_gain_shift,
     colour_jitter,
+    crop_box,
     jitter_factors,
     random_crop,
 )
@@ -68,6 +70,10 @@ class DataConfig:
     # training only: shards of earlier data mixed into the stream, and their share of it
     replay_urls: str | None = None
     replay_fraction: float = 0.0
+    # > 0: clip shards (generate --clip-frames T): each sample also gives "video", its T
+    # frames [T, 3, S, S] (uint8 with uint8_images, else normalised float; "image" is the
+    # last, the key frame); a shard without frames.npy.gz or of another T is refused
+    clip_frames: int = 0
 
     def __post_init__(self) -> None:
         if not self.urls:
@@ -81,7 +87,7 @@ class DataConfig:
         for name in ("batch_size", "image_size", "audio_samples", "sample_rate"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DataConfig.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("workers", "shuffle_buffer", "seed", "context_length"):
+        for name in ("workers", "shuffle_buffer", "seed", "context_length", "clip_frames"):
             if getattr(self, name) < 0:
                 raise ValueError(f"DataConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.caption_families is not None and not self.caption_families:
@@ -209,12 +215,73 @@ def finish_images(
 ) -> torch.Tensor:
     """uint8 [B, 3, H, W] -> float, brightness/contrast jitter per image (as
     :func:`multimodal.augment.colour_jitter`), normalised by ``mean``/``std`` ([3], on the
-    device of ``pixels``, the training GPU: made once by the caller, not per batch)."""
+    device of ``pixels``, the training GPU: made once by the caller, not per batch).
+    Clips, uint8 [B, T, 3, H, W], are finished frame by frame with their clip's factors."""
+    if pixels.dim() == 5:
+        batch, frames = pixels.shape[:2]
+        flat = finish_images(pixels.flatten(0, 1), jitter.repeat_interleave(frames, dim=0),
+                             mean, std)  # fmt: skip
+        return flat.unflatten(0, (batch, frames))
     x = pixels.float() / 255.0
     brightness, contrast = (jitter[:, i].view(-1, 1, 1, 1) for i in (0, 1))
     centre = x.mean(dim=(1, 2, 3), keepdim=True)
     x = ((x * brightness - centre) * contrast + centre).clamp(0.0, 1.0)
     return (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
+
+
+def decode_frames(
+    data: bytes, cfg: DataConfig, rng: np.random.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A clip's ``frames.npy.gz`` (uint8 [T, H, W, 3]) -> ``([T, 3, S, S], jitter)``: every
+    frame cropped by the same box and jittered by the same factors; uint8 with
+    ``cfg.uint8_images`` (finished on the device by :func:`finish_images`), else normalised
+    float as :func:`decode_image`."""
+    frames = np.load(io.BytesIO(gzip.decompress(data)), allow_pickle=False)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames.npy.gz must be uint8 (T, H, W, 3), got {frames.dtype} "
+                         f"{frames.shape}")  # fmt: skip
+    augment = rng is not None and cfg.augment is not None
+    box = crop_box((frames.shape[2], frames.shape[1]), cfg.augment.crop_scale_min, rng) \
+        if augment else None
+    size = (cfg.image_size, cfg.image_size)
+    resized = []
+    for frame in frames:
+        image = Image.fromarray(frame)
+        image = image.crop(box) if box is not None else image
+        resized.append(np.asarray(image.resize(size, Image.BICUBIC)))
+    pixels = np.stack(resized)  # [T, S, S, 3] uint8
+    factors = jitter_factors(cfg.augment, rng) if augment else (1.0, 1.0)
+    jitter = torch.tensor(factors, dtype=torch.float32)
+    if cfg.uint8_images:
+        return torch.from_numpy(pixels.transpose(0, 3, 1, 2).copy()), jitter
+    x = pixels.astype(np.float32) / 255.0
+    if augment:
+        x = np.stack([colour_jitter(f, *factors) for f in x])
+    x = (x - np.asarray(cfg.image_mean, np.float32)) / np.asarray(cfg.image_std, np.float32)
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32)), \
+        jitter
+
+
+def check_clip(raw: dict, meta: dict, cfg: DataConfig) -> None:
+    """LoaderError (one line naming the shard and the fix) unless the sample is a clip of
+    ``cfg.clip_frames`` frames whose audio lasts what the model reads."""
+    where = f"{raw.get('__url__')}: sample {raw.get('__key__')!r}"
+    want = cfg.clip_frames
+    if "frames.npy.gz" not in raw:
+        raise LoaderError(f"{where} has no frames.npy.gz (not a clip shard): train on clip "
+                          f"shards (generate --clip-frames {want}) or with --clip-frames 0")
+    clip = meta.get("clip") if isinstance(meta.get("clip"), dict) else {}
+    frames = clip.get("frames")
+    if frames != want:
+        raise LoaderError(f"{where} is a clip of {frames} frames, not {want}: train with "
+                          f"--clip-frames {frames} or use shards of generate --clip-frames "
+                          f"{want}")  # fmt: skip
+    seconds = (meta.get("audio") or {}).get("duration_s")
+    if cfg.audio and isinstance(seconds, int | float) \
+            and round(seconds * cfg.sample_rate) != cfg.audio_samples:  # fmt: skip
+        raise LoaderError(f"{where} has {seconds} s of audio, the model reads "
+                          f"{cfg.audio_samples / cfg.sample_rate:g} s: train with "
+                          f"--audio-seconds {seconds:g}")  # fmt: skip
 
 
 def decode_audio(data: bytes, cfg: DataConfig, rng: np.random.Generator | None) -> torch.Tensor:
@@ -257,7 +324,16 @@ def decode_sample(raw: dict, cfg: DataConfig, epoch: int, train: bool, tokenizer
         if caption is None:
             return {"corrupt": 0, "no_caption": 1, "key": key, "url": raw.get("__url__")}
         image_bytes = raw.get("rgb.png") or raw["rgb.jpg"]
-        if cfg.uint8_images:
+        video = None
+        if cfg.clip_frames:
+            check_clip(raw, meta, cfg)
+            video, jitter = decode_frames(raw["frames.npy.gz"], cfg, rng)
+            if video.shape[0] != cfg.clip_frames:
+                raise ValueError(f"frames.npy.gz holds {video.shape[0]} frames, its json.clip "
+                                 f"says {cfg.clip_frames}")  # fmt: skip
+            image = video[-1]  # the key frame, cropped and jittered as the others
+            jitter = jitter if cfg.uint8_images else None
+        elif cfg.uint8_images:
             image, jitter = decode_image_uint8(image_bytes, cfg, rng)
         else:
             image, jitter = decode_image(image_bytes, cfg, rng), None
@@ -270,11 +346,15 @@ def decode_sample(raw: dict, cfg: DataConfig, epoch: int, train: bool, tokenizer
         }
         if jitter is not None:
             sample["jitter"] = jitter
+        if video is not None:
+            sample["video"] = video
         if cfg.audio:
             sample["audio"] = decode_audio(raw["audio.flac"], cfg, rng)
         if tokenizer is not None:
             sample["tokens"] = tokenizer(caption)[0]
         return sample
+    except LoaderError:  # shards of the wrong kind (check_clip): refused, not skipped
+        raise
     except Exception as exc:  # noqa: BLE001 - any broken field makes the sample corrupt
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         return {"corrupt": 1, "error": f"{type(exc).__name__}: {reason}",
@@ -454,7 +534,7 @@ def collate(samples: list[dict]) -> dict:
     }
     if any("replay" in s for s in samples):  # a replay-mixed training stream
         batch["replayed"] = sum(s.get("replay", 0) for s in samples)
-    for name in ("audio", "tokens", "jitter"):
+    for name in ("audio", "tokens", "jitter", "video"):
         if name in samples[0]:
             batch[name] = torch.stack([s[name] for s in samples])
     return batch

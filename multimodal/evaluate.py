@@ -35,7 +35,9 @@ def embed_gallery(
                 keep.append(i)
         if not keep:
             continue
-        out["image"].append(model.encode_image(batch["image"][keep].to(device)).float().cpu())
+        # a clip model (config.clip_frames > 0) embeds each sample's clip, else its image
+        pixels = batch["video"] if getattr(model, "temporal", None) is not None else batch["image"]
+        out["image"].append(model.encode_visual(pixels[keep].to(device)).float().cpu())
         out["audio"].append(model.encode_audio(batch["audio"][keep].to(device)).float().cpu())
         tokens = tokenizer([batch["text"][i] for i in keep]).to(device)
         out["text"].append(model.encode_text(tokens).float().cpu())
@@ -116,6 +118,9 @@ def evaluate(
     model.eval()
     embs = embed_gallery(model, tokenizer, cfg, device)
     metrics: dict = {"gallery_size": int(embs["image"].shape[0]), "skipped": embs["skipped"]}
+    clip_frames = getattr(getattr(model, "config", None), "clip_frames", 0)
+    if clip_frames:  # "image" metrics are of the video embedding of T-frame clips
+        metrics["clip_frames"] = clip_frames
     metrics["caption_families"] = list(cfg.caption_families) if cfg.caption_families else None
     metrics["retrieval"] = retrieval(embs)
     metrics["zero_shot"] = {}

@@ -10,7 +10,13 @@ from torch import nn
 
 from multimodal.configs import ModelConfig
 from multimodal.fusion import FusionHead
-from multimodal.towers import AudioTower, build_mel, build_text_tower, build_vision_tower
+from multimodal.towers import (
+    AudioTower,
+    TemporalTower,
+    build_mel,
+    build_text_tower,
+    build_vision_tower,
+)
 
 PAIRS: tuple[str, ...] = ("image_text", "audio_text", "image_audio", "fused_text")
 MAX_LOGIT_SCALE = 100.0
@@ -27,12 +33,26 @@ class TriModalModel(nn.Module):
         self.mel = build_mel(config)
         self.audio = AudioTower(config)
         self.fusion = FusionHead(config.embed_dim, config.fusion_heads)
+        # clips (config.clip_frames > 0): the vision tower per frame, pooled over time
+        self.temporal = TemporalTower(config) if config.clip_frames else None
         init = math.log(1.0 / config.init_temperature)
         self.logit_scale = nn.ParameterDict({p: nn.Parameter(torch.tensor(init)) for p in PAIRS})
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """``[B, 3, S, S]`` normalised (config mean/std) images -> ``[B, D]``."""
         return F.normalize(self.visual(images), dim=-1)
+
+    def encode_video(self, video: torch.Tensor) -> torch.Tensor:
+        """``[B, T, 3, S, S]`` normalised clips (T = ``config.clip_frames``) -> ``[B, D]``."""
+        if self.temporal is None:
+            raise ValueError("this model has no temporal tower (trained with --clip-frames 0): "
+                             "give it single images (encode_image)")  # fmt: skip
+        return F.normalize(self.temporal(self.visual, video), dim=-1)
+
+    def encode_visual(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Images ``[B, 3, S, S]`` (encode_image) or clips ``[B, T, 3, S, S]``
+        (encode_video) -> ``[B, D]``."""
+        return self.encode_video(pixels) if pixels.dim() == 5 else self.encode_image(pixels)
 
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
         """``[B, context_length]`` BPE token ids -> ``[B, D]``."""
@@ -69,10 +89,12 @@ class TriModalModel(nn.Module):
     ) -> dict:
         """Features for the contrastive loss (``mel`` already computed and augmented) and
         the temperatures (returned here so that DDP sees every parameter used). ``images``
-        or ``mel`` may be None (two-modality training): that tower and fusion do not run."""
+        or ``mel`` may be None (two-modality training): that tower and fusion do not run.
+        ``images`` may be clips ``[B, T, 3, S, S]``: their video embeddings stand in the
+        image's place (the pairs image_text, image_audio and fusion)."""
         out: dict = {"text": self.encode_text(tokens), "scales": self.scales()}
         if images is not None:
-            out["image"] = self.encode_image(images)
+            out["image"] = self.encode_visual(images)
         if mel is not None:
             out["audio"] = self.encode_audio_mel(mel)
         if images is not None and mel is not None:

@@ -41,7 +41,7 @@ def freeze_unused(model: TriModalModel, cfg: TrainConfig) -> list[str]:
     unused = ["fusion.type_embed.text"]
     unused += [f"logit_scale.{pair}" for pair, w in weights.items() if w == 0]
     if "image" not in cfg.modalities:
-        unused.append("visual.")
+        unused += ["visual.", "temporal."]
     if "audio" not in cfg.modalities:
         unused.append("audio.")
     if weights["fused_text"] == 0:
@@ -130,7 +130,8 @@ class TrainStep:
         has no host work (so it can be captured as a CUDA graph)."""
         inputs = {"tokens": batch["tokens"] if "tokens" in batch else self.tokenizer(batch["text"])}
         if "image" in self.cfg.modalities:
-            inputs["images"] = batch["image"]
+            # clips: [B, T, 3, S, S] (uint8 too: finish_images takes either)
+            inputs["images"] = batch["video"] if self.model_cfg.clip_frames else batch["image"]
             if "jitter" in batch:  # uint8 from the loader: finished on the device
                 inputs["jitter"] = batch["jitter"]
         if self.cfg.uses_audio:

@@ -51,7 +51,8 @@ def validation_loss(model, tokenizer, loader, cfg, device: torch.device) -> dict
         n = len(batch["text"])
         if n < 2:  # a contrastive loss needs negatives
             continue
-        images = batch["image"].to(device) if "image" in cfg.modalities else None
+        pixels = batch["video"] if cfg.clip_frames else batch["image"]
+        images = pixels.to(device) if "image" in cfg.modalities else None
         mel = model.audio_mel(batch["audio"].to(device)) if cfg.uses_audio else None
         feats = model(images, tokenizer(batch["text"]).to(device), mel)
         total, parts = loss_fn(feats, feats["scales"])

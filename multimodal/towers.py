@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from open_clip.transformer import TextTransformer, VisionTransformer
+from open_clip.transformer import TextTransformer, Transformer, VisionTransformer
 from torch import nn
 
 from multimodal.configs import ModelConfig
@@ -65,6 +65,42 @@ class AudioTower(nn.Module):
         elif pad > 0:
             x = F.pad(x, (0, pad))
         return self.vit(x.unsqueeze(1))
+
+
+class TemporalTower(nn.Module):
+    """Video embedding from per-frame embeddings: the vision tower runs on every frame
+    (frames folded into the batch, the same weights as for single images), then a small
+    transformer over the ``clip_frames`` frame embeddings plus a CLS token, with a learned
+    temporal position embedding, pools them (the CLS output, projected) into the joint
+    space. The position embedding makes the result depend on the frames' order."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        width, frames = config.embed_dim, config.clip_frames
+        self.frames = frames
+        scale = width**-0.5  # as open_clip's class and position embeddings
+        self.cls = nn.Parameter(torch.randn(width) * scale)
+        self.positions = nn.Parameter(torch.randn(frames + 1, width) * scale)
+        self.ln_pre = nn.LayerNorm(width)
+        self.transformer = Transformer(width, config.temporal_layers, config.fusion_heads,
+                                       mlp_ratio=4.0)  # fmt: skip
+        self.ln_post = nn.LayerNorm(width)
+        self.proj = nn.Linear(width, config.embed_dim, bias=False)
+
+    def forward(self, visual: nn.Module, video: torch.Tensor) -> torch.Tensor:
+        """``video``: ``[B, T, 3, S, S]`` normalised frames -> ``[B, D]`` (not normalised)."""
+        batch, frames = video.shape[:2]
+        if frames != self.frames:
+            raise ValueError(f"the temporal tower takes clips of {self.frames} frames, got "
+                             f"{frames}")  # fmt: skip
+        per_frame = visual(video.flatten(0, 1)).unflatten(0, (batch, frames))  # [B, T, D]
+        # frame embeddings standardised first, so that the order (the positions) weighs
+        # as much as the content from the start
+        tokens = self.ln_pre(per_frame)
+        cls = self.cls.to(tokens.dtype).expand(batch, 1, -1)
+        x = torch.cat([cls, tokens], dim=1) + self.positions.to(tokens.dtype)
+        x = self.transformer(x)
+        return self.proj(self.ln_post(x[:, 0]))
 
 
 def build_mel(config: ModelConfig) -> LogMel:

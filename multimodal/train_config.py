@@ -24,6 +24,7 @@ PRECISIONS = ("fp32", "bf16")
 GRAD_REDUCE = ("fp32", "bf16")
 MODALITY_SETS = ("image,audio,text", "image,text", "audio,text")
 CONFIG_FILE = "config.json"  # in the run folder
+MAX_CLIP_FRAMES = 64  # frames of a training clip (generate's clips are a few seconds at 4 Hz)
 
 # The TrainConfig fields (and the world size) that define what a run computes: the data and
 # its order, the model, the optimisation. `train --resume` refuses a value that differs from
@@ -33,7 +34,7 @@ RUN_FIELDS: tuple[str, ...] = (
     "train", "model", "epochs", "batch_size", "steps_per_epoch", "lr", "weight_decay",
     "warmup_steps", "accum", "workers", "precision", "grad_reduce", "seed", "caption_families",
     "modality_dropout", "weights", "augment", "modalities", "init", "replay", "replay_fraction",
-    "world_size",
+    "clip_frames", "audio_seconds", "world_size",
 )  # fmt: skip
 
 
@@ -113,6 +114,17 @@ class TrainConfig:
         "from --replay, in [0, 1); used only with --replay",
         default=0.5,
     )  # fmt: skip
+    clip_frames: int = option(
+        "train on clips of T frames (shards from generate --clip-frames T): the vision tower "
+        "runs per frame and a temporal transformer pools them into the video embedding; "
+        "0 = single frames (a clip shard's key frame)",
+        default=0, metavar="T",
+    )  # fmt: skip
+    audio_seconds: float = option(
+        "seconds of audio the audio tower reads (the end of each sample's audio.flac); for "
+        "clips the window, T / --clip-rate of generate (refused when the shards differ)",
+        default=1.0, metavar="SECONDS",
+    )  # fmt: skip
     modality_dropout: float = option("fusion training: drop image or audio", default=0.3)
     weights: LossWeights = option(
         "loss weight of each pair as PAIR=NUMBER items separated by commas (pairs: "
@@ -142,14 +154,21 @@ class TrainConfig:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
-        for name in ("lr", "weight_decay", "modality_dropout", "replay_fraction"):
+        for name in ("lr", "weight_decay", "modality_dropout", "replay_fraction",
+                     "audio_seconds"):  # fmt: skip
             require(self, name, is_finite_number(getattr(self, name)), "a finite number")
         for name in ("epochs", "batch_size", "steps_per_epoch", "accum", "nproc", "log_every"):
             value = getattr(self, name)
             require(self, name, is_finite_number(value) and value >= 1, ">= 1")
         require_non_negative(self, "warmup_steps", "workers", "seed", "save_every",
                              "weight_decay")  # fmt: skip
-        require_positive(self, "lr")
+        require_positive(self, "lr", "audio_seconds")
+        require(self, "clip_frames", isinstance(self.clip_frames, int)
+                and 0 <= self.clip_frames <= MAX_CLIP_FRAMES,
+                f"an integer in [0, {MAX_CLIP_FRAMES}]")  # fmt: skip
+        if self.clip_frames and self.cuda_graph:
+            raise ValueError("TrainConfig.cuda_graph is not supported with clip_frames > 0 "
+                             "yet: drop --cuda-graph or train with --clip-frames 0")  # fmt: skip
         require(self, "precision", self.precision in PRECISIONS, f"one of {PRECISIONS}")
         require(self, "grad_reduce", self.grad_reduce in GRAD_REDUCE, f"one of {GRAD_REDUCE}")
         require(self, "modality_dropout", 0 <= self.modality_dropout < 1, "in [0, 1)")
@@ -261,4 +280,13 @@ def data_config(cfg: TrainConfig, model_cfg, urls: str, train: bool, batch: int 
         pin_memory=cfg.device != "cpu" and torch.cuda.is_available(), uint8_images=train,
         replay_urls=cfg.replay if train else None,
         replay_fraction=cfg.replay_fraction if (train and cfg.replay) else 0.0,
+        clip_frames=model_cfg.clip_frames,
     )  # fmt: skip
+
+
+def model_config(cfg: TrainConfig):
+    """The ModelConfig a run trains: the ``--model`` preset with the run's clip length and
+    audio window (the preset itself for single frames and the default 1 s)."""
+    from multimodal.configs import preset
+
+    return preset(cfg.model, clip_frames=cfg.clip_frames, audio_seconds=cfg.audio_seconds)

@@ -23,7 +23,6 @@ from multimodal.checkpoint import (
     save_atomic,
     unwrap,
 )
-from multimodal.configs import preset
 from multimodal.data import SkipCounter, train_loader
 from multimodal.distributed import cleanup, init_distributed, mean_across_ranks
 from multimodal.model import TriModalModel, load_openclip_weights
@@ -34,6 +33,7 @@ from multimodal.train_config import (
     CONFIG_FILE,
     TrainConfig,
     data_config,
+    model_config,
     resume_changes,
     to_jsonable,
 )
@@ -60,7 +60,7 @@ class Trainer:
         if cfg.cuda_graph and self.env.device.type != "cuda":
             raise ValueError(f"--cuda-graph needs a CUDA device, got {self.env.device}")
         self.out = Path(cfg.out)
-        self.model_cfg = preset(cfg.model)
+        self.model_cfg = model_config(cfg)
         torch.manual_seed(derived_seed(cfg.seed, "init"))  # identical init on every rank
         self.model = TriModalModel(self.model_cfg).to(self.env.device)
         if cfg.init_openclip:

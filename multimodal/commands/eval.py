@@ -57,7 +57,7 @@ def handle(args: argparse.Namespace) -> int:
         urls=args.data, batch_size=args.batch_size, workers=args.workers,
         image_size=config.image_size, image_mean=config.image_mean, image_std=config.image_std,
         audio_samples=config.audio_samples, sample_rate=config.mel.sample_rate,
-        caption_families=families,
+        caption_families=families, clip_frames=config.clip_frames,
     )  # fmt: skip
     prompts = checkpoint_prompts(args.checkpoint)
     with warnings.catch_warnings():  # skipped samples: counted in the metrics, not one by one
