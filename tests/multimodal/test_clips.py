@@ -26,7 +26,8 @@ T = 4
 def _generate(out: Path, *extra: str) -> Path:
     exe = Path(sys.executable).parent / "drivesynth"
     cmd = [str(exe), "generate", "--out", str(out), "--scenarios", "3", "--frames", "2",
-           "--image-size", "32", "--workers", "0", "--no-card", "--no-progress", *extra]  # fmt: skip
+           "--image-size", "32", "--workers", "0", "--no-card", "--no-progress",
+           *extra]  # fmt: skip
     subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, timeout=300)
     shards = sorted(out.glob("*.tar"))
     assert shards
