@@ -221,6 +221,15 @@ def config_from_args(cls: type[T], args: argparse.Namespace) -> T:
     base = {}
     if path:
         base = fields_from_jsonable(cls, read_json_object(path), f"{CONFIG_OPTION} {path}")
+    return cls(**option_values(cls, args, base))
+
+
+def option_values(cls: type, args: argparse.Namespace, base: dict | None = None,
+                  missing_hint: str = "") -> dict:  # fmt: skip
+    """``{field: value}`` of ``cls``'s options: the command line's when it gave them, else
+    ``base``'s (a config file's fields), else the option's default. Raises ValueError naming
+    missing required options (followed by ``missing_hint``)."""
+    base = dict(base or {})
     given = getattr(args, GIVEN, set())
     values, missing = dict(base), []
     for opt in dataclass_options(cls):
@@ -232,8 +241,9 @@ def config_from_args(cls: type[T], args: argparse.Namespace) -> T:
         else:
             values[opt.name] = opt.parse(raw)
     if missing:
-        raise ValueError(f"the following arguments are required: {', '.join(missing)}")
-    return cls(**values)
+        raise ValueError(f"the following arguments are required: {', '.join(missing)}"
+                         f"{missing_hint}")  # fmt: skip
+    return values
 
 
 # ---- configs as JSON -------------------------------------------------------------------------

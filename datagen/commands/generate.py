@@ -15,8 +15,8 @@ from sim.arguments import (
     CONFIG_OPTION,
     GIVEN,
     add_dataclass_arguments,
-    dataclass_options,
     fields_from_jsonable,
+    option_values,
     read_json_object,
 )
 
@@ -82,23 +82,8 @@ def load_config_file(path: str | Path) -> tuple[dict, str]:
 
 
 def from_options(cls: type, args: argparse.Namespace, base: dict | None = None) -> dict:
-    """``{field: value}`` of ``cls``'s options: the command line's when it gave them, else
-    ``base``'s (a config file's fields), else the option's default."""
-    base = dict(base or {})
-    given = getattr(args, GIVEN, set())
-    values, missing = dict(base), []
-    for opt in dataclass_options(cls):
-        if opt.from_file and opt.name in base and opt.dest not in given:
-            continue
-        raw = getattr(args, opt.dest)
-        if opt.required and raw is None:
-            missing.append(opt.flag)
-        else:
-            values[opt.name] = opt.parse(raw)
-    if missing:
-        raise ValueError(f"the following arguments are required: {', '.join(missing)} "
-                         f"(or {CONFIG_OPTION} FILE giving them)")  # fmt: skip
-    return values
+    """``{field: value}`` of ``cls``'s options (command line, else ``base``, else default)."""
+    return option_values(cls, args, base, missing_hint=f" (or {CONFIG_OPTION} FILE giving them)")
 
 
 def config_from_args(args: argparse.Namespace):  # -> GenerateConfig
