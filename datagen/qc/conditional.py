@@ -188,10 +188,11 @@ def _z(x: float, ref: np.ndarray, floor: float) -> tuple[float, float, float]:
     return (x - med) / spread, med, spread
 
 
-def _neighbourhoods(conds: list, groups: list, cfg: ConditionalConfig) -> tuple | None:
-    """For the samples with a condition vector: their indices, the distances and indices of
-    their nearest neighbours by condition (themselves and scenario siblings included), and
-    the samples of each group; None when too few samples have a condition."""
+def _neighbourhoods(conds: list, groups: list, cfg: ConditionalConfig) -> list | None:
+    """For each sample with a condition vector: ``(i, nb, siblings)``, its nearest
+    neighbours by condition among other scenarios' samples (within
+    ``max_neighbour_distance``, at most ``neighbours``, nearest first) and the other
+    samples of its own scenario; None when too few samples have a condition."""
     from sklearn.neighbors import NearestNeighbors
 
     ok = np.array([c is not None for c in conds])
@@ -204,7 +205,14 @@ def _neighbourhoods(conds: list, groups: list, cfg: ConditionalConfig) -> tuple 
     by_group: dict[object, list[int]] = {}
     for i in idx:
         by_group.setdefault(groups[i], []).append(int(i))
-    return idx, dist, nbr, by_group
+    out = []
+    for row, i in enumerate(idx):
+        cand, nd = idx[nbr[row]], dist[row]
+        keep = (cand != i) & (nd <= cfg.max_neighbour_distance)
+        keep &= np.array([groups[c] != groups[i] for c in cand])
+        siblings = [j for j in by_group[groups[i]] if j != i]
+        out.append((int(i), cand[keep][: cfg.neighbours], siblings))
+    return out
 
 
 def judge(values: np.ndarray, conds: list[np.ndarray | None], groups: list[object],
@@ -222,14 +230,8 @@ def judge(values: np.ndarray, conds: list[np.ndarray | None], groups: list[objec
     found = _neighbourhoods(conds, groups, cfg)
     if found is None:
         return out
-    idx, dist, nbr, by_group = found
-    for row, i in enumerate(idx):
-        cand, nd = idx[nbr[row]], dist[row]
-        keep = (cand != i) & (nd <= cfg.max_neighbour_distance)
-        keep &= np.array([groups[c] != groups[i] for c in cand])
-        nb = cand[keep][: cfg.neighbours]
-        sib = [j for j in by_group[groups[i]]
-               if j != i and (not same_condition or np.allclose(conds[j], conds[i]))]
+    for i, nb, siblings in found:
+        sib = [j for j in siblings if not same_condition or np.allclose(conds[j], conds[i])]
         if nb.size < cfg.min_valid_neighbours:
             continue
         worst = None
@@ -269,16 +271,8 @@ def judge_frames(values: np.ndarray, conds: list[np.ndarray | None], groups: lis
     found = _neighbourhoods(conds, groups, cfg)
     if found is None:
         return out
-    idx, dist, nbr, by_group = found
-    for row, i in enumerate(idx):
-        sib = [j for j in by_group[groups[i]] if j != i]
-        if len(sib) < 2:
-            continue
-        cand, nd = idx[nbr[row]], dist[row]
-        keep = (cand != i) & (nd <= cfg.max_neighbour_distance)
-        keep &= np.array([groups[c] != groups[i] for c in cand])
-        nb = cand[keep][: cfg.neighbours]
-        if nb.size < cfg.min_valid_neighbours:
+    for i, nb, sib in found:
+        if len(sib) < 2 or nb.size < cfg.min_valid_neighbours:
             continue
         for j, name in enumerate(FRAME_FEATURES):
             x, own = values[i, j], values[sib, j]
