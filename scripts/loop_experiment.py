@@ -571,20 +571,16 @@ def main(argv: list[str] | None = None) -> int:
               "rest_before": before["rest_mean"], "rest_after": after["rest_mean"],
               "rest_reference": ev["reference"]["rest_mean"],
               "rest_change": after["rest_mean"] - before["rest_mean"]}  # fmt: skip
-    if "finetuned_no_replay" in ev:
-        control = ev["finetuned_no_replay"]
-        result.update(after_no_replay=control["condition"],
-                      gap_closed_no_replay=gap_closed(before["condition"], control["condition"],
-                                                      ev["reference"]["condition"]),
-                      rest_after_no_replay=control["rest_mean"],
-                      rest_change_no_replay=control["rest_mean"] - before["rest_mean"])
-    if "finetuned_boards" in ev:
-        arm = ev["finetuned_boards"]
-        result.update(after_boards=arm["condition"],
-                      gap_closed_boards=gap_closed(before["condition"], arm["condition"],
+    for name, suffix in (("finetuned_no_replay", "no_replay"), ("finetuned_boards", "boards")):
+        if name in ev:  # the optional arms: the control without replay, the board-driven loop
+            arm = ev[name]
+            result.update({
+                f"after_{suffix}": arm["condition"],
+                f"gap_closed_{suffix}": gap_closed(before["condition"], arm["condition"],
                                                    ev["reference"]["condition"]),
-                      rest_after_boards=arm["rest_mean"],
-                      rest_change_boards=arm["rest_mean"] - before["rest_mean"])
+                f"rest_after_{suffix}": arm["rest_mean"],
+                f"rest_change_{suffix}": arm["rest_mean"] - before["rest_mean"],
+            })  # fmt: skip
     import torch
 
     from multimodal.prompts import LABELS

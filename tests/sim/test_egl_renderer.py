@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.camera import CameraConfig, gl_strings, renderer_info, renderer_spec
+from sim.camera import CameraConfig, gl_strings, renderer_info
 from sim.classes import CLASS_IDS
 from sim.scenario import Scenario, ScenarioConfig
 from sim.world import World
@@ -20,13 +20,10 @@ from sim.world import World
 
 @pytest.fixture(scope="module")
 def egl() -> dict:
-    world = World()
     try:
-        return renderer_spec("egl").setup(world)
+        return renderer_info("egl")
     except RuntimeError as err:
         pytest.skip(str(err))
-    finally:
-        world.close()
 
 
 def _frames(seed: int, renderer: str, size: int = 96) -> list:
