@@ -14,8 +14,8 @@
 Per-class precision is the precision QC would have at the same fault rate if every fault
 were of that class: ``TP_c / (TP_c + FPR x clean_c)``, with FPR the clean run's false-positive
 rate and ``clean_c = n_c (1 - f) / f`` clean samples per ``n_c`` faults. Writes
-``OUT/report_v1.json`` (``_v2`` with ``--fault-set v2``) and prints a table. Generated
-shards are reused when ``OUT/clean`` exists.
+``OUT/report_v1.json`` (``_v2``, ``_v3`` with ``--fault-set v2``, ``v3``) and prints a
+table. Generated shards are reused when ``OUT/clean`` exists.
 ``--model CKPT`` adds QC's learned check (``qc --model``).
 """
 
@@ -84,17 +84,21 @@ def presets_of(root: Path) -> dict[str, str]:
 
 def held_out_injector(fault_set: str):
     """(CLASSES, inject(src, dst, fraction, seed) -> {sample id: {"class", "fault"}}) of a
-    held-out fault set: v1 (faults.py) or v2 (faults_v2.py, written later by someone who had
-    not read QC's rules)."""
+    held-out fault set: v1 (faults.py), v2 (faults_v2.py, written later by someone who had
+    not read QC's rules) or v3 (faults_v3.py, likewise blind, other faults)."""
     if fault_set == "v1":
         from qc_heldout.faults import CLASSES, inject
 
         return CLASSES, inject
-    from qc_heldout.faults_v2 import CLASSES
-    from qc_heldout.faults_v2 import inject as inject_v2
+    if fault_set == "v3":
+        from qc_heldout.faults_v3 import CLASSES
+        from qc_heldout.faults_v3 import inject as inject_set
+    else:
+        from qc_heldout.faults_v2 import CLASSES
+        from qc_heldout.faults_v2 import inject as inject_set
 
     def inject(src: Path, dst: Path, fraction: float, seed: int) -> dict:
-        return inject_v2(src, dst, fraction, seed)["faults"]
+        return inject_set(src, dst, fraction, seed)["faults"]
 
     return CLASSES, inject
 
@@ -200,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fault-seed", type=int, default=7)
     ap.add_argument("--fraction", type=float, default=0.2)
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--fault-set", choices=("v1", "v2"), default="v1",
-                    help="held-out faults: v1 (faults.py) or v2 (faults_v2.py)")
+    ap.add_argument("--fault-set", choices=("v1", "v2", "v3"), default="v1",
+                    help="held-out faults: v1 (faults.py), v2 (faults_v2.py) or v3 "
+                         "(faults_v3.py)")
     ap.add_argument("--model", type=Path, default=None, metavar="CKPT",
                     help="also run QC's learned check with this drivesynth checkpoint")
     args = ap.parse_args(argv)
