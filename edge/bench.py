@@ -111,7 +111,8 @@ def heldout_from_shards(bundle: Bundle, urls: str, samples: int) -> HeldOut:
 
     pre = bundle.manifest["preprocess"]
     read = read_samples(urls, samples, ImageConfig.from_dict(pre["image"]),
-                        AudioConfig.from_dict(pre["audio"]), LABEL_FIELDS)  # fmt: skip
+                        AudioConfig.from_dict(pre["audio"]), LABEL_FIELDS,
+                        bundle.clip.frames if bundle.clip is not None else 0)  # fmt: skip
     tokens = Tokenizer(pre["text"]["context_length"])(read.captions).numpy()
     labels = {t: label_indices(read.labels[t], bundle.tasks[t]["labels"])
               for t in read.labels if t in bundle.tasks}  # fmt: skip
@@ -125,7 +126,8 @@ def torch_towers(checkpoint: Path) -> dict[str, Embed]:
     from multimodal.checkpoint import load_checkpoint
 
     model, _, _ = load_checkpoint(checkpoint)
-    methods = {"image": model.encode_image, "audio": model.encode_audio_mel,
+    # encode_visual: single images (encode_image) or, for a clip model, clips (encode_video)
+    methods = {"image": model.encode_visual, "audio": model.encode_audio_mel,
                "text": model.encode_text}  # fmt: skip
 
     def wrap(fn: Callable[[Any], Any]) -> Embed:
@@ -296,7 +298,8 @@ def _bundle_heldout(bundle: Bundle, samples: int) -> HeldOut:
     if not entry:
         raise ValueError(f"bundle {bundle.root} stores no held-out set: give --data")
     image_cfg = ImageConfig.from_dict(bundle.manifest["preprocess"]["image"])
-    return load_heldout(bundle.root / entry["file"], image_cfg).head(samples)
+    frames = bundle.clip.frames if bundle.clip is not None else 0
+    return load_heldout(bundle.root / entry["file"], image_cfg, frames).head(samples)
 
 
 def bench_bundle(bundle_path: Path, args: argparse.Namespace, cfg: BenchConfig) -> dict[str, Any]:

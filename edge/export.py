@@ -7,6 +7,12 @@ exporter, ``dynamo=False``, if dynamo fails; the manifest records which). Parity
 on real held-out samples preprocessed by the board's own code: fp32 ONNX vs PyTorch eager
 (for audio, PyTorch gets the raw waveform and its torchaudio mel), cosine >= 0.999.
 
+A clip model (``train --clip-frames T``) exports the same three towers; its image tower is the
+temporal vision tower (``encode_video``: ``[B, T, 3, S, S]`` -> emb, the frames of real clip
+shards preprocessed by the board's code) and its audio tower reads the clip's window. Its
+manifest records the clip (``preprocess.clip``: frames, rate, audio seconds, sampling rule)
+and is format version 2 (docs/bundle.md); single-frame bundles are unchanged.
+
 Nothing is shipped unchecked: every ONNX file of the bundle passes ``onnx.checker`` (full
 check) and builds and runs under a plain default ``onnxruntime.InferenceSession`` in a child
 process (:func:`check_models`) before this process opens a session on it, so a model that
@@ -45,6 +51,7 @@ from edge.runtime.session import SessionConfig, open_session
 from edge.runtime.tokenizer import VOCAB_FILE
 
 METHODS = {"image": "encode_image", "audio": "encode_audio_mel", "text": "encode_text"}
+CLIP_METHODS = {**METHODS, "image": "encode_video"}  # a clip model's image tower takes clips
 QUANTIZE_CHOICES = ("none", "fp16", "int8", "all")
 PARITY_MIN = 0.999
 # Every variant runs at ORT's default level ("all"): the fp16 conversion keeps Transpose in
@@ -87,11 +94,12 @@ class ExportConfig:
 class Samples:
     """Real shard samples, preprocessed exactly as the board does."""
 
-    images: np.ndarray  # [N, 3, S, S]
-    waves: np.ndarray  # [N, T]
+    images: np.ndarray  # [N, 3, S, S], or clips [N, T, 3, S, S]
+    waves: np.ndarray  # [N, samples]
     mels: np.ndarray  # [N, n_mels, frames]
     captions: list[str]
     labels: dict[str, list[str]]
+    clip_rate_hz: float | None = None  # clips: the frame rate of every sample (json.clip)
 
     def __len__(self) -> int:
         return len(self.captions)
@@ -114,19 +122,61 @@ def preprocess_configs(config: Any) -> tuple[ImageConfig, AudioConfig]:
     return image, audio
 
 
+class ClipMismatch(ValueError):
+    """Shards that do not hold the clips the checkpoint takes (one line: what and the fix)."""
+
+
+def clip_pixels(raw: dict, meta: dict, frames: int, image_cfg: ImageConfig
+                ) -> tuple[np.ndarray, float]:  # fmt: skip
+    """A clip sample's ``frames.npy.gz`` preprocessed by the board's code (each frame as a
+    single image) -> (``[T, 3, S, S]``, its frame rate); ``ValueError`` unless it is a clip
+    of ``frames`` frames."""
+    import gzip
+    import io
+
+    from PIL import Image
+
+    from edge.runtime.preprocess import preprocess_image
+
+    clip = meta.get("clip") if isinstance(meta.get("clip"), dict) else {}
+    if "frames.npy.gz" not in raw:
+        raise ClipMismatch(f"no frames.npy.gz (not a clip shard): the checkpoint is a clip "
+                           f"model of {frames} frames: give shards of generate --clip-frames "
+                           f"{frames}")  # fmt: skip
+    if clip.get("frames") != frames:
+        raise ClipMismatch(f"a clip of {clip.get('frames')} frames, the checkpoint's clips "
+                           f"have {frames}: give shards of generate --clip-frames "
+                           f"{frames}")  # fmt: skip
+    video = np.load(io.BytesIO(gzip.decompress(raw["frames.npy.gz"])), allow_pickle=False)
+    if video.dtype != np.uint8 or video.shape[:1] != (frames,) or video.shape[-1:] != (3,):
+        raise ValueError(f"frames.npy.gz must be uint8 ({frames}, H, W, 3), got {video.dtype} "
+                         f"{video.shape}")  # fmt: skip
+    pixels = np.stack([preprocess_image(Image.fromarray(f), image_cfg) for f in video])
+    return pixels, float(clip["rate_hz"])
+
+
+def _one_rate(rates: set[float]) -> float | None:
+    if len(rates) > 1:
+        raise ClipMismatch(f"clips of different frame rates ({sorted(rates)} Hz): give shards "
+                           "of one generate --clip-rate")  # fmt: skip
+    return next(iter(rates), None)
+
+
 def read_samples(
     urls: str,
     limit: int,
     image_cfg: ImageConfig,
     audio_cfg: AudioConfig,
     label_fields: dict[str, tuple[str, str]],
+    clip_frames: int = 0,
 ) -> Samples:
-    """The first ``limit`` samples of the shards (webdataset), decoded with the board code."""
+    """The first ``limit`` samples of the shards (webdataset), decoded with the board code;
+    with ``clip_frames``, the clips of clip shards (their frames as ``images``)."""
     import webdataset as wds
 
     from multimodal.data import expand_urls
 
-    imgs, waves, caps = [], [], []
+    imgs, waves, caps, rates = [], [], [], set()
     labels: dict[str, list[str]] = {task: [] for task in label_fields}
     key = None
     try:
@@ -135,7 +185,12 @@ def read_samples(
                 continue  # the empty end-of-shard sample
             key = raw.get("__key__")
             meta = json.loads(raw["json"])
-            imgs.append(raw.get("rgb.png") or raw["rgb.jpg"])
+            if clip_frames:
+                pixels, rate = clip_pixels(raw, meta, clip_frames, image_cfg)
+                imgs.append(pixels)
+                rates.add(rate)
+            else:
+                imgs.append(raw.get("rgb.png") or raw["rgb.jpg"])
             waves.append(raw["audio.flac"])
             caps.append(raw["txt"].decode("utf-8") if "txt" in raw
                         else meta["captions"][0]["text"])  # fmt: skip
@@ -148,11 +203,15 @@ def read_samples(
         from edge.runtime.preprocess import load_waveform
 
         wave_arr = np.stack([load_waveform(w, audio_cfg) for w in waves])
-        return Samples(images=images_batch(imgs, image_cfg), waves=wave_arr,
-                       mels=audio_batch(list(wave_arr), audio_cfg), captions=caps,
-                       labels=labels)  # fmt: skip
+        images = np.stack(imgs).astype(np.float32) if clip_frames else \
+            images_batch(imgs, image_cfg)  # fmt: skip
+        return Samples(images=images, waves=wave_arr, mels=audio_batch(list(wave_arr), audio_cfg),
+                       captions=caps, labels=labels, clip_rate_hz=_one_rate(rates))  # fmt: skip
     except FileNotFoundError:
         raise
+    except ClipMismatch as exc:
+        raise ClipMismatch(f"{urls}" + (f" (sample {key})" if key else "") + f": {exc}") \
+            from None  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - tar, JSON, decoder and webdataset errors
         msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         if isinstance(exc, KeyError):
@@ -162,10 +221,12 @@ def read_samples(
 
 
 def export_tower(
-    model: nn.Module, tower: str, example: torch.Tensor, path: Path, opset: int
+    model: nn.Module, tower: str, example: torch.Tensor, path: Path, opset: int,
+    method: str | None = None,
 ) -> str:
-    """Export one tower to a self-contained ONNX file; returns the exporter used."""
-    module = _TowerModule(model, METHODS[tower]).eval()
+    """Export one tower (``method`` of the model, default :data:`METHODS`'s) to a
+    self-contained ONNX file; returns the exporter used."""
+    module = _TowerModule(model, method or METHODS[tower]).eval()
     names = {"input_names": [tower], "output_names": [f"{tower}_embedding"]}
     try:
         batch = torch.export.Dim("batch", min=1, max=4096)
@@ -192,9 +253,10 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @torch.no_grad()
 def torch_embeddings(model: nn.Module, tokenizer: Any, samples: Samples) -> dict[str, np.ndarray]:
-    """PyTorch eager fp32 reference: audio from raw waveforms (torchaudio mel inside)."""
+    """PyTorch eager fp32 reference: audio from raw waveforms (torchaudio mel inside);
+    images, or clips through the temporal tower (``encode_visual``)."""
     return {
-        "image": model.encode_image(torch.from_numpy(samples.images)).numpy(),
+        "image": model.encode_visual(torch.from_numpy(samples.images)).numpy(),
         "audio": model.encode_audio(torch.from_numpy(samples.waves)).numpy(),
         "text": model.encode_text(tokenizer(samples.captions)).numpy(),
     }
@@ -372,13 +434,15 @@ def export_bundle(
     image_cfg, audio_cfg = preprocess_configs(config)
     reference = torch_embeddings(model, tokenizer, heldout)
     inputs, calib_inputs = tower_inputs(tokenizer, heldout), tower_inputs(tokenizer, calib)
+    clip = clip_section(config, heldout)
+    methods = CLIP_METHODS if clip else METHODS
     tmp = staging_dir(out)
     try:
         towers: dict[str, Any] = {}
-        for tower in METHODS:
+        for tower, method in methods.items():
             fp32 = tmp / tower_file(tower, "fp32")
             exporter = export_tower(model, tower, torch.from_numpy(inputs[tower][:2]), fp32,
-                                    cfg.opset)  # fmt: skip
+                                    cfg.opset, method)  # fmt: skip
             variants = build_variants(tmp, tower, inputs[tower], calib_inputs[tower],
                                       cfg.variants)  # fmt: skip
             parity = cosines(onnx_embed(fp32, "fp32", inputs[tower]), reference[tower])
@@ -392,12 +456,13 @@ def export_bundle(
         shutil.copyfile(default_bpe(), tmp / VOCAB_FILE)  # the board's tokenizer reads it
         write_heldout(tmp / HELDOUT_FILE, heldout, inputs, image_cfg, prompts)
         scale = float(model.scales()["image_text"].detach()) if hasattr(model, "scales") else 100.0
+        preprocess = {"image": image_cfg.to_dict(), "audio": audio_cfg.to_dict(),
+                      "text": {"context_length": config.context_length, "vocab": VOCAB_FILE},
+                      **({"clip": clip} if clip else {})}  # fmt: skip
         manifest = {
             "bundle": bundle,
             "versions": _versions(), "source": source or {}, "embed_dim": config.embed_dim,
-            "preprocess": {"image": image_cfg.to_dict(), "audio": audio_cfg.to_dict(),
-                           "text": {"context_length": config.context_length,
-                                    "vocab": VOCAB_FILE}},
+            "preprocess": preprocess,
             "towers": towers, "parity": {"samples": len(heldout), "min_cosine": PARITY_MIN},
             "heldout": {"file": HELDOUT_FILE, "samples": len(heldout)},
             "labels": {"file": "labels.npz", "logit_scale": scale, "tasks": {
@@ -412,6 +477,21 @@ def export_bundle(
     written = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     manifest.update(bundle=written["bundle"], files=written["files"])  # the stamped id
     return manifest
+
+
+def clip_section(config: Any, heldout: Samples) -> dict[str, Any] | None:
+    """``preprocess.clip`` of a clip model's bundle (None for a single-frame model): its
+    clip length and audio window from the model, the frame rate from the held-out clips."""
+    frames = int(getattr(config, "clip_frames", 0) or 0)
+    if not frames:
+        return None
+    if heldout.clip_rate_hz is None or heldout.images.ndim != 5:
+        raise ValueError(f"a clip model of {frames} frames needs held-out clips (shards of "
+                         f"generate --clip-frames {frames})")  # fmt: skip
+    from edge.runtime.video import ClipConfig
+
+    return ClipConfig(frames=frames, rate_hz=heldout.clip_rate_hz,
+                      audio_seconds=float(config.audio_seconds)).to_dict()  # fmt: skip
 
 
 def _signer(sign_key: Path | None) -> Any:
@@ -451,10 +531,6 @@ def export_checkpoint(
     from multimodal.data import LABEL_FIELDS
 
     model, config, tokenizer = load_checkpoint(checkpoint)
-    if config.clip_frames:
-        raise ValueError(f"{checkpoint} is a clip model (train --clip-frames "
-                         f"{config.clip_frames}): exporting its temporal tower is not supported "
-                         "yet; export a model trained with --clip-frames 0")  # fmt: skip
     image_cfg, audio_cfg = preprocess_configs(config)
 
     def read(urls: str, limit: int, option: str) -> Samples:
@@ -463,7 +539,10 @@ def export_checkpoint(
 
         check_shards(urls, option)  # missing, empty, non-tar: named before anything is read
         try:
-            return read_samples(urls, limit, image_cfg, audio_cfg, LABEL_FIELDS)
+            return read_samples(urls, limit, image_cfg, audio_cfg, LABEL_FIELDS,
+                                config.clip_frames)  # fmt: skip
+        except ClipMismatch as exc:
+            raise ValueError(f"{option} {exc}") from None
         except Exception as exc:  # noqa: BLE001 - whatever a corrupt shard raises
             text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
             reason = (text.strip().splitlines() or [""])[0][:160]

@@ -43,13 +43,15 @@ def bundle_heldout(bundle: Bundle, model: EdgeModel, samples: int) -> HeldOut | 
     entry = bundle.manifest.get("heldout")
     if not entry:
         return None
-    return load_heldout(bundle.root / entry["file"], model.image_cfg).head(samples)
+    frames = bundle.clip.frames if bundle.clip is not None else 0
+    return load_heldout(bundle.root / entry["file"], model.image_cfg, frames).head(samples)
 
 
 def _random_images(model: EdgeModel, cfg: SelectConfig) -> np.ndarray:
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 7]))
-    size = model.image_cfg.size
-    return rng.standard_normal((cfg.samples, 3, size, size)).astype(np.float32)
+    size, clip = model.image_cfg.size, model.bundle.clip
+    frames = (clip.frames,) if clip is not None else ()  # a clip bundle's tower takes clips
+    return rng.standard_normal((cfg.samples, *frames, 3, size, size)).astype(np.float32)
 
 
 def latency_ms(model: EdgeModel, batch: np.ndarray, repeats: int) -> float:

@@ -166,9 +166,6 @@ class TrainConfig:
         require(self, "clip_frames", isinstance(self.clip_frames, int)
                 and 0 <= self.clip_frames <= MAX_CLIP_FRAMES,
                 f"an integer in [0, {MAX_CLIP_FRAMES}]")  # fmt: skip
-        if self.clip_frames and self.cuda_graph:
-            raise ValueError("TrainConfig.cuda_graph is not supported with clip_frames > 0 "
-                             "yet: drop --cuda-graph or train with --clip-frames 0")  # fmt: skip
         require(self, "precision", self.precision in PRECISIONS, f"one of {PRECISIONS}")
         require(self, "grad_reduce", self.grad_reduce in GRAD_REDUCE, f"one of {GRAD_REDUCE}")
         require(self, "modality_dropout", 0 <= self.modality_dropout < 1, "in [0, 1)")

@@ -1,4 +1,4 @@
-"""``drivesynth edge run|watch|select|update|keygen|sign|verify``: the board's commands.
+"""``drivesynth edge run|watch|select|update|keygen|sign|verify|plan``: the board's commands.
 
 Torch-free inference (one-shot, over a folder, or watching a folder) with feedback shards of
 the inputs the model was least sure of, variant selection, atomic verified bundle updates
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("edge", help="board side: run, watch, select, update, sign",
+    p = sub.add_parser("edge", help="board side: run, watch, select, update, sign; plan",
                        description="Board-side commands: they need only numpy, Pillow, "
                                    "soundfile, onnxruntime and (for signatures) "
                                    "cryptography: pip install 'drivesynth[edge]'.")  # fmt: skip
@@ -34,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="bundle folder, or an install folder of 'edge update' (its current "
                         "bundle)")  # fmt: skip
     r.add_argument("--image", action="append", default=[], help="image file (repeatable)")
+    r.add_argument("--video", action="append", default=[], metavar="VIDEO",
+                   help="clip bundles: a folder of frames (image files in name order) or an "
+                        "animated GIF/APNG/WebP (MP4 etc. with PyAV: pip install av); the "
+                        "bundle's T frames are taken evenly, the last frame last "
+                        "(docs/bundle.md; repeatable, paired in order with --audio)")
     r.add_argument("--audio", action="append", default=[],
                    help="FLAC/WAV file, any rate from 4 to 384 kHz (repeatable)")  # fmt: skip
     r.add_argument("--text", action="append", default=[], metavar="QUERY",
@@ -148,6 +153,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--public-key", type=Path, default=None, metavar="FILE",
                    help="Ed25519 public key (PEM) the bundle must be signed with")
     v.set_defaults(func=verify_cmd)
+    from edge.commands.plan import add_parser as add_plan
+
+    add_plan(edge_sub)  # the factory's side of feedback: edge/commands/plan.py
 
 
 def add_feedback_arguments(p: argparse.ArgumentParser) -> None:
@@ -188,15 +196,35 @@ def feedback_config(args: argparse.Namespace) -> Any:
     return None if args.feedback is None else cfg
 
 
-def check_inputs(images: list[str], audios: list[str]) -> None:
-    """Every input names an existing regular file (not a folder, FIFO or device)."""
-    for kind, paths in (("--image", images), ("--audio", audios)):
+def check_inputs(images: list[str], audios: list[str], videos: list[str] = ()) -> None:
+    """Every input names an existing regular file (not a folder, FIFO or device); a video
+    may also be a folder of frames."""
+    for kind, paths in (("--image", images), ("--audio", audios), ("--video", videos)):
         for path in paths:
             p = Path(path)
             if not p.exists():
                 raise FileNotFoundError(f"no such input file: {path}")
-            if not p.is_file():
-                raise ValueError(f"{kind} {path} is not a regular file")
+            if not p.is_file() and not (kind == "--video" and p.is_dir()):
+                raise ValueError(f"{kind} {path} is not a regular file"
+                                 + (" or a folder of frames" if kind == "--video" else ""))
+
+
+def check_clip_use(model: Any, args: argparse.Namespace, feedback: bool) -> None:
+    """One line for what a clip bundle cannot do yet: folders of samples and feedback
+    (feedback shards hold single images; docs/bundle.md)."""
+    if model.clip is None:
+        if args.video:
+            model.check_visual(video=True)
+        return
+    if args.inputs is not None:
+        raise ValueError(f"--inputs: bundle {model.bundle.root} is a clip bundle; folders of "
+                         "samples are read for single-frame bundles only: give --video "
+                         "(and --audio) per clip")  # fmt: skip
+    if feedback:
+        raise ValueError(f"--feedback: bundle {model.bundle.root} is a clip bundle; feedback "
+                         "shards hold single images, clips are not logged yet")  # fmt: skip
+    if args.image:
+        model.check_visual(video=False)
 
 
 def print_json(report: object) -> None:
@@ -235,11 +263,14 @@ def run_cmd(args: argparse.Namespace) -> int:
     )
     from edge.runtime.update import resolve_bundle
 
-    if args.inputs is not None and (args.image or args.audio or args.text):
-        raise ValueError("--inputs classifies a folder: give it without --image/--audio/--text")
+    if args.inputs is not None and (args.image or args.audio or args.text or args.video):
+        raise ValueError("--inputs classifies a folder: give it without "
+                         "--image/--video/--audio/--text")  # fmt: skip
     _positive(args.batch, "--batch")
-    check_inputs(args.image, args.audio)
+    check_inputs(args.image, args.audio, args.video)
     cfg = feedback_config(args)
+    if cfg is not None and args.video:
+        raise ValueError("--feedback does not log videos yet: drop --feedback or --video")
     if cfg is not None and args.inputs is None and not (args.image or args.audio):
         raise ValueError("--feedback logs images and sounds: give --image/--audio or --inputs")
     if args.inputs is not None:
@@ -250,6 +281,7 @@ def run_cmd(args: argparse.Namespace) -> int:
             raise ValueError(f"--inputs {args.inputs} holds no image or sound files"
                              + (f" ({skipped[0]})" if skipped else ""))  # fmt: skip
     model = EdgeModel(resolve_bundle(args.bundle), variant=args.variant, threads=args.threads)
+    check_clip_use(model, args, feedback=cfg is not None)
     per_sample: list[dict[str, Any]] = []
     with ExitStack() as stack:
         feedback = None if cfg is None else stack.enter_context(
@@ -262,7 +294,7 @@ def run_cmd(args: argparse.Namespace) -> int:
             report = {"variant": model.variant, "samples": per_sample, "skipped": skipped,
                       "errors": sum("error" in r for r in per_sample)}  # fmt: skip
         elif feedback is None:
-            report = run_inputs(model, args.image, args.audio, args.text)
+            report = run_inputs(model, args.image, args.audio, args.text, args.video)
         else:
             observations = observe(model, pair_inputs(args.image, args.audio), strict=True)
             report = plain_report(model, observations, len(args.image), len(args.audio),
@@ -307,6 +339,9 @@ def watch_cmd(args: argparse.Namespace) -> int:
 
     def load() -> EdgeModel:
         model = EdgeModel(resolve_bundle(args.bundle), variant=args.variant, threads=args.threads)
+        if model.clip is not None:
+            raise ValueError(f"bundle {model.bundle.root} is a clip bundle: edge watch reads "
+                             "single images; run clips with edge run --video")  # fmt: skip
         for tower in model.bundle.manifest["towers"]:  # a variant it lacks: refused now
             model.bundle.tower_path(tower, model.variant)
         return model

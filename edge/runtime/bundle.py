@@ -40,9 +40,12 @@ from typing import Any
 import numpy as np
 
 from edge.runtime.identity import stamp_id
+from edge.runtime.video import ClipConfig
 
 FORMAT = "drivesynth-edge-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # single-frame bundles
+CLIP_FORMAT_VERSION = 2  # clip bundles (``preprocess.clip``): the image tower takes clips
+FORMAT_VERSIONS = (FORMAT_VERSION, CLIP_FORMAT_VERSION)
 MANIFEST = "manifest.json"
 SIGNATURE = "signature.json"  # not listed in the manifest: it signs the manifest
 UNLISTED = (MANIFEST, SIGNATURE)
@@ -157,7 +160,7 @@ def finalize(
     """Checksum ``staging``, write its manifest (its ``bundle.id`` stamped when it has a
     ``bundle`` section), call ``sign(staging, manifest)`` if given (it writes the signature
     before anyone can see the bundle) and rename it to ``out``."""
-    manifest = dict(manifest, format=FORMAT, format_version=FORMAT_VERSION)
+    manifest = dict(manifest, format=FORMAT, format_version=format_version(manifest))
     manifest["files"] = checksum_folder(staging)
     if isinstance(manifest.get("bundle"), dict):
         manifest = stamp_id(json_safe(manifest))  # the id of the JSON a reader will see
@@ -175,6 +178,14 @@ def finalize(
     else:
         os.replace(staging, out)
     return out
+
+
+def format_version(manifest: dict[str, Any]) -> int:
+    """The format version a manifest is written with: 2 for a clip bundle (its image tower
+    takes ``[batch, frames, 3, S, S]``, which a version-1 runtime would feed single images),
+    1 otherwise (single-frame bundles are unchanged)."""
+    pre = manifest.get("preprocess")
+    return CLIP_FORMAT_VERSION if isinstance(pre, dict) and "clip" in pre else FORMAT_VERSION
 
 
 def _fail(folder: Path, problem: str) -> BundleError:
@@ -200,10 +211,11 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
         raise _fail(folder, f"{MANIFEST} must hold a JSON object, got {type(manifest).__name__}")
     if manifest.get("format") != FORMAT:
         raise BundleError(f"bundle {folder}: not a {FORMAT} (format={manifest.get('format')!r})")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    version = manifest.get("format_version")
+    if isinstance(version, bool) or version not in FORMAT_VERSIONS:
         raise BundleError(
-            f"bundle {folder}: format_version {manifest.get('format_version')!r} "
-            f"unsupported (expected {FORMAT_VERSION})"
+            f"bundle {folder}: format_version {version!r} unsupported (expected one of "
+            f"{', '.join(map(str, FORMAT_VERSIONS))})"
         )
     return manifest
 
@@ -350,6 +362,24 @@ def check_structure(folder: Path, manifest: dict[str, Any]) -> None:
     text = manifest["preprocess"].get("text")
     if isinstance(text, dict) and "vocab" in text:
         _covered(folder, manifest, text["vocab"], "preprocess.text.vocab")
+    _check_clip(folder, manifest)
+
+
+def _check_clip(folder: Path, manifest: dict[str, Any]) -> None:
+    """A clip section exactly when the format version says so, and a valid one."""
+    clip = manifest["preprocess"].get("clip")
+    if (clip is not None) != (manifest.get("format_version") == CLIP_FORMAT_VERSION):
+        raise _fail(folder, f"manifest format_version {manifest.get('format_version')} "
+                            f"{'with' if clip is not None else 'without'} preprocess.clip: "
+                            f"clip bundles are format_version {CLIP_FORMAT_VERSION}, others "
+                            f"{FORMAT_VERSION}")  # fmt: skip
+    if clip is not None:
+        clip = _mapping(folder, clip, "preprocess.clip")
+        try:
+            ClipConfig.from_dict(clip)
+        except (KeyError, TypeError, ValueError) as exc:
+            what = f"lacks {exc}" if isinstance(exc, KeyError) else f"is invalid ({exc})"
+            raise _fail(folder, f"manifest preprocess.clip {what}"[:300]) from None
 
 
 @dataclass(frozen=True)
@@ -385,6 +415,12 @@ class Bundle:
     @property
     def tasks(self) -> dict[str, dict[str, Any]]:
         return self.manifest["labels"]["tasks"]
+
+    @property
+    def clip(self) -> ClipConfig | None:
+        """The :class:`edge.runtime.video.ClipConfig` of a clip bundle, None otherwise."""
+        clip = self.manifest["preprocess"].get("clip")
+        return None if clip is None else ClipConfig.from_dict(clip)
 
     @property
     def selected_variant(self) -> str | None:

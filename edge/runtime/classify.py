@@ -19,6 +19,7 @@ from edge.runtime.preprocess import (
 )
 from edge.runtime.session import SessionConfig, Tower
 from edge.runtime.tokenizer import BoardTokenizer
+from edge.runtime.video import videos_batch
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class EdgeModel:
             what = f"lacks {exc}" if isinstance(exc, KeyError) else f"is invalid ({exc})"
             raise BundleError(f"bundle {self.bundle.root}: manifest 'preprocess' {what}"[:400]
                               ) from None  # fmt: skip
+        self.clip = self.bundle.clip  # clip bundles: the image tower takes videos
         self.logit_scale = float(self.bundle.manifest["labels"].get("logit_scale", 100.0))
         self._towers: dict[str, Tower] = {}
         self._tokenizer: BoardTokenizer | None = None
@@ -77,8 +79,27 @@ class EdgeModel:
             self._towers[name] = Tower(self.bundle, name, self.variant, self.session_cfg)
         return self._towers[name]
 
+    def check_visual(self, video: bool) -> None:
+        """``ValueError`` (one line) when images go to a clip bundle or videos to a
+        single-frame one."""
+        if self.clip is not None and not video:
+            raise ValueError(f"bundle {self.bundle.root} is a clip bundle ({self.clip.frames} "
+                             f"frames at {self.clip.rate_hz:g} Hz): give videos (--video), "
+                             "not single images")  # fmt: skip
+        if self.clip is None and video:
+            raise ValueError(f"bundle {self.bundle.root} takes single images (not a clip "
+                             "bundle): give --image, not --video")  # fmt: skip
+
     def embed_images(self, sources: list[ImageSource]) -> np.ndarray:
+        self.check_visual(video=False)
         return self.tower("image")(images_batch(sources, self.image_cfg))
+
+    def embed_videos(self, sources: list[str | os.PathLike[str]]) -> np.ndarray:
+        """Videos (frame folders, animated GIF/APNG/WebP; :mod:`edge.runtime.video`) through
+        a clip bundle's image tower -> ``[B, D]``."""
+        self.check_visual(video=True)
+        assert self.clip is not None
+        return self.tower("image")(videos_batch(sources, self.image_cfg, self.clip))
 
     def embed_audio(self, sources: list[AudioSource]) -> np.ndarray:
         return self.tower("audio")(audio_batch(sources, self.audio_cfg))
@@ -119,31 +140,38 @@ class EdgeModel:
 
 def run_inputs(
     model: EdgeModel, images: list[ImageSource], audios: list[AudioSource],
-    texts: tuple[str, ...] | list[str] = (),
+    texts: tuple[str, ...] | list[str] = (), videos: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Embed and classify the given files and text queries; the cosine between every two
-    modalities given (``image_audio_cosine``, ``text_image_cosine``, ``text_audio_cosine``)."""
-    if not images and not audios and not texts:
-        raise ValueError("give at least one --image, --audio or --text")
+    modalities given (``image_audio_cosine``, ``text_image_cosine``, ``text_audio_cosine``;
+    a clip bundle's videos are reported as ``video``, ``video_audio_cosine`` ...)."""
+    if not images and not audios and not texts and not videos:
+        raise ValueError("give at least one --image, --video, --audio or --text")
+    if images or videos:
+        model.check_visual(video=bool(videos) and not images)
     report: dict[str, Any] = {"variant": model.variant}
     embedded: dict[str, np.ndarray] = {}
     for modality, sources, embed in (
         ("image", images, model.embed_images),
+        ("video", list(videos), model.embed_videos),
         ("audio", audios, model.embed_audio),
         ("text", list(texts), model.embed_text),
     ):
         if not sources:
             continue
         emb = embed(sources)
+        tower = "image" if modality == "video" else modality  # a clip bundle's image tower
         if not np.isfinite(emb).all():
-            raise ValueError(f"the {modality} tower of {model.variant} produced non-finite "
+            raise ValueError(f"the {tower} tower of {model.variant} produced non-finite "
                              "embeddings (NaN or infinity) for these inputs")  # fmt: skip
         embedded[modality] = emb
         report[modality] = [
             {p.task: {"label": p.label, "score": round(p.score, 4)} for p in preds}
-            for preds in model.classify(emb, modality)
+            for preds in model.classify(emb, tower)
         ]
-    for a, b in (("image", "audio"), ("text", "image"), ("text", "audio")):
+    pairs = (("image", "audio"), ("video", "audio"), ("text", "image"), ("text", "video"),
+             ("text", "audio"))  # fmt: skip
+    for a, b in pairs:
         if a in embedded and b in embedded:
             cosine = (embedded[a] @ embedded[b].T).astype(np.float64)
             report[f"{a}_{b}_cosine"] = cosine.round(4).tolist()

@@ -3,7 +3,8 @@
 ``heldout.npz`` holds real labelled samples exactly as the towers take them, so a board can
 measure accuracy without the shards, the tokenizer or torch:
 
-    image   uint8 [N, S, S, 3]  resized RGB (normalised on load with the bundle's mean/std)
+    image   uint8 [N, S, S, 3]  resized RGB (normalised on load with the bundle's mean/std);
+            uint8 [N, T, S, S, 3] in a clip bundle (T frames a clip)
     audio   float32 [N, n_mels, frames]  log-mel
     text    int64 [N, context]  caption tokens
     label_<task>  int64 [N]     index into the task's labels, -1 where not a known label
@@ -50,10 +51,11 @@ class HeldOut:
 
 
 def normalise_images(rgb: np.ndarray, cfg: ImageConfig) -> np.ndarray:
-    """uint8 [N, S, S, 3] -> float32 [N, 3, S, S], as preprocess.preprocess_image does."""
+    """uint8 [..., S, S, 3] -> float32 [..., 3, S, S], as preprocess.preprocess_image does
+    (images [N, S, S, 3] or clips [N, T, S, S, 3])."""
     arr = rgb.astype(np.float32) / 255.0
     arr = (arr - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)
-    return np.ascontiguousarray(arr.transpose(0, 3, 1, 2))
+    return np.ascontiguousarray(np.moveaxis(arr, -1, -3))
 
 
 def label_indices(values: list[str], labels: list[str]) -> np.ndarray:
@@ -70,15 +72,17 @@ def save_heldout(path: Path, rgb: np.ndarray, mels: np.ndarray, tokens: np.ndarr
         np.savez_compressed(fh, **arrays)
 
 
-def load_heldout(path: Path, image_cfg: ImageConfig) -> HeldOut:
-    """The stored held-out set; :class:`BundleError` naming the file when it is unusable."""
+def load_heldout(path: Path, image_cfg: ImageConfig, frames: int = 0) -> HeldOut:
+    """The stored held-out set (clips of ``frames`` frames when > 0);
+    :class:`BundleError` naming the file when it is unusable."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             labels = {k[len("label_") :]: npz[k] for k in npz.files if k.startswith("label_")}
             rgb, mels, tokens = npz["image"], npz["audio"], npz["text"]
         size = image_cfg.size
-        if rgb.dtype != np.uint8 or rgb.ndim != 4 or rgb.shape[1:] != (size, size, 3):
-            raise ValueError(f"image must be uint8 [N, {size}, {size}, 3], "
+        shape = (frames, size, size, 3) if frames else (size, size, 3)
+        if rgb.dtype != np.uint8 or rgb.shape[1:] != shape:
+            raise ValueError(f"image must be uint8 [N, {', '.join(map(str, shape))}], "
                              f"got {rgb.dtype} {list(rgb.shape)}")  # fmt: skip
         return HeldOut(images=normalise_images(rgb, image_cfg), mels=mels, tokens=tokens,
                        labels=labels)  # fmt: skip
@@ -125,6 +129,6 @@ def accuracy_report(
 
 def denormalise_images(images: np.ndarray, cfg: ImageConfig) -> np.ndarray:
     """Inverse of :func:`normalise_images` (exact for images that came from uint8 pixels)."""
-    arr = images.transpose(0, 2, 3, 1) * np.asarray(cfg.std, np.float32)
+    arr = np.moveaxis(images, -3, -1) * np.asarray(cfg.std, np.float32)
     arr = (arr + np.asarray(cfg.mean, np.float32)) * 255.0
     return np.clip(np.rint(arr), 0, 255).astype(np.uint8)

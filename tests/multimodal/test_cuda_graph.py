@@ -1,5 +1,6 @@
 """A captured training step (``--cuda-graph``) trains exactly like the eager one: on one GPU
-and under 2-GPU DDP (NCCL). GPU only: run on the device tool (``pytest -m gpu``)."""
+(single frames and clips, ``--clip-frames``) and under 2-GPU DDP (NCCL). GPU only: run on
+the device tool (``pytest -m gpu``)."""
 
 from __future__ import annotations
 
@@ -16,18 +17,25 @@ CAPTIONS = ["a car in fog at night", "sunny noon, calm driver", "snow at dusk, r
             "ice, cautious driver"]
 
 
-def _batches(count: int, size: int, seed: int = 0) -> list[dict]:
-    """Loader-shaped batches (uint8 images + jitter, waveforms, captions), fixed by seed."""
+def _batches(count: int, size: int, seed: int = 0, clip_frames: int = 0) -> list[dict]:
+    """Loader-shaped batches (uint8 images + jitter, waveforms, captions), fixed by seed;
+    with ``clip_frames``, as the clip loader gives them: uint8 ``video`` [B, T, 3, S, S] and
+    its key frame as ``image``."""
     gen = torch.Generator().manual_seed(seed)
     out = []
+    frames = (clip_frames,) if clip_frames else ()
     for _ in range(count):
+        pixels = torch.randint(0, 256, (size, *frames, 3, 64, 64), generator=gen,
+                               dtype=torch.uint8)  # fmt: skip
         out.append({
-            "image": torch.randint(0, 256, (size, 3, 64, 64), generator=gen, dtype=torch.uint8),
+            "image": pixels[:, -1] if clip_frames else pixels,
             "jitter": 1 + 0.1 * (torch.rand(size, 2, generator=gen) - 0.5),
             "audio": 0.3 * torch.randn(size, 16000, generator=gen),
             "text": [CAPTIONS[int(i)] for i in torch.randint(0, 6, (size,), generator=gen)],
             "skipped": 0,
         })  # fmt: skip
+        if clip_frames:
+            out[-1]["video"] = pixels
     return out
 
 
@@ -56,6 +64,23 @@ def test_captured_step_trains_like_the_eager_step(tmp_path):
     for name, value in a["state"].items():
         torch.testing.assert_close(b["state"][name], value, rtol=1e-4, atol=1e-5, msg=name)
     assert any(not torch.equal(b["state"][k], v) for k, v in b["init"].items())  # it trained
+
+
+def test_captured_clip_step_trains_like_the_eager_step(tmp_path):
+    """Clips (--clip-frames 4): uint8 video finished on the device frame by frame, the
+    vision tower per frame and the temporal tower, all inside the captured graph."""
+    batches = _batches(8, 8, clip_frames=4)
+    eager, a = _train(False, batches, str(tmp_path / "e"), clip_frames=4)
+    graph, b = _train(True, batches, str(tmp_path / "g"), clip_frames=4)
+    assert b["trainer"].model.temporal is not None
+    assert b["trainer"].graphed.captured
+    assert b["trainer"].graphed.inputs["images"].shape == (8, 4, 3, 64, 64)
+    for i, (x, y) in enumerate(zip(eager, graph)):
+        torch.testing.assert_close(y, x, rtol=1e-4, atol=1e-5, msg=f"step {i}")
+    for name, value in a["state"].items():
+        torch.testing.assert_close(b["state"][name], value, rtol=1e-4, atol=1e-5, msg=name)
+    temporal = [k for k in b["state"] if k.startswith("temporal.")]
+    assert temporal and any(not torch.equal(b["state"][k], b["init"][k]) for k in temporal)
 
 
 def test_captured_step_skips_a_nonfinite_step(tmp_path):
