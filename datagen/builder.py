@@ -68,7 +68,7 @@ def scenario_config(item: ScenarioItem) -> Any:
 
 def build_scenario_samples(item: ScenarioItem) -> list[Any]:
     """Simulate ``item`` and return its samples, frame by frame, camera by camera."""
-    from datagen.audio import AudioConfig, synthesize
+    from datagen.audio import AudioConfig, ClipEventIndex, synthesize
     from sim.scenario import Scenario
 
     weather = item.weather_state()
@@ -78,10 +78,11 @@ def build_scenario_samples(item: ScenarioItem) -> list[Any]:
     audio_cfg = AudioConfig(sample_rate=AUDIO_SAMPLE_RATE)
     with stage("audio"):
         wave = synthesize(trace, audio_cfg, rng_for(item.seed, "audio"))
+        sounds = ClipEventIndex(trace, audio_cfg)  # which sources each clip holds
     if item.clip_frames:
-        return clip_samples(item, frames, weather, wave, trace, audio_cfg)
+        return clip_samples(item, frames, weather, wave, trace, sounds)
     return [
-        frame_sample(item, frame, name, weather, wave, trace, audio_cfg)
+        frame_sample(item, frame, name, weather, wave, trace, sounds)
         for frame in frames
         for name in sorted(frame.renders)
     ]
@@ -111,10 +112,11 @@ def camera_metadata(cam_json: dict) -> dict:
 
 
 def frame_sample(
-    item: ScenarioItem, frame: Any, camera: str, weather: Any, wave: Any, trace: Any, audio_cfg: Any
+    item: ScenarioItem, frame: Any, camera: str, weather: Any, wave: Any, trace: Any, sounds: Any
 ) -> Any:
-    """One sample: weathered image, labels, the clip ending at the frame, captions, json."""
-    from datagen.audio import clip, clip_events
+    """One sample: weathered image, labels, the clip ending at the frame, captions, json;
+    ``sounds`` is the scenario's :class:`datagen.audio.ClipEventIndex`."""
+    from datagen.audio import clip
     from datagen.captions import generate_captions
     from datagen.sample import Sample
     from sim.weather.effects import apply_weather
@@ -126,10 +128,11 @@ def frame_sample(
         rgb = apply_weather(
             view.rgb, view.depth, view.semantic, cam_json, weather, rng, ego_motion(frame.ego)
         )
+    audio_cfg = sounds.config
     duration = audio_cfg.clip_s
     with stage("audio"):
         audio = clip(wave, frame.time_s, duration, audio_cfg.sample_rate)
-        sounds = clip_events(trace, frame.time_s, duration, audio_cfg)
+        names = sounds.events(frame.time_s, duration)
     events = [e for e in trace.events if frame.time_s - duration < e["time_s"] <= frame.time_s]
     meta = frame_metadata(
         item, frame, camera_metadata(cam_json), frame.objects[camera], weather, events
@@ -137,7 +140,7 @@ def frame_sample(
     meta["audio"] = {
         "sample_rate": audio_cfg.sample_rate,
         "duration_s": duration,
-        "events": list(sounds),
+        "events": list(names),
     }
     rng_cap = rng_for(item.seed, "captions", frame.index, camera)
     with stage("captions"):
@@ -199,11 +202,12 @@ def weathered_frame(item: ScenarioItem, frame: Any, camera: str, weather: Any) -
 
 
 def clip_sample(item: ScenarioItem, index: int, frames: list, camera: str, weather: Any,
-                wave: Any, trace: Any, audio_cfg: Any) -> Any:  # fmt: skip
-    """One clip sample of ``camera`` over ``frames`` (the clip's frames, in time order)."""
+                wave: Any, trace: Any, sounds: Any) -> Any:  # fmt: skip
+    """One clip sample of ``camera`` over ``frames`` (the clip's frames, in time order);
+    ``sounds`` is the scenario's :class:`datagen.audio.ClipEventIndex`."""
     import numpy as np
 
-    from datagen.audio import clip, clip_events
+    from datagen.audio import clip
     from datagen.captions import generate_captions
     from datagen.clips import clip_block, clip_key, window_events
     from datagen.sample import Sample
@@ -213,14 +217,15 @@ def clip_sample(item: ScenarioItem, index: int, frames: list, camera: str, weath
     images = np.stack([weathered_frame(item, f, camera, weather) for f in frames]).astype(np.uint8)
     block = clip_block(item, index, frames, camera, trace)
     t0, t1, duration = block["t0"], block["t1"], block["duration_s"]
+    audio_cfg = sounds.config
     with stage("audio"):
         audio = clip(wave, t1, duration, audio_cfg.sample_rate)
-        sounds = clip_events(trace, t1, duration, audio_cfg)
+        names = sounds.events(t1, duration)
     events = window_events(trace, t0, t1)
     meta = frame_metadata(item, key_frame, camera_metadata(view.camera_json()),
                           key_frame.objects[camera], weather, events)  # fmt: skip
     meta["audio"] = {"sample_rate": audio_cfg.sample_rate, "duration_s": duration,
-                     "events": list(sounds)}  # fmt: skip
+                     "events": list(names)}  # fmt: skip
     meta["clip"] = block
     rng_cap = rng_for(item.seed, "captions", "clip", index, camera)
     with stage("captions"):
@@ -234,12 +239,12 @@ def clip_sample(item: ScenarioItem, index: int, frames: list, camera: str, weath
 
 
 def clip_samples(item: ScenarioItem, frames: list, weather: Any, wave: Any, trace: Any,
-                 audio_cfg: Any) -> list[Any]:  # fmt: skip
+                 sounds: Any) -> list[Any]:  # fmt: skip
     """The scenario's clip samples, clip by clip, camera by camera."""
     n = item.clip_frames
     groups = [frames[k * n : (k + 1) * n] for k in range(len(frames) // n)]
     return [
-        clip_sample(item, k, group, name, weather, wave, trace, audio_cfg)
+        clip_sample(item, k, group, name, weather, wave, trace, sounds)
         for k, group in enumerate(groups)
         for name in sorted(group[-1].renders)
     ]

@@ -136,3 +136,41 @@ def test_silenced_source_has_no_event() -> None:
     muted = AudioConfig(levels={"engine": 0.4, "tire_squeal": 0.0})
     assert "tire_squeal" not in clip_events(trace, 2.4, 1.0, muted)
     assert "tire_squeal" not in synthesize_sources(trace, muted, np.random.default_rng(0))
+
+
+def per_clip_events(trace, end: float, duration: float, cfg: AudioConfig) -> list[str]:
+    """The events of one clip computed from scratch for that clip alone (the definition
+    :class:`ClipEventIndex` must reproduce): each drive column interpolated onto the clip's
+    samples, each transient's span intersected with the clip."""
+    from datagen.audio.activity import drives, span_samples, transients
+    from datagen.audio.clips import clip_bounds
+    from datagen.audio.timeline import Timeline
+
+    timeline = Timeline.from_trace(trace, cfg.sample_rate)
+    start, stop = clip_bounds(end, duration, cfg.sample_rate)
+    lo = max(start, 0)
+    active = set()
+    for name, drive in drives(trace, cfg).items():
+        for col in drive.reshape(len(drive), -1).T:
+            if np.any(timeline.at(col, lo, stop) > 0):
+                active.add(name)
+    for event in transients(trace, cfg):
+        e_start, e_stop = span_samples(event, cfg.sample_rate)
+        if max(e_start, lo) < min(e_stop, stop):
+            active.add(event.name)
+    return [n for n in SOURCE_NAMES if n in active and cfg.level(n) > 0]
+
+
+def test_clip_event_index_names_what_each_clip_computed_alone_names() -> None:
+    from datagen.audio import ClipEventIndex
+
+    cfg = AudioConfig()
+    seen = set()
+    for trace in (skid_trace(), drive_cycle(6.0)):
+        index = ClipEventIndex(trace, cfg)
+        for end in np.round(np.arange(0.0, 5.01, 0.05), 6):  # early clips are zero-padded
+            for duration in (0.3, 1.0):
+                expected = per_clip_events(trace, float(end), duration, cfg)
+                assert index.events(float(end), duration) == expected, (end, duration)
+                seen.update(expected)
+    assert {"engine", "tire_squeal", "tire_roll"} <= seen  # the comparison covered sources
