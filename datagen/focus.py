@@ -1,4 +1,5 @@
-"""``drivesynth generate --focus FEEDBACK_DIR``: draw more of the weather the boards found hard.
+"""``drivesynth generate --focus FEEDBACK_DIR|PLAN.json``: draw more of the weather the boards
+found hard.
 
 Boards send back the inputs their model was least sure of as feedback shards
 (``edge/runtime/feedback.py``, docs/bundle.md): ``feedback-NNNNNN.tar`` files whose
@@ -27,6 +28,13 @@ then one of that label's presets uniformly. The weights are::
     weight(preset) = strength * focus(preset) + (1 - strength) / presets
 
 and every preset keeps at least :data:`FLOOR` of its uniform share, so none goes to zero.
+``--focus PLAN.json`` takes the hard masses from a plan file ``drivesynth edge plan`` made
+from feedback shards instead (edge/runtime/plan.py): there the boards' hard inputs are
+labelled by their nearest labelled probes in the bundle's embedding space, so the masses can
+name a condition the model never learned (a model without the word night cannot put mass on
+night; its dark inputs lie near night probes all the same). The plan's ``hard_mass`` enters
+the same weights below; the plan file's sha256 is recorded as the focus's one file.
+
 They are computed once, from the files, and stored in ``GenerateConfig.weather_weights``
 (with :class:`Focus`, the files' sha256 and the hard masses, in ``weather_focus``): the plan
 stays a pure function of the config, the manifest records both, and ``--resume`` refuses
@@ -48,6 +56,8 @@ from sim.vocabulary import TIMES_OF_DAY, WEATHER_FAMILIES
 # The feedback format, as edge/runtime/feedback.py writes it (datagen imports nothing of edge;
 # tests/datagen/test_focus.py checks these against it).
 SAMPLE_FORMAT = "drivesynth-feedback-sample/1"
+PLAN_FORMAT = "drivesynth-focus-plan/1"  # edge/runtime/plan.py writes it
+MAX_PLAN_BYTES = 64 << 20
 SHARD_RE = re.compile(r"^feedback-(\d{6})\.tar$")
 TASKS: dict[str, tuple[str, ...]] = {"weather_family": WEATHER_FAMILIES,
                                      "time_of_day": TIMES_OF_DAY}  # fmt: skip
@@ -65,10 +75,11 @@ class FocusOptions:
 
     focus: str | None = option(
         "folder of feedback shards from the boards (feedback-NNNNNN.tar, searched in its "
-        "subfolders too): scenarios are drawn more often in the weather families and times "
-        "of day the boards found hard (needs --weather random; the weights and the files' "
-        "sha256 are recorded in the manifest)",
-        default=None, metavar="FEEDBACK_DIR",
+        "subfolders too), or a plan file `drivesynth edge plan` made from them: scenarios "
+        "are drawn more often in the weather families and times of day the boards found hard "
+        "(needs --weather random; the weights and the files' sha256 are recorded in the "
+        "manifest)",
+        default=None, metavar="FEEDBACK_DIR|PLAN.json",
     )  # fmt: skip
     focus_strength: float = option(
         "share of scenarios drawn from the focus distribution with --focus, the rest "
@@ -266,17 +277,59 @@ def focus_weights(mass: dict[str, dict[str, float]], presets: tuple[str, ...],
     return tuple((p, round(raw[p] / norm, DIGITS)) for p in presets)
 
 
+def _plan_masses(plan: dict, name: str) -> dict[str, dict[str, float]]:
+    """The plan's ``hard_mass`` checked: known tasks and labels, finite masses >= 0."""
+    mass = plan.get("hard_mass")
+    if not isinstance(mass, dict):
+        raise ValueError(f"--focus {name}: the plan has no hard_mass object")
+    out = {task: dict.fromkeys(labels, 0.0) for task, labels in TASKS.items()}
+    for task, by_label in mass.items():
+        if task not in TASKS or not isinstance(by_label, dict):
+            raise ValueError(f"--focus {name}: hard_mass.{task} is not a weather task's masses")
+        for label, m in by_label.items():
+            if label not in TASKS[task] or not _finite(m) or m < 0:
+                raise ValueError(f"--focus {name}: hard_mass.{task}.{label} = {m!r} is not a "
+                                 "mass (a known label, a finite number >= 0)")  # fmt: skip
+            out[task][label] = float(m)
+    return out
+
+
+def read_plan(path: Path) -> tuple[dict[str, dict[str, float]], int, tuple[tuple[str, str], ...]]:
+    """The hard masses of a plan file, the feedback samples it read and ``((file name,
+    sha256),)``. ValueError (one line) for a file that is not a plan."""
+    from datagen.shards import sha256_of
+
+    path = Path(path)
+    if path.stat().st_size > MAX_PLAN_BYTES:
+        raise ValueError(f"--focus {path}: larger than {MAX_PLAN_BYTES} bytes")
+    try:
+        plan = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError(f"--focus {path}: neither a feedback folder nor a JSON plan") from None
+    if not isinstance(plan, dict) or plan.get("format") != PLAN_FORMAT:
+        raise ValueError(f"--focus {path}: not a {PLAN_FORMAT} file (`drivesynth edge plan` "
+                         "writes them)")  # fmt: skip
+    samples = (plan.get("feedback") or {}).get("samples") if isinstance(
+        plan.get("feedback"), dict) else None  # fmt: skip
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+        raise ValueError(f"--focus {path}: feedback.samples must be a count, got {samples!r}")
+    return _plan_masses(plan, str(path)), samples, ((path.name, sha256_of(path)),)
+
+
 def focus_from_feedback(folder: Path, presets: tuple[str, ...],
                         strength: float) -> tuple[Weights, Focus]:  # fmt: skip
-    """The weather weights for ``presets`` from the feedback shards under ``folder``, and the
-    :class:`Focus` record of where they came from."""
+    """The weather weights for ``presets`` from the feedback shards under ``folder`` (or the
+    plan file ``folder`` names), and the :class:`Focus` record of where they came from."""
     if not presets:
         raise ValueError("--focus needs weather presets to weigh")
-    records, files = read_feedback(Path(folder))
-    mass = hard_mass(records)
+    if Path(folder).is_file():
+        mass, samples, files = read_plan(Path(folder))
+    else:
+        records, files = read_feedback(Path(folder))
+        mass, samples = hard_mass(records), len(records)
     weights = focus_weights(mass, presets, strength)
     record = Focus(
-        strength=float(strength), samples=len(records),
+        strength=float(strength), samples=samples,
         weather_family=tuple((k, round(v, 4)) for k, v in mass["weather_family"].items()),
         time_of_day=tuple((k, round(v, 4)) for k, v in mass["time_of_day"].items()),
         files=files,

@@ -131,6 +131,8 @@ def generate_focus(out: Path, focus: str, *, scenarios: int, frames: int, seed: 
            "--image-size", str(args.image_size), "--samples-per-shard",
            str(args.samples_per_shard), "--workers", str(args.gen_workers), "--focus", focus,
            "--no-card", "--no-progress",
+           *([] if args.focus_strength is None else ["--focus-strength",
+                                                     str(args.focus_strength)]),
            *(["--resume"] if args.reuse_data and (out / "manifest.json").is_file()
              else ["--force"])]  # fmt: skip
     from datagen.plan import scenario_seed
@@ -232,6 +234,20 @@ def label_counts(folder: Path, task: str) -> dict[str, int]:
                     value = str(meta[group][key_name])
                     counts[value] = counts.get(value, 0) + 1
     return dict(sorted(counts.items()))
+
+
+def make_plan(out: Path, feedback: str, bundle: Path, probes: Path, k: int) -> dict:
+    """``drivesynth edge plan``: the board's hard inputs labelled by the factory's probes."""
+    plan = out / "boards" / "plan.json"
+    cmd = [sys.executable, "-m", "edge.cli", "edge", "plan", "--feedback", feedback,
+           "--bundle", str(bundle), "--probes", str(probes), "--out", str(plan), "--k", str(k),
+           "--force"]  # fmt: skip
+    start = time.perf_counter()
+    run(cmd, out / "logs" / "boards_plan.log")
+    data = json.loads(plan.read_text())
+    return {"plan": str(plan), "command": " ".join(cmd), "hard_mass": data["hard_mass"],
+            "votes": data["votes"], "mistakes": data["mistakes"],
+            "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
 
 
 # ---- training ------------------------------------------------------------------------------
@@ -360,8 +376,10 @@ def markdown(report: dict) -> str:
     titles = {"base": "base, without the condition (before)",
               "finetuned": "base + `--init` fine-tune with replay (after)",
               "finetuned_no_replay": "control: the same fine-tune without `--replay`",
+              "finetuned_chosen": "the fine-tune chosen on validation (levers below)",
               "finetuned_boards": "base + `--init` fine-tune with replay on `generate --focus` "
                                   "data from the board's feedback",
+              "finetuned_boards_chosen": "the board-driven fine-tune chosen on validation",
               "reference": "reference, trained with it all along"}  # fmt: skip
     for name, title in titles.items():
         if name not in ev:
@@ -397,21 +415,56 @@ def markdown(report: dict) -> str:
              f"- chance: {task} 1/{report['chance'][task]}, "
              + ", ".join(f"{t} 1/{report['chance'][t]}" for t in TASKS if t != task),
              f"- new data: {report['new_data_source']}",
-             *([] if not report.get("boards") else [
-                 f"- through a board: {report['boards']['flagged']} of "
-                 f"{report['boards']['field_samples']} field samples sent back as feedback; "
-                 f"`generate --focus` gave the {label} presets "
-                 f"{report['boards']['condition_weight']:.3f} of the weather weight (uniform: "
-                 f"{report['boards']['uniform_weight']:.3f}); {task} labels of that data: "
-                 f"{report['boards']['new_labels']}; gap closed by that fine-tune "
-                 f"{closed(r['gap_closed_boards'])}, rest change {r['rest_change_boards']:+.3f}"]),
-             f"- replay fraction {report['args']['replay_fraction']} (measured in the "
-             f"fine-tune: {report['train']['finetuned']['replay_share']})",
+             *board_lines(report, closed),
+             *selection_lines(report, closed),
              f"- wall time {report['seconds'] / 60:.1f} min on {report['machine']}"]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def board_lines(report: dict, closed) -> list[str]:
+    """The report's lines on the loop through a board."""
+    b, r = report.get("boards"), report["result"]
+    if not b:
+        return []
+    task, label = report["condition"]["task"], report["condition"]["label"]
+    lines = [f"- through a board: {b['flagged']} of {b['field_samples']} field samples sent "
+             f"back as feedback; `generate --focus` gave the {label} presets "
+             f"{b['condition_weight']:.3f} of the weather weight (uniform: "
+             f"{b['uniform_weight']:.3f}); {task} labels of that data: {b['new_labels']}; gap "
+             f"closed by the plain fine-tune {closed(r['gap_closed_boards'])}, rest change "
+             f"{r['rest_change_boards']:+.3f}"]  # fmt: skip
+    plan = b.get("plan")
+    if plan:
+        d = plan["diagnostics"]
+        lines.append(f"- edge plan (k={report['args']['plan_k']}): hard mass {plan['hard_mass']}"
+                     f"; the nearest probes' majority label was right on "
+                     f"{d['knn_majority_accuracy']} of the hard inputs (the model's own top-1: "
+                     f"{d['model_accuracy']}); {task} true->kNN {d['time_of_day_true_to_knn']}")
+    return lines
+
+
+def selection_lines(report: dict, closed) -> list[str]:
+    """The report's lines on the levers and the choice made on validation."""
+    r, lines = report["result"], []
+    for arm, suffix in (("finetuned", "_chosen"), ("finetuned_boards", "_boards_chosen")):
+        sel = report["selection"].get(arm)
+        if not sel:
+            continue
+        v = sel["validation"][sel["chosen"]]
+        lines.append(
+            f"- {arm}: chose {sel['chosen']} (lr {sel['lr']:g}, replay {sel['replay_fraction']:g}"
+            f", WiSE-FT alpha {sel['alpha']:g}; {sel['rule']}; validation: gap closed "
+            f"{closed(v['gap_closed'])}, rest change {v['rest_change']:+.3f}) -> held-out: gap "
+            f"closed {closed(r[f'gap_closed{suffix}'])}, rest change "
+            f"{r[f'rest_change{suffix}']:+.3f} ({len(sel['validation'])} candidates)")
+    lines.append(f"- replay share measured in the plain fine-tune: "
+                 f"{report['train']['finetuned']['replay_share']}")
+    return lines
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from loop_levers import float_list
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -425,13 +478,24 @@ def main(argv: list[str] | None = None) -> int:
                    help="scenarios of the fine-tune's new data (half of them the condition's)")
     p.add_argument("--eval-condition-scenarios", type=int, default=48)
     p.add_argument("--eval-rest-scenarios", type=int, default=96)
+    p.add_argument("--val-condition-scenarios", type=int, default=48,
+                   help="validation split (own seeds) on which the levers are chosen")
+    p.add_argument("--val-rest-scenarios", type=int, default=96)
     p.add_argument("--samples-per-shard", type=int, default=32)
     p.add_argument("--steps", type=int, default=120, help="training steps of base/reference")
     p.add_argument("--finetune-steps", type=int, default=60)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--finetune-lr", type=float, default=3e-4)
-    p.add_argument("--replay-fraction", type=float, default=0.5)
+    p.add_argument("--finetune-lrs", type=float_list, default=(3e-4, 1e-4),
+                   help="fine-tune learning rates tried (the first is the plain arm's)")
+    p.add_argument("--replay-fractions", type=float_list, default=(0.5, 0.75),
+                   help="replay fractions tried (the first is the plain arm's)")
+    p.add_argument("--wise-alphas", type=float_list, default=(0.5, 0.75, 1.0),
+                   help="WiSE-FT weights of each fine-tune tried (1: the fine-tune itself)")
+    p.add_argument("--max-rest-drop", type=float, default=0.01,
+                   help="the choice keeps the validation rest-mean drop within this")
+    p.add_argument("--min-gap", type=float, default=0.5,
+                   help="fallback of the choice: the gap a candidate must close")
     p.add_argument("--modalities", default="image,text", help="towers trained")
     p.add_argument("--workers", type=int, default=1, help="data-loader workers of training")
     p.add_argument("--gen-workers", type=int, default=2, help="generate's worker processes")
@@ -441,17 +505,155 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--focus", default=None, metavar="FEEDBACK_DIR",
                    help="make the new data with `drivesynth generate --focus FEEDBACK_DIR` "
                         "(needs a generate with --focus) instead of up-weighting presets")
+    p.add_argument("--focus-strength", type=float, default=None,
+                   help="generate --focus-strength (default: generate's)")
     p.add_argument("--boards", action="store_true",
                    help="also close the loop through a board: export base, run it on a field "
-                        "set with feedback logging, generate --focus from that feedback, "
-                        "fine-tune on it (needs generate --focus)")
+                        "set with feedback logging, plan from that feedback with labelled "
+                        "probes (edge plan), generate --focus PLAN, fine-tune on it")
+    p.add_argument("--board-focus", choices=("plan", "feedback"), default="plan",
+                   help="--boards: generate --focus from the edge plan file, or from the raw "
+                        "feedback folder (the model's own labels)")
     p.add_argument("--field-scenarios", type=int, default=96,
                    help="scenarios of the field set the board sees (--boards)")
+    p.add_argument("--probe-scenarios", type=int, default=156,
+                   help="labelled probe scenarios of edge plan, every preset (--boards)")
+    p.add_argument("--plan-k", type=int, default=5, help="edge plan --k")
     p.add_argument("--no-control", action="store_true",
                    help="skip the control fine-tune without --replay")
     p.add_argument("--reuse-data", action="store_true",
                    help="keep data sets whose manifest exists (generate --resume)")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def make_data(args: argparse.Namespace, held: tuple[str, ...], rest: tuple[str, ...],
+              focus_available: bool) -> tuple[dict, str, str]:  # fmt: skip
+    """Every data set (``{name: record}``), the new data's URLs and a sentence on its source."""
+    out, ds = args.out, args.data_seed
+    task, label = args.condition
+    data: dict = {}
+
+    def gen(name: str, scenarios: int, frames: int, seed: int, split: str,
+            presets: tuple[str, ...]) -> None:  # fmt: skip
+        data[name] = generate_set(out / "data" / name, scenarios=scenarios, frames=frames,
+                                  seed=seed, split=split, presets=presets, args=args)
+
+    gen("base_raw", args.train_scenarios, args.frames, ds + 1, "train", rest)
+    data["base"] = {**drop_label(out / "data" / "base_raw", out / "data" / "base", task, label),
+                    "dir": str(out / "data" / "base")}  # fmt: skip
+    gen("reference", args.train_scenarios, args.frames, ds + 2, "train", held + rest)
+    gen("eval_condition", args.eval_condition_scenarios, 1, ds + 3, "eval", held)
+    gen("eval_rest", args.eval_rest_scenarios, 1, ds + 4, "eval", rest)
+    gen("val_condition", args.val_condition_scenarios, 1, ds + 10, "val", held)
+    gen("val_rest", args.val_rest_scenarios, 1, ds + 11, "val", rest)
+    half = args.new_scenarios // 2
+    if args.focus:
+        data["new"] = generate_focus(out / "data" / "new_focus", args.focus,
+                                     scenarios=args.new_scenarios, frames=args.frames,
+                                     seed=ds + 5, args=args)  # fmt: skip
+        return data, str(out / "data" / "new_focus"), f"`drivesynth generate --focus {args.focus}`"
+    gen("new_condition", half, args.frames, ds + 5, "train", held)
+    gen("new_general", args.new_scenarios - half, args.frames, ds + 6, "train", held + rest)
+    if args.boards:  # what the board sees in the field, and the factory's labelled probes
+        gen("field", args.field_scenarios, 1, ds + 7, "field", held + rest)
+        gen("probes", args.probe_scenarios, 1, ds + 9, "probe", held + rest)
+    source = (f"condition presets up-weighted: {half} scenarios from the {len(held)} "
+              f"{task}={label} presets + {args.new_scenarios - half} from all presets"
+              + ("" if not focus_available else
+                 " (generate --focus exists here: --focus FEEDBACK_DIR uses a feedback "
+                 "folder, --boards makes one through a board)"))  # fmt: skip
+    return data, f"{out / 'data' / 'new_condition'}::{out / 'data' / 'new_general'}", source
+
+
+def check_disjoint(data: dict, task: str, label: str) -> tuple[dict, int]:
+    """Refuse held-out or validation seeds shared with training data, or base data holding
+    the condition; the label counts of every set and the overlap (0)."""
+    held_out = {s for k, v in data.items() if k.startswith(("eval", "val"))
+                for s in v.get("scenario_seeds", [])}  # fmt: skip
+    train_seeds = {s for k, v in data.items() if not k.startswith(("eval", "val"))
+                   for s in v.get("scenario_seeds", [])}  # fmt: skip
+    evals = set(data["eval_condition"]["scenario_seeds"] + data["eval_rest"]["scenario_seeds"])
+    vals = set(data["val_condition"]["scenario_seeds"] + data["val_rest"]["scenario_seeds"])
+    overlap = sorted((train_seeds & held_out) | (evals & vals))
+    if overlap:
+        raise SystemExit(f"held-out/validation scenario seeds overlap others: {overlap[:5]}")
+    counts = {name: label_counts(Path(data[name]["dir"]), task)
+              for name in data if (Path(data[name]["dir"])).is_dir()}  # fmt: skip
+    if counts["base"].get(label):
+        raise SystemExit(f"the base data still holds {task}={label} samples")
+    return counts, len(overlap)
+
+
+def scores_of(result: dict, base: dict, reference: dict) -> dict:
+    """Gap closed on the condition and change of the rest mean, against base/reference."""
+    return {"condition": result["condition"], "rest_mean": result["rest_mean"],
+            "gap_closed": gap_closed(base["condition"], result["condition"],
+                                     reference["condition"]),
+            "rest_change": result["rest_mean"] - base["rest_mean"]}  # fmt: skip
+
+
+def finetune_arm(arm: str, new_urls: str, ctx: dict, args: argparse.Namespace) -> dict:
+    """The fine-tune grid of one arm (lr x replay), WiSE-FT of each, all scored on the
+    validation split; the choice, and its held-out evaluation in ``ctx["ev"]``."""
+    from loop_levers import Candidate, choose, wise_checkpoint
+
+    out, runs, ev, val = args.out, ctx["runs"], ctx["ev"], ctx["val"]
+    task, label = args.condition
+    base_ckpt = runs["base"]["checkpoint"]
+    candidates = []
+    for i, (lr, rf) in enumerate((lr, rf) for lr in args.finetune_lrs
+                                 for rf in args.replay_fractions):  # fmt: skip
+        name = arm if i == 0 else f"{arm}_lr{lr:g}_rf{rf:g}"
+        runs[name] = train(name, out, new_urls, args.finetune_steps, lr, args, "--init",
+                           base_ckpt, "--replay", ctx["base_dir"], "--replay-fraction",
+                           str(rf))  # fmt: skip
+        for alpha in args.wise_alphas:
+            ckpt = runs[name]["checkpoint"] if alpha == 1 else wise_checkpoint(
+                base_ckpt, runs[name]["checkpoint"], alpha,
+                out / "runs" / name / f"wise_{alpha:g}.pt")  # fmt: skip
+            candidates.append(Candidate(name, lr, rf, alpha, ckpt))
+    scores = {}
+    for c in candidates:
+        result = evaluate(c.checkpoint, ctx["val_dirs"], task, label, args)
+        scores[c.name] = scores_of(result, val["base"], val["reference"])
+        print(f"  val {c.name}: {_brief(scores[c.name])}")
+    chosen, rule = choose(scores, args.max_rest_drop, args.min_gap)
+    pick = next(c for c in candidates if c.name == chosen)
+    ev[f"{arm}_chosen"] = evaluate(pick.checkpoint, ctx["eval_dirs"], task, label, args)
+    if arm not in ev:
+        ev[arm] = evaluate(runs[arm]["checkpoint"], ctx["eval_dirs"], task, label, args)
+    return {"chosen": chosen, "rule": rule, "lr": pick.lr, "replay_fraction":
+            pick.replay_fraction, "alpha": pick.alpha, "validation": scores}  # fmt: skip
+
+
+def board_arm(data: dict, ctx: dict, held: tuple[str, ...], rest: tuple[str, ...],
+              args: argparse.Namespace) -> dict:  # fmt: skip
+    """Export base, run it on the field set with feedback, plan with the probes (or not),
+    generate --focus; the record of the boards' part (the fine-tune follows)."""
+    from loop_levers import plan_diagnostics
+
+    out = args.out
+    boards = board_feedback(out, ctx["runs"]["base"]["checkpoint"], out / "data" / "field")
+    focus = boards["feedback"]
+    if args.board_focus == "plan":
+        boards["plan"] = make_plan(out, boards["feedback"], out / "boards" / "bundle",
+                                   out / "data" / "probes", args.plan_k)  # fmt: skip
+        boards["plan"]["diagnostics"] = plan_diagnostics(Path(boards["plan"]["plan"]),
+                                                         out / "data" / "field")  # fmt: skip
+        focus = boards["plan"]["plan"]
+    data["new_boards"] = generate_focus(out / "data" / "new_boards", focus,
+                                        scenarios=args.new_scenarios, frames=args.frames,
+                                        seed=args.data_seed + 8, args=args)  # fmt: skip
+    boards["condition_weight"] = condition_weight(data["new_boards"]["config"], held)
+    boards["uniform_weight"] = len(held) / (len(held) + len(rest))
+    boards["new_labels"] = label_counts(out / "data" / "new_boards", args.condition[0])
+    if set(data["new_boards"]["scenario_seeds"]) & ctx["held_out_seeds"]:
+        raise SystemExit("the boards' new data shares scenario seeds with held-out sets")
+    return boards
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     task, label = args.condition
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -461,150 +663,92 @@ def main(argv: list[str] | None = None) -> int:
     if (args.focus or args.boards) and not focus_available:
         raise SystemExit("--focus: this checkout's `drivesynth generate` has no --focus yet; "
                          "run without it (the condition's presets are up-weighted instead)")
-    log = print
-    ds = args.data_seed
-    data: dict = {}
-    log(f"[1/5] data: {task}={label} held back ({len(held)} presets: {', '.join(held)})")
-    data["base_raw"] = generate_set(out / "data" / "base_raw", scenarios=args.train_scenarios,
-                                    frames=args.frames, seed=ds + 1, split="train",
-                                    presets=rest, args=args)  # fmt: skip
-    data["base"] = {**drop_label(out / "data" / "base_raw", out / "data" / "base", task, label),
-                    "dir": str(out / "data" / "base")}  # fmt: skip
-    data["reference"] = generate_set(out / "data" / "reference", scenarios=args.train_scenarios,
-                                     frames=args.frames, seed=ds + 2, split="train",
-                                     presets=held + rest, args=args)  # fmt: skip
-    data["eval_condition"] = generate_set(out / "data" / "eval_condition",
-                                          scenarios=args.eval_condition_scenarios, frames=1,
-                                          seed=ds + 3, split="eval", presets=held, args=args)
-    data["eval_rest"] = generate_set(out / "data" / "eval_rest",
-                                     scenarios=args.eval_rest_scenarios, frames=1, seed=ds + 4,
-                                     split="eval", presets=rest, args=args)  # fmt: skip
-    half = args.new_scenarios // 2
-    if args.focus:
-        data["new"] = generate_focus(out / "data" / "new_focus", args.focus,
-                                     scenarios=args.new_scenarios, frames=args.frames,
-                                     seed=ds + 5, args=args)  # fmt: skip
-        new_urls = str(out / "data" / "new_focus")
-        source = f"`drivesynth generate --focus {args.focus}`"
-    else:
-        data["new_condition"] = generate_set(out / "data" / "new_condition", scenarios=half,
-                                             frames=args.frames, seed=ds + 5, split="train",
-                                             presets=held, args=args)  # fmt: skip
-        data["new_general"] = generate_set(out / "data" / "new_general",
-                                           scenarios=args.new_scenarios - half,
-                                           frames=args.frames, seed=ds + 6, split="train",
-                                           presets=held + rest, args=args)  # fmt: skip
-        new_urls = f"{out / 'data' / 'new_condition'}::{out / 'data' / 'new_general'}"
-    if args.boards:  # what the board sees in the field: every preset, a seed of its own
-        data["field"] = generate_set(out / "data" / "field", scenarios=args.field_scenarios,
-                                     frames=1, seed=ds + 7, split="field",
-                                     presets=held + rest, args=args)  # fmt: skip
-        source = (f"condition presets up-weighted: {half} scenarios from the {len(held)} "
-                  f"{task}={label} presets + {args.new_scenarios - half} from all presets"
-                  + ("" if not focus_available else
-                     " (generate --focus exists here: --focus FEEDBACK_DIR uses a feedback "
-                     "folder, --boards makes one through a board)"))
-    # held-out scenarios are disjoint by seed from every training set
-    train_seeds = {s for k, v in data.items() if not k.startswith("eval")
-                   for s in v.get("scenario_seeds", [])}  # fmt: skip
-    eval_seeds = set(data["eval_condition"]["scenario_seeds"] + data["eval_rest"]["scenario_seeds"])
-    overlap = sorted(train_seeds & eval_seeds)
-    if overlap:
-        raise SystemExit(f"held-out scenario seeds overlap the training ones: {overlap[:5]}")
-    counts = {name: label_counts(Path(data[name]["dir"]), task)
-              for name in data if (Path(data[name]["dir"])).is_dir()}  # fmt: skip
-    if counts["base"].get(label):
-        raise SystemExit(f"the base data still holds {task}={label} samples")
-    log(f"  data ready in {time.perf_counter() - start:.0f} s; {task} labels: {counts}")
-
-    log("[2/5] training base (without the condition) and reference (with it)")
-    runs = {"base": train("base", out, data["base"]["dir"], args.steps, args.lr, args)}
-    runs["reference"] = train("reference", out, data["reference"]["dir"], args.steps, args.lr,
-                              args)  # fmt: skip
-    log("[3/5] zero-shot evaluation of base and reference")
+    print(f"[1/5] data: {task}={label} held back ({len(held)} presets: {', '.join(held)})")
+    data, new_urls, source = make_data(args, held, rest, focus_available)
+    counts, overlap = check_disjoint(data, task, label)
+    print(f"  data ready in {time.perf_counter() - start:.0f} s; {task} labels: {counts}")
+    print("[2/5] training base (without the condition) and reference (with it)")
+    runs = {name: train(name, out, data[name]["dir"], args.steps, args.lr, args)
+            for name in ("base", "reference")}  # fmt: skip
+    print("[3/5] zero-shot evaluation of base and reference (held-out and validation)")
     eval_dirs = [out / "data" / "eval_condition", out / "data" / "eval_rest"]
-    ev = {name: evaluate(runs[name]["checkpoint"], eval_dirs, task, label, args)
-          for name in ("base", "reference")}  # fmt: skip
-    log(f"  base {_brief(ev['base'])}\n  reference {_brief(ev['reference'])}")
-    log("[4/5] fine-tune base with --init on the new data, replaying the base data")
-    runs["finetuned"] = train("finetuned", out, new_urls, args.finetune_steps, args.finetune_lr,
-                              args, "--init", runs["base"]["checkpoint"], "--replay",
-                              data["base"]["dir"], "--replay-fraction",
-                              str(args.replay_fraction))  # fmt: skip
-    ev["finetuned"] = evaluate(runs["finetuned"]["checkpoint"], eval_dirs, task, label, args)
-    log(f"  finetuned {_brief(ev['finetuned'])}")
+    val_dirs = [out / "data" / "val_condition", out / "data" / "val_rest"]
+    ev = {n: evaluate(runs[n]["checkpoint"], eval_dirs, task, label, args)
+          for n in ("base", "reference")}  # fmt: skip
+    val = {n: evaluate(runs[n]["checkpoint"], val_dirs, task, label, args)
+           for n in ("base", "reference")}  # fmt: skip
+    print(f"  base {_brief(ev['base'])}\n  reference {_brief(ev['reference'])}")
+    ctx = {"runs": runs, "ev": ev, "val": val, "eval_dirs": eval_dirs, "val_dirs": val_dirs,
+           "base_dir": data["base"]["dir"],
+           "held_out_seeds": {s for k, v in data.items() if k.startswith(("eval", "val"))
+                              for s in v["scenario_seeds"]}}  # fmt: skip
+    print("[4/5] fine-tune base with --init on the new data, replaying the base data")
+    selection = {"finetuned": finetune_arm("finetuned", new_urls, ctx, args)}
     if not args.no_control:
-        log("  control: the same fine-tune without --replay")
+        print("  control: the plain fine-tune without --replay")
         runs["finetuned_no_replay"] = train("finetuned_no_replay", out, new_urls,
-                                            args.finetune_steps, args.finetune_lr, args,
+                                            args.finetune_steps, args.finetune_lrs[0], args,
                                             "--init", runs["base"]["checkpoint"])  # fmt: skip
         ev["finetuned_no_replay"] = evaluate(runs["finetuned_no_replay"]["checkpoint"],
                                              eval_dirs, task, label, args)  # fmt: skip
-        log(f"  finetuned_no_replay {_brief(ev['finetuned_no_replay'])}")
     boards = None
     if args.boards:
-        log("  boards: export base, run it on the field set with feedback, generate --focus")
-        boards = board_feedback(out, runs["base"]["checkpoint"], out / "data" / "field")
-        data["new_boards"] = generate_focus(out / "data" / "new_boards", boards["feedback"],
-                                            scenarios=args.new_scenarios, frames=args.frames,
-                                            seed=ds + 8, args=args)  # fmt: skip
-        boards["condition_weight"] = condition_weight(data["new_boards"]["config"], held)
-        boards["uniform_weight"] = len(held) / (len(held) + len(rest))
-        boards["new_labels"] = label_counts(out / "data" / "new_boards", task)
-        if set(data["new_boards"]["scenario_seeds"]) & eval_seeds:
-            raise SystemExit("the boards' new data shares scenario seeds with the held-out sets")
-        log(f"  boards: {boards}")
-        runs["finetuned_boards"] = train("finetuned_boards", out, data["new_boards"]["dir"],
-                                         args.finetune_steps, args.finetune_lr, args, "--init",
-                                         runs["base"]["checkpoint"], "--replay",
-                                         data["base"]["dir"], "--replay-fraction",
-                                         str(args.replay_fraction))  # fmt: skip
-        ev["finetuned_boards"] = evaluate(runs["finetuned_boards"]["checkpoint"], eval_dirs,
-                                          task, label, args)  # fmt: skip
-        log(f"  finetuned_boards {_brief(ev['finetuned_boards'])}")
+        print("  boards: export base, field run with feedback, edge plan, generate --focus")
+        boards = board_arm(data, ctx, held, rest, args)
+        print(f"  boards: {_brief(boards)}")
+        selection["finetuned_boards"] = finetune_arm("finetuned_boards",
+                                                     data["new_boards"]["dir"], ctx, args)
+        counts["new_boards"] = boards["new_labels"]
+    report = make_report(args, held, source, focus_available, boards, data, counts, overlap,
+                         runs, ev, val, selection, start)  # fmt: skip
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.md").write_text(markdown(report))
+    print("[5/5] report")
+    print(markdown(report))
+    return 0
 
-    before, after = ev["base"], ev["finetuned"]
-    result = {"before": before["condition"], "after": after["condition"],
-              "reference": ev["reference"]["condition"],
-              "gap_closed": gap_closed(before["condition"], after["condition"],
-                                       ev["reference"]["condition"]),
-              "rest_before": before["rest_mean"], "rest_after": after["rest_mean"],
-              "rest_reference": ev["reference"]["rest_mean"],
-              "rest_change": after["rest_mean"] - before["rest_mean"]}  # fmt: skip
-    for name, suffix in (("finetuned_no_replay", "no_replay"), ("finetuned_boards", "boards")):
-        if name in ev:  # the optional arms: the control without replay, the board-driven loop
+
+def results(ev: dict) -> dict:
+    """Gap closed and rest change of every arm against base and reference (held-out)."""
+    before, ref = ev["base"], ev["reference"]
+    out = {"before": before["condition"], "reference": ref["condition"],
+           "rest_before": before["rest_mean"], "rest_reference": ref["rest_mean"]}
+    arms = {"finetuned": "", "finetuned_no_replay": "_no_replay", "finetuned_boards": "_boards",
+            "finetuned_chosen": "_chosen", "finetuned_boards_chosen": "_boards_chosen"}
+    for name, suffix in arms.items():
+        if name in ev:
             arm = ev[name]
-            result.update({
-                f"after_{suffix}": arm["condition"],
-                f"gap_closed_{suffix}": gap_closed(before["condition"], arm["condition"],
-                                                   ev["reference"]["condition"]),
-                f"rest_after_{suffix}": arm["rest_mean"],
-                f"rest_change_{suffix}": arm["rest_mean"] - before["rest_mean"],
-            })  # fmt: skip
+            out.update({f"after{suffix}": arm["condition"],
+                        f"gap_closed{suffix}": gap_closed(before["condition"], arm["condition"],
+                                                          ref["condition"]),
+                        f"rest_after{suffix}": arm["rest_mean"],
+                        f"rest_change{suffix}": arm["rest_mean"] - before["rest_mean"]})
+    return out
+
+
+def make_report(args, held, source, focus_available, boards, data, counts, overlap, runs, ev,
+                val, selection, start) -> dict:  # fmt: skip
     import torch
 
     from multimodal.prompts import LABELS
 
-    report = {"condition": {"task": task, "label": label, "presets": list(held)},
-              "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                       if k != "condition"},
-              "command": " ".join([Path(sys.executable).name, *sys.argv]),
-              "machine": f"{os.cpu_count()}-core CPU ({platform.machine()}, "
-                         f"{platform.processor() or platform.system()}), torch "
-                         f"{torch.__version__}",
-              "new_data_source": source, "generate_has_focus": focus_available,
-              "boards": boards,
-              "data": {k: {kk: vv for kk, vv in v.items() if kk != "scenario_seeds"}
-                       for k, v in data.items()},
-              "label_counts": counts, "heldout_seed_overlap": len(overlap),
-              "chance": {t: len(LABELS[t]) for t in TASKS},
-              "train": runs, "eval": ev, "result": result,
-              "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    (out / "report.md").write_text(markdown(report))
-    log("[5/5] report")
-    print(markdown(report))
-    return 0
+    task, label = args.condition
+    return {"condition": {"task": task, "label": label, "presets": list(held)},
+            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                     if k != "condition"},
+            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "machine": f"{os.cpu_count()}-core CPU ({platform.machine()}, "
+                       f"{platform.processor() or platform.system()}), torch "
+                       f"{torch.__version__}",
+            "new_data_source": source, "generate_has_focus": focus_available,
+            "boards": boards,
+            "data": {k: {kk: vv for kk, vv in v.items() if kk != "scenario_seeds"}
+                     for k, v in data.items()},
+            "label_counts": counts, "heldout_seed_overlap": overlap,
+            "chance": {t: len(LABELS[t]) for t in TASKS},
+            "train": runs, "eval": ev, "validation_base_reference": val,
+            "selection": selection, "result": results(ev),
+            "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -269,7 +269,7 @@ def _corrupt(folder: Path, kind: str) -> None:
     ("random", "not a readable tar"),
     ("truncated", "feedback-000000.tar"),
     ("foreign_json", "not a drivesynth-feedback-sample/1 record"),
-    ("a_file", "not a folder"),
+    ("a_file", "neither a feedback folder nor a JSON plan"),  # a file is read as a plan
 ])  # fmt: skip
 def test_a_bad_feedback_folder_is_one_line_and_writes_nothing(
     feedback: Path, tmp_path: Path, capsys: pytest.CaptureFixture, kind: str, needle: str
