@@ -210,7 +210,7 @@ class VehicleFleet:
             p.half_rho_cda, p.half_rho_cla, k["frames"], k["vxy"], k["drive_nm"], k["shifted"],
             k["force"], k["total"], k["torque"], s.drag_n, s.airspeed,
         )  # fmt: skip
-        if k["shifted"].any():
+        if np.count_nonzero(k["shifted"]):  # (cheaper than .any() on a few values)
             self._gear_shift_events(k["shifted"], world.time_s)
         bodies.apply_wrenches(p.bodies, k["total"], k["torque"], b.pos, self._cid)
 
@@ -276,7 +276,12 @@ class VehicleFleet:
 
     def _surfaces_batched(self, hit: np.ndarray, contact: np.ndarray) -> None:
         """:meth:`_surfaces` with one ``surface_codes_at`` call for all wheels in contact."""
-        if not contact.any():
+        touching = np.count_nonzero(contact)
+        if touching == contact.size:  # every wheel on the ground: no masking needed
+            codes = self.surface_codes_at(hit[..., :2].reshape(-1, 2))
+            self.s.surf = codes.reshape(contact.shape).astype(self.s.surf.dtype, copy=False)
+            return
+        if not touching:
             return
         surf = self.s.surf.copy()
         surf[contact] = self.surface_codes_at(hit[..., :2][contact])
