@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = edge_sub.add_parser(
         "run", help="verify a bundle, embed and classify images/audio clips",
         description="Verify every checksum of BUNDLE, preprocess the inputs as training did "
-                    "(numpy log-mel), embed them and print zero-shot predictions as JSON.",
+                    "(numpy log-mel), embed them and print zero-shot predictions as JSON. "
+                    "A clip bundle (exported from a train --clip-frames model) takes "
+                    "videos (--video) instead of images.",
     )  # fmt: skip
     r.add_argument("--bundle", required=True, type=Path,
                    help="bundle folder, or an install folder of 'edge update' (its current "

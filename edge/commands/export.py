@@ -17,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "dynamic batch axis, check parity with PyTorch on held-out shard samples "
             "(cosine >= 0.999), add fp16/int8 variants (int8: static QDQ S8S8 per-channel, "
             "calibrated on --calib shards) and the zero-shot label embeddings, and write the "
-            "checksummed bundle folder OUT atomically."
+            "checksummed bundle folder OUT atomically. A clip model (train --clip-frames T) "
+            "exports its temporal tower (input [batch, T, 3, S, S]) as the image tower: give "
+            "clip shards (generate --clip-frames T) as --data/--calib."
         ),
     )
     p.add_argument("--checkpoint", required=True, type=Path, help="training checkpoint (.pt)")
