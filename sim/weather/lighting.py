@@ -131,10 +131,12 @@ def lamp_positions(points_cam: np.ndarray, pole_mask: np.ndarray) -> np.ndarray:
     """Camera-frame positions of street lamps: the top of each connected pole region."""
     from scipy import ndimage
 
-    labels, count = ndimage.label(pole_mask)
+    labels, _ = ndimage.label(pole_mask)
     lamps = []
-    for idx in range(1, count + 1):
-        rows, cols = np.nonzero(labels == idx)
+    # each region searched within its bounding box (the same pixels in the same order)
+    for idx, box in enumerate(ndimage.find_objects(labels), start=1):
+        rows, cols = np.nonzero(labels[box] == idx)
+        rows, cols = rows + box[0].start, cols + box[1].start
         if rows.size < 20:
             continue
         top = rows.min()

@@ -212,3 +212,46 @@ def test_compiled_particles_match_the_numpy_splat(frame, preset, monkeypatch):
     reference = _apply(frame, params, seed=3, ego=ego)
     assert np.abs(compiled.astype(int) - reference).max() <= 1
     assert (compiled != reference).mean() < 1e-3
+
+
+def test_lamp_glow_and_lamp_search_match_their_whole_image_definitions(frame):
+    """The glow computed only within GLOW_COS_MIN of each lamp, and lamps searched within
+    each pole region's box, give exactly the numbers of the whole-image computation."""
+    from scipy import ndimage
+
+    from sim.weather import lighting
+    from sim.weather.effects import _lamp_glow
+
+    geom = frame_geometry(frame.camera, frame.depth.astype(np.float32))
+    h, w = frame.depth.shape
+    lin = srgb_to_linear(frame.rgb)
+    rng = np.random.default_rng(3)
+    # lamps (as lamp_positions places them: 0.2 m above a point) at seen points, in front of
+    # and behind the camera
+    seen = np.argwhere(geom.hit)[[0, len(np.argwhere(geom.hit)) // 2, -1]]
+    lamps = np.concatenate([geom.points[seen[:, 0], seen[:, 1]], rng.normal(0, 5, (3, 3))])
+    lamps = (lamps + np.array([0.0, -0.2, 0.0])).astype(np.float32)
+    for on in (0.2, 1.0):
+        want = lin.copy()
+        for lamp in lamps:
+            d = lamp / np.linalg.norm(lamp)
+            halo = np.clip((geom.rays.reshape(-1, 3) @ d).reshape(h, w), 0.0, 1.0) ** 4000 * 40 * on
+            want += halo[..., None] * lighting.STREETLAMP_COLOR / max(on, 1e-3) / 30.0
+        got = _lamp_glow(lin, lamps, geom, on)
+        assert not np.array_equal(got, lin)  # some glow was drawn
+        np.testing.assert_array_equal(got, want)
+    mask = np.zeros((h, w), bool)
+    for r0, c0 in ((10, 10), (40, 90), (70, 30)):
+        mask[r0 : r0 + 30, c0 : c0 + 2 + r0 % 3] = True
+    mask[0:3, 0:3] = True  # too small to be a lamp
+    labels, count = ndimage.label(mask)
+    want = []
+    for idx in range(1, count + 1):
+        rows, cols = np.nonzero(labels == idx)
+        if rows.size >= 20:
+            top = rows.min()
+            col = int(np.round(cols[rows == top].mean()))
+            want.append(geom.points[top, col] + np.array([0.0, -0.2, 0.0]))
+    got = lighting.lamp_positions(geom.points, mask)
+    assert len(got) == 3
+    np.testing.assert_array_equal(got, np.asarray(want, dtype=np.float32))
