@@ -255,3 +255,23 @@ def test_lamp_glow_and_lamp_search_match_their_whole_image_definitions(frame):
     got = lighting.lamp_positions(geom.points, mask)
     assert len(got) == 3
     np.testing.assert_array_equal(got, np.asarray(want, dtype=np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_sky_gives_the_numpy_sky_bit_for_bit(dtype):
+    from sim import jit
+    from sim.weather.sky import reflected_sky, sky_radiance, sky_radiance_numpy
+
+    if not jit.AVAILABLE:
+        pytest.skip("numba is not installed: the numpy sky is the only one")
+    rng = np.random.default_rng(7)
+    rays = rng.normal(size=(40, 50, 3))
+    rays = (rays / np.linalg.norm(rays, axis=-1, keepdims=True)).astype(dtype)
+    for name in PRESETS:
+        params = get_preset(name)
+        got, want = sky_radiance(params, rays), sky_radiance_numpy(params, rays)
+        assert got.dtype == want.dtype == np.float32
+        np.testing.assert_array_equal(got, want, err_msg=name)
+        mirrored = rays * np.array([1.0, 1.0, -1.0], dtype=np.float32)
+        want = sky_radiance_numpy(params, mirrored)
+        np.testing.assert_array_equal(reflected_sky(params, rays), want, err_msg=name)
