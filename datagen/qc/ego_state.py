@@ -5,7 +5,8 @@ the wheels gripping, ``rpm / speed`` equals ``gear ratio x final drive x 60 / (2
 one of the shipped vehicles (r the tyre radius), unless the clutch slips at low engine speed
 (the engine then holds ``idle + throttle x 1500`` rpm, above the wheels'). ``powertrain``
 flags an rpm or speed that fits no vehicle in the stated gear, e.g. a speed in km/h stored
-as m/s, or an rpm from a wrong ratio.
+as m/s, or an rpm from a wrong ratio, and a gear that no shipped gearbox has (gear 0 of a
+0-based count) while the car moves.
 """
 
 from __future__ import annotations
@@ -50,8 +51,12 @@ def powertrain(meta: dict, cfg: EgoConfig) -> Flag | None:
     except (KeyError, TypeError, ValueError):
         return None
     table, idle = rpm_per_mps()
-    if gear not in table or abs(speed) < cfg.min_speed_mps or (slip and max(slip) > cfg.max_slip):
+    if abs(speed) < cfg.min_speed_mps or (slip and max(slip) > cfg.max_slip):
         return None
+    if gear not in table:
+        return flag("powertrain", f"gear {gear} while the car moves at {speed:.1f} m/s "
+                    f"(rpm {rpm:.0f}): it is none of the shipped gearboxes' gears; gear",
+                    gear, f"gears 1..{max(table)}", "d")  # fmt: skip
     ratio = rpm / abs(speed)
     best = min(table[gear], key=lambda c: abs(math.log(ratio / c)))
     spin = max(slip) if slip else 0.0  # slipping wheels turn faster (or, braking, slower)

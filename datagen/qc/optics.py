@@ -80,15 +80,26 @@ def segment_medians(rgb: np.ndarray, lab: np.ndarray
     deviation of each segment's pixels from it [DN, summed over channels])."""
     u, inv = np.unique(lab, return_inverse=True)
     inv = inv.reshape(lab.shape)
+    ids = inv.ravel()
     x = rgb[..., :3].reshape(-1, 3).astype(np.float32)
-    order = np.argsort(inv, axis=None, kind="stable")
-    ids = inv.ravel()[order]
-    starts = np.searchsorted(ids, np.arange(len(u)))
-    ends = np.append(starts[1:], ids.size)
-    med = np.stack([np.median(x[order[a:b]], axis=0) for a, b in zip(starts, ends)])
-    mad = np.array([np.median(np.abs(x[order[a:b]] - m).sum(-1))
-                    for a, b, m in zip(starts, ends, med)])  # fmt: skip
+    counts = np.bincount(ids, minlength=len(u))
+    med = np.stack([_grouped_median(x[:, c], ids, counts) for c in range(3)], axis=1)
+    mad = _grouped_median(np.abs(x - med[ids]).sum(-1), ids, counts)
     return inv, med.astype(np.float32), mad.astype(np.float32)
+
+
+def _grouped_median(v: np.ndarray, ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """np.median of ``v`` within each group ``ids`` (0..len(counts)-1), all groups at once."""
+    v = v.astype(np.float32)
+    half = np.rint(v * 2).astype(np.int64)  # 8-bit colours and their medians: halves of a DN
+    if np.array_equal(half, v * 2) and half.min(initial=0) >= 0:
+        s = (np.sort(ids.astype(np.int64) * (int(half.max(initial=0)) + 1) + half) %
+             (int(half.max(initial=0)) + 1)).astype(np.float32) / np.float32(2)
+    else:
+        s = v[np.lexsort((v, ids))]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    lo, hi = starts + (counts - 1) // 2, starts + counts // 2
+    return (s[lo] + s[hi]) / np.float32(2)
 
 
 def boundary_pairs(s, cfg: OpticsConfig) -> BoundaryPairs | None:

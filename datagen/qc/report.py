@@ -27,7 +27,7 @@ from datagen.manifest import (
     sidecar_path,
     write_manifest,
 )
-from datagen.qc import anomaly, conditional, optics, rules, temporal
+from datagen.qc import anomaly, conditional, optics, rules, scenario_agreement, temporal
 from datagen.qc.flag import Flag
 from datagen.qc.shardio import iter_decoded, iter_raw, rewrite_without
 from sim.atomic import atomic_write_bytes, atomic_write_json
@@ -96,12 +96,15 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
            temporal_cfg: temporal.TemporalConfig | None = None,
            conditional_cfg: conditional.ConditionalConfig | None = None,
            learned: LearnedCheck | None = None,
-           optics_cfg: optics.ScenarioOpticsConfig | None = None) -> QCReport:
+           optics_cfg: optics.ScenarioOpticsConfig | None = None,
+           agreement_cfg: scenario_agreement.AgreementConfig | None = None) -> QCReport:
     """Check every sample of every shard in ``root``: per-sample rules and cross-checks, then
     each scenario's frames as a sequence (motion, rig, constants, and the optics of
     :mod:`datagen.qc.optics`: exposure, odd pixels and a covered part of the lens against the
     scenario's other frames), then each sample's image and audio statistics against samples
-    whose json says the same (:mod:`datagen.qc.conditional`), then the
+    whose json says the same (:mod:`datagen.qc.conditional`), the agreement of each frame's
+    audio, clock, events, gear, colours and local sharpness with its scenario's other frames
+    (:mod:`datagen.qc.scenario_agreement`), then the
     statistics-only anomaly model when ``anomaly_cfg`` is given (off by default: on 2 000
     clean generated samples it raised 7 false alarms, thunder clips' zero-crossing rate, and
     caught no tuning fault the cross-checks missed), and ``learned``: a check that needs a
@@ -112,6 +115,8 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
     conditional_cfg = conditional_cfg or conditional.ConditionalConfig()
     optics_cfg = optics_cfg or optics.ScenarioOpticsConfig()
     report = QCReport()
+    agreement = scenario_agreement.ScenarioAgreement(
+        agreement_cfg or scenario_agreement.AgreementConfig())
     lenses: list[optics.OpticsSummary] = []
     keys: list[tuple[str, str]] = []
     rows: list[np.ndarray] = []
@@ -147,6 +152,7 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
                 lens = optics.summarize(s, optics_cfg)
                 if lens is not None:
                     lenses.append(lens)
+                agreement.add(s)
         except (tarfile.TarError, OSError, EOFError) as exc:
             report.findings.append(Finding(path.name, path.name, "rule", UNREADABLE,
                                            f"{type(exc).__name__}: {exc}"))
@@ -154,6 +160,7 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
                         for k, sh, f in temporal.check(frames, temporal_cfg)]
     report.findings += [_finding(k, sh, "sequence", f)
                         for k, sh, f in optics.judge(lenses, optics_cfg)]
+    report.findings += [_finding(k, sh, "sequence", f) for k, sh, f in agreement.findings()]
     if keys:
         for stats, conds, names, floors, what, check, zt in (
             (image_stats, image_conds, conditional.IMAGE_FEATURES, conditional.IMAGE_FLOORS,
