@@ -25,6 +25,7 @@ from sim.classes import class_id
 from sim.weather import ground, lighting, optics, particles, sensor
 from sim.weather.color import linear_to_srgb, srgb_to_linear
 from sim.weather.geometry import FrameGeometry, frame_geometry
+from sim.weather.lamp_light import lamp_light
 from sim.weather.params import WeatherParams
 from sim.weather.sky import sky_radiance
 
@@ -123,15 +124,10 @@ def _illuminate(lin, seg, geom, params, spec, illum, rng) -> np.ndarray:
     """Scale rendered radiance to the scene's light; add lamps and lightning."""
     light = illum  # (3,): the same light on every pixel unless lamps are on
     if spec.lamps > 0.0:
-        light = np.broadcast_to(illum, lin.shape).copy()
         hit = geom.hit & (seg != class_id("ego"))
-        head = lighting.headlight_irradiance(geom.points, hit)
         pole = class_id("pole")
         lamps = lighting.lamp_positions(geom.points, seg == pole)
-        street = lighting.streetlamp_irradiance(geom.points, lamps) * (hit & (seg != pole))
-        light += spec.lamps * (
-            head[..., None] * 0.95 + street[..., None] * lighting.STREETLAMP_COLOR
-        )
+        light = lamp_light(geom.points, hit, hit & (seg != pole), lamps, illum, spec.lamps)
         lin = _lamp_glow(lin, lamps, geom, spec.lamps)
     if _flash(params, rng):
         light = light + 0.6

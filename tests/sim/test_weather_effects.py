@@ -295,3 +295,27 @@ def test_compiled_srgb_encoding_gives_the_numpy_bytes(dtype):
     got = linear_to_srgb(x.reshape(-1, 6, 1))
     assert got.dtype == np.uint8 and got.shape == (len(x) // 6, 6, 1)
     np.testing.assert_array_equal(got.reshape(-1), linear_to_srgb_numpy(x))
+
+
+def test_compiled_lamp_light_gives_the_numpy_light_bit_for_bit(frame):
+    from sim import jit
+    from sim.weather.lamp_light import lamp_light, lamp_light_numpy
+
+    if not jit.AVAILABLE:
+        pytest.skip("numba is not installed: the numpy light is the only one")
+    geom = frame_geometry(frame.camera, frame.depth.astype(np.float32))
+    rng = np.random.default_rng(11)
+    seen = np.argwhere(geom.hit)
+    valid = geom.hit & (rng.random(geom.hit.shape) < 0.9)
+    street_lit = geom.hit & (rng.random(geom.hit.shape) < 0.8)
+    for count in (0, 1, 3):
+        rows = seen[rng.integers(len(seen), size=count)]
+        lamps = (geom.points[rows[:, 0], rows[:, 1]] + [0.0, -0.2, 0.0]).astype(np.float32)
+        for name in ("clear_night", "hazy_dusk"):
+            params = get_preset(name)
+            illum, on = illumination_rgb(params), float(max(lighting_for(params).lamps, 0.3))
+            got = lamp_light(geom.points, valid, street_lit, lamps, illum, on)
+            want = lamp_light_numpy(geom.points, valid, street_lit, lamps, illum, on)
+            assert got.dtype == want.dtype == np.float32
+            assert np.any(got != illum)  # the lamps lit something
+            np.testing.assert_array_equal(got, want)
