@@ -23,13 +23,13 @@ import numpy as np
 
 from sim.classes import class_id
 from sim.weather import ground, lighting, optics, particles, sensor
+from sim.weather.atmosphere import atmosphere
 from sim.weather.color import linear_to_srgb, srgb_to_linear
 from sim.weather.geometry import FrameGeometry, frame_geometry
 from sim.weather.lamp_light import lamp_light
 from sim.weather.params import WeatherParams
 from sim.weather.sky import sky_radiance
 
-SKY_LAYER_M = 1500.0  # depth of the weather layer that sky rays cross
 FLASH_WINDOW_S = 0.2  # a lightning flash lights a frame if it falls in this window
 
 
@@ -170,19 +170,4 @@ def _atmosphere(
     lin: np.ndarray, geom: FrameGeometry, params: WeatherParams, light: np.ndarray
 ) -> np.ndarray:
     """Koschmieder scattering along each ray; sky rays cross the weather layer only."""
-    hit = geom.hit
-    sky = ~hit
-    # each pixel's optical depth along its own kind of ray (per pixel: the same numbers as
-    # computing both kinds over the whole image and picking one)
-    tau = np.empty(hit.shape, dtype=np.float64)
-    tau[hit] = optics.optical_depth(
-        params, geom.distance[hit], geom.cam_height, geom.sin_elev[hit]
-    )  # fmt: skip
-    sin_sky = geom.sin_elev[sky]
-    sky_len = SKY_LAYER_M / np.maximum(sin_sky, 0.05)
-    tau[sky] = optics.optical_depth(params, sky_len, geom.cam_height, sin_sky) - (
-        optics.CLEAR_AIR_BETA * sky_len
-    )
-    t = optics.transmittance(tau).astype(np.float32)[..., None]
-    airlight = optics.airlight_rgb(params) * light
-    return (lin * t + airlight * (1.0 - t)).astype(np.float32)
+    return atmosphere(lin, geom.distance, geom.sin_elev, geom.cam_height, params, light)

@@ -319,3 +319,22 @@ def test_compiled_lamp_light_gives_the_numpy_light_bit_for_bit(frame):
             assert got.dtype == want.dtype == np.float32
             assert np.any(got != illum)  # the lamps lit something
             np.testing.assert_array_equal(got, want)
+
+
+def test_compiled_atmosphere_gives_the_numpy_scattering_bit_for_bit(frame):
+    from sim import jit
+    from sim.weather.atmosphere import atmosphere, atmosphere_numpy
+
+    if not jit.AVAILABLE:
+        pytest.skip("numba is not installed: the numpy scattering is the only one")
+    geom = frame_geometry(frame.camera, frame.depth.astype(np.float32))
+    assert (~geom.hit).any() and geom.hit.any()  # sky and ground rays both
+    lin = srgb_to_linear(frame.rgb)
+    for name in PRESETS:  # fog with and without height falloff, dust, clear air
+        params = get_preset(name)
+        light = illumination_rgb(params)
+        for height in (geom.cam_height, -1.0, 40.0):
+            got = atmosphere(lin, geom.distance, geom.sin_elev, height, params, light)
+            want = atmosphere_numpy(lin, geom.distance, geom.sin_elev, height, params, light)
+            assert got.dtype == want.dtype == np.float32
+            np.testing.assert_array_equal(got, want, err_msg=f"{name} at {height} m")
