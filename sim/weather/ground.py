@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim import jit
 from sim.classes import class_id
+from sim.weather.coverage import coverage_mask_compiled
 from sim.weather.geometry import FrameGeometry
 from sim.weather.params import WeatherParams
 from sim.weather.sky import reflected_sky
@@ -40,9 +42,17 @@ def value_noise(xy: np.ndarray, cell_m: float, salt: int) -> np.ndarray:
 
 
 def coverage_mask(xy: np.ndarray, fraction: float, cell_m: float, salt: int) -> np.ndarray:
-    """Soft mask covering about ``fraction`` of the ground in world-anchored patches."""
+    """Soft mask covering about ``fraction`` of the ground in world-anchored patches
+    (compiled for float64 points (M, 2) where numba is installed: the same numbers)."""
     if fraction <= 0.0:
         return np.zeros(xy.shape[:-1], dtype=np.float32)
+    if jit.AVAILABLE and xy.dtype == np.float64 and xy.ndim == 2:
+        return coverage_mask_compiled(xy, fraction, cell_m, salt)
+    return coverage_mask_numpy(xy, fraction, cell_m, salt)
+
+
+def coverage_mask_numpy(xy: np.ndarray, fraction: float, cell_m: float, salt: int) -> np.ndarray:
+    """:func:`coverage_mask` in numpy (the reference for the compiled pass)."""
     n = 0.65 * value_noise(xy, cell_m, salt) + 0.35 * value_noise(xy, cell_m / 3.1, salt + 1)
     threshold = 0.2 + 0.6 * (1.0 - fraction)  # the noise mostly lies in [0.2, 0.8]
     return np.clip((n - threshold) / 0.06 + 0.5, 0.0, 1.0).astype(np.float32)

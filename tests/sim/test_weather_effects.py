@@ -338,3 +338,22 @@ def test_compiled_atmosphere_gives_the_numpy_scattering_bit_for_bit(frame):
             want = atmosphere_numpy(lin, geom.distance, geom.sin_elev, height, params, light)
             assert got.dtype == want.dtype == np.float32
             np.testing.assert_array_equal(got, want, err_msg=f"{name} at {height} m")
+
+
+def test_compiled_coverage_mask_gives_the_numpy_mask_bit_for_bit():
+    from sim import jit
+    from sim.weather.ground import coverage_mask, coverage_mask_numpy
+
+    if not jit.AVAILABLE:
+        pytest.skip("numba is not installed: the numpy mask is the only one")
+    rng = np.random.default_rng(13)
+    far = rng.uniform(-1e5, 1e5, (5_000, 2))
+    near = [rng.uniform(-500, 500, (20_000, 2)), rng.uniform(-3, 3, (5_000, 2))]
+    xy = np.concatenate([*near, far, [[0.0, 0.0], [-0.0, 3.0]]])
+    covered = []
+    for fraction, cell, salt in ((0.1, 3.0, 23), (0.5, 4.0, 37), (1.0, 2.5, 11)):
+        got = coverage_mask(xy, fraction, cell, salt)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, coverage_mask_numpy(xy, fraction, cell, salt))
+        covered.append(float(np.mean(got > 0.5)))
+    assert covered[0] < covered[1] < covered[2]  # the fraction steers the coverage
