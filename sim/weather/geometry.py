@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim import jit
+
 CAMERA_KEYS = ("width", "height", "fx", "fy", "cx", "cy")
 
 
@@ -73,9 +75,7 @@ def frame_geometry(camera: dict, depth: np.ndarray) -> FrameGeometry:
         raise ValueError(f"camera is {camera['width']}x{camera['height']} but depth is {w}x{h}")
     T = np.asarray(camera.get("T_world_cam", np.eye(4).ravel()), dtype=np.float64).reshape(4, 4)
     raw, norm, rays = pixel_rays(w, h, camera["cx"], camera["cy"], camera["fx"], camera["fy"])
-    hit = depth > 0
-    points = np.where(hit[..., None], raw * depth[..., None], 0.0).astype(np.float32)
-    distance = np.where(hit, depth * norm, np.inf).astype(np.float32)
+    points, distance = hit_points(raw, norm, depth)
     R = T[:3, :3]
     up_cam = R.T @ np.array([0.0, 0.0, 1.0])
     return FrameGeometry(
@@ -88,3 +88,39 @@ def frame_geometry(camera: dict, depth: np.ndarray) -> FrameGeometry:
         sin_elev=(rays @ up_cam.astype(np.float32)),
         t_world_xy=T[:2, 3].astype(np.float32),
     )
+
+
+def hit_points(raw: np.ndarray, norm: np.ndarray, depth: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Camera-frame points (H, W, 3) and distances along the rays (H, W), float32, of a
+    z-depth map (0 or less: no hit -> point 0, distance inf); one compiled pass for float32
+    depth where numba is installed (a product per value, so the same numbers)."""
+    if not (jit.AVAILABLE and depth.dtype == np.float32):
+        return hit_points_numpy(raw, norm, depth)
+    points = np.empty(raw.shape, dtype=np.float32)
+    distance = np.empty(depth.shape, dtype=np.float32)
+    _hit_points(raw.reshape(-1, 3), norm.reshape(-1), np.ascontiguousarray(depth).reshape(-1),
+                points.reshape(-1, 3), distance.reshape(-1))  # fmt: skip
+    return points, distance
+
+
+def hit_points_numpy(raw: np.ndarray, norm: np.ndarray, depth: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """:func:`hit_points` in numpy (the reference for the compiled pass)."""
+    hit = depth > 0
+    points = np.where(hit[..., None], raw * depth[..., None], 0.0).astype(np.float32)
+    distance = np.where(hit, depth * norm, np.inf).astype(np.float32)
+    return points, distance
+
+
+@jit.njit
+def _hit_points(raw, norm, depth, points, distance):
+    for i in range(depth.shape[0]):
+        d = depth[i]
+        if d > 0:
+            for k in range(3):
+                points[i, k] = raw[i, k] * d
+            distance[i] = d * norm[i]
+        else:
+            points[i, 0] = points[i, 1] = points[i, 2] = 0.0
+            distance[i] = np.inf

@@ -357,3 +357,21 @@ def test_compiled_coverage_mask_gives_the_numpy_mask_bit_for_bit():
         np.testing.assert_array_equal(got, coverage_mask_numpy(xy, fraction, cell, salt))
         covered.append(float(np.mean(got > 0.5)))
     assert covered[0] < covered[1] < covered[2]  # the fraction steers the coverage
+
+
+def test_compiled_hit_points_give_the_numpy_points_bit_for_bit(frame):
+    from sim import jit
+    from sim.weather.geometry import hit_points, hit_points_numpy, pixel_rays
+
+    if not jit.AVAILABLE:
+        pytest.skip("numba is not installed: the numpy points are the only ones")
+    cam = frame.camera
+    raw, norm, _ = pixel_rays(cam["width"], cam["height"], cam["cx"], cam["cy"], cam["fx"],
+                              cam["fy"])  # fmt: skip
+    depth = frame.depth.astype(np.float32)
+    depth[:3, :3] = [[-1.0, np.nan, 0.0], [1e-30, 250.0, np.inf], [0.5, 2.0, 3.0]]
+    got, want = hit_points(raw, norm, depth), hit_points_numpy(raw, norm, depth)
+    assert (depth == 0).any() and (depth > 0).any()
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype == np.float32
+        np.testing.assert_array_equal(g, w)
