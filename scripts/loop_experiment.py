@@ -462,9 +462,39 @@ def selection_lines(report: dict, closed) -> list[str]:
     return lines
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def add_lever_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of the levers that keep the rest (scripts/loop_levers.py)."""
     from loop_levers import float_list
 
+    p.add_argument("--finetune-lrs", type=float_list, default=(3e-4, 1e-4),
+                   help="fine-tune learning rates tried (the first is the plain arm's)")
+    p.add_argument("--replay-fractions", type=float_list, default=(0.5, 0.75),
+                   help="replay fractions tried (the first is the plain arm's)")
+    p.add_argument("--wise-alphas", type=float_list, default=(0.5, 0.75, 1.0),
+                   help="WiSE-FT weights of each fine-tune tried (1: the fine-tune itself)")
+    p.add_argument("--max-rest-drop", type=float, default=0.01,
+                   help="the choice keeps the validation rest-mean drop within this")
+    p.add_argument("--min-gap", type=float, default=0.5,
+                   help="fallback of the choice: the gap a candidate must close")
+
+
+def add_board_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of the loop through a board (``--boards``)."""
+    p.add_argument("--boards", action="store_true",
+                   help="also close the loop through a board: export base, run it on a field "
+                        "set with feedback logging, plan from that feedback with labelled "
+                        "probes (edge plan), generate --focus PLAN, fine-tune on it")
+    p.add_argument("--board-focus", choices=("plan", "feedback"), default="plan",
+                   help="--boards: generate --focus from the edge plan file, or from the raw "
+                        "feedback folder (the model's own labels)")
+    p.add_argument("--field-scenarios", type=int, default=96,
+                   help="scenarios of the field set the board sees (--boards)")
+    p.add_argument("--probe-scenarios", type=int, default=156,
+                   help="labelled probe scenarios of edge plan, every preset (--boards)")
+    p.add_argument("--plan-k", type=int, default=5, help="edge plan --k")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -486,16 +516,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--finetune-steps", type=int, default=60)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--finetune-lrs", type=float_list, default=(3e-4, 1e-4),
-                   help="fine-tune learning rates tried (the first is the plain arm's)")
-    p.add_argument("--replay-fractions", type=float_list, default=(0.5, 0.75),
-                   help="replay fractions tried (the first is the plain arm's)")
-    p.add_argument("--wise-alphas", type=float_list, default=(0.5, 0.75, 1.0),
-                   help="WiSE-FT weights of each fine-tune tried (1: the fine-tune itself)")
-    p.add_argument("--max-rest-drop", type=float, default=0.01,
-                   help="the choice keeps the validation rest-mean drop within this")
-    p.add_argument("--min-gap", type=float, default=0.5,
-                   help="fallback of the choice: the gap a candidate must close")
+    add_lever_arguments(p)
     p.add_argument("--modalities", default="image,text", help="towers trained")
     p.add_argument("--workers", type=int, default=1, help="data-loader workers of training")
     p.add_argument("--gen-workers", type=int, default=2, help="generate's worker processes")
@@ -507,18 +528,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(needs a generate with --focus) instead of up-weighting presets")
     p.add_argument("--focus-strength", type=float, default=None,
                    help="generate --focus-strength (default: generate's)")
-    p.add_argument("--boards", action="store_true",
-                   help="also close the loop through a board: export base, run it on a field "
-                        "set with feedback logging, plan from that feedback with labelled "
-                        "probes (edge plan), generate --focus PLAN, fine-tune on it")
-    p.add_argument("--board-focus", choices=("plan", "feedback"), default="plan",
-                   help="--boards: generate --focus from the edge plan file, or from the raw "
-                        "feedback folder (the model's own labels)")
-    p.add_argument("--field-scenarios", type=int, default=96,
-                   help="scenarios of the field set the board sees (--boards)")
-    p.add_argument("--probe-scenarios", type=int, default=156,
-                   help="labelled probe scenarios of edge plan, every preset (--boards)")
-    p.add_argument("--plan-k", type=int, default=5, help="edge plan --k")
+    add_board_arguments(p)
     p.add_argument("--no-control", action="store_true",
                    help="skip the control fine-tune without --replay")
     p.add_argument("--reuse-data", action="store_true",
@@ -649,7 +659,19 @@ def board_arm(data: dict, ctx: dict, held: tuple[str, ...], rest: tuple[str, ...
     boards["new_labels"] = label_counts(out / "data" / "new_boards", args.condition[0])
     if set(data["new_boards"]["scenario_seeds"]) & ctx["held_out_seeds"]:
         raise SystemExit("the boards' new data shares scenario seeds with held-out sets")
+    print(f"  boards: {_brief(boards)}")
     return boards
+
+
+def control_arm(new_urls: str, ctx: dict, args: argparse.Namespace) -> None:
+    """The plain fine-tune without ``--replay`` (what the replay buys), held-out only."""
+    print("  control: the plain fine-tune without --replay")
+    runs = ctx["runs"]
+    runs["finetuned_no_replay"] = train("finetuned_no_replay", args.out, new_urls,
+                                        args.finetune_steps, args.finetune_lrs[0], args,
+                                        "--init", runs["base"]["checkpoint"])  # fmt: skip
+    ctx["ev"]["finetuned_no_replay"] = evaluate(runs["finetuned_no_replay"]["checkpoint"],
+                                                ctx["eval_dirs"], *args.condition, args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -685,17 +707,11 @@ def main(argv: list[str] | None = None) -> int:
     print("[4/5] fine-tune base with --init on the new data, replaying the base data")
     selection = {"finetuned": finetune_arm("finetuned", new_urls, ctx, args)}
     if not args.no_control:
-        print("  control: the plain fine-tune without --replay")
-        runs["finetuned_no_replay"] = train("finetuned_no_replay", out, new_urls,
-                                            args.finetune_steps, args.finetune_lrs[0], args,
-                                            "--init", runs["base"]["checkpoint"])  # fmt: skip
-        ev["finetuned_no_replay"] = evaluate(runs["finetuned_no_replay"]["checkpoint"],
-                                             eval_dirs, task, label, args)  # fmt: skip
+        control_arm(new_urls, ctx, args)
     boards = None
     if args.boards:
         print("  boards: export base, field run with feedback, edge plan, generate --focus")
         boards = board_arm(data, ctx, held, rest, args)
-        print(f"  boards: {_brief(boards)}")
         selection["finetuned_boards"] = finetune_arm("finetuned_boards",
                                                      data["new_boards"]["dir"], ctx, args)
         counts["new_boards"] = boards["new_labels"]

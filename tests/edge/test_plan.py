@@ -131,6 +131,7 @@ def test_generate_reads_the_plan(world: dict, tmp_path: Path) -> None:
     ("no_feedback", "--feedback"), ("no_probes", "--probes"), ("no_manifest", "manifest.json"),
     ("focused_probes", "uniformly"), ("big_k", "--k 1000"), ("zero_k", "--k must be"),
     ("other_bundle", "logged by bundle"), ("out_folder", "already exists"),
+    ("garbage_feedback", "not a readable tar"), ("feedback_of_shards", "no feedback shards"),
 ])  # fmt: skip
 def test_bad_inputs_are_one_line_exit_2(world: dict, tmp_path: Path, capsys, case: str,
                                         needle: str) -> None:  # fmt: skip
@@ -155,6 +156,12 @@ def test_bad_inputs_are_one_line_exit_2(world: dict, tmp_path: Path, capsys, cas
         args["--bundle"] = str(make_bundle(tmp_path / "other", seed=3))
     elif case == "out_folder":
         args["--out"] = str(tmp_path)
+    elif case == "garbage_feedback":
+        (tmp_path / "fb").mkdir()
+        (tmp_path / "fb" / "feedback-000000.tar").write_bytes(bytes(range(256)) * 7)
+        args["--feedback"] = str(tmp_path / "fb")
+    elif case == "feedback_of_shards":  # a data set is not a feedback folder
+        args["--feedback"] = str(world["probes"])
     code = main(["edge", "plan", *(x for kv in args.items() for x in kv), *extra])
     err = capsys.readouterr().err.strip()
     assert code == 2 and needle in err and "\n" not in err
