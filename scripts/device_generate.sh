@@ -25,6 +25,8 @@ ds() { $PY -m edge.cli "$@"; }
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
 $PY -m pip install -q --no-index --no-deps --no-compile --target "$SITE" .whl/*.whl \
   > "$W/logs/pip.log" 2>&1 || log "pip install failed"
+# llvmlite's wheel is too big to carry as it is: its files travel as .whl/llvmlite.tar.xz
+[ -f .whl/llvmlite.tar.xz ] && tar xJf .whl/llvmlite.tar.xz -C "$SITE"
 mkdir -p "$W/pbsrc" && tar xzf .whl/pybullet-3.2.7-slim.tar.gz -C "$W/pbsrc"
 ( cd "$W/pbsrc"/pybullet-* && MAX_JOBS=16 $PY -m pip install -q --no-deps \
     --no-build-isolation --no-compile --target "$PB" . ) > "$W/logs/pybullet_build.log" 2>&1 &
@@ -36,7 +38,14 @@ log "CUDA-graph tests"
 timeout 240 $PY -m pytest -q -p no:cacheprovider -m gpu tests/multimodal/test_cuda_graph.py \
   > "$W/logs/pytest_gpu.log" 2>&1; log "gpu tests rc=$? $(tail -1 "$W/logs/pytest_gpu.log")"
 wait $PB_PID; log "pybullet build rc=$?"
+put numba "$($PY -c 'import sim.jit as j; print(str(j.AVAILABLE).lower())' 2>/dev/null || echo false)"
+log "numba kernels: $($PY -c 'import sim.jit as j; print(j.AVAILABLE)' 2>&1 | tail -1)"
 
+# numba compiles the weather kernels once per machine (cache next to the source): a small run
+# over every preset fills the cache before anything is timed
+( ds generate --out "$W/data/warm" --scenarios 26 --frames 1 --image-size 64 --workers 2 \
+    --seed 1 --no-progress --no-card > "$W/logs/gen_warm.log" 2>&1 ) &
+WARM_PID=$!
 log "renderer tests (EGL on the GPU)"
 timeout 150 $PY -m pytest -q -p no:cacheprovider -rs tests/sim/test_egl_renderer.py \
   tests/sim/test_camera_labels.py > "$W/logs/pytest_egl.log" 2>&1
@@ -61,6 +70,8 @@ print(json.dumps({"renderer": renderer_info("egl"), "frames": rows,
                   "instance_min": min(r["instance"] for r in rows)}))
 EOF
 put agreement "$(cat "$W/agree.json" 2>/dev/null || echo null)"; log "agreement: $(head -c 300 "$W/agree.json")"
+
+wait $WARM_PID; log "numba warm-up rc=$?"
 
 gen() {  # gen NAME RENDERER SIZE WORKERS SCENARIOS
   local t0=$SECONDS dir=$W/data/$1
