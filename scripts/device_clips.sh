@@ -23,6 +23,8 @@ ds() { $PY -m edge.cli "$@"; }
 
 $PY -m pip install -q --no-index --no-deps --no-compile --target "$SITE" .whl/*.whl \
   > "$W/logs/pip.log" 2>&1 || log "pip install failed"
+# llvmlite (for numba) travels as .whl/llvmlite.tar.xz: its wheel is too big for a call
+[ -f .whl/llvmlite.tar.xz ] && tar xJf .whl/llvmlite.tar.xz -C "$SITE"
 mkdir -p "$W/pbsrc" && tar xzf .whl/pybullet-3.2.7-slim.tar.gz -C "$W/pbsrc"
 ( cd "$W/pbsrc"/pybullet-* && MAX_JOBS=16 $PY -m pip install -q --no-deps \
     --no-build-isolation --no-compile --target "$PB" . ) > "$W/logs/pybullet_build.log" 2>&1 &
