@@ -8,14 +8,14 @@
 2. runs QC on the clean shards: the share of clean samples flagged, per weather preset;
 3. copies the shards breaking ``--fraction`` of the samples with the held-out injector
    (``tests/datagen/qc_heldout/faults.py``, written before QC's cross-modal checks and never
-   used to tune them), runs QC again and reports precision and recall overall and per fault
-   class (and per fault).
+   used to tune them; ``--fault-set v2``, ``v3``, ``v4`` for the later blind sets), runs QC
+   again and reports precision and recall overall and per fault class (and per fault).
 
 Per-class precision is the precision QC would have at the same fault rate if every fault
 were of that class: ``TP_c / (TP_c + FPR x clean_c)``, with FPR the clean run's false-positive
 rate and ``clean_c = n_c (1 - f) / f`` clean samples per ``n_c`` faults. Writes
-``OUT/report_v1.json`` (``_v2``, ``_v3`` with ``--fault-set v2``, ``v3``) and prints a
-table. Generated shards are reused when ``OUT/clean`` exists.
+``OUT/report_v1.json`` (``_v2``, ``_v3``, ``_v4`` with ``--fault-set v2``, ``v3``, ``v4``)
+and prints a table. Generated shards are reused when ``OUT/clean`` exists.
 ``--model CKPT`` adds QC's learned check (``qc --model``).
 """
 
@@ -85,12 +85,16 @@ def presets_of(root: Path) -> dict[str, str]:
 def held_out_injector(fault_set: str):
     """(CLASSES, inject(src, dst, fraction, seed) -> {sample id: {"class", "fault"}}) of a
     held-out fault set: v1 (faults.py), v2 (faults_v2.py, written later by someone who had
-    not read QC's rules) or v3 (faults_v3.py, likewise blind, other faults)."""
+    not read QC's rules), v3 (faults_v3.py, likewise blind, other faults) or v4 (faults_v4.py,
+    likewise blind, faults unlike v1-v3's)."""
     if fault_set == "v1":
         from qc_heldout.faults import CLASSES, inject
 
         return CLASSES, inject
-    if fault_set == "v3":
+    if fault_set == "v4":
+        from qc_heldout.faults_v4 import CLASSES
+        from qc_heldout.faults_v4 import inject as inject_set
+    elif fault_set == "v3":
         from qc_heldout.faults_v3 import CLASSES
         from qc_heldout.faults_v3 import inject as inject_set
     else:
@@ -204,9 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fault-seed", type=int, default=7)
     ap.add_argument("--fraction", type=float, default=0.2)
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--fault-set", choices=("v1", "v2", "v3"), default="v1",
-                    help="held-out faults: v1 (faults.py), v2 (faults_v2.py) or v3 "
-                         "(faults_v3.py)")
+    ap.add_argument("--fault-set", choices=("v1", "v2", "v3", "v4"), default="v1",
+                    help="held-out faults: v1 (faults.py), v2 (faults_v2.py), v3 "
+                         "(faults_v3.py) or v4 (faults_v4.py)")
     ap.add_argument("--model", type=Path, default=None, metavar="CKPT",
                     help="also run QC's learned check with this drivesynth checkpoint")
     args = ap.parse_args(argv)
