@@ -5,11 +5,21 @@ worlds in one process never interfere. Physics runs at a fixed rate (240 Hz by d
 with deterministic engine settings. Components (vehicles, traffic, weather forces)
 register ordered step hooks, MetaDrive-style: ``before_step(world, dt)`` runs before
 each physics step, ``after_step(world, dt)`` after it, in ascending ``order``.
+
+Connecting a client costs ~5 ms, so a closed world hands its client to a small per-process
+pool (:class:`ClientPool`) after ``resetSimulation``, and the next world takes it from there
+and resets it again. A reset client is the same as a fresh one for everything the worlds here
+use (bodies, shapes, constraints, engine parameters and gravity are all set again by
+:class:`World`): the same config gives the same bytes in a fresh or a reused client. Clients
+that loaded a plugin or were given meshes as files are never pooled.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -36,6 +46,64 @@ class WorldConfig:
             raise ValueError(f"solver_iterations must be >= 1, got {self.solver_iterations}")
 
 
+class ClientPool:
+    """Idle DIRECT clients of closed worlds, reset, for the next :class:`World` (per
+    process; at most ``size`` kept, the rest disconnected)."""
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._idle: list[BulletClient] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def acquire(self) -> BulletClient:
+        """An idle client, or a new one when none is idle (or this is a forked child, whose
+        copies of the parent's clients are dropped unused)."""
+        with self._lock:
+            if self._pid != os.getpid():
+                self._idle, self._pid = [], os.getpid()
+            client = self._idle.pop() if self._idle else None
+        if client is not None:
+            return client
+        with quiet_stdout():
+            return BulletClient(connection_mode=pybullet.DIRECT)
+
+    def release(self, client: BulletClient) -> None:
+        """Reset ``client`` (frees its bodies and shapes) and keep it, or disconnect it
+        when the pool is full or the reset fails."""
+        try:
+            client.resetSimulation()
+        except pybullet.error:
+            return _disconnect(client)
+        with self._lock:
+            if len(self._idle) < self.size and self._pid == os.getpid():
+                self._idle.append(client)
+                return None
+        return _disconnect(client)
+
+    def clear(self) -> None:
+        """Disconnect every idle client."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for client in idle:
+            _disconnect(client)
+
+    def __len__(self) -> int:
+        return len(self._idle)
+
+
+def _disconnect(client: BulletClient) -> None:
+    try:
+        with quiet_stdout():
+            client.disconnect()
+    except pybullet.error:
+        pass
+
+
+CLIENTS = ClientPool()
+atexit.register(CLIENTS.clear)  # disconnect while pybullet is still importable
+
+
 class StepHook(Protocol):
     order: int
 
@@ -49,8 +117,8 @@ class World:
 
     def __init__(self, config: WorldConfig | None = None) -> None:
         self.config = config or WorldConfig()
-        with quiet_stdout():
-            self.client = BulletClient(connection_mode=pybullet.DIRECT)
+        self.client = CLIENTS.acquire()
+        self._poolable = True  # False once a plugin or file meshes touched the client
         self.dt = 1.0 / self.config.physics_hz
         self.step_count = 0
         self._hooks: list[StepHook] = []
@@ -111,6 +179,7 @@ class World:
     def load_plugin(self, path: str, name: str) -> tuple[int, str]:
         """Load a PyBullet plugin into this world's client: its id (negative when it
         failed) and what it printed (kept off the user's terminal)."""
+        self._poolable = False
         with captured_c_output() as text:
             plugin = int(self.client.loadPlugin(path, name))
         return plugin, "".join(text)
@@ -118,6 +187,7 @@ class World:
     def use_file_meshes(self) -> None:
         """Give meshes to PyBullet as OBJ files instead of vertex arrays (for renderers
         whose shape converter cannot read in-memory meshes, such as EGL's)."""
+        self._poolable = False
         if self._mesh_dir is None:
             self._mesh_dir = tempfile.TemporaryDirectory(prefix="drivesynth-meshes-")
 
@@ -131,12 +201,11 @@ class World:
 
     def close(self) -> None:
         if self.client is not None:
-            try:
-                with quiet_stdout():
-                    self.client.disconnect()
-            except pybullet.error:
-                pass
-            self.client = None  # type: ignore[assignment]
+            client, self.client = self.client, None
+            if getattr(self, "_poolable", False):
+                CLIENTS.release(client)
+            else:
+                _disconnect(client)
         if self._mesh_dir is not None:
             self._mesh_dir.cleanup()
             self._mesh_dir = None
