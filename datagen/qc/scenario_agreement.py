@@ -8,14 +8,35 @@ each frame against the other frames of its scenario:
 - :mod:`datagen.qc.sequence_state`: the clock, the events and the gear (``timeline``,
   ``events_vs_scenario``, ``gear_vs_events``);
 - :mod:`datagen.qc.channel_order`: the colours per class (``channel_order``);
-- :mod:`datagen.qc.local_sharpness`: edge sharpness part by part (``local_sharpness``).
+- :mod:`datagen.qc.local_sharpness`: edge sharpness part by part (``local_sharpness``);
+- :mod:`datagen.qc.object_tracks`: each instance id's class, box size and place across the
+  frames, and objects in seg.png without an instance id (``object_identity``,
+  ``untracked_objects``);
+- :mod:`datagen.qc.class_colours`: each class's colour and share of the frame
+  (``white_balance``, ``class_swap``);
+- :mod:`datagen.qc.frame_tears`: rows equal to another frame's under other labels
+  (``torn_frame``);
+- :mod:`datagen.qc.ego_telemetry`: speed vs velocity, the road's curvature along the frames
+  (``speed_vs_velocity``, ``road_curvature``);
+- :mod:`datagen.qc.surface_depth`: each ground class's depth vs its plane, frame by frame
+  (``depth_precision``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from datagen.qc import audio_sequence, channel_order, local_sharpness, sequence_state
+from datagen.qc import (
+    audio_sequence,
+    channel_order,
+    class_colours,
+    ego_telemetry,
+    frame_tears,
+    local_sharpness,
+    object_tracks,
+    sequence_state,
+    surface_depth,
+)
 from datagen.qc.flag import Flag
 
 
@@ -29,6 +50,15 @@ class AgreementConfig:
         default_factory=channel_order.ChannelOrderConfig)
     sharpness: local_sharpness.LocalSharpnessConfig = field(
         default_factory=local_sharpness.LocalSharpnessConfig)
+    objects: object_tracks.ObjectTracksConfig = field(
+        default_factory=object_tracks.ObjectTracksConfig)
+    class_colours: class_colours.ClassColoursConfig = field(
+        default_factory=class_colours.ClassColoursConfig)
+    tears: frame_tears.FrameTearsConfig = field(default_factory=frame_tears.FrameTearsConfig)
+    ego: ego_telemetry.EgoTelemetryConfig = field(
+        default_factory=ego_telemetry.EgoTelemetryConfig)
+    surface: surface_depth.SurfaceDepthConfig = field(
+        default_factory=surface_depth.SurfaceDepthConfig)
 
 
 @dataclass
@@ -40,6 +70,10 @@ class ScenarioAgreement:
     states: list = field(default_factory=list)
     colours: list = field(default_factory=list)
     sharpness: list = field(default_factory=list)
+    objects: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    egos: list = field(default_factory=list)
+    surfaces: list = field(default_factory=list)
 
     def add(self, s) -> None:
         if not isinstance(s.meta, dict):
@@ -48,13 +82,26 @@ class ScenarioAgreement:
                             (self.states, lambda: sequence_state.summarize(s)),
                             (self.colours, lambda: channel_order.summarize(s, self.cfg.colour)),
                             (self.sharpness,
-                             lambda: local_sharpness.summarize(s, self.cfg.sharpness))):
+                             lambda: local_sharpness.summarize(s, self.cfg.sharpness)),
+                            (self.objects, lambda: object_tracks.summarize(s)),
+                            (self.rows, lambda: frame_tears.summarize(s)),
+                            (self.egos, lambda: ego_telemetry.summarize(s)),
+                            (self.surfaces, lambda: self._surface(s))):
             item = make()
             if item is not None:
                 store.append(item)
+
+    def _surface(self, s) -> tuple[str, str, Flag] | None:
+        found = surface_depth.check(s, self.cfg.surface)
+        return None if found is None else (s.key, s.shard, found)
 
     def findings(self) -> list[tuple[str, str, Flag]]:
         return [*audio_sequence.check(self.clips, self.cfg.audio),
                 *sequence_state.check(self.states, self.cfg.state),
                 *channel_order.judge(self.colours, self.cfg.colour),
-                *local_sharpness.judge(self.sharpness, self.cfg.sharpness)]
+                *local_sharpness.judge(self.sharpness, self.cfg.sharpness),
+                *object_tracks.judge(self.objects, self.cfg.objects),
+                *class_colours.judge(self.colours, self.cfg.class_colours),
+                *frame_tears.judge(self.rows, self.cfg.tears),
+                *ego_telemetry.judge(self.egos, self.cfg.ego),
+                *self.surfaces]
