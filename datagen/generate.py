@@ -16,6 +16,7 @@ first). Sizes are bounded (:data:`MAX_SCENARIOS`, :data:`MAX_FRAMES`) so plannin
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import re
@@ -138,6 +139,19 @@ def single_threaded_torch() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@functools.lru_cache(maxsize=1)
+def freeze_long_lived() -> None:
+    """Once per process, after its first shard: collect the garbage, then move every object
+    alive (modules, torch, caches, pooled PyBullet clients) to the collector's permanent
+    generation (``gc.freeze``). Full collections then stop re-walking these ~300k objects:
+    building a scenario allocates many lists (mesh vertices for PyBullet, metadata), and the
+    collections they triggered cost ~3.7 ms CPU per sample (0.5 ms after the freeze,
+    measured with ``gc.callbacks`` over the generate bench's 16 scenarios). Objects freed
+    by reference counting are freed as before; nothing here changes a byte written."""
+    gc.collect()
+    gc.freeze()
+
+
 def build_shard(shard: ShardPlan, out_dir: str) -> dict:
     """Simulate ``shard``'s scenarios, write its tar atomically and its sidecar; the record.
 
@@ -167,6 +181,7 @@ def build_shard(shard: ShardPlan, out_dir: str) -> dict:
     if device:  # EGL's bytes hold for one GPU model and driver: say which
         record["renderer_device"] = device
     atomic_write_json(sidecar_path(out, shard.name), record)
+    freeze_long_lived()
     return record
 
 
