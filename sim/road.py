@@ -344,31 +344,42 @@ def write_obj(path, v: np.ndarray, idx: np.ndarray) -> None:
         f.write("\n".join(lines) + "\n")
 
 
-def _visual_mesh(world, v: np.ndarray, idx: np.ndarray, rgba: list[float]) -> int:
+def _visual_mesh(world, v: np.ndarray, idx: np.ndarray, rgba: list[float],
+                 lists: tuple[list, list] | None = None) -> int:  # fmt: skip
     """The visual shape of a mesh: vertex arrays, or an OBJ file where the world's renderer
-    needs one (:meth:`sim.world.World.use_file_meshes`)."""
+    needs one (:meth:`sim.world.World.use_file_meshes`). ``lists``: ``v`` and ``idx`` as
+    PyBullet's lists when the caller has them already."""
     import pybullet as p
 
     path = world.mesh_file()
     if path is None:
+        verts, tris = lists if lists is not None else _mesh_lists(v, idx)
         return world.client.createVisualShape(
-            p.GEOM_MESH, vertices=v.tolist(), indices=idx.astype(int).tolist(), rgbaColor=rgba
+            p.GEOM_MESH, vertices=verts, indices=tris, rgbaColor=rgba
         )
     write_obj(path, v, idx)
     return world.client.createVisualShape(p.GEOM_MESH, fileName=str(path), rgbaColor=rgba)
 
 
+def _mesh_lists(v: np.ndarray, idx: np.ndarray) -> tuple[list, list]:
+    """Vertices and triangle indices as the nested Python lists PyBullet reads."""
+    return v.tolist(), idx.astype(int).tolist()
+
+
 def _mesh_body(world, v: np.ndarray, idx: np.ndarray, rgba: list[float], collide: bool) -> int:
+    """A static mesh body; the visual and the collision shape share one conversion of the
+    arrays to lists (the same lists as before, made once instead of twice)."""
     import pybullet as p
 
     client = world.client
-    vis = _visual_mesh(world, v, idx, rgba)
+    lists = _mesh_lists(v, idx) if collide else None
+    vis = _visual_mesh(world, v, idx, rgba, lists)
     col = -1
-    if collide:
+    if lists is not None:
         col = client.createCollisionShape(
             p.GEOM_MESH,
-            vertices=v.tolist(),
-            indices=idx.astype(int).tolist(),
+            vertices=lists[0],
+            indices=lists[1],
             flags=p.GEOM_FORCE_CONCAVE_TRIMESH,
         )
     return client.createMultiBody(0.0, col, vis)
