@@ -225,6 +225,8 @@ class Scenery:
         self.radii = 0.5 * np.linalg.norm(sizes, axis=1)  # bounding spheres of the boxes
         self.instance_ids = [registry.reserve_instance(p.cls) for p in self.placements]
         self.body_ids = np.full(n, -1, dtype=np.int64)
+        # last ensure_near check: x, y, radius, smallest gap to a pending object's reach
+        self._near_check: tuple[float, float, float, float] | None = None
 
     def __len__(self) -> int:
         return len(self.placements)
@@ -248,11 +250,36 @@ class Scenery:
         return np.flatnonzero(self.body_ids < 0)
 
     def ensure_near(self, xy, radius_m: float) -> None:
-        """Create every object whose box comes within ``radius_m`` of the point ``xy``."""
+        """Create every object whose box comes within ``radius_m`` of the point ``xy``.
+
+        Called every control step: after a check, the smallest gap between ``radius_m`` and
+        an object still pending is kept, and while ``xy`` stays closer than that gap to the
+        point of that check no pending object can be in range (triangle inequality, with a
+        micrometre to spare for rounding), so the check is skipped; the objects created,
+        and when, are the same."""
+        xy = np.asarray(xy, dtype=np.float64)[:2]
+        if self._near_skip(xy, radius_m):
+            return
         rows = self.pending()
         if len(rows):
-            d = np.hypot(*(self.centers[rows, :2] - np.asarray(xy, dtype=np.float64)[:2]).T)
-            self.build(rows[d < radius_m + self.radii[rows]])
+            d = np.hypot(*(self.centers[rows, :2] - xy).T)
+            reach = radius_m + self.radii[rows]
+            inside = d < reach
+            self.build(rows[inside])
+            gaps = (d - reach)[~inside]
+            slack = float(gaps.min()) if len(gaps) else np.inf
+        else:
+            slack = np.inf
+        self._near_check = (float(xy[0]), float(xy[1]), float(radius_m), slack)
+
+    def _near_skip(self, xy: np.ndarray, radius_m: float) -> bool:
+        """Whether no pending object can be within ``radius_m`` of ``xy`` (see
+        :meth:`ensure_near`); objects created since the last check only shrink the set."""
+        if self._near_check is None:
+            return False
+        x, y, radius, slack = self._near_check
+        moved = float(np.hypot(xy[0] - x, xy[1] - y))
+        return radius == radius_m and moved < slack - NEAR_CHECK_MARGIN_M
 
     def ensure_visible(self, views) -> None:
         """Create every object that may be inside the view volume of one of ``views``:
@@ -268,6 +295,7 @@ class Scenery:
         self.build(rows[seen])
 
 
+NEAR_CHECK_MARGIN_M = 1e-6  # ensure_near skips only with this much room to spare
 VIEW_MARGIN = 1.05  # the view volume's half-angle tangents, widened by 5 %
 
 
