@@ -56,17 +56,16 @@ class ClientPool:
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
-    def acquire(self) -> BulletClient:
+    def acquire(self) -> tuple[BulletClient, bool]:
         """An idle client, or a new one when none is idle (or this is a forked child, whose
-        copies of the parent's clients are dropped unused)."""
+        copies of the parent's clients are dropped unused); and whether it was idle."""
         with self._lock:
             if self._pid != os.getpid():
                 self._idle, self._pid = [], os.getpid()
             client = self._idle.pop() if self._idle else None
         if client is not None:
-            return client
-        with quiet_stdout():
-            return BulletClient(connection_mode=pybullet.DIRECT)
+            return client, True
+        return connect(), False
 
     def release(self, client: BulletClient) -> None:
         """Reset ``client`` (frees its bodies and shapes) and keep it, or disconnect it
@@ -90,6 +89,12 @@ class ClientPool:
 
     def __len__(self) -> int:
         return len(self._idle)
+
+
+def connect() -> BulletClient:
+    """A new DIRECT client (PyBullet's start-up banner kept off the terminal)."""
+    with quiet_stdout():
+        return BulletClient(connection_mode=pybullet.DIRECT)
 
 
 def _disconnect(client: BulletClient) -> None:
@@ -117,13 +122,17 @@ class World:
 
     def __init__(self, config: WorldConfig | None = None) -> None:
         self.config = config or WorldConfig()
-        self.client = CLIENTS.acquire()
+        self.client, self._reused = CLIENTS.acquire()
         self._poolable = True  # False once a plugin or file meshes touched the client
         self.dt = 1.0 / self.config.physics_hz
         self.step_count = 0
         self._hooks: list[StepHook] = []
         self._mesh_dir: tempfile.TemporaryDirectory | None = None
         self._mesh_count = 0
+        self._configure()
+
+    def _configure(self) -> None:
+        """Reset the client and set the engine parameters and gravity."""
         c = self.client
         c.resetSimulation()
         c.setPhysicsEngineParameter(
@@ -180,9 +189,18 @@ class World:
         """Load a PyBullet plugin into this world's client: its id (negative when it
         failed) and what it printed (kept off the user's terminal)."""
         self._poolable = False
+        if self._reused and self.client.getNumBodies() == 0:
+            self._fresh_client()
         with captured_c_output() as text:
             plugin = int(self.client.loadPlugin(path, name))
         return plugin, "".join(text)
+
+    def _fresh_client(self) -> None:
+        """Swap a reused client (still empty) for a new connection, so that a plugin starts
+        in a client that never held another world, as it always did."""
+        CLIENTS.release(self.client)
+        self.client, self._reused = connect(), False
+        self._configure()
 
     def use_file_meshes(self) -> None:
         """Give meshes to PyBullet as OBJ files instead of vertex arrays (for renderers

@@ -86,9 +86,26 @@ def test_worlds_that_loaded_plugins_or_file_meshes_are_not_pooled():
 
 def test_pool_keeps_at_most_its_size():
     pool = ClientPool(size=1)
-    a, b = pool.acquire(), pool.acquire()
+    (a, reused_a), (b, reused_b) = pool.acquire(), pool.acquire()
+    assert not reused_a and not reused_b
     pool.release(a)
     pool.release(b)  # full: b is disconnected
     assert len(pool) == 1 and b._client == -1
+    assert pool.acquire() == (a, True)
+    pool.release(a)
     pool.clear()
     assert len(pool) == 0 and a._client == -1
+
+
+def test_a_plugin_is_loaded_into_a_fresh_client_not_a_reused_one():
+    CLIENTS.clear()
+    World().close()
+    w = World()
+    reused = w.client
+    assert w._reused
+    w.load_plugin("/nonexistent/plugin.so", "_none")  # fails, but after the swap
+    assert w.client is not reused and not w._reused
+    assert len(CLIENTS) == 1  # the reused client went back to the pool
+    assert w.client.getPhysicsEngineParameters()["fixedTimeStep"] == w.dt
+    w.close()
+    assert len(CLIENTS) == 1  # a world that loaded a plugin gives its client up
