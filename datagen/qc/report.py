@@ -66,6 +66,9 @@ class QCReport:
     samples: int = 0
     shards: int = 0
     findings: list[Finding] = field(default_factory=list)
+    # two-frame disagreements where neither frame could be singled out and no other check
+    # flags either frame: reported, but not flagged (datagen.qc.blame)
+    unresolved: list[Finding] = field(default_factory=list)
 
     @property
     def flagged(self) -> set[str]:
@@ -78,7 +81,8 @@ class QCReport:
             by_check[f.check] = by_check.get(f.check, 0) + 1
         return {"samples": self.samples, "shards": self.shards, "flagged": len(self.flagged),
                 "by_check": dict(sorted(by_check.items())),
-                "findings": [asdict(f) for f in self.findings]}
+                "findings": [asdict(f) for f in self.findings],
+                "unresolved": [asdict(f) for f in self.unresolved]}
 
 
 def shard_paths(root: Path) -> list[Path]:
@@ -89,6 +93,23 @@ def shard_paths(root: Path) -> list[Path]:
 
 def _finding(key: str, shard: str, source: str, f: Flag) -> Finding:
     return Finding(key, shard, source, f.check, f.reason, f.value, f.threshold)
+
+
+def _sequence(found: list[tuple[str, str, Flag]], pending: list[Finding]) -> list[Finding]:
+    """Findings of cross-frame checks; unresolved ones (one of two disagreeing frames) go to
+    ``pending`` instead, for :func:`_resolve`."""
+    out = []
+    for k, sh, f in found:
+        (pending if f.unresolved else out).append(_finding(k, sh, "sequence", f))
+    return out
+
+
+def _resolve(report: QCReport, pending: list[Finding]) -> None:
+    """Keep an unresolved two-frame finding where another check flags the frame (it explains
+    that frame's other findings); the others go to ``report.unresolved``, flagging nothing."""
+    flagged = report.flagged
+    for f in pending:
+        (report.findings if f.sample in flagged else report.unresolved).append(f)
 
 
 def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
@@ -156,11 +177,10 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
         except (tarfile.TarError, OSError, EOFError) as exc:
             report.findings.append(Finding(path.name, path.name, "rule", UNREADABLE,
                                            f"{type(exc).__name__}: {exc}"))
-    report.findings += [_finding(k, sh, "sequence", f)
-                        for k, sh, f in temporal.check(frames, temporal_cfg)]
-    report.findings += [_finding(k, sh, "sequence", f)
-                        for k, sh, f in optics.judge(lenses, optics_cfg)]
-    report.findings += [_finding(k, sh, "sequence", f) for k, sh, f in agreement.findings()]
+    pending: list[Finding] = []
+    report.findings += _sequence(temporal.check(frames, temporal_cfg), pending)
+    report.findings += _sequence(optics.judge(lenses, optics_cfg), pending)
+    report.findings += _sequence(agreement.findings(), pending)
     if keys:
         for stats, conds, names, floors, what, check, zt in (
             (image_stats, image_conds, conditional.IMAGE_FEATURES, conditional.IMAGE_FLOORS,
@@ -183,6 +203,7 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
         flags, reasons = anomaly.flag(np.vstack(rows), anomaly_cfg)
         report.findings += [Finding(k, sh, "anomaly", "anomaly", r)
                             for (k, sh), f, r in zip(keys, flags, reasons) if f]
+    _resolve(report, pending)
     return report
 
 

@@ -6,8 +6,10 @@ lists in each frame's json the events of its window, ``(time_s - audio.duration_
 ``scenario_id``) must agree:
 
 - ``timeline``: ``time_s`` is one affine function of the frame index for every frame. The
-  function is the one most frames agree with (a consensus over pairs of frames); a frame off
-  it by more than ``time_tol`` of a frame interval is flagged (a stale or swapped timestamp);
+  function is the one most frames agree with (a consensus over pairs of frames; of clocks
+  with as many frames, the one they lie on most exactly: leave one out, so a broken frame's
+  loose clock does not blame its neighbour); a frame off it by more than ``time_tol`` of a
+  frame interval is flagged (a stale or swapped timestamp);
 - ``events_vs_scenario``: an event (gear shift, crash, thunder: the trace's own) at a time that
   lies inside several frames' windows is listed by each of them, with the same fields; a frame
   that lists it differently from the majority, or misses one the others list, is flagged;
@@ -15,7 +17,7 @@ lists in each frame's json the events of its window, ``(time_s - audio.duration_
   moves by the shifts listed in between (``to - from`` of each), so ``gear - shifts since the
   scenario's first window`` is one number for every frame whose windows cover the time in
   between (a shift at the frame's own time may or may not be in its ego state yet); a frame
-  with another number is flagged.
+  with another number is flagged. Each shift counts as most frames list it.
 """
 
 from __future__ import annotations
@@ -77,24 +79,37 @@ def summarize(s) -> StateSummary | None:
                         events)  # fmt: skip
 
 
+def _clock_fit(frames: list[StateSummary], a: StateSummary, b: StateSummary,
+               cfg: SequenceStateConfig) -> tuple[int, float, float, float] | None:  # fmt: skip
+    """(frames on the clock through ``a`` and ``b``, their summed offset in frame intervals,
+    dt, t0) of ``time_s = t0 + dt x frame``; None if ``a`` and ``b`` fix no forward clock."""
+    if b.frame == a.frame or b.time_s == a.time_s:
+        return None
+    dt = (b.time_s - a.time_s) / (b.frame - a.frame)
+    if dt <= 0:
+        return None
+    t0 = a.time_s - a.frame * dt
+    off = [abs(f.time_s - t0 - f.frame * dt) / dt for f in frames]
+    on = [o for o in off if o <= cfg.time_tol]
+    return len(on), sum(on), dt, t0
+
+
 def _timeline(frames: list[StateSummary], cfg: SequenceStateConfig) -> dict[int, Flag]:
-    """Frames off the affine time_s(frame) that most frames agree with."""
-    best: tuple[int, float, float] | None = None
+    """Frames off the affine time_s(frame) that most frames agree with: of clocks through two
+    frames, the one most frames lie on, and of those the one they lie on most exactly (leave
+    one out: a frame off by a fraction of an interval can make a second clock through itself
+    and a neighbour that as many frames lie on, loosely; the clock of the frames that agree
+    exactly blames it, not the neighbour)."""
+    best: tuple[int, float, float, float] | None = None
     for i, a in enumerate(frames):
         for b in frames[i + 1:]:
-            if b.frame == a.frame or b.time_s == a.time_s:
-                continue
-            dt = (b.time_s - a.time_s) / (b.frame - a.frame)
-            if dt <= 0:
-                continue
-            t0 = a.time_s - a.frame * dt
-            n = sum(abs(f.time_s - t0 - f.frame * dt) <= cfg.time_tol * dt for f in frames)
-            if best is None or n > best[0]:
-                best = (n, dt, t0)
+            fit = _clock_fit(frames, a, b, cfg)
+            if fit is not None and (best is None or (fit[0], -fit[1]) > (best[0], -best[1])):
+                best = fit
     found: dict[int, Flag] = {}
     if best is None or best[0] < 3 or best[0] * 2 <= len(frames):
         return found
-    n, dt, t0 = best
+    n, _, dt, t0 = best
     for i, f in enumerate(frames):
         expected = t0 + f.frame * dt
         if abs(f.time_s - expected) > cfg.time_tol * dt:
@@ -139,13 +154,15 @@ def _events(frames: list[StateSummary], cfg: SequenceStateConfig) -> dict[int, F
 
 def _gear(frames: list[StateSummary], cfg: SequenceStateConfig) -> dict[int, Flag]:
     """gear - (to - from of the shifts up to the frame) is one number where windows cover."""
-    shifts: dict[tuple[str, int], tuple[float, int]] = {}
+    listed: dict[tuple[str, int], Counter[tuple[float, int]]] = {}
     for f in frames:
         for e in f.events:
             if e["type"] == "gear_shift" and isinstance(e.get("to"), int) and \
                     isinstance(e.get("from"), int):  # fmt: skip
-                key = _event_id(e, cfg)
-                shifts.setdefault(key, (float(e["time_s"]), int(e["to"]) - int(e["from"])))
+                listed.setdefault(_event_id(e, cfg), Counter())[
+                    (float(e["time_s"]), int(e["to"]) - int(e["from"]))] += 1
+    # each shift as most frames list it (not as the first frame does: that one may be broken)
+    shifts = {k: c.most_common(1)[0][0] for k, c in listed.items()}
     found: dict[int, Flag] = {}
     usable = [i for i, f in enumerate(frames) if f.gear is not None]
     if len(usable) < 3 or not _covered(frames):

@@ -16,6 +16,14 @@ as a sequence, and a finding is pinned on the frame that disagrees:
   camera's intrinsics) is the same in every frame; a frame that disagrees with the others'
   majority is flagged.
 
+A frame is blamed by leave one out (:mod:`datagen.qc.blame`), not as the later or earlier
+frame of a pair: a first or last frame whose only interval runs to a flagged neighbour is
+cleared when it fits the interval beyond that neighbour; repeated images and falling damage
+blame the frame at odds with the most others, and of two frames sharing one image the one
+whose place the image fits worse (nearer frames look more alike); two frames that disagree
+only with each other are reported as a pair, neither singled out (flagged only where another
+check flags the frame).
+
 The frame's brightness, noise and sharpness against the scenario's other frames are judged
 in :mod:`datagen.qc.conditional` (``frame_vs_scenario``), which also needs samples of other
 scenarios to confirm them.
@@ -24,10 +32,12 @@ scenarios to confirm them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from datagen.qc.blame import leave_one_out
 from datagen.qc.flag import Flag, flag
 
 
@@ -121,6 +131,54 @@ def _rig(f: FrameSummary) -> tuple[float, np.ndarray] | None:
     return _wrap(heading - f.yaw), np.array([c * d[0] + s * d[1], -s * d[0] + c * d[1], d[2]])
 
 
+def _speed_gap(f: FrameSummary, g: FrameSummary, cfg: TemporalConfig
+               ) -> tuple[float, float] | None:  # fmt: skip
+    """(speed [m/s] the ego moved at between ``f`` and ``g``, the tolerance for ``f``'s json
+    speed against it); None when the two share a time."""
+    dt = abs(g.time_s - f.time_s)
+    if dt <= 1e-6:
+        return None
+    v = float(np.linalg.norm(g.position[:2] - f.position[:2])) / dt
+    return v, abs(f.accel) * dt / 2 + cfg.speed_tol_mps + cfg.speed_tol_rel * abs(f.speed)
+
+
+def _speed_fits(f: FrameSummary, g: FrameSummary, cfg: TemporalConfig) -> bool:
+    gap = _speed_gap(f, g, cfg)
+    return gap is not None and abs(abs(f.speed) - gap[0]) <= gap[1]
+
+
+def _yaw_rate(f: FrameSummary, g: FrameSummary) -> float | None:
+    dt = g.time_s - f.time_s
+    return None if abs(dt) <= 1e-6 else _wrap(g.yaw - f.yaw) / dt
+
+
+def _yaw_fits(f: FrameSummary, g: FrameSummary, cfg: TemporalConfig) -> bool:
+    rate = _yaw_rate(f, g)
+    tol = cfg.yaw_tol_rad_s + cfg.yaw_tol_rel * abs(f.yaw_rate)
+    return rate is not None and abs(rate - f.yaw_rate) <= tol
+
+
+def _leave_out_neighbours(frames: list[FrameSummary], found: dict[int, Flag],
+                          fits: Callable[[FrameSummary, FrameSummary], bool]
+                          ) -> dict[int, Flag]:  # fmt: skip
+    """``found`` without the frames a flagged neighbour explains (leave one out): a frame
+    whose only interval runs to a flagged neighbour ``j`` (the first or last frame) is
+    consistent when it fits the interval to the frame beyond ``j``; then ``j`` alone is to
+    blame. Two frames with no third that flag each other are marked unresolved."""
+    if len(frames) == 2 and len(found) == 2:
+        a, b = frames
+        return {i: replace(fl, unresolved=True, reason=f"{fl.reason}; frames {a.frame} and "
+                           f"{b.frame} disagree, the scenario has no third frame to single "
+                           "either out") for i, fl in found.items()}  # fmt: skip
+    out = {}
+    for i, fl in found.items():
+        beyond = [2 * j - i for j in (i - 1, i + 1) if j in found]
+        if any(0 <= k < len(frames) and fits(frames[i], frames[k]) for k in beyond):
+            continue
+        out[i] = fl
+    return out
+
+
 def _motion(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
     found: dict[int, Flag] = {}
     for i, f in enumerate(frames):
@@ -128,13 +186,10 @@ def _motion(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
         for j in (i - 1, i + 1):
             if not 0 <= j < len(frames):
                 continue
-            g = frames[j]
-            dt = abs(g.time_s - f.time_s)
-            if dt <= 1e-6:
+            gap = _speed_gap(f, frames[j], cfg)
+            if gap is None:
                 continue
-            seen = True
-            v = float(np.linalg.norm(g.position[:2] - f.position[:2])) / dt
-            tol = abs(f.accel) * dt / 2 + cfg.speed_tol_mps + cfg.speed_tol_rel * abs(f.speed)
+            seen, (v, tol) = True, gap
             if abs(abs(f.speed) - v) <= tol:
                 fits = True
             elif worst is None or abs(abs(f.speed) - v) < abs(abs(f.speed) - worst[0]):
@@ -144,7 +199,7 @@ def _motion(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
             found[i] = flag("motion_speed", f"json speed {f.speed:.2f} m/s vs {v:.2f} m/s moved "
                             f"between frames {f.frame} and {frames[j].frame}: difference",
                             abs(abs(f.speed) - v), f"allowed {tol:.2f} m/s")  # fmt: skip
-    return found
+    return _leave_out_neighbours(frames, found, lambda f, g: _speed_fits(f, g, cfg))
 
 
 def _yaw(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
@@ -154,19 +209,17 @@ def _yaw(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
         for j in (i - 1, i + 1):
             if not 0 <= j < len(frames):
                 continue
-            g = frames[j]
-            dt = g.time_s - f.time_s
-            if abs(dt) <= 1e-6:
+            r = _yaw_rate(f, frames[j])
+            if r is None:
                 continue
-            seen = True
-            rate = _wrap(g.yaw - f.yaw) / dt
-            if abs(rate - f.yaw_rate) <= cfg.yaw_tol_rad_s + cfg.yaw_tol_rel * abs(f.yaw_rate):
+            seen, rate = True, r
+            if _yaw_fits(f, frames[j], cfg):
                 fits = True
         if seen and not fits:
             found[i] = flag("motion_yaw", f"json yaw rate {f.yaw_rate:.3f} rad/s vs heading change "
                             f"{rate:.3f} rad/s: difference", abs(rate - f.yaw_rate),
                             f"allowed {cfg.yaw_tol_rad_s} rad/s + {cfg.yaw_tol_rel:.0%}")
-    return found
+    return _leave_out_neighbours(frames, found, lambda f, g: _yaw_fits(f, g, cfg))
 
 
 def _camera_rig(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
@@ -208,8 +261,53 @@ def _camera_rig(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Fl
     return found
 
 
-def _stale(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
+def _pair_flags(frames: list[FrameSummary], conflicts: dict[tuple[int, int], Flag]
+                ) -> dict[int, Flag]:  # fmt: skip
+    """Per frame, a flag from pairwise ``conflicts`` (``(i, j) -> flag for i``, ``i > j``):
+    the frames :func:`leave_one_out` singles out, with their worst conflict and how many
+    frames they are at odds with; a frame of a lone pair gets the pair's flag marked
+    unresolved, naming both frames."""
+    blame = leave_one_out(conflicts)
     found: dict[int, Flag] = {}
+    for i in blame.culprits:
+        mine = [(j, fl) for (a, b), fl in conflicts.items() for j in (a, b) if i in (a, b)
+                and j != i]  # fmt: skip
+        j, fl = max(mine, key=lambda x: x[1].value or 0.0)
+        found[i] = replace(fl, reason=f"frame {frames[i].frame}: {fl.reason}; at odds with "
+                           f"frames {sorted({frames[k].frame for k, _ in mine})}, the "
+                           "scenario's others agree without it")  # fmt: skip
+    for a, b in blame.pairs:
+        fl = conflicts.get((a, b)) or conflicts[(b, a)]
+        note = (f"; frames {frames[a].frame} and {frames[b].frame} disagree with each other "
+                "only: neither can be singled out")
+        for i in (a, b):
+            found[i] = replace(fl, reason=fl.reason + note, unresolved=True)
+    return found
+
+
+def _fits_place(frames: list[FrameSummary], g: int, pair: tuple[int, int]) -> int:
+    """How well frame ``g``'s image fits ``g``'s place among the frames outside ``pair``: over
+    pairs of those frames, +1 where the one nearer ``g``'s position looks more like the image
+    (smaller mean difference), -1 where it looks less like it."""
+    rest = [k for k in range(len(frames)) if k not in pair and frames[k].thumb is not None
+            and frames[k].thumb.shape == frames[g].thumb.shape]  # fmt: skip
+    p, x = frames[g].position, frames[g].thumb
+    near = {k: float(np.linalg.norm(frames[k].position - p)) for k in rest}
+    look = {k: float(np.abs(frames[k].thumb - x).mean()) for k in rest}
+    score = 0
+    for a in rest:
+        for b in rest:
+            if near[a] < near[b]:
+                score += int(np.sign(look[b] - look[a]))
+    return score
+
+
+def _stale(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
+    """Frames whose image repeats another frame's although the car moved. Of a lone pair the
+    copy is the frame whose place the image fits worse (the scenario's other frames look more
+    alike the nearer they are to where it was taken); where the places do not tell, the pair
+    is unresolved."""
+    conflicts: dict[tuple[int, int], Flag] = {}
     for i, f in enumerate(frames):
         if f.thumb is None:
             continue
@@ -222,22 +320,39 @@ def _stale(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
                 continue
             mad = float(np.abs(f.thumb - g.thumb).mean())
             if mad < cfg.stale_mad:
-                found[i] = flag("stale_frame", f"image repeats frame {g.frame} although the car "
-                                f"moved {moved:.1f} m: mean |difference| [DN]", mad,
-                                f"must be >= {cfg.stale_mad}")  # fmt: skip
-                break
+                conflicts[(i, j)] = flag(
+                    "stale_frame", f"images of frames {g.frame} and {f.frame} repeat each other "
+                    f"although the car moved {moved:.1f} m: mean |difference| [DN]", mad,
+                    f"must be >= {cfg.stale_mad}")  # fmt: skip
+    found = _pair_flags(frames, conflicts)
+    for a, b in leave_one_out(conflicts).pairs:
+        fit = {g: _fits_place(frames, g, (a, b)) for g in (a, b)}
+        if fit[a] == fit[b]:
+            continue
+        copy, real = (a, b) if fit[a] < fit[b] else (b, a)
+        fl = conflicts.get((a, b)) or conflicts[(b, a)]
+        del found[real]
+        found[copy] = replace(fl, reason=f"{fl.reason}; the image fits frame "
+                              f"{frames[real].frame}'s place among the other frames "
+                              f"(agreement {fit[real]:+d} vs {fit[copy]:+d} at frame "
+                              f"{frames[copy].frame}'s): frame {frames[copy].frame} repeats it",
+                              unresolved=False)  # fmt: skip
     return found
 
 
 def _damage(frames: list[FrameSummary]) -> dict[int, Flag]:
-    found: dict[int, Flag] = {}
-    for i in range(1, len(frames)):
-        a, b = frames[i - 1].damage, frames[i].damage
-        drop = max((float(a[z]) - float(b.get(z, 0.0)) for z in a), default=0.0)
-        if drop > 1e-6:
-            found[i] = flag("damage", f"damage fell since frame {frames[i - 1].frame} by", drop,
-                            "damage never decreases")  # fmt: skip
-    return found
+    """Frames whose damage falls against another frame's: the frame at odds with the most
+    others is blamed (not the later of a pair); a lone pair is unresolved."""
+    conflicts: dict[tuple[int, int], Flag] = {}
+    for i in range(len(frames)):
+        for j in range(i):
+            a, b = frames[j].damage, frames[i].damage
+            drop = max((float(a[z]) - float(b.get(z, 0.0)) for z in a), default=0.0)
+            if drop > 1e-6:
+                conflicts[(i, j)] = flag("damage", f"damage fell from frame {frames[j].frame} "
+                                         f"to frame {frames[i].frame} by", drop,
+                                         "damage never decreases")  # fmt: skip
+    return _pair_flags(frames, conflicts)
 
 
 def _scenario_constants(frames: list[FrameSummary]) -> dict[int, Flag]:
