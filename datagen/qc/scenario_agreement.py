@@ -18,6 +18,11 @@ each frame against the other frames of its scenario:
   (``torn_frame``);
 - :mod:`datagen.qc.ego_telemetry`: speed vs velocity, the road's curvature along the frames
   (``speed_vs_velocity``, ``road_curvature``);
+- :mod:`datagen.qc.ego_motion`: acceleration vs the speed change, velocity vs heading,
+  steer vs the wheels' angle, brake vs acceleration (``accel_vs_speed``,
+  ``velocity_vs_heading``, ``steer_vs_motion``, ``pedals_vs_accel``);
+- :mod:`datagen.qc.box_yaw`: each 3D box's yaw a wrapped angle in radians
+  (``box_yaw_unit``);
 - :mod:`datagen.qc.surface_depth`: each ground class's depth vs its plane, frame by frame
   (``depth_precision``).
 """
@@ -28,8 +33,10 @@ from dataclasses import dataclass, field
 
 from datagen.qc import (
     audio_sequence,
+    box_yaw,
     channel_order,
     class_colours,
+    ego_motion,
     ego_telemetry,
     frame_tears,
     local_sharpness,
@@ -59,6 +66,8 @@ class AgreementConfig:
         default_factory=ego_telemetry.EgoTelemetryConfig)
     surface: surface_depth.SurfaceDepthConfig = field(
         default_factory=surface_depth.SurfaceDepthConfig)
+    box_yaw: box_yaw.BoxYawConfig = field(default_factory=box_yaw.BoxYawConfig)
+    motion: ego_motion.EgoMotionConfig = field(default_factory=ego_motion.EgoMotionConfig)
 
 
 @dataclass
@@ -74,6 +83,8 @@ class ScenarioAgreement:
     rows: list = field(default_factory=list)
     egos: list = field(default_factory=list)
     surfaces: list = field(default_factory=list)
+    motions: list = field(default_factory=list)
+    box_yaws: list = field(default_factory=list)
 
     def add(self, s) -> None:
         if not isinstance(s.meta, dict):
@@ -86,13 +97,19 @@ class ScenarioAgreement:
                             (self.objects, lambda: object_tracks.summarize(s)),
                             (self.rows, lambda: frame_tears.summarize(s)),
                             (self.egos, lambda: ego_telemetry.summarize(s)),
-                            (self.surfaces, lambda: self._surface(s))):
+                            (self.motions, lambda: ego_motion.summarize(s)),
+                            (self.surfaces, lambda: self._surface(s)),
+                            (self.box_yaws, lambda: self._box_yaw(s))):
             item = make()
             if item is not None:
                 store.append(item)
 
     def _surface(self, s) -> tuple[str, str, Flag] | None:
         found = surface_depth.check(s, self.cfg.surface)
+        return None if found is None else (s.key, s.shard, found)
+
+    def _box_yaw(self, s) -> tuple[str, str, Flag] | None:
+        found = box_yaw.check(s, self.cfg.box_yaw)
         return None if found is None else (s.key, s.shard, found)
 
     def findings(self) -> list[tuple[str, str, Flag]]:
@@ -104,4 +121,6 @@ class ScenarioAgreement:
                 *class_colours.judge(self.colours, self.cfg.class_colours),
                 *frame_tears.judge(self.rows, self.cfg.tears),
                 *ego_telemetry.judge(self.egos, self.cfg.ego),
-                *self.surfaces]
+                *ego_motion.judge(self.motions, self.cfg.motion),
+                *self.surfaces,
+                *self.box_yaws]
