@@ -23,6 +23,10 @@ each frame against the other frames of its scenario:
   ``velocity_vs_heading``, ``steer_vs_motion``, ``pedals_vs_accel``);
 - :mod:`datagen.qc.box_yaw`: each 3D box's yaw a wrapped angle in radians
   (``box_yaw_unit``);
+- :mod:`datagen.qc.bit_depth`: the image's colour levels vs the scenario's other frames
+  (``bit_depth``);
+- :mod:`datagen.qc.audio_hold`: audio samples held from one to the next
+  (``audio_sample_hold``);
 - :mod:`datagen.qc.surface_depth`: each ground class's depth vs its plane, frame by frame
   (``depth_precision``).
 """
@@ -32,7 +36,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from datagen.qc import (
+    audio_hold,
     audio_sequence,
+    bit_depth,
     box_yaw,
     channel_order,
     class_colours,
@@ -68,6 +74,8 @@ class AgreementConfig:
         default_factory=surface_depth.SurfaceDepthConfig)
     box_yaw: box_yaw.BoxYawConfig = field(default_factory=box_yaw.BoxYawConfig)
     motion: ego_motion.EgoMotionConfig = field(default_factory=ego_motion.EgoMotionConfig)
+    bit_depth: bit_depth.BitDepthConfig = field(default_factory=bit_depth.BitDepthConfig)
+    audio_hold: audio_hold.AudioHoldConfig = field(default_factory=audio_hold.AudioHoldConfig)
 
 
 @dataclass
@@ -84,7 +92,8 @@ class ScenarioAgreement:
     egos: list = field(default_factory=list)
     surfaces: list = field(default_factory=list)
     motions: list = field(default_factory=list)
-    box_yaws: list = field(default_factory=list)
+    sample_flags: list = field(default_factory=list)  # per-sample findings
+    levels: list = field(default_factory=list)
 
     def add(self, s) -> None:
         if not isinstance(s.meta, dict):
@@ -99,7 +108,9 @@ class ScenarioAgreement:
                             (self.egos, lambda: ego_telemetry.summarize(s)),
                             (self.motions, lambda: ego_motion.summarize(s)),
                             (self.surfaces, lambda: self._surface(s)),
-                            (self.box_yaws, lambda: self._box_yaw(s))):
+                            (self.sample_flags, lambda: self._box_yaw(s)),
+                            (self.levels, lambda: bit_depth.summarize(s)),
+                            (self.sample_flags, lambda: self._audio_hold(s))):
             item = make()
             if item is not None:
                 store.append(item)
@@ -112,6 +123,10 @@ class ScenarioAgreement:
         found = box_yaw.check(s, self.cfg.box_yaw)
         return None if found is None else (s.key, s.shard, found)
 
+    def _audio_hold(self, s) -> tuple[str, str, Flag] | None:
+        found = audio_hold.check(s, self.cfg.audio_hold)
+        return None if found is None else (s.key, s.shard, found)
+
     def findings(self) -> list[tuple[str, str, Flag]]:
         return [*audio_sequence.check(self.clips, self.cfg.audio),
                 *sequence_state.check(self.states, self.cfg.state),
@@ -122,5 +137,6 @@ class ScenarioAgreement:
                 *frame_tears.judge(self.rows, self.cfg.tears),
                 *ego_telemetry.judge(self.egos, self.cfg.ego),
                 *ego_motion.judge(self.motions, self.cfg.motion),
+                *bit_depth.judge(self.levels, self.cfg.bit_depth),
                 *self.surfaces,
-                *self.box_yaws]
+                *self.sample_flags]
