@@ -19,9 +19,10 @@
   a r) / v_x``, ``a`` the CG-to-front-axle distance); it follows the stated ``ego.steer``
   (clean: within 0.055 rad). A steer off by more than ``steer_tol`` (+ ``steer_tol_rel`` of
   it) whose negation fits ``flip_ratio`` times better has the opposite sign convention.
-- ``pedals_vs_accel``: the brake pressed (``ego.brake`` >= ``pedal_min``) while a wheel
-  turns as fast as the ground or faster (slip ratio above ``-braked_ratio``; clean braking
-  frames: every wheel below -0.0035), or while the car speeds up (``accel_mps2`` > 0 and the
+- ``pedals_vs_accel``: the brake pressed (``ego.brake`` >= ``pedal_min``) while no wheel
+  turns slower than the ground (every slip ratio above ``-braked_ratio``; clean braking
+  frames: every wheel below -0.0035, though one wheel may spin back up after a lock on
+  snow, so one wheel alone is not judged), or while the car speeds up (``accel_mps2`` > 0 and the
   speed rising since the previous frame, where there is one; clean braking frames
   decelerate by 0.13 m/s^2 or more); where the throttle reads released the pedals look
   swapped.
@@ -49,7 +50,7 @@ class EgoMotionConfig:
     steer_tol_rel: float = 0.15  # ... plus this share of the steer
     flip_ratio: float = 3.0
     pedal_min: float = 0.05
-    braked_ratio: float = 0.001  # a braked wheel's slip ratio is below -this (clean: -0.0035)
+    braked_ratio: float = 0.001  # braked wheels slip below -this (clean: every wheel -0.0035)
 
     def __post_init__(self) -> None:
         for name in ("accel_tol", "accel_tol_rel", "speed_tol_mps", "min_speed_mps",
@@ -76,7 +77,7 @@ class MotionSummary:
     throttle: float | None
     brake: float | None
     front_slip: float | None  # mean slip angle of the front tyres [rad]
-    max_ratio: float | None = None  # the largest slip ratio of the wheels
+    min_ratio: float | None = None  # the smallest slip ratio of the wheels
 
 
 def _number(d: object, name: str) -> float | None:
@@ -115,7 +116,7 @@ def summarize(s) -> MotionSummary | None:
         (vel[0], vel[1]) if vel else None, _number(ego, "yaw"), _number(ego, "yaw_rate"),
         _number(ego, "accel_mps2"), _number(ego, "steer"), _number(ego, "throttle"),
         _number(ego, "brake"), (angles[0] + angles[1]) / 2 if angles else None,
-        max(ratios) if ratios else None)
+        min(ratios) if ratios else None)
 
 
 def _wrap(a: float) -> float:
@@ -215,10 +216,10 @@ def pedals(by_frame: dict[int, MotionSummary], f: MotionSummary,
         return None
     swapped = (f"; ego.throttle {f.throttle:.3f}: the pedals look swapped"
                if f.throttle is not None and f.throttle < cfg.pedal_min else "")  # fmt: skip
-    if f.max_ratio is not None and f.max_ratio > -cfg.braked_ratio:
-        return flag("pedals_vs_accel", f"ego.brake {f.brake:.3f} pressed while a wheel turns "
-                    f"as fast as the ground or faster{swapped}; largest wheel slip ratio",
-                    f.max_ratio, f"a braked wheel slips below -{cfg.braked_ratio:g}", "+.4f")
+    if f.min_ratio is not None and f.min_ratio > -cfg.braked_ratio:
+        return flag("pedals_vs_accel", f"ego.brake {f.brake:.3f} pressed while no wheel turns "
+                    f"slower than the ground{swapped}; smallest wheel slip ratio",
+                    f.min_ratio, f"braked wheels slip below -{cfg.braked_ratio:g}", "+.4f")
     if f.accel is None or f.accel <= 0:
         return None
     prev = by_frame.get(f.frame - 1)
