@@ -110,12 +110,8 @@ metadata_contradiction (json that contradicts the sensors)
 from __future__ import annotations
 
 import copy
-import json
 import math
-import shutil
-import zlib
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage, signal
@@ -127,15 +123,9 @@ from qc_heldout.faults_v2 import (
     TXT_FILE,
     Entry,
     Target,
-    changed_members,
-    copy_extras,
     flat,
     matrix,
     r,
-    read_index,
-    rewrite_shard,
-    update_bookkeeping,
-    update_card,
 )
 from qc_heldout.faults_v3 import (
     AUDIO_FILE,
@@ -144,10 +134,9 @@ from qc_heldout.faults_v3 import (
     audible,
     decoded,
     put_audio,
-    scenes_of,
-    shard_samples,
 )
 from qc_heldout.faults_v5 import previous_image, put_image, put_key_rgb, put_meta_derived, scaled
+from qc_heldout.injection import FaultSet
 from sim.vocabulary import ROAD_SHAPES, SURFACES
 
 CLASSES = ("label_misalignment", "stale_swapped", "unit_calibration", "degraded_optics",
@@ -702,129 +691,11 @@ TOUCHES: dict[str, tuple[str, ...]] = {name: touches for name, (_, touches, _) i
 
 # ---------------------------------------------------------------- choosing and applying
 
-
-def sample_rng(seed: int, sid: str) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, SEED_TAG, zlib.crc32(sid.encode())]))
-
-
-Broken = tuple[str, dict, dict[str, bytes]]  # fault name, its parameters, the new members
-
-
-def apply_fault(name: str, target: Target) -> Target | None:
-    """``target`` with fault ``name`` applied (params in ``target.params``), or None when the
-    fault does not apply or would change nothing."""
-    before = dict(target.files)
-    params = REGISTRY[name][2](target)
-    if params is None or not changed_members(before, target.files):
-        return None
-    target.params = params
-    return target
-
-
-def break_sample(entry: Entry, files: dict[str, bytes], scene: list[Entry], index: list[Entry],
-                 seed: int, pool: Sequence[str]) -> Broken | None:  # fmt: skip
-    """One fault applied to a sample: a class drawn uniformly, then a fault of it; the next
-    one in the draw when a fault does not apply."""
-    rng = sample_rng(seed, entry.sid)
-    classes = [c for c in CLASSES if any(FAULTS[n] == c for n in pool)]
-    for ci in rng.permutation(len(classes)):
-        names = [n for n in pool if FAULTS[n] == classes[ci]]
-        for ni in rng.permutation(len(names)):
-            target = apply_fault(names[ni], Target(entry, dict(files), scene, index, rng))
-            if target is not None:
-                return names[ni], target.params, target.files
-    return None
-
-
-def choose(index: list[Entry], fraction: float, seed: int) -> set[str]:
-    n = min(len(index), max(1, round(fraction * len(index)))) if fraction > 0 else 0
-    rng = np.random.default_rng(np.random.SeedSequence([seed, SEED_TAG]))
-    return {index[i].sid for i in rng.choice(len(index), size=n, replace=False)}
-
-
-def check_args(src: Path, dst: Path, fraction: float, pool: Sequence[str]) -> list[Path]:
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
-    unknown = sorted(set(pool) - set(FAULTS))
-    if unknown or not pool:
-        raise ValueError(f"unknown faults {unknown}; known: {sorted(FAULTS)}")
-    shards = sorted(src.glob("*.tar"))
-    if not shards:
-        raise FileNotFoundError(f"{src} holds no shards (*.tar)")
-    if dst.exists() and any(dst.iterdir()):
-        raise FileExistsError(f"{dst} exists and is not empty")
-    return shards
-
-
-def break_shard(shard: Path, dst: Path, mine: list[Entry], scenes: dict, index: list[Entry],
-                seed: int, pool: Sequence[str]) -> dict[str, dict]:  # fmt: skip
-    """``shard`` copied to ``dst`` with the samples ``mine`` broken; their ground truth."""
-    samples = shard_samples(shard) if mine else {}
-    replaced: dict[str, bytes] = {}
-    truth: dict[str, dict] = {}
-    for e in mine:
-        files = samples[e.key]
-        done = break_sample(e, files, scenes[(shard.name, e.scene)], index, seed, pool)
-        if done is None:
-            continue
-        name, params, new = done
-        changed = changed_members(files, new)
-        replaced.update({f"{e.key}.{ext}": new[ext] for ext in changed})
-        truth[e.sid] = {"class": FAULTS[name], "fault": name, "params": params, "files": changed}
-    if replaced:
-        rewrite_shard(shard, dst / shard.name, replaced)
-    else:
-        shutil.copyfile(shard, dst / shard.name)
-    return truth
-
-
-def inject(src_dir: Path, dst_dir: Path, fraction: float, seed: int, *,
-           faults: Sequence[str] | None = None,
-           truth_path: Path | None = None) -> dict:  # fmt: skip
-    """Copy the data set ``src_dir`` to ``dst_dir`` (new or empty) with about ``fraction`` of
-    its samples broken, one fault each; return the ground truth (also written to
-    ``truth_path`` when given). ``faults`` restricts the draw to those fault names."""
-    src, dst = Path(src_dir), Path(dst_dir)
-    pool = list(FAULTS if faults is None else faults)
-    shards = check_args(src, dst, fraction, pool)
-    index = read_index(shards)
-    scenes, chosen = scenes_of(index), choose(index, fraction, seed)
-    dst.mkdir(parents=True, exist_ok=True)
-    copy_extras(src, dst)
-    truth: dict[str, dict] = {}
-    rewritten = []
-    for shard in shards:
-        mine = [e for e in index if e.shard == shard and e.sid in chosen]
-        broken = break_shard(shard, dst, mine, scenes, index, seed, pool)
-        truth.update(broken)
-        rewritten += [shard.name] if broken else []
-    shard_samples.cache_clear()
-    update_bookkeeping(dst, rewritten)
-    update_card(src, dst)
-    result = {"version": "faults_v6", "source": str(src), "seed": seed, "fraction": fraction,
-              "samples": len(index), "classes": list(CLASSES), "faults": truth}  # fmt: skip
-    if truth_path is not None:
-        Path(truth_path).write_text(json.dumps(result, indent=2, sort_keys=True))
-    return result
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Inject the v6 held-out faults into a copy "
-                                                 "of a data set.")  # fmt: skip
-    parser.add_argument("src", type=Path)
-    parser.add_argument("dst", type=Path)
-    parser.add_argument("--fraction", type=float, default=0.2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--truth", type=Path, help="where to write the ground truth json")
-    args = parser.parse_args(argv)
-    result = inject(args.src, args.dst, args.fraction, args.seed, truth_path=args.truth)
-    by_fault: dict[str, int] = {}
-    for f in result["faults"].values():
-        by_fault[f["fault"]] = by_fault.get(f["fault"], 0) + 1
-    print(f"{len(result['faults'])} of {result['samples']} samples broken: {by_fault}")
-
+FAULT_SET = FaultSet("v6", CLASSES, REGISTRY, SEED_TAG)
+sample_rng = FAULT_SET.sample_rng
+apply_fault = FAULT_SET.apply_fault
+inject = FAULT_SET.inject
+main = FAULT_SET.main
 
 if __name__ == "__main__":
     main()

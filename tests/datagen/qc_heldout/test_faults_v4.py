@@ -18,6 +18,8 @@ import pytest
 from datagen.sample import decode_sample
 from datagen.shards import verify_shard
 from qc_heldout import faults_v4 as fv4
+from qc_heldout.faults_v2 import changed_members, read_index
+from qc_heldout.faults_v3 import scenes_of, shard_samples
 
 SEED_OF_DATA = 3  # every fault applies to at least one sample of this data set
 
@@ -37,8 +39,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def index(data: Path) -> tuple[list, dict]:
-    entries = fv4.read_index(sorted(data.glob("*.tar")))
-    return entries, fv4.scenes_of(entries)
+    entries = read_index(sorted(data.glob("*.tar")))
+    return entries, scenes_of(entries)
 
 
 def members(path: Path) -> dict[str, bytes]:
@@ -55,7 +57,7 @@ def first_applied(name: str, index: tuple[list, dict]):
     """(clean sample, broken sample, target) of the first sample fault ``name`` applies to."""
     entries, scenes = index
     for e in entries:
-        files = dict(fv4.shard_samples(e.shard)[e.key])
+        files = dict(shard_samples(e.shard)[e.key])
         scene = scenes[(e.shard.name, e.scene)]
         target = fv4.Target(e, dict(files), scene, entries, fv4.sample_rng(11, e.sid))
         if fv4.apply_fault(name, target) is not None:
@@ -88,14 +90,14 @@ def test_v4_faults_are_new() -> None:
 def test_fault_changes_a_real_sample_which_still_decodes(name: str, index) -> None:
     entries, scenes = index
     for e in entries:
-        clean = dict(fv4.shard_samples(e.shard)[e.key])
+        clean = dict(shard_samples(e.shard)[e.key])
         target = fv4.Target(e, dict(clean), scenes[(e.shard.name, e.scene)], entries,
                             fv4.sample_rng(11, e.sid))  # fmt: skip
         if fv4.apply_fault(name, target) is not None:
             break
     else:
         raise AssertionError(f"{name} applies to no sample of the test data set")
-    changed = fv4.changed_members(clean, target.files)
+    changed = changed_members(clean, target.files)
     assert changed, name
     declared = {("rgb.png" if t == "rgb" else t) for t in fv4.TOUCHES[name]}
     assert set(changed) <= declared | {"rgb.jpg"}, (name, changed)

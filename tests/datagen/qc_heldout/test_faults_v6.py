@@ -21,6 +21,8 @@ import pytest
 from datagen.sample import decode_sample
 from datagen.shards import verify_shard
 from qc_heldout import faults_v6 as fv6
+from qc_heldout.faults_v2 import changed_members, read_index
+from qc_heldout.faults_v3 import scenes_of, shard_samples
 
 SEED_OF_DATA = 3  # every fault applies to at least one sample of these data sets
 
@@ -51,8 +53,8 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def indexed(root: Path) -> tuple[list, dict]:
-    entries = fv6.read_index(sorted(root.glob("*.tar")))
-    return entries, fv6.scenes_of(entries)
+    entries = read_index(sorted(root.glob("*.tar")))
+    return entries, scenes_of(entries)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +76,7 @@ def applied(name: str, index, rng_seed: int = 11):
     """(entry, clean files, target) of each sample fault ``name`` applies to."""
     for entries, scenes in index:
         for e in entries:
-            clean = dict(fv6.shard_samples(e.shard)[e.key])
+            clean = dict(shard_samples(e.shard)[e.key])
             target = fv6.Target(e, dict(clean), scenes[(e.shard.name, e.scene)], entries,
                                 fv6.sample_rng(rng_seed, e.sid))  # fmt: skip
             if fv6.apply_fault(name, target) is not None:
@@ -120,7 +122,7 @@ def test_fault_changes_a_real_sample_which_still_decodes(name: str, index) -> No
     assert found is not None, f"{name} applies to no single-frame sample of the test data"
     found = next(applied(name, index), None)
     e, clean, target = found
-    changed = fv6.changed_members(clean, target.files)
+    changed = changed_members(clean, target.files)
     assert changed, name
     declared = {("rgb.png" if t == "rgb" else t) for t in fv6.TOUCHES[name]}
     assert set(changed) <= declared | {"rgb.jpg"}, (name, changed)
