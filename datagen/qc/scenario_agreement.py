@@ -33,7 +33,10 @@ each frame against the other frames of its scenario:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from datagen.qc import (
     audio_hold,
@@ -98,6 +101,7 @@ class ScenarioAgreement:
     def add(self, s) -> None:
         if not isinstance(s.meta, dict):
             return
+        one = partial(self._per_sample, s)
         for store, make in ((self.clips, lambda: audio_sequence.summarize(s, self.cfg.audio)),
                             (self.states, lambda: sequence_state.summarize(s)),
                             (self.colours, lambda: channel_order.summarize(s, self.cfg.colour)),
@@ -107,24 +111,20 @@ class ScenarioAgreement:
                             (self.rows, lambda: frame_tears.summarize(s)),
                             (self.egos, lambda: ego_telemetry.summarize(s)),
                             (self.motions, lambda: ego_motion.summarize(s)),
-                            (self.surfaces, lambda: self._surface(s)),
-                            (self.sample_flags, lambda: self._box_yaw(s)),
+                            (self.surfaces, lambda: one(surface_depth.check, self.cfg.surface)),
+                            (self.sample_flags, lambda: one(box_yaw.check, self.cfg.box_yaw)),
                             (self.levels, lambda: bit_depth.summarize(s)),
-                            (self.sample_flags, lambda: self._audio_hold(s))):
+                            (self.sample_flags,
+                             lambda: one(audio_hold.check, self.cfg.audio_hold))):
             item = make()
             if item is not None:
                 store.append(item)
 
-    def _surface(self, s) -> tuple[str, str, Flag] | None:
-        found = surface_depth.check(s, self.cfg.surface)
-        return None if found is None else (s.key, s.shard, found)
-
-    def _box_yaw(self, s) -> tuple[str, str, Flag] | None:
-        found = box_yaw.check(s, self.cfg.box_yaw)
-        return None if found is None else (s.key, s.shard, found)
-
-    def _audio_hold(self, s) -> tuple[str, str, Flag] | None:
-        found = audio_hold.check(s, self.cfg.audio_hold)
+    @staticmethod
+    def _per_sample(s, check: Callable[[Any, Any], Flag | None],
+                    cfg: object) -> tuple[str, str, Flag] | None:  # fmt: skip
+        """A check of one sample alone, as a finding of the scenario (key, shard, flag)."""
+        found = check(s, cfg)
         return None if found is None else (s.key, s.shard, found)
 
     def findings(self) -> list[tuple[str, str, Flag]]:
