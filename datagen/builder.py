@@ -73,7 +73,7 @@ def build_scenario_samples(item: ScenarioItem) -> list[Any]:
 
     weather = item.weather_state()
     with Scenario(scenario_config(item)) as scenario:
-        frames = list(scenario.run_frames(item.frames * max(1, item.clip_frames)))
+        frames = list(scenario.run_frames(item.frames_to_simulate))
         trace = scenario.trace.finalize()
     audio_cfg = AudioConfig(sample_rate=AUDIO_SAMPLE_RATE)
     with stage("audio"):
@@ -202,9 +202,11 @@ def weathered_frame(item: ScenarioItem, frame: Any, camera: str, weather: Any) -
 
 
 def clip_sample(item: ScenarioItem, index: int, frames: list, camera: str, weather: Any,
-                wave: Any, trace: Any, sounds: Any) -> Any:  # fmt: skip
+                wave: Any, trace: Any, sounds: Any,
+                weathered: dict | None = None) -> Any:  # fmt: skip
     """One clip sample of ``camera`` over ``frames`` (the clip's frames, in time order);
-    ``sounds`` is the scenario's :class:`datagen.audio.ClipEventIndex`."""
+    ``sounds`` is the scenario's :class:`datagen.audio.ClipEventIndex`; ``weathered`` caches
+    the weathered images by (frame index, camera) for clips that share frames."""
     import numpy as np
 
     from datagen.audio import clip
@@ -214,7 +216,11 @@ def clip_sample(item: ScenarioItem, index: int, frames: list, camera: str, weath
 
     key_frame = frames[-1]
     view = key_frame.renders[camera]
-    images = np.stack([weathered_frame(item, f, camera, weather) for f in frames]).astype(np.uint8)
+    cache = {} if weathered is None else weathered
+    for f in frames:
+        if (f.index, camera) not in cache:
+            cache[f.index, camera] = weathered_frame(item, f, camera, weather)
+    images = np.stack([cache[f.index, camera] for f in frames]).astype(np.uint8)
     block = clip_block(item, index, frames, camera, trace)
     t0, t1, duration = block["t0"], block["t1"], block["duration_s"]
     audio_cfg = sounds.config
@@ -240,11 +246,13 @@ def clip_sample(item: ScenarioItem, index: int, frames: list, camera: str, weath
 
 def clip_samples(item: ScenarioItem, frames: list, weather: Any, wave: Any, trace: Any,
                  sounds: Any) -> list[Any]:  # fmt: skip
-    """The scenario's clip samples, clip by clip, camera by camera."""
-    n = item.clip_frames
-    groups = [frames[k * n : (k + 1) * n] for k in range(len(frames) // n)]
+    """The scenario's clip samples, clip by clip, camera by camera: clip ``k`` holds frames
+    ``k S .. k S + T - 1`` (S = ``clip_stride``, T when 0: clips tile the scenario)."""
+    n, step = item.clip_frames, item.clip_stride or item.clip_frames
+    groups = [frames[k * step : k * step + n] for k in range(item.frames)]
+    weathered: dict = {}  # frames shared by overlapping clips are weathered once
     return [
-        clip_sample(item, k, group, name, weather, wave, trace, sounds)
+        clip_sample(item, k, group, name, weather, wave, trace, sounds, weathered)
         for k, group in enumerate(groups)
         for name in sorted(group[-1].renders)
     ]

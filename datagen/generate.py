@@ -43,11 +43,11 @@ from datagen.manifest import (
     write_manifest,
 )
 from datagen.plan import (
-    CLIP_FIELDS,
     FOCUS_FIELDS,
     GenerateConfig,
     ShardPlan,
     make_plan,
+    omitted_clip_fields,
     scenarios_per_shard,
 )
 from datagen.scheduler import probe_scheduler
@@ -115,10 +115,9 @@ class RunOptions:
 
 def shard_fingerprint(shard: ShardPlan) -> str:
     plan = asdict(shard)
-    for item in plan["scenarios"]:  # single-frame plans: the fingerprint they always had
-        if not item["clip_frames"]:
-            for name in CLIP_FIELDS:
-                del item[name]
+    for item in plan["scenarios"]:  # plans without clips (or tiling ones): as they always were
+        for name in omitted_clip_fields(item):
+            del item[name]
     return fingerprint(plan)
 
 

@@ -50,7 +50,7 @@ def _names(what: str):
 FOCUS_FIELDS = ("weather_weights", "weather_focus")
 # GenerateConfig fields of clip samples (``--clip-frames``); left out of ``to_json`` while clips
 # are off (``clip_frames`` 0), so single-frame data sets keep their manifests and resume.
-CLIP_FIELDS = ("clip_frames", "clip_rate")
+CLIP_FIELDS = ("clip_frames", "clip_rate", "clip_stride")
 CONTROL_HZ = 60  # sim.scenario.ScenarioConfig.control_hz: a clip rate must divide it
 MAX_CLIP_FRAMES = 64
 
@@ -114,6 +114,11 @@ class GenerateConfig:
         f"frames per second within a clip (must divide {CONTROL_HZ}); 8 frames at 4 Hz is a "
         "2 s window", default=4.0, metavar="HZ",
     )  # fmt: skip
+    clip_stride: int = option(
+        "frames from one clip's first frame to the next clip's (1..T): below T, consecutive "
+        "clips overlap and share frames, so a scenario's simulated seconds give more clips; "
+        "0: T, clips tile the scenario", default=0, metavar="S",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         _check(self.scenarios >= 1, "scenarios", "must be >= 1", self.scenarios)
@@ -147,6 +152,9 @@ class GenerateConfig:
         _check(self.clip_frames or self.clip_rate == 4.0, "clip_rate",
                "is the frame rate of clips: it needs clip_frames (--clip-frames T)",
                self.clip_rate)  # fmt: skip
+        _check(0 <= self.clip_stride <= self.clip_frames, "clip_stride",
+               "must be in [0, clip_frames] (0: clips tile; below clip_frames: they overlap; "
+               "it needs --clip-frames)", self.clip_stride)  # fmt: skip
         _check(self.clip_frames == 0 or 2 <= self.clip_frames <= MAX_CLIP_FRAMES,
                "clip_frames", f"must be 0 (no clips) or in [2, {MAX_CLIP_FRAMES}]",
                self.clip_frames)  # fmt: skip
@@ -157,9 +165,9 @@ class GenerateConfig:
 
     @property
     def frames_per_scenario(self) -> int:
-        """Camera frames simulated per scenario: ``frames``, or ``frames`` clips of
-        ``clip_frames``."""
-        return self.frames * max(1, self.clip_frames)
+        """Camera frames simulated per scenario: ``frames``, or what ``frames`` clips of
+        ``clip_frames`` frames, ``clip_stride`` apart, span."""
+        return clip_span(self.frames, self.clip_frames, self.clip_stride)
 
     def _check_weights(self) -> None:
         if not self.weather_weights:
@@ -198,9 +206,8 @@ class GenerateConfig:
         for name in FOCUS_FIELDS:
             if not getattr(self, name):
                 del d[name]
-        if not self.clip_frames:
-            for name in CLIP_FIELDS:
-                del d[name]
+        for name in omitted_clip_fields(d):
+            del d[name]
         return d
 
     @classmethod
@@ -208,6 +215,24 @@ class GenerateConfig:
         """The config :meth:`to_json` wrote; ValueError naming ``where`` and the field for an
         unknown field, a value of the wrong type or a missing required field."""
         return config_from_jsonable(cls, data, where)
+
+
+def clip_span(frames: int, clip_frames: int, clip_stride: int) -> int:
+    """Frames a scenario simulates for ``frames`` samples: ``frames`` single frames, or
+    ``frames`` clips of ``clip_frames`` whose starts are ``clip_stride`` (0: ``clip_frames``)
+    frames apart."""
+    if not clip_frames:
+        return frames
+    return clip_frames + (frames - 1) * (clip_stride or clip_frames)
+
+
+def omitted_clip_fields(config: dict) -> tuple[str, ...]:
+    """The clip fields a config or plan dict leaves out, so that data sets recorded before
+    they existed keep their manifests and fingerprints: all of them without clips, and
+    ``clip_stride`` while it is 0 (clips tile)."""
+    if not config.get("clip_frames"):
+        return CLIP_FIELDS
+    return ("clip_stride",) if not config.get("clip_stride") else ()
 
 
 def _check(ok: bool, name: str, rule: str, value: object) -> None:
@@ -237,6 +262,11 @@ class ScenarioItem:
     # frame per sample; then both are left out of the shard's plan fingerprint)
     clip_frames: int = 0
     clip_rate: float = 4.0
+    clip_stride: int = 0  # frames between clip starts (0: clip_frames, clips tile)
+
+    @property
+    def frames_to_simulate(self) -> int:
+        return clip_span(self.frames, self.clip_frames, self.clip_stride)
 
     def weather_state(self) -> WeatherParams:
         """The scenario's exact weather."""
@@ -305,6 +335,7 @@ def scenario_item(cfg: GenerateConfig, scenario_id: int) -> ScenarioItem:
         renderer=cfg.renderer,
         clip_frames=cfg.clip_frames,
         clip_rate=float(cfg.clip_rate),
+        clip_stride=cfg.clip_stride,
     )
 
 

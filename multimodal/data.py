@@ -314,6 +314,16 @@ def labels_of(meta: dict) -> dict[str, str]:
     return {task: str(meta[a][b]) for task, (a, b) in LABEL_FIELDS.items()}
 
 
+def events_of(meta: dict) -> tuple[str, ...]:
+    """The event types of the sample's window, as its captions state them
+    (datagen.captions.facts.event_types); the json's event types without datagen."""
+    try:
+        from datagen.captions.facts import event_types
+    except ImportError:
+        return tuple(sorted({str(e.get("type")) for e in meta.get("events", [])}))
+    return tuple(event_types(meta))
+
+
 def decode_sample(raw: dict, cfg: DataConfig, epoch: int, train: bool, tokenizer=None) -> dict:
     """A raw tar sample -> tensors and labels; ``{"corrupt": 1}`` when it cannot be read."""
     try:
@@ -341,6 +351,7 @@ def decode_sample(raw: dict, cfg: DataConfig, epoch: int, train: bool, tokenizer
             "image": image,
             "text": caption,
             "labels": labels_of(meta),
+            "events": events_of(meta),
             "scenario_id": int(meta["scenario_id"]),
             "key": key,
         }
@@ -524,6 +535,7 @@ def collate(samples: list[dict]) -> dict:
         "image": torch.stack([s["image"] for s in samples]),
         "text": [s["text"] for s in samples],
         "labels": {t: [s["labels"][t] for s in samples] for t in LABEL_FIELDS},
+        "events": [tuple(s.get("events", ())) for s in samples],
         "scenario_id": torch.tensor([s["scenario_id"] for s in samples]),
         "key": [s["key"] for s in samples],
         "skipped": sum(s["skipped"] for s in samples),

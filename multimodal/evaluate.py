@@ -24,7 +24,8 @@ def embed_gallery(
 ) -> dict:
     """Embeddings of the first frame of each scenario, with labels and skip counts."""
     seen: set[int] = set()
-    out: dict = {"image": [], "audio": [], "text": [], "labels": {t: [] for t in LABEL_FIELDS}}
+    out: dict = {"image": [], "audio": [], "text": [], "labels": {t: [] for t in LABEL_FIELDS},
+                 "events": []}  # fmt: skip
     skipped = 0
     for batch in eval_loader(cfg):
         skipped += batch["skipped"]
@@ -43,6 +44,7 @@ def embed_gallery(
         out["text"].append(model.encode_text(tokens).float().cpu())
         for task in LABEL_FIELDS:
             out["labels"][task] += [batch["labels"][task][i] for i in keep]
+        out["events"] += [batch["events"][i] for i in keep]
     if not seen:
         raise ValueError(f"no readable samples in {cfg.urls!r}")
     for name in ("image", "audio", "text"):
@@ -105,6 +107,37 @@ def zero_shot(
     return result
 
 
+def auroc(scores: torch.Tensor, positive: torch.Tensor) -> float | None:
+    """Area under the ROC curve (the Mann-Whitney statistic, ties counted half); None
+    without both positives and negatives."""
+    pos, neg = scores[positive], scores[~positive]
+    if not len(pos) or not len(neg):
+        return None
+    greater = (pos[:, None] > neg[None, :]).float().sum()
+    ties = (pos[:, None] == neg[None, :]).float().sum()
+    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+
+
+def event_detection(embs: dict, events: torch.Tensor, names: list[str]) -> dict[str, dict]:
+    """Multi-label zero-shot detection of the window's events (a clip may hold none or
+    several): each sample's similarity to each event's prompts, less its mean over the
+    events, ranks the samples; per event and source the AUROC against the samples that hold
+    it (0.5: chance), with the number of positives, and the mean over the events that occur."""
+    truth = [set(e) for e in embs["events"]]
+    result: dict[str, dict] = {}
+    for source in ("image", "audio", "fused"):
+        sims = embs[source] @ events.T
+        sims = sims - sims.mean(dim=1, keepdim=True)
+        per = {}
+        for k, name in enumerate(names):
+            positive = torch.tensor([name in t for t in truth])
+            per[name] = {"positives": int(positive.sum()), "auroc": auroc(sims[:, k], positive)}
+        found = [v["auroc"] for v in per.values() if v["auroc"] is not None]
+        result[source] = {"per_event": per, "samples": len(truth),
+                          "mean_auroc": sum(found) / len(found) if found else None}  # fmt: skip
+    return result
+
+
 def evaluate(
     model: TriModalModel,
     tokenizer: Tokenizer,
@@ -112,8 +145,10 @@ def evaluate(
     prompts: dict[str, dict[str, list[str]]],
     device: torch.device,
     plots_dir: str | Path | None = None,
+    event_prompts: dict[str, list[str]] | None = None,
 ) -> dict:
-    """Retrieval and zero-shot metrics on ``cfg.urls``; confusion plots into ``plots_dir``."""
+    """Retrieval and zero-shot metrics on ``cfg.urls``; confusion plots into ``plots_dir``;
+    with ``event_prompts`` ({event: [prompt, ...]}) multi-label event detection too."""
     was_training = model.training
     model.eval()
     embs = embed_gallery(model, tokenizer, cfg, device)
@@ -129,6 +164,9 @@ def evaluate(
         metrics["zero_shot"][task] = zero_shot(
             embs, classes, list(task_prompts), embs["labels"][task]
         )
+    if event_prompts:
+        classes = class_embeddings(model, tokenizer, event_prompts, device)
+        metrics["events"] = event_detection(embs, classes, list(event_prompts))
     if plots_dir is not None:
         write_confusion_plots(metrics["zero_shot"], plots_dir)
     model.train(was_training)

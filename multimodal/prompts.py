@@ -35,3 +35,19 @@ def default_prompts(
                 for task in prompts}  # fmt: skip
     except (ImportError, ValueError):  # no datagen, or families unknown to it
         return prompts
+
+
+EVENT_TYPES: tuple[str, ...] = ("crash", "skid", "thunder", "overtake")
+EVENT_TEMPLATES: tuple[str, ...] = ("there is a {}", "a {} happens", "{}")
+
+
+def default_event_prompts(families: tuple[str, ...] | None = None) -> dict[str, list[str]]:
+    """``{event type: [prompt, ...]}`` for multi-label event detection: datagen.captions'
+    event statements rendered by ``families`` (the training caption families), or built-in
+    templates where datagen is absent or the families are not datagen's."""
+    try:
+        from datagen.captions.prompts import event_prompts
+
+        return {str(k): list(v) for k, v in event_prompts(families).items()}
+    except (ImportError, ValueError):
+        return {e: [t.format(e) for t in EVENT_TEMPLATES] for e in EVENT_TYPES}

@@ -26,7 +26,7 @@ from multimodal.checkpoint import (
 from multimodal.data import SkipCounter, train_loader
 from multimodal.distributed import cleanup, init_distributed, mean_across_ranks
 from multimodal.model import TriModalModel, load_openclip_weights
-from multimodal.prompts import default_prompts
+from multimodal.prompts import default_event_prompts, default_prompts
 from multimodal.run_dir import CHECKPOINT
 from multimodal.step import TrainStep, derived_seed
 from multimodal.train_config import (
@@ -366,7 +366,8 @@ class Trainer:
 
         cfg = data_config(self.cfg, self.model_cfg, self.cfg.val, train=False)
         metrics = evaluate(unwrap(self.model), self.tokenizer, cfg, self.prompts,
-                           self.env.device, self.out / "plots")  # fmt: skip
+                           self.env.device, self.out / "plots",
+                           default_event_prompts(self.cfg.caption_families))  # fmt: skip
         atomic_write_json(self.out / "val_metrics.json", metrics)
         return metrics
 

@@ -33,6 +33,21 @@ def label_of(meta: Mapping, task: str) -> str:
 def label_prompts(task: str, families: Sequence[str] | None = None) -> dict[str, list[str]]:
     """For each label of ``task``, the prompts of every family template stating it."""
     kind, _, labels = task_spec(task)
+    return statement_prompts(kind, labels, families)
+
+
+def event_prompts(families: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """For each event type of a window (crash, skid, thunder, overtake), the prompts of every
+    family template stating it: the prompts of multi-label event detection."""
+    from datagen.captions.facts import EVENT_TYPES
+
+    return statement_prompts("event", EVENT_TYPES, families)
+
+
+def statement_prompts(kind: str, labels: Sequence[str],
+                      families: Sequence[str] | None = None) -> dict[str, list[str]]:  # fmt: skip
+    """For each of ``labels``, the statement of ``kind`` rendered by every template of the
+    ``families`` (all when None), without repeats."""
     fams = [family(n) for n in (CAPTION_FAMILIES if families is None else families)]
     prompts: dict[str, list[str]] = {}
     for label in labels:

@@ -38,10 +38,11 @@ def handle(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
-    from multimodal.checkpoint import checkpoint_prompts, load_checkpoint
+    from multimodal.checkpoint import checkpoint_prompts, load_checkpoint, load_state
     from multimodal.data import DataConfig, SkippedDataWarning, check_shards
     from multimodal.distributed import pick_device
     from multimodal.evaluate import evaluate
+    from multimodal.prompts import default_event_prompts
 
     if args.json:  # refused before any work, so that nothing is half done
         target = Path(args.json)
@@ -60,9 +61,15 @@ def handle(args: argparse.Namespace) -> int:
         caption_families=families, clip_frames=config.clip_frames,
     )  # fmt: skip
     prompts = checkpoint_prompts(args.checkpoint)
+    # events are detected with prompts in the training caption families, as the zero-shot
+    # prompts stored in the checkpoint are
+    train_cfg = load_state(args.checkpoint, mmap=True).get("train_config")
+    trained = train_cfg.get("caption_families") if isinstance(train_cfg, dict) else None
+    events = default_event_prompts(tuple(map(str, trained))
+                                   if isinstance(trained, list | tuple) and trained else None)
     with warnings.catch_warnings():  # skipped samples: counted in the metrics, not one by one
         warnings.simplefilter("ignore", SkippedDataWarning)
-        metrics = evaluate(model, tokenizer, data, prompts, device, args.plots)
+        metrics = evaluate(model, tokenizer, data, prompts, device, args.plots, events)
     if args.json:
         from sim.atomic import atomic_write_bytes
 

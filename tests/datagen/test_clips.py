@@ -241,3 +241,36 @@ def test_single_frame_samples_have_no_clip(tmp_path: Path) -> None:
     files = encode_sample(s)
     assert FRAMES_FILE not in files and "clip" not in s.meta and s.frames is None
     assert decode_sample(files).frames is None and sample_problems(files) == []
+
+
+def test_overlapping_clips_share_frames(tmp_path: Path) -> None:
+    """--clip-stride S < T: clip k holds frames kS .. kS+T-1, shared frames are the same
+    pixels in every clip holding them, the scenario simulates T + (F-1)S frames, the
+    manifest records the stride, and the samples are valid clips."""
+    args = [a for a in CLIP_ARGS]
+    args[args.index("--frames") + 1] = "3"
+    out = tmp_path / "overlap"
+    assert main(["generate", "--out", str(out), *args, "--clip-stride", "2"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["config"]["clip_stride"] == 2
+    got = [decode_sample(f) for shard in sorted(out.glob("*.tar")) for f in iter_files(shard)]
+    assert len(got) == 2 * 3
+    by_frame: dict = {}
+    for s in got:
+        validate_sample(s)
+        k, idx = s.meta["clip"]["index"], s.meta["clip"]["frame_indices"]
+        assert idx == list(range(2 * k, 2 * k + T))
+        for i, frame in zip(idx, s.frames):
+            by_frame.setdefault((s.meta["scenario_id"], i), []).append(frame)
+    shared = [v for v in by_frame.values() if len(v) > 1]
+    assert shared and all(np.array_equal(v[0], w) for v in shared for w in v[1:])
+    assert max(i for _, i in by_frame) == T + 2 * 2 - 1
+    cfg = GenerateConfig(scenarios=1, frames=3, clip_frames=T, clip_stride=2)
+    assert cfg.frames_per_scenario == T + 2 * 2
+    tiling = GenerateConfig(scenarios=1, frames=3, clip_frames=T, weather="clear_noon",
+                            weather_presets=("clear_noon",))  # fmt: skip
+    assert "clip_stride" not in tiling.to_json() and tiling.frames_per_scenario == 3 * T
+    assert "clip_stride" not in json.dumps(shard_fingerprint(make_plan(tiling)[0]))
+    for bad in ({"clip_frames": T, "clip_stride": T + 1}, {"clip_stride": 2},
+                {"clip_frames": T, "clip_stride": -1}):  # fmt: skip
+        with pytest.raises(ValueError, match="clip_stride"):
+            GenerateConfig(scenarios=1, frames=3, **bad)

@@ -153,7 +153,12 @@ def test_tiny_clip_run_trains_saves_and_evaluates(clip_shard, tmp_path):
     target = tmp_path / "metrics.json"
     assert cli(["eval", "--checkpoint", str(out / "checkpoint.pt"), "--data", str(clip_shard),
                 "--json", str(target), "--device", "cpu"]) == 0  # fmt: skip
-    assert json.loads(target.read_text())["clip_frames"] == T
+    written = json.loads(target.read_text())
+    assert written["clip_frames"] == T
+    # multi-label event detection: every event type, per source, positives counted
+    events = written["events"]["image"]["per_event"]
+    assert set(events) == {"crash", "skid", "thunder", "overtake"}
+    assert all(v["auroc"] is None or 0 <= v["auroc"] <= 1 for v in events.values())
     # export of the clip model: tests/edge/test_clip_bundle.py
 
 
@@ -169,3 +174,26 @@ def test_clip_run_refuses_single_frame_shards(single_shard, tmp_path, capfd):
     err = capfd.readouterr().err.strip()
     assert "no frames.npy.gz" in err and "--clip-frames 0" in err
     assert len(err.splitlines()) == 1, err
+
+
+def test_auroc_ranks_positives_above_negatives():
+    from multimodal.evaluate import auroc, event_detection
+
+    scores = torch.tensor([0.9, 0.8, 0.1, 0.2, 0.5])
+    assert auroc(scores, torch.tensor([True, True, False, False, False])) == 1.0
+    assert auroc(scores, torch.tensor([False, False, True, True, False])) == 0.0
+    assert auroc(scores, torch.tensor([True, False, False, False, True])) == pytest.approx(5 / 6)
+    assert auroc(scores, torch.zeros(5, dtype=torch.bool)) is None  # no positives
+    assert auroc(torch.ones(4), torch.tensor([True, False, True, False])) == 0.5  # all ties
+    # samples whose embedding points at the event's prompt embedding rank first
+    events = torch.eye(3)[:2]  # two events, prompt embeddings along axes 0 and 1
+    embs = {"events": [("skid",), (), ("thunder",), ("skid", "thunder")],
+            **{s: torch.tensor([[1.0, 0, 0], [0, 0, 1.0], [0, 1.0, 0], [0.7, 0.7, 0]])
+               for s in ("image", "audio", "fused")}}  # fmt: skip
+    result = event_detection(embs, events, ["skid", "thunder"])
+    per = result["image"]["per_event"]
+    # centred on each sample's mean over the events: the clip with both events scores 0 for
+    # each, tying with the clip that has none (0.5 of one pair of four)
+    assert per["skid"] == {"positives": 2, "auroc": 0.875}
+    assert per["thunder"] == {"positives": 2, "auroc": 0.875}
+    assert result["fused"]["mean_auroc"] == 0.875
