@@ -54,16 +54,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--threads", type=int, default=1, help="intra-op threads (board cores)")
     r.add_argument("--inputs", type=Path, default=None, metavar="DIR",
                    help="classify every image/sound file of DIR instead (files named alike up "
-                        "to the first dot are one sample: a.png + a.flac); prints one report "
-                        "per sample; unusable files are reported, not fatal")  # fmt: skip
+                        "to the first dot are one sample: a.png + a.flac; for a clip bundle, "
+                        "its clips: frame folders or animated files, a/ + a.flac); prints one "
+                        "report per sample; unusable files are reported, not fatal")  # fmt: skip
     r.add_argument("--batch", type=int, default=16, help="samples per inference batch (--inputs)")
     add_feedback_arguments(r)
     r.set_defaults(func=run_cmd)
     w = edge_sub.add_parser(
         "watch", help="classify the files that appear in a folder, logging feedback",
         description="Poll DIR for image/sound files (grouped into samples by their name up to "
-                    "the first dot), classify each new or changed sample once its files have "
-                    "not changed for --settle seconds, and print one JSON line per sample. "
+                    "the first dot; for a clip bundle, clips: frame folders or animated "
+                    "GIF/APNG/WebP files, single images skipped), classify each new or "
+                    "changed sample once its files have not changed for --settle seconds, "
+                    "and print one JSON line per sample. "
                     "With --feedback, the samples the criteria flag are written to feedback "
                     "shards within the disk budget. When --bundle is an install folder (or a "
                     "link) that 'edge update' moves, the new bundle is loaded. Stops on "
@@ -211,22 +214,33 @@ def check_inputs(images: list[str], audios: list[str], videos: list[str] = ()) -
                                  + (" or a folder of frames" if kind == "--video" else ""))
 
 
-def check_clip_use(model: Any, args: argparse.Namespace, feedback: bool) -> None:
-    """One line for what a clip bundle cannot do yet: folders of samples and feedback
-    (feedback shards hold single images; docs/bundle.md)."""
+def check_clip_use(model: Any, args: argparse.Namespace) -> None:
+    """One line for a visual input the bundle does not take: images to a clip bundle,
+    videos to a single-frame one (docs/bundle.md)."""
     if model.clip is None:
         if args.video:
             model.check_visual(video=True)
         return
-    if args.inputs is not None:
-        raise ValueError(f"--inputs: bundle {model.bundle.root} is a clip bundle; folders of "
-                         "samples are read for single-frame bundles only: give --video "
-                         "(and --audio) per clip")  # fmt: skip
-    if feedback:
-        raise ValueError(f"--feedback: bundle {model.bundle.root} is a clip bundle; feedback "
-                         "shards hold single images, clips are not logged yet")  # fmt: skip
     if args.image:
         model.check_visual(video=False)
+
+
+def input_samples(model: Any, folder: Path) -> tuple[list[Any], list[str]]:
+    """``--inputs DIR``: its samples (clips for a clip bundle) and the entries skipped; one
+    line when it holds none, or single images beside a clip bundle's clips."""
+    from edge.runtime.observe import group_clip_folder, group_folder, refuse_stills
+
+    if model.clip is None:
+        samples, skipped = group_folder(folder)
+        what = "image or sound files"
+    else:
+        samples, skipped, stills = group_clip_folder(folder)
+        refuse_stills(folder, stills)
+        what = "clips (folders of frames, animated GIF/APNG/WebP) or sound files"
+    if not samples:
+        raise ValueError(f"--inputs {folder} holds no {what}"
+                         + (f" ({skipped[0]})" if skipped else ""))  # fmt: skip
+    return samples, skipped
 
 
 def print_json(report: object) -> None:
@@ -271,20 +285,27 @@ def run_cmd(args: argparse.Namespace) -> int:
     _positive(args.batch, "--batch")
     check_inputs(args.image, args.audio, args.video)
     cfg = feedback_config(args)
-    if cfg is not None and args.video:
-        raise ValueError("--feedback does not log videos yet: drop --feedback or --video")
-    if cfg is not None and args.inputs is None and not (args.image or args.audio):
-        raise ValueError("--feedback logs images and sounds: give --image/--audio or --inputs")
+    if cfg is not None and args.inputs is None and not (args.image or args.audio or args.video):
+        raise ValueError("--feedback logs images, videos and sounds: give --image/--video/"
+                         "--audio or --inputs")  # fmt: skip
+    if args.image and args.video:
+        raise ValueError("give --image (single-frame bundles) or --video (clip bundles), "
+                         "not both")  # fmt: skip
     if args.inputs is not None:
         from edge.runtime.observe import group_folder
 
-        samples, skipped = group_folder(args.inputs)
-        if not samples:
-            raise ValueError(f"--inputs {args.inputs} holds no image or sound files"
-                             + (f" ({skipped[0]})" if skipped else ""))  # fmt: skip
+        group_folder(args.inputs)  # a missing folder or a file: one line before loading
     model = EdgeModel(resolve_bundle(args.bundle), variant=args.variant, threads=args.threads)
-    check_clip_use(model, args, feedback=cfg is not None)
+    check_clip_use(model, args)
+    if args.inputs is not None:
+        samples, skipped = input_samples(model, args.inputs)
     per_sample: list[dict[str, Any]] = []
+    observations = None
+    if cfg is not None and args.inputs is None:
+        # every input read and classified before the feedback folder is touched: an
+        # unusable one (a video of too few frames ...) leaves nothing written
+        observations = observe(model, pair_inputs(args.image, args.audio, args.video),
+                               strict=True)  # fmt: skip
     with ExitStack() as stack:
         feedback = None if cfg is None else stack.enter_context(
             FeedbackLog(args.feedback, cfg, bundle_record(model)))  # fmt: skip
@@ -298,9 +319,9 @@ def run_cmd(args: argparse.Namespace) -> int:
         elif feedback is None:
             report = run_inputs(model, args.image, args.audio, args.text, args.video)
         else:
-            observations = observe(model, pair_inputs(args.image, args.audio), strict=True)
-            report = plain_report(model, observations, len(args.image), len(args.audio),
-                                  args.text)  # fmt: skip
+            assert observations is not None
+            report = plain_report(model, observations, len(args.image) + len(args.video),
+                                  len(args.audio), args.text)  # fmt: skip
             per_sample = log_observations(feedback, observations, cfg)
             report["feedback_samples"] = []
     report["bundle"] = _identity(model)
@@ -325,7 +346,13 @@ def watch_cmd(args: argparse.Namespace) -> int:
     from edge.runtime import EdgeModel
     from edge.runtime.bundle import BundleError
     from edge.runtime.feedback import FeedbackLog
-    from edge.runtime.observe import Watcher, bundle_record, group_folder
+    from edge.runtime.observe import (
+        Watcher,
+        bundle_record,
+        group_clip_folder,
+        group_folder,
+        refuse_stills,
+    )
     from edge.runtime.update import resolve_bundle
 
     for value, option in ((args.batch, "--batch"), (args.polls + 1, "--polls + 1")):
@@ -341,9 +368,6 @@ def watch_cmd(args: argparse.Namespace) -> int:
 
     def load() -> EdgeModel:
         model = EdgeModel(resolve_bundle(args.bundle), variant=args.variant, threads=args.threads)
-        if model.clip is not None:
-            raise ValueError(f"bundle {model.bundle.root} is a clip bundle: edge watch reads "
-                             "single images; run clips with edge run --video")  # fmt: skip
         for tower in model.bundle.manifest["towers"]:  # a variant it lacks: refused now
             model.bundle.tower_path(tower, model.variant)
         return model
@@ -358,6 +382,8 @@ def watch_cmd(args: argparse.Namespace) -> int:
                               settle_s=args.settle, flush_s=args.flush,
                               batch=args.batch)  # fmt: skip
             watcher.reload_if_moved()
+            if watcher.model.clip is not None:  # single images beside clips: refused at start
+                refuse_stills(args.folder, group_clip_folder(args.folder)[2], "edge watch")
             if cfg is not None:
                 watcher.log = stack.enter_context(
                     FeedbackLog(args.feedback, cfg, bundle_record(watcher.model)))

@@ -3,17 +3,20 @@
 A feedback folder holds ``feedback-NNNNNN.tar`` shards and ``manifest.json`` and nothing
 else (``.lock`` aside, an empty file). Each flagged input becomes one sample of a shard::
 
-    KEY.rgb.<ext>     the image file as it was read (png, jpg, ...), byte for byte
-    KEY.audio.<ext>   the sound file as it was read (flac, wav, ...), byte for byte
-    KEY.json          predictions with scores, reasons, criteria, bundle id/version/variant
+    KEY.rgb.<ext>       the image file as it was read (png, jpg, ...), byte for byte
+    KEY.frames.npy.gz   clips only: the T frames the clip bundle read (uint8 T x H x W x 3)
+    KEY.audio.<ext>     the sound file as it was read (flac, wav, ...), byte for byte
+    KEY.json            predictions with scores, reasons, criteria, bundle id/version/variant
+                        (clips: ``clip``, the frame count, rate and frame size)
 
-in that order (absent modalities left out). ``KEY`` is ``<name>_<digest>``: the input's
-name reduced to ``[A-Za-z0-9_-]`` (at most 40 characters) and the first 12 hex digits of
-the sha256 of the input files, so it has no dot (WebDataset splits keys at the first dot)
-and the same inputs get the same key. Tar members have mtime 0, uid/gid 0, no user names,
-mode 0644 (USTAR), and JSON is written with sorted keys, so a shard's bytes are a function
-of its inputs, the bundle and the criteria alone: the wall-clock time of a shard is
-recorded in the folder's manifest, never in the shard.
+in that order (absent modalities left out). A clip's ``rgb`` is its key (last) frame: a frame
+folder's file byte for byte, else the decoded frame as a PNG (:mod:`edge.runtime.observe`).
+``KEY`` is ``<name>_<digest>``: the input's name reduced to ``[A-Za-z0-9_-]`` (at most 40
+characters) and the first 12 hex digits of the sha256 of the input files, so it has no dot
+(WebDataset splits keys at the first dot) and the same inputs get the same key. Tar members
+have mtime 0, uid/gid 0, no user names, mode 0644 (USTAR), and JSON is written with sorted
+keys, so a shard's bytes are a function of its inputs, the bundle and the criteria alone:
+the wall-clock time of a shard is recorded in the folder's manifest, never in the shard.
 
 Criteria (:data:`CRITERIA`, chosen per run and recorded in every sample and shard entry):
 
@@ -40,14 +43,18 @@ import io
 import json
 import os
 import re
+import struct
 import tarfile
 import tempfile
 import time
+import zlib
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from edge.runtime.bundle import default_mode, json_safe, write_json_atomic
 from edge.runtime.locking import LOCK, folder_lock, fsync_dir
@@ -65,6 +72,13 @@ BLOCK, RECORD = 512, tarfile.RECORDSIZE
 MIN_BUDGET = 16 << 10
 COUNTER_SLACK = 256  # bytes kept free for the manifest's counters to grow
 MAX_LOGGED_FILE = 16 << 20  # larger input files are classified but not logged
+# A clip's frames, as the shard schema stores them (datagen/sample.py, which the runtime does
+# not import: tests/edge/test_clip_feedback.py checks that both give the same .npy): a
+# gzipped .npy (format 1.0, uint8, C order) in a gzip stream with a fixed header (mtime 0).
+FRAMES_FILE = "frames.npy.gz"
+FRAMES_DTYPE = np.dtype("u1")
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, mtime 0, OS unknown
+GZIP_LEVEL = 6
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -141,6 +155,41 @@ def flag(predictions: dict[str, dict[str, dict[str, Any]]], image_audio_cosine: 
             and image_audio_cosine < cfg.min_cosine):  # fmt: skip
         reasons.append("low_cosine")
     return reasons
+
+
+def encode_frames(frames: np.ndarray) -> bytes:
+    """uint8 ``[T, H, W, 3]`` frames -> ``frames.npy.gz`` bytes (a function of the frames
+    alone: no file name or time in the gzip header)."""
+    buf = io.BytesIO()
+    data = np.ascontiguousarray(frames, dtype=FRAMES_DTYPE)
+    if data.ndim != 4 or data.shape[-1] != 3:
+        raise ValueError(f"frames must be [T, H, W, 3], got shape {data.shape}")
+    np.lib.format.write_array(buf, data, version=(1, 0), allow_pickle=False)
+    raw = buf.getvalue()
+    packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = packer.compress(raw) + packer.flush()
+    return GZIP_HEADER + body + struct.pack("<II", zlib.crc32(raw), len(raw) & 0xFFFFFFFF)
+
+
+MAX_FRAMES_BYTES = 1 << 30  # a frames.npy.gz that inflates to more than this is refused
+
+
+def decode_frames(data: bytes, where: str) -> np.ndarray:
+    """uint8 ``[T, H, W, 3]`` from ``frames.npy.gz`` bytes (no pickles, inflated at most
+    :data:`MAX_FRAMES_BYTES`); ``ValueError`` naming ``where`` otherwise."""
+    try:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        raw = inflater.decompress(data, MAX_FRAMES_BYTES + 1)
+        if len(raw) > MAX_FRAMES_BYTES:
+            raise ValueError(f"inflates to more than {MAX_FRAMES_BYTES} bytes")
+        arr = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - zlib.error, ValueError, EOFError ...
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise ValueError(f"{where} is not a gzipped uint8 .npy of frames ({detail})") from None
+    if arr.dtype != FRAMES_DTYPE or arr.ndim != 4 or arr.shape[-1] != 3 or not arr.shape[0]:
+        raise ValueError(f"{where} holds a {arr.dtype} array of shape {arr.shape}, not uint8 "
+                         "frames [T, H, W, 3]")  # fmt: skip
+    return arr
 
 
 def sample_key(name: str, files: list[tuple[str, bytes]]) -> str:

@@ -1,15 +1,24 @@
 """Observing inputs on the board: folders of files grouped into samples, predictions with
 their margins, and what goes back as feedback (:mod:`edge.runtime.feedback`).
 
-A sample is an image, a sound or both. In a folder, files are grouped by their name up to
+A sample is an image (for a clip bundle: a video, :mod:`edge.runtime.video`), a sound or
+both. In a folder, files are grouped by their name up to
 the first dot, as WebDataset groups a sample's files: ``cam1_0042.png`` and
 ``cam1_0042.flac`` (or ``0042.rgb.png`` and ``0042.audio.flac``) are one sample whose two
 towers can then be compared. Hidden files (a leading dot) are skipped, and so are files
 modified less than ``settle_s`` seconds ago (a camera may still be writing them).
+
+For a clip bundle (:func:`group_clip_folder`) a sample's visual input is a video: a
+subfolder of frames (``clip1/0001.png ...``, its sample name the folder's) or an animated
+GIF/APNG/WebP file (MP4 etc. with PyAV), with an optional sound file named alike
+(``clip1.flac``). Files that can only be single images (JPEG, BMP, TIFF, PPM) do not belong
+in such a folder: ``edge run --inputs`` refuses the folder, ``edge watch`` skips them.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -21,39 +30,48 @@ import numpy as np
 
 from edge.runtime.classify import EdgeModel
 from edge.runtime.feedback import (
+    FRAMES_FILE,
     MAX_LOGGED_FILE,
     FeedbackConfig,
     FeedbackLog,
     FeedbackSample,
+    encode_frames,
     flag,
     sample_key,
 )
 from edge.runtime.identity import describe
 from edge.runtime.mel import log_mel
 from edge.runtime.preprocess import load_waveform, preprocess_image
+from edge.runtime.video import ANIMATED_EXTS, PYAV_EXTS, ClipFrames, frame_files, read_clip
 
 IMAGE_EXTS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".bmp": "bmp", ".gif": "gif",
               ".tif": "tiff", ".tiff": "tiff", ".webp": "webp", ".ppm": "ppm"}  # fmt: skip
 AUDIO_EXTS = {".flac": "flac", ".wav": "wav", ".ogg": "ogg", ".aiff": "aiff", ".aif": "aiff",
               ".mp3": "mp3"}  # fmt: skip
+CLIP_FILE_EXTS = {ext: ext[1:] for ext in (*ANIMATED_EXTS, *PYAV_EXTS)}  # videos as one file
+STILL_EXTS = tuple(sorted(set(IMAGE_EXTS) - set(CLIP_FILE_EXTS)))  # single images only
 ROUND = 6
+log = logging.getLogger(__name__)
+PNG_COMPRESS_LEVEL = 3  # a video file's key frame in feedback (as the shard schema's rgb.png)
 
 
 @dataclass(frozen=True)
 class InputSample:
-    """One sample to observe: its name and its image and/or sound file."""
+    """One sample to observe: its name and its image (or video) and/or sound file."""
 
     name: str
     image: Path | None = None
     audio: Path | None = None
+    video: Path | None = None  # clip bundles: a frame folder or an animated file
 
     def signature(self) -> tuple:
         """Changes when a file of the sample is replaced or rewritten."""
         out = []
-        for path in (self.image, self.audio):
+        for path in (self.image, self.video, self.audio):
             if path is not None:
-                st = path.stat()
-                out.append((str(path), st.st_size, st.st_mtime_ns))
+                for item in frame_files(path) if path.is_dir() else [path]:
+                    st = item.stat()
+                    out.append((str(item), st.st_size, st.st_mtime_ns))
         return tuple(out)
 
 
@@ -67,6 +85,7 @@ class Observation:
     files: list[tuple[str, bytes]] = field(default_factory=list)  # (member suffix, bytes)
     too_large: bool = False
     error: str | None = None
+    clip: dict[str, Any] | None = None  # a clip's frame count, rate and frame size
 
     @property
     def image_audio_cosine(self) -> float | None:
@@ -77,8 +96,8 @@ class Observation:
     def report(self, reasons: list[str] | None = None, status: str | None = None
                ) -> dict[str, Any]:  # fmt: skip
         out: dict[str, Any] = {"sample": self.sample.name, "inputs": {
-            m: str(p) for m, p in (("image", self.sample.image), ("audio", self.sample.audio))
-            if p is not None}}  # fmt: skip
+            m: str(p) for m, p in (("image", self.sample.image), ("video", self.sample.video),
+                                   ("audio", self.sample.audio)) if p is not None}}  # fmt: skip
         if self.error is not None:
             out["error"] = self.error
             return out
@@ -144,9 +163,91 @@ def group_folder(folder: str | os.PathLike[str], settle_s: float = 0.0,
     return samples, skipped
 
 
-def pair_inputs(images: list[str], audios: list[str]) -> list[InputSample]:
+def _newest_mtime(path: Path) -> float:
+    """A file's mtime; a frame folder's newest (its own or a frame's)."""
+    if not path.is_dir():
+        return path.stat().st_mtime
+    return max([path.stat().st_mtime] + [f.stat().st_mtime for f in frame_files(path)])
+
+
+def group_clip_folder(folder: str | os.PathLike[str], settle_s: float = 0.0,
+                      now: float | None = None
+                      ) -> tuple[list[InputSample], list[str], list[str]]:  # fmt: skip
+    """The clip samples of a folder (sorted by name), the names of entries skipped with why,
+    and the single images found (which a clip bundle cannot read: the caller refuses or
+    skips them)."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"no such input folder: {folder}")
+    if not folder.is_dir():
+        raise ValueError(f"--inputs {folder} is not a folder")
+    now = time.time() if now is None else now
+    groups: dict[str, dict[str, list[Path]]] = {}
+    skipped, stills = [], []
+    for path in sorted(folder.iterdir()):
+        name = path.name
+        if name.startswith("."):
+            continue
+        ext = path.suffix.lower()
+        try:
+            if path.is_dir():
+                kind = "video"
+            elif ext in AUDIO_EXTS:
+                kind = "audio"
+            elif ext in CLIP_FILE_EXTS:
+                kind = "video"
+            elif ext in IMAGE_EXTS:
+                stills.append(name)
+                continue
+            else:
+                continue
+            if not path.is_dir() and not path.is_file():
+                skipped.append(f"{name}: not a regular file or a folder of frames")
+                continue
+            mtime = _newest_mtime(path)
+        except (FileNotFoundError, ValueError) as exc:
+            if not isinstance(exc, FileNotFoundError):
+                skipped.append(f"{name}: {str(exc).splitlines()[0]}")
+            continue
+        group = groups.setdefault(name.split(".")[0], {})
+        group.setdefault("unsettled" if now - mtime < settle_s else kind, []).append(path)
+    samples = []
+    for key in sorted(groups):
+        group = groups[key]
+        if "unsettled" in group:
+            continue  # wait until every file of the sample has settled
+        videos, audios = group.get("video", []), group.get("audio", [])
+        if len(videos) > 1 or len(audios) > 1:
+            many = videos if len(videos) > 1 else audios
+            skipped.append(f"{key}: {len(many)} {'video' if many is videos else 'audio'} "
+                           f"inputs ({many[0].name}, {many[1].name}); keep one")  # fmt: skip
+            continue
+        samples.append(InputSample(key, audio=audios[0] if audios else None,
+                                   video=videos[0] if videos else None))  # fmt: skip
+    return samples, skipped, stills
+
+
+def refuse_stills(folder: Path, stills: list[str], option: str = "--inputs") -> None:
+    """One line for a clip bundle's input folder that holds single images."""
+    if stills:
+        raise ValueError(f"{option} {folder} holds single images ({stills[0]}"
+                         f"{f' and {len(stills) - 1} more' if len(stills) > 1 else ''}): the "
+                         "bundle is a clip bundle and reads clips (folders of frames, "
+                         "animated GIF/APNG/WebP) with their sounds; do not mix kinds in "
+                         "one folder")  # fmt: skip
+
+
+def pair_inputs(images: list[str], audios: list[str],
+                videos: list[str] | tuple[str, ...] = ()) -> list[InputSample]:  # fmt: skip
     """``edge run --image ... --audio ...``: as many images as sounds are paired in order;
-    otherwise each file is a sample of its own."""
+    otherwise each file is a sample of its own. Videos (clip bundles) likewise, given
+    instead of images."""
+    if videos:
+        if len(videos) == len(audios):
+            return [InputSample(Path(v).name, audio=Path(a), video=Path(v))
+                    for v, a in zip(videos, audios)]  # fmt: skip
+        return ([InputSample(Path(v).name, video=Path(v)) for v in videos]
+                + [InputSample(Path(a).name, audio=Path(a)) for a in audios])  # fmt: skip
     if len(images) == len(audios):
         return [InputSample(Path(i).name, Path(i), Path(a)) for i, a in zip(images, audios)]
     return ([InputSample(Path(i).name, image=Path(i)) for i in images]
@@ -165,9 +266,48 @@ def _named(exc: ValueError, path: Path) -> str:
     return str(exc).replace("<bytes>", str(path)).splitlines()[0]
 
 
+def _clip_files(model: EdgeModel, clip: ClipFrames, obs: Observation) -> None:
+    """What feedback logs of a clip: ``frames.npy.gz`` (the frames the bundle read, before
+    resizing and normalisation) and its key (last) frame as ``rgb.<ext>``: a frame folder's
+    key frame file byte for byte, else the decoded key frame as a PNG."""
+    assert model.clip is not None
+    first = clip.images[0]
+    if len(clip.images) * first.size[0] * first.size[1] * 3 > 4 * MAX_LOGGED_FILE:
+        obs.too_large = True  # classified, not logged: not even worth compressing
+        return
+    array = clip.array()
+    frames = encode_frames(array)
+    if clip.key_file is not None:
+        key, ext = _read(clip.key_file), IMAGE_EXTS.get(clip.key_file.suffix.lower(), "bin")
+    else:
+        buf = io.BytesIO()
+        clip.images[-1].save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL,
+                             optimize=False)  # fmt: skip
+        key, ext = buf.getvalue(), "png"
+    if key is None or len(frames) > MAX_LOGGED_FILE or len(key) > MAX_LOGGED_FILE:
+        obs.too_large = True
+        return
+    obs.files += [(f"rgb.{ext}", key), (FRAMES_FILE, frames)]
+    obs.clip = {"frames": int(array.shape[0]), "rate_hz": model.clip.rate_hz,
+                "window_s": model.clip.window_s, "sampling": model.clip.sampling,
+                "key_frame": int(array.shape[0]) - 1, "height": int(array.shape[1]),
+                "width": int(array.shape[2]), "file": FRAMES_FILE, "dtype": "uint8",
+                "layout": "THWC"}  # fmt: skip
+
+
 def _prepare(model: EdgeModel, sample: InputSample, obs: Observation) -> dict[str, np.ndarray]:
     """Read and preprocess the sample's files (the bytes read are those classified)."""
     inputs = {}
+    if sample.video is not None:
+        if model.clip is None:
+            model.check_visual(video=True)  # raises: a single-frame bundle takes images
+        assert model.clip is not None
+        clip = read_clip(sample.video, model.image_cfg, model.clip)
+        inputs["image"] = clip.pixels(model.image_cfg)  # the clip tower is the image tower
+        try:
+            _clip_files(model, clip, obs)
+        except ValueError as exc:
+            raise ValueError(f"video {sample.video}: {str(exc).splitlines()[0]}"[:400]) from None
     for modality, path, exts in (("image", sample.image, IMAGE_EXTS),
                                  ("audio", sample.audio, AUDIO_EXTS)):  # fmt: skip
         if path is None:
@@ -253,11 +393,13 @@ def feedback_sample(obs: Observation, cfg: FeedbackConfig) -> FeedbackSample | N
                 "probabilities": {k: round(v, ROUND) for k, v in p["probabilities"].items()}}
             for t, p in tasks.items()}
         for m, tasks in obs.predictions.items()}  # fmt: skip
-    sources = {m: p.name for m, p in (("image", obs.sample.image), ("audio", obs.sample.audio))
-               if p is not None}  # fmt: skip
+    sources = {m: p.name for m, p in (("image", obs.sample.image), ("video", obs.sample.video),
+                                      ("audio", obs.sample.audio)) if p is not None}  # fmt: skip
     record = {"sample": obs.sample.name, "sources": sources, "predictions": predictions,
               "reasons": reasons,
               "image_audio_cosine": None if cosine is None else round(cosine, ROUND)}  # fmt: skip
+    if obs.clip is not None:
+        record["clip"] = obs.clip
     margins = [p["margin"] for tasks in obs.predictions.values() for p in tasks.values()]
     return FeedbackSample(key=sample_key(obs.sample.name, obs.files), files=tuple(obs.files),
                           record=record, reasons=tuple(reasons),
@@ -300,13 +442,15 @@ def plain_report(model: EdgeModel, observations: list[Observation], n_images: in
     from observations so that logging feedback costs no second inference."""
     report: dict[str, Any] = {"variant": model.variant}
     embedded: dict[str, np.ndarray] = {}
+    visual = "image" if model.clip is None else "video"  # as run_inputs names a clip's
     for modality, n in (("image", n_images), ("audio", n_audio)):
         rows = [o for o in observations if modality in o.embeddings][:n]
         if not rows:
             continue
-        embedded[modality] = np.stack([o.embeddings[modality] for o in rows])
-        report[modality] = [{t: {"label": p["label"], "score": round(p["score"], 4)}
-                             for t, p in o.predictions[modality].items()} for o in rows]
+        name = visual if modality == "image" else modality
+        embedded[name] = np.stack([o.embeddings[modality] for o in rows])
+        report[name] = [{t: {"label": p["label"], "score": round(p["score"], 4)}
+                         for t, p in o.predictions[modality].items()} for o in rows]
     if texts:
         emb = model.embed_text(list(texts))
         if not np.isfinite(emb).all():
@@ -315,7 +459,8 @@ def plain_report(model: EdgeModel, observations: list[Observation], n_images: in
         embedded["text"] = emb
         report["text"] = [{p.task: {"label": p.label, "score": round(p.score, 4)} for p in preds}
                           for preds in model.classify(emb, "text")]  # fmt: skip
-    for a, b in (("image", "audio"), ("text", "image"), ("text", "audio")):
+    for a, b in (("image", "audio"), ("video", "audio"), ("text", "image"), ("text", "video"),
+                 ("text", "audio")):  # fmt: skip
         if a in embedded and b in embedded:
             cosine = (embedded[a] @ embedded[b].T).astype(np.float64)
             report[f"{a}_{b}_cosine"] = cosine.round(4).tolist()
@@ -342,6 +487,7 @@ class Watcher:
     seen: dict[str, tuple] = field(default_factory=dict)
     model: EdgeModel | None = None
     target: Path | None = None
+    warned: set[str] = field(default_factory=set)  # single images a clip bundle skips
 
     def reload_if_moved(self) -> str | None:
         """Reload the model when the bundle path now points elsewhere (``edge update``)."""
@@ -353,7 +499,14 @@ class Watcher:
 
     def poll(self) -> list[dict[str, Any]]:
         """Observe the new or changed settled samples once; returns their reports."""
-        samples, _ = group_folder(self.folder, self.settle_s)
+        assert self.model is not None
+        if self.model.clip is None:
+            samples, _ = group_folder(self.folder, self.settle_s)
+        else:
+            samples, _, stills = group_clip_folder(self.folder, self.settle_s)
+            for name in sorted(set(stills) - self.warned):
+                log.warning("skipping %s: a single image; the bundle is a clip bundle", name)
+            self.warned = set(stills)
         present = {s.name for s in samples}
         self.seen = {k: v for k, v in self.seen.items() if k in present}
         fresh = []

@@ -25,8 +25,13 @@ The plan is a pure function of its inputs (no clock, sorted keys): it records th
 set's manifest and shards, the probe labels' counts, and per hard input its key, the model's
 labels and the neighbours' label counts, so every unit of mass can be traced to its input.
 
-Only numpy, onnxruntime (through :class:`~edge.runtime.classify.EdgeModel`) and the standard
-library: no torch, nothing of the other packages.
+A clip bundle (``train --clip-frames``) embeds clips, not images: the feedback samples'
+``frames.npy.gz`` (the frames the board read) and the probes' (``generate --clip-frames``),
+taken by the bundle's sampling rule (:func:`edge.runtime.video.sample_indices`); samples or
+probes without frames are not used (counted as ``without_image``).
+
+Only numpy, Pillow, onnxruntime (through :class:`~edge.runtime.classify.EdgeModel`) and the
+standard library: no torch, nothing of the other packages.
 """
 
 from __future__ import annotations
@@ -40,11 +45,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from edge.runtime.bundle import sha256_file
 from edge.runtime.classify import EdgeModel, retrieve
-from edge.runtime.feedback import SAMPLE_FORMAT, SHARD
+from edge.runtime.feedback import FRAMES_FILE, SAMPLE_FORMAT, SHARD, decode_frames
 from edge.runtime.identity import describe
+from edge.runtime.preprocess import preprocess_image
+from edge.runtime.video import sample_indices
 
 PLAN_FORMAT = "drivesynth-focus-plan/1"
 METHOD = "knn-cosine-mistakes-times-rate"
@@ -73,7 +81,8 @@ class PlanConfig:
 
 @dataclass(frozen=True)
 class Labelled:
-    """One image with its key and either its feedback record or its true labels."""
+    """One image (for a clip bundle: the ``frames.npy.gz`` of a clip) with its key and either
+    its feedback record or its true labels."""
 
     key: str
     image: bytes
@@ -94,7 +103,7 @@ def tar_samples(path: Path, name: str) -> dict[str, dict[str, bytes]]:
                 if member.size > MAX_MEMBER:
                     raise ValueError(f"{name}: {member.name} is larger than {MAX_MEMBER} bytes")
                 key, suffix = member.name.split(".", 1)
-                if suffix in IMAGE_SUFFIXES or suffix == "json":
+                if suffix in IMAGE_SUFFIXES or suffix in ("json", FRAMES_FILE):
                     data = tar.extractfile(member).read()  # type: ignore[union-attr]
                     samples.setdefault(key, {})[suffix] = data
     except (tarfile.TarError, EOFError, OSError) as exc:
@@ -114,7 +123,10 @@ def _json(data: bytes, where: str) -> dict[str, Any]:
     return record
 
 
-def _image(files: dict[str, bytes]) -> bytes | None:
+def _image(files: dict[str, bytes], clip: bool = False) -> bytes | None:
+    """The visual input a bundle embeds: the image, or for a clip bundle the frames."""
+    if clip:
+        return files.get(FRAMES_FILE)
     return next((files[s] for s in IMAGE_SUFFIXES if s in files), None)
 
 
@@ -129,9 +141,10 @@ def _tars(folder: Path, option: str, pattern: re.Pattern[str] | None) -> list[Pa
     return found
 
 
-def read_feedback_inputs(folder: Path) -> tuple[list[Labelled], dict[str, Any]]:
-    """The feedback samples of ``folder`` that hold an image, and a record of what was read
-    (shards with sha256, samples, those without an image)."""
+def read_feedback_inputs(folder: Path, clip: bool = False
+                         ) -> tuple[list[Labelled], dict[str, Any]]:  # fmt: skip
+    """The feedback samples of ``folder`` that hold an image (``clip``: a clip's frames), and
+    a record of what was read (shards with sha256, samples, those without one)."""
     inputs, files, without_image = [], [], 0
     for path in _tars(folder, "--feedback", SHARD):
         for key, parts in tar_samples(path, f"--feedback {path.name}").items():
@@ -141,7 +154,7 @@ def read_feedback_inputs(folder: Path) -> tuple[list[Labelled], dict[str, Any]]:
             if record.get("format") != SAMPLE_FORMAT:
                 raise ValueError(f"--feedback {path.name}: {key}.json is not a "
                                  f"{SAMPLE_FORMAT} record")  # fmt: skip
-            image = _image(parts)
+            image = _image(parts, clip)
             if image is None:
                 without_image += 1
             else:
@@ -150,7 +163,8 @@ def read_feedback_inputs(folder: Path) -> tuple[list[Labelled], dict[str, Any]]:
         if len(inputs) > MAX_SAMPLES:
             raise ValueError(f"--feedback {folder}: more than {MAX_SAMPLES} samples")
     if not inputs:
-        raise ValueError(f"--feedback {folder}: no feedback sample holds an image")
+        what = f"a clip ({FRAMES_FILE}; the bundle is a clip bundle)" if clip else "an image"
+        raise ValueError(f"--feedback {folder}: no feedback sample holds {what}")
     return inputs, {"files": files, "samples": len(inputs) + without_image,
                     "without_image": without_image}  # fmt: skip
 
@@ -182,14 +196,14 @@ def _probe_manifest(folder: Path) -> dict[str, Any]:
             "presets": config.get("weather_presets")}  # fmt: skip
 
 
-def read_probes(folder: Path) -> tuple[list[Labelled], dict[str, Any]]:
-    """The labelled probe images of a generated data set, and a record of it (its manifest's
-    sha256 and config essentials, shards with sha256, label counts)."""
+def read_probes(folder: Path, clip: bool = False) -> tuple[list[Labelled], dict[str, Any]]:
+    """The labelled probe images (``clip``: clips) of a generated data set, and a record of
+    it (its manifest's sha256 and config essentials, shards with sha256, label counts)."""
     record = _probe_manifest(folder)
     probes, files = [], []
     for path in _tars(folder, "--probes", None):
         for key, parts in sorted(tar_samples(path, f"--probes {path.name}").items()):
-            image = _image(parts)
+            image = _image(parts, clip)
             if image is None or "json" not in parts:
                 continue
             where = f"--probes {path.name}: {key}.json"
@@ -199,6 +213,10 @@ def read_probes(folder: Path) -> tuple[list[Labelled], dict[str, Any]]:
         if len(probes) > MAX_SAMPLES:
             raise ValueError(f"--probes {folder}: more than {MAX_SAMPLES} samples")
     if not probes:
+        if clip:
+            raise ValueError(f"--probes {folder}: no sample with a clip ({FRAMES_FILE}) and "
+                             "labels; the bundle is a clip bundle: generate the probes with "
+                             "--clip-frames")  # fmt: skip
         raise ValueError(f"--probes {folder}: no sample with an image and labels")
     counts = {t: dict(sorted(Counter(p.meta[t] for p in probes).items())) for t in TASK_FIELDS}
     return probes, {**record, "files": files, "samples": len(probes), "labels": counts}
@@ -207,10 +225,29 @@ def read_probes(folder: Path) -> tuple[list[Labelled], dict[str, Any]]:
 # ---- planning ------------------------------------------------------------------------------
 
 
+def clip_pixels(model: EdgeModel, item: Labelled) -> np.ndarray:
+    """A clip's frames (``frames.npy.gz``) as the clip tower's input ``[T, 3, S, S]``: the
+    bundle's ``T`` taken by its sampling rule, each preprocessed as an image."""
+    assert model.clip is not None
+    frames = decode_frames(item.image, f"{item.key}.{FRAMES_FILE}")
+    try:
+        chosen = sample_indices(len(frames), model.clip.frames)
+    except ValueError as exc:
+        raise ValueError(f"{item.key}.{FRAMES_FILE}: {exc}") from None
+    return np.stack([preprocess_image(Image.fromarray(frames[i]), model.image_cfg)
+                     for i in chosen])  # fmt: skip
+
+
 def embed(model: EdgeModel, items: list[Labelled], batch: int) -> np.ndarray:
-    """L2-normalised image embeddings of ``items``, ``batch`` at a time."""
-    rows = [model.embed_images([it.image for it in items[i:i + batch]])
-            for i in range(0, len(items), batch)]  # fmt: skip
+    """L2-normalised image (clip bundles: clip) embeddings of ``items``, ``batch`` at a
+    time."""
+    if model.clip is not None:
+        rows = [model.tower("image")(np.stack([clip_pixels(model, it)
+                                               for it in items[i:i + batch]]))
+                for i in range(0, len(items), batch)]  # fmt: skip
+    else:
+        rows = [model.embed_images([it.image for it in items[i:i + batch]])
+                for i in range(0, len(items), batch)]  # fmt: skip
     out = np.concatenate(rows)
     if not np.isfinite(out).all():
         raise ValueError("the image tower produced non-finite embeddings")
@@ -280,8 +317,9 @@ def make_plan(model: EdgeModel, feedback: Path, probes_dir: Path, cfg: PlanConfi
               ) -> dict[str, Any]:  # fmt: skip
     """The plan (a JSON object) for the feedback under ``feedback``, labelled by the probes
     of ``probes_dir`` in the embedding space of ``model``."""
-    inputs, fb_record = read_feedback_inputs(feedback)
-    probes, probe_record = read_probes(probes_dir)
+    clip = model.clip is not None
+    inputs, fb_record = read_feedback_inputs(feedback, clip)
+    probes, probe_record = read_probes(probes_dir, clip)
     if cfg.k > len(probes):
         raise ValueError(f"--k {cfg.k} is more than the {len(probes)} probes")
     identity = describe(model.bundle.manifest)

@@ -177,18 +177,46 @@ def video_frames(src: str | os.PathLike[str], frames: int,
         raise ValueError(f"video {path} cannot be decoded ({text})") from None
 
 
+@dataclass(frozen=True)
+class ClipFrames:
+    """One video as a clip bundle reads it: the chosen frames, decoded to RGB, before any
+    resizing or normalisation (what feedback logs), and where they came from."""
+
+    images: tuple[Image.Image, ...]
+    key_file: Path | None  # a frame folder's key (last) frame file; None for a video file
+
+    def pixels(self, image_cfg: ImageConfig) -> np.ndarray:
+        """float32 ``[frames, 3, size, size]``: the clip tower's input for this clip."""
+        return np.stack([preprocess_image(im, image_cfg) for im in self.images]).astype(
+            np.float32)
+
+    def array(self) -> np.ndarray:
+        """uint8 ``[frames, H, W, 3]`` (``ValueError`` when the frames differ in size)."""
+        sizes = sorted({im.size for im in self.images})
+        if len(sizes) > 1:
+            raise ValueError(f"its frames differ in size ({sizes[0][0]}x{sizes[0][1]} and "
+                             f"{sizes[1][0]}x{sizes[1][1]})")  # fmt: skip
+        return np.stack([np.asarray(im, dtype=np.uint8) for im in self.images])
+
+
+def read_clip(src: str | os.PathLike[str], image_cfg: ImageConfig,
+              clip: ClipConfig) -> ClipFrames:  # fmt: skip
+    """The ``clip.frames`` frames of a video, decoded (``ValueError`` naming the video)."""
+    chosen = video_frames(src, clip.frames, image_cfg)
+    images = []
+    for frame in chosen:
+        try:
+            images.append(decode_image(frame) if isinstance(frame, Path) else frame)
+        except ValueError as exc:
+            raise ValueError(f"video {src}: {str(exc).splitlines()[0]}"[:400]) from None
+    key = chosen[-1] if isinstance(chosen[-1], Path) else None
+    return ClipFrames(tuple(images), key)
+
+
 def preprocess_video(src: str | os.PathLike[str], image_cfg: ImageConfig,
                      clip: ClipConfig) -> np.ndarray:  # fmt: skip
     """A video -> float32 ``[frames, 3, size, size]``, the clip tower's input for one clip."""
-    chosen = video_frames(src, clip.frames, image_cfg)
-    out = []
-    for frame in chosen:
-        try:
-            image = decode_image(frame) if isinstance(frame, Path) else frame
-        except ValueError as exc:
-            raise ValueError(f"video {src}: {str(exc).splitlines()[0]}"[:400]) from None
-        out.append(preprocess_image(image, image_cfg))
-    return np.stack(out).astype(np.float32)
+    return read_clip(src, image_cfg, clip).pixels(image_cfg)
 
 
 def videos_batch(sources: list[str | os.PathLike[str]], image_cfg: ImageConfig,

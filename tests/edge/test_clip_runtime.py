@@ -183,11 +183,10 @@ def test_mismatched_bundles_and_modes_exit_2(clip_bundle, frame_bundle, tmp_path
     cases = [
         (("--bundle", str(clip_bundle), "--image", str(image)), "clip bundle (4 frames at 4 Hz)"),
         (("--bundle", str(frame_bundle), "--video", str(folder)), "give --image, not --video"),
-        (("--bundle", str(clip_bundle), "--inputs", str(folder)), "--inputs: bundle"),
-        (("--bundle", str(clip_bundle), "--video", str(folder), "--feedback",
-          str(tmp_path / "fb")), "--feedback does not log videos"),
-        (("--bundle", str(clip_bundle), "--audio", str(image), "--feedback",
-          str(tmp_path / "fb")), "clips are not logged yet"),
+        (("--bundle", str(clip_bundle), "--inputs", str(folder / "0000.png")),
+         "is not a folder"),
+        (("--bundle", str(clip_bundle), "--image", str(image), "--video", str(folder)),
+         "not both"),
     ]  # fmt: skip
     for argv, match in cases:
         code, out, err = _run(capfd, *argv)
@@ -198,12 +197,14 @@ def test_mismatched_bundles_and_modes_exit_2(clip_bundle, frame_bundle, tmp_path
     assert code == 0 and "image" in json.loads(out), err
 
 
-def test_watch_refuses_a_clip_bundle(clip_bundle, tmp_path, capfd):
+def test_watch_refuses_single_images_for_a_clip_bundle(clip_bundle, tmp_path, capfd):
+    """edge watch takes clips (tests/edge/test_clip_feedback.py), not single images."""
+    Image.fromarray(_frames(1)[0]).save(tmp_path / "frame.jpg")
     capfd.readouterr()
     code = main(["edge", "watch", str(tmp_path), "--bundle", str(clip_bundle), "--polls", "1",
                  "--poll", "0"])  # fmt: skip
     err = capfd.readouterr().err.strip()
-    assert code == 2 and "edge run --video" in err and len(err.splitlines()) == 1, err
+    assert code == 2 and "holds single images" in err and len(err.splitlines()) == 1, err
 
 
 def test_select_and_update_take_clip_bundles(clip_bundle, tmp_path, capfd):
