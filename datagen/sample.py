@@ -33,6 +33,10 @@ import soundfile as sf
 from PIL import Image
 
 PNG_COMPRESS_LEVEL = 3
+# zlib's run-length strategy for PNGs (issue 24): on the generator's 128 px frames, after
+# PNG's row filters, it is ~1.9x faster than the default strategy and the files are smaller
+# (rgb -4 %, seg -15 %); any PNG decoder reads them (the strategy is the encoder's choice).
+PNG_STRATEGY = zlib.Z_RLE
 JPEG_QUALITY = 95
 FLOAT_DIGITS = 10
 INT16_SCALE = 32767.0
@@ -43,7 +47,9 @@ FRAMES_DTYPE = np.dtype("u1")
 REQUIRED_FILES = (DEPTH_FILE, SEG_FILE, INST_FILE, "audio.flac", "txt", "json")
 RGB_FILES = ("rgb.png", "rgb.jpg")
 LEGACY_FILES = {DEPTH_FILE: "depth.png", INST_FILE: "inst.png"}  # before issue 20
-GZIP_LEVEL = 6
+# deflate level of the .npy.gz files (issue 24): 1, not 6: depth 1.26 -> 1.05 ms, inst 0.21 ->
+# 0.07 ms per 128 px sample, for +0.9 % depth and +0.3 kB inst bytes
+GZIP_LEVEL = 1
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, mtime 0, OS unknown
 DEPTH_DTYPE, INST_DTYPE = np.dtype("<f4"), np.dtype("<u2")  # as stored in the .npy files
 MAX_INSTANCE_ID = 65535  # sim.scene registers at most this many; uint16 holds them all
@@ -162,7 +168,8 @@ def encode_image(arr: np.ndarray, fmt: str = "PNG") -> bytes:
     buf = io.BytesIO()
     image = Image.fromarray(np.ascontiguousarray(arr))
     if fmt == "PNG":
-        image.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
+        image.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL, compress_type=PNG_STRATEGY,
+                   optimize=False)  # fmt: skip
     else:
         image.save(buf, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
     return buf.getvalue()
