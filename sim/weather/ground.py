@@ -71,12 +71,65 @@ def _class_share(seg: np.ndarray, shares: dict[str, float]) -> np.ndarray:
 
 
 def upward_facing(geom: FrameGeometry) -> np.ndarray:
-    """How much each surface faces up (0..1) from depth-derived normals."""
-    p = geom.points
+    """How much each surface faces up (0..1) from depth-derived normals (the normals in
+    one compiled pass for float32 points and rays where numba is installed: the same
+    float32 operations in the same order, so the same numbers; tested)."""
+    p, rays = geom.points, geom.rays
+    compiled = jit.AVAILABLE and p.dtype == rays.dtype == np.float32 and p.ndim == 3
+    if compiled and p.shape[0] >= 2 and p.shape[1] >= 2 and rays.shape == p.shape:
+        n = np.empty(p.shape, dtype=np.float32)
+        _surface_normals(np.ascontiguousarray(p), np.ascontiguousarray(rays), n)
+    else:
+        n = surface_normals_numpy(p, rays)
+    return np.clip((n @ geom.up_cam - 0.7) / 0.2, 0.0, 1.0) * geom.hit
+
+
+def surface_normals_numpy(p: np.ndarray, rays: np.ndarray) -> np.ndarray:
+    """Unit normals of the point grid ``p`` (H, W, 3), turned to face the camera (the
+    reference for the compiled pass)."""
     n = np.cross(np.gradient(p, axis=0), np.gradient(p, axis=1))
     n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
-    n *= -np.sign(np.sum(n * geom.rays, axis=-1, keepdims=True) + 1e-12)
-    return np.clip((n @ geom.up_cam - 0.7) / 0.2, 0.0, 1.0) * geom.hit
+    n *= -np.sign(np.sum(n * rays, axis=-1, keepdims=True) + 1e-12)
+    return n
+
+
+@jit.njit
+def _surface_normals(p, rays, n):
+    """:func:`surface_normals_numpy` per pixel, float32 throughout: central differences
+    halved (one-sided at the borders, divided by 1: as ``np.gradient``), ``a1 b2 - a2 b1``
+    etc. (as ``np.cross``), the length as ``sqrt(((0 + x^2) + y^2) + z^2)`` (numpy's sum of
+    squares), 1e-9 and 1e-12 as float32."""
+    h, w = p.shape[0], p.shape[1]
+    tiny, eps, zero = np.float32(1e-9), np.float32(1e-12), np.float32(0.0)
+    for i in range(h):
+        ia, ib = min(i + 1, h - 1), max(i - 1, 0)
+        dy = np.float32(ia - ib)
+        for j in range(w):
+            ja, jb = min(j + 1, w - 1), max(j - 1, 0)
+            dx = np.float32(ja - jb)
+            y0 = (p[ia, j, 0] - p[ib, j, 0]) / dy
+            y1 = (p[ia, j, 1] - p[ib, j, 1]) / dy
+            y2 = (p[ia, j, 2] - p[ib, j, 2]) / dy
+            x0 = (p[i, ja, 0] - p[i, jb, 0]) / dx
+            x1 = (p[i, ja, 1] - p[i, jb, 1]) / dx
+            x2 = (p[i, ja, 2] - p[i, jb, 2]) / dx
+            c0 = y1 * x2 - y2 * x1
+            c1 = y2 * x0 - y0 * x2
+            c2 = y0 * x1 - y1 * x0
+            length = np.sqrt(zero + c0 * c0 + c1 * c1 + c2 * c2)
+            if length < tiny:  # np.maximum(length, 1e-9) (a NaN length stays NaN)
+                length = tiny
+            c0, c1, c2 = c0 / length, c1 / length, c2 / length
+            d = zero + c0 * rays[i, j, 0] + c1 * rays[i, j, 1] + c2 * rays[i, j, 2] + eps
+            if d > zero:
+                s = np.float32(-1.0)
+            elif d < zero:
+                s = np.float32(1.0)
+            elif d == zero:
+                s = -zero
+            else:
+                s = d  # NaN
+            n[i, j, 0], n[i, j, 1], n[i, j, 2] = c0 * s, c1 * s, c2 * s
 
 
 def apply_snow(lin: np.ndarray, seg: np.ndarray, geom: FrameGeometry, p: WeatherParams):

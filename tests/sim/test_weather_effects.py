@@ -375,3 +375,31 @@ def test_compiled_hit_points_give_the_numpy_points_bit_for_bit(frame):
     for g, w in zip(got, want):
         assert g.dtype == w.dtype == np.float32
         np.testing.assert_array_equal(g, w)
+
+
+def test_compiled_surface_normals_give_the_numpy_normals_bit_for_bit(frame):
+    from sim import jit
+    from sim.weather.geometry import frame_geometry
+    from sim.weather.ground import _surface_normals, surface_normals_numpy, upward_facing
+
+    if not jit.AVAILABLE:
+        pytest.skip("numba is not installed: the numpy normals are the only ones")
+    geom = frame_geometry(frame.camera, frame.depth.astype(np.float32))
+    rng = np.random.default_rng(5)
+    scale = np.float32(10.0) ** rng.integers(-25, 25, (9, 11, 3)).astype(np.float32)
+    odd = rng.normal(size=(9, 11, 3)).astype(np.float32) * scale  # overflow, underflow
+    odd[0, 0] = odd[4, :] = 0.0
+    odd[-1] = odd[-2]  # zero-length normals at the border
+    cases = [(geom.points, geom.rays), (odd, rng.normal(size=(9, 11, 3)).astype(np.float32)),
+             (geom.points[:2, :2], geom.rays[:2, :2])]  # fmt: skip
+    with np.errstate(all="ignore"):
+        for p, rays in cases:
+            want = surface_normals_numpy(p, rays)
+            got = np.empty(p.shape, dtype=np.float32)
+            _surface_normals(np.ascontiguousarray(p), np.ascontiguousarray(rays), got)
+            assert want.dtype == np.float32
+            nan = np.isnan(want)  # (NaN's sign bit may differ: no operation reads it)
+            np.testing.assert_array_equal(np.isnan(got), nan)
+            np.testing.assert_array_equal(got[~nan].view(np.uint32), want[~nan].view(np.uint32))
+    up = upward_facing(geom)
+    assert up.shape == geom.distance.shape and 0.0 <= up.min() and up.max() <= 1.0
