@@ -26,6 +26,8 @@ ROOT=$(pwd); START=$SECONDS; OUT=${OUT:?OUT must be set}
 HELD_OUT=tagline,radio
 TRAIN_FAM=descriptive,terse,dashcam_log,question_answer,narrative
 T=${T:-8}; RATE=${RATE:-4}; STRIDE=${STRIDE:-2}; CLIPS=${CLIPS:-16}
+# one device call (~9.5 min): GEN_CAP=220 TRAIN_CAP=170 TEST_SCEN=240 VAL_SCEN=64 ... and wait
+# for $OUT/DONE in the same call
 if [[ -n ${CLIPC_SMOKE:-} ]]; then
   PY=$ROOT/.venv/bin/python; W=/tmp/clipc_smoke; DEVICE=cpu; PREC=fp32; MODEL=tiny
   SIZE=64; TRAIN_SCEN=4; CLIPS=4; VAL_SCEN=3; TEST_SCEN=4; GW=1; VW=1; TW=1; GEN_CAP=300
@@ -91,7 +93,8 @@ log "generate ${GEN_S}s rc=$RTR/$RV/$RT train clips $NTRAIN ($(count train) shar
 # ---- 3. training ----------------------------------------------------------------------------
 train() {  # name steps extra...
   local name=$1 steps=$2; shift 2
-  ds train --train "$(shards train)" --out "$W/runs/$name" --model "$MODEL" --precision "$PREC" \
+  # TRAIN_CAP > 0: a time cap (one-call runs); the checkpoint saved every 100 steps stays
+  timeout "${TRAIN_CAP:-0}" $PY -m edge.cli train --train "$(shards train)" --out "$W/runs/$name" --model "$MODEL" --precision "$PREC" \
     --batch-size "$BATCH" --steps-per-epoch "$steps" --warmup-steps "$WARM" --lr "$LR" \
     --workers "$LWORK" --device "$DEVICE" --no-progress $GRAPH --save-every 100 \
     --train-caption-families "$TRAIN_FAM" "$@" > "$W/logs/train_$name.log" 2>&1
