@@ -28,7 +28,16 @@ each frame against the other frames of its scenario:
 - :mod:`datagen.qc.audio_hold`: audio samples held from one to the next
   (``audio_sample_hold``);
 - :mod:`datagen.qc.surface_depth`: each ground class's depth vs its plane, frame by frame
-  (``depth_precision``).
+  (``depth_precision``);
+- :mod:`datagen.qc.derived_fields`: json labels the simulator derives from other json fields
+  (road shape, weather surface and time of day, the surface under the wheels, off road,
+  audio duration), recomputed (``derived_fields``);
+- :mod:`datagen.qc.metadata_sensors`: the json's road curvature, shape and lanes and the
+  ego's off_road against the road seen in seg.png and depth, and the sound sources the ego
+  and weather state require in audio.events (listed by the scenario's other frames), by a
+  model fitted on clean data (``metadata_vs_sensors``);
+- :mod:`datagen.qc.damage_events`: damage that grew without a crash in the events of a
+  window covering the growth (``damage_vs_crash``).
 """
 
 from __future__ import annotations
@@ -45,12 +54,16 @@ from datagen.qc import (
     box_yaw,
     channel_order,
     class_colours,
+    damage_events,
+    derived_fields,
     ego_motion,
     ego_telemetry,
     frame_tears,
     local_sharpness,
+    metadata_sensors,
     object_tracks,
     sequence_state,
+    sound_sources,
     surface_depth,
 )
 from datagen.qc.flag import Flag
@@ -79,6 +92,12 @@ class AgreementConfig:
     motion: ego_motion.EgoMotionConfig = field(default_factory=ego_motion.EgoMotionConfig)
     bit_depth: bit_depth.BitDepthConfig = field(default_factory=bit_depth.BitDepthConfig)
     audio_hold: audio_hold.AudioHoldConfig = field(default_factory=audio_hold.AudioHoldConfig)
+    derived: derived_fields.DerivedFieldsConfig = field(
+        default_factory=derived_fields.DerivedFieldsConfig)
+    sensors: metadata_sensors.MetadataSensorsConfig = field(
+        default_factory=metadata_sensors.MetadataSensorsConfig)
+    damage: damage_events.DamageEventsConfig = field(
+        default_factory=damage_events.DamageEventsConfig)
 
 
 @dataclass
@@ -97,6 +116,8 @@ class ScenarioAgreement:
     motions: list = field(default_factory=list)
     sample_flags: list = field(default_factory=list)  # per-sample findings
     levels: list = field(default_factory=list)
+    damages: list = field(default_factory=list)
+    sources: list = field(default_factory=list)
 
     def add(self, s) -> None:
         if not isinstance(s.meta, dict):
@@ -114,8 +135,14 @@ class ScenarioAgreement:
                             (self.surfaces, lambda: one(surface_depth.check, self.cfg.surface)),
                             (self.sample_flags, lambda: one(box_yaw.check, self.cfg.box_yaw)),
                             (self.levels, lambda: bit_depth.summarize(s)),
+                            (self.damages, lambda: damage_events.summarize(s)),
+                            (self.sources, lambda: sound_sources.summarize(s)),
                             (self.sample_flags,
-                             lambda: one(audio_hold.check, self.cfg.audio_hold))):
+                             lambda: one(audio_hold.check, self.cfg.audio_hold)),
+                            (self.sample_flags,
+                             lambda: one(derived_fields.check, self.cfg.derived)),
+                            (self.sample_flags,
+                             lambda: one(metadata_sensors.check, self.cfg.sensors))):
             item = make()
             if item is not None:
                 store.append(item)
@@ -138,5 +165,7 @@ class ScenarioAgreement:
                 *ego_telemetry.judge(self.egos, self.cfg.ego),
                 *ego_motion.judge(self.motions, self.cfg.motion),
                 *bit_depth.judge(self.levels, self.cfg.bit_depth),
+                *damage_events.judge(self.damages, self.cfg.damage),
+                *metadata_sensors.judge_sources(self.sources, self.cfg.sensors),
                 *self.surfaces,
                 *self.sample_flags]

@@ -37,17 +37,17 @@ def frames(tmp_path_factory: pytest.TempPathFactory) -> list[Decoded]:
     return found
 
 
-def findings(samples: list[Decoded]) -> list[tuple[str, str, str]]:
-    """(key, check, reason) of every finding of the scenario agreement checks."""
+def findings(samples: list[Decoded], ignore: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
+    """(key, check, reason) of every finding of the scenario agreement checks but ``ignore``."""
     agreement = ScenarioAgreement(AgreementConfig())
     for s in samples:
         agreement.add(s)
-    return [(k, f.check, f.reason) for k, _, f in agreement.findings()]
+    return [(k, f.check, f.reason) for k, _, f in agreement.findings() if f.check not in ignore]
 
 
-def only(samples: list[Decoded], check: str) -> tuple[str, str]:
+def only(samples: list[Decoded], check: str, ignore: tuple[str, ...] = ()) -> tuple[str, str]:
     """(key, reason) of the one finding of ``check``; no other check may flag another frame."""
-    found = findings(samples)
+    found = findings(samples, ignore)
     mine = [(k, why) for k, c, why in found if c == check]
     assert len(mine) == 1, found
     assert {k for k, _, _ in found} == {mine[0][0]}, found
@@ -118,12 +118,15 @@ def test_lagging_telemetry_is_found(frames: list[Decoded]) -> None:
 
 
 def test_a_flipped_curve_is_found(frames: list[Decoded]) -> None:
+    # the made-up curvature contradicts the json's shape and the straight road seen in
+    # seg/depth, which derived_fields and metadata_vs_sensors find: not judged here
+    made_up = ("derived_fields", "metadata_vs_sensors")
     s = copy.deepcopy(frames)
     for k, f in enumerate(s):
         f.meta["road"]["curvature_ahead"] = 0.008 + 0.0005 * k
-    assert findings(s) == []
+    assert findings(s, made_up) == []
     s[1].meta["road"]["curvature_ahead"] *= -1
-    key, why = only(s, "road_curvature")
+    key, why = only(s, "road_curvature", made_up)
     assert key == s[1].key and "-0.0085" in why and "sign is flipped" in why
 
 

@@ -1,0 +1,196 @@
+"""json road and ego fields against what seg.png and depth show: ``metadata_vs_sensors``.
+
+:mod:`datagen.qc.road_view` measures the road in the image (its bend, its width and whether
+the ego is on it). A small model fitted on clean data of another seed than QC is judged on
+(``scripts/fit_metadata_sensors.py``, parameters in ``metadata_sensors_fit.json`` beside
+this module, versioned) turns those into what the json should say, with the largest
+disagreement seen on the clean data as the allowance:
+
+- ``road.curvature_ahead`` and ``road.shape``: the curvature the road's bend gives
+  (least squares, ``k = beta x bend``) against the json's curvature, and against the
+  interval of curvatures the json's shape admits;
+- ``road.lanes``: the road's width per lane;
+- ``ego.off_road``: the road pixels just ahead of the ego (an ego on the road has at least
+  the clean share; one off the road, over 1 m beyond its edge, cannot have all road ahead);
+- ``audio.events``: the sound sources the ego and weather state require and the scenario's
+  other frames list (:mod:`datagen.qc.sound_sources`, judged by :func:`judge_sources`).
+
+Every finding names the json's value, the measurement and the clean frames' range, e.g.
+"json road.shape straight (|k| < 0.002 1/m) but the road in seg/depth bends like k = +0.031
+1/m (clean frames within 0.011 of their label)".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from datagen.qc import road_view, sound_sources
+from datagen.qc.flag import Flag
+from sim.road import STRAIGHT_CURVATURE
+
+log = logging.getLogger(__name__)
+CHECK = "metadata_vs_sensors"
+FIT_FILE = Path(__file__).with_name("metadata_sensors_fit.json")
+FIT_VERSION = 1
+SHAPE_INTERVALS = {"straight": (-STRAIGHT_CURVATURE, STRAIGHT_CURVATURE),
+                   "left_curve": (STRAIGHT_CURVATURE, np.inf),
+                   "right_curve": (-np.inf, -STRAIGHT_CURVATURE)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SensorFit:
+    """Parameters fitted on clean data (see :func:`fit`)."""
+
+    beta: float  # curvature per unit of road_view bend
+    curvature_allowance: float  # 1/m
+    min_rows: int  # road rows a bend needs to be judged
+    width_per_lane: tuple[float, float]  # m, allowed
+    min_under_car: float  # share of road pixels ahead of an ego on the road
+    required_sources: tuple[sound_sources.Rule, ...] = ()
+    source: dict = field(default_factory=dict)  # seed, samples, version
+
+
+def load_fit(path: Path = FIT_FILE) -> SensorFit:
+    d = json.loads(path.read_text())
+    if d.get("version") != FIT_VERSION:
+        raise ValueError(f"{path}: version {d.get('version')} != {FIT_VERSION}")
+    p = d["params"]
+    return SensorFit(float(p["beta"]), float(p["curvature_allowance"]), int(p["min_rows"]),
+                     (float(p["width_per_lane"][0]), float(p["width_per_lane"][1])),
+                     float(p["min_under_car"]),
+                     tuple(tuple(r) for r in p.get("required_sources", [])),  # type: ignore
+                     dict(d["source"]))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MetadataSensorsConfig:
+    fit: SensorFit = field(default_factory=load_fit)
+    margin: float = 1.5  # allowances are the clean extremes x this
+
+
+def _num(x: object) -> float | None:
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+
+def fit(samples: Iterable, min_rows: int = 8, quantile: float = 0.999) -> dict:
+    """Fit :class:`SensorFit` on clean decoded samples; a JSON-ready dict with its source.
+
+    The allowances are the clean ``quantile`` of each disagreement (the extremes, not
+    scaled: :class:`MetadataSensorsConfig` ``margin`` widens them)."""
+    bends, ks, widths, unders, seeds, n, metas = [], [], [], [], set(), 0, []
+    for s in samples:
+        view, meta = road_view.measure(s), s.meta
+        if view is None or not isinstance(meta, dict):
+            continue
+        n += 1
+        metas.append(meta)
+        seeds.add(meta.get("dataset_seed"))
+        road = meta["road"]
+        if view.rows >= min_rows and np.isfinite(view.bend):
+            bends.append(view.bend)
+            ks.append(float(road["curvature_ahead"]))
+        if np.isfinite(view.width_m):
+            widths.append(view.width_m / float(road["lanes"]))
+        if not meta["ego"].get("off_road", False):
+            unders.append(view.under_car)
+    b, k = np.array(bends), np.array(ks)
+    beta = float(np.sum(b * k) / np.sum(b * b))
+    allowance = float(np.quantile(np.abs(k - beta * b), quantile))
+    w = np.array(widths)
+    params = {"beta": round(beta, 6), "curvature_allowance": round(allowance, 6),
+              "min_rows": min_rows,
+              "width_per_lane": [round(float(np.quantile(w, 1 - quantile)), 4),
+                                 round(float(np.quantile(w, quantile)), 4)],
+              "min_under_car": round(float(np.quantile(unders, 1 - quantile)), 4),
+              "required_sources": [list(r) for r in sound_sources.fit(metas)]}  # fmt: skip
+    log.info("fitted %s on %d samples", params, n)
+    return {"version": FIT_VERSION, "params": params,
+            "source": {"samples": n, "dataset_seeds": sorted(x for x in seeds if x is not None),
+                       "quantile": quantile}}  # fmt: skip
+
+
+def _interval_gap(k: float, lo: float, hi: float) -> float:
+    return max(lo - k, k - hi, 0.0)
+
+
+def road_geometry(meta: dict, view: road_view.RoadView, f: SensorFit,
+                  cfg: MetadataSensorsConfig) -> str | None:  # fmt: skip
+    road = meta.get("road", {})
+    if view.rows < f.min_rows or not np.isfinite(view.bend):
+        return None
+    seen, allow = f.beta * view.bend, f.curvature_allowance * cfg.margin
+    k, shape = _num(road.get("curvature_ahead")), road.get("shape")
+    if k is not None and abs(k - seen) > allow:
+        return (
+            f"json road.curvature_ahead {k:+.4f} 1/m but the road in seg/depth bends like "
+            f"{seen:+.4f} 1/m over {view.rows} rows (clean frames within {allow:.4f})"
+        )
+    if shape in SHAPE_INTERVALS and _interval_gap(seen, *SHAPE_INTERVALS[shape]) > allow:
+        lo, hi = SHAPE_INTERVALS[shape]
+        return (f"json road.shape {shape} (curvature {lo:+g}..{hi:+g} 1/m) but the road in "
+                f"seg/depth bends like {seen:+.4f} 1/m (clean frames within {allow:.4f} of "
+                f"their label)")  # fmt: skip
+    return None
+
+
+def road_width(meta: dict, view: road_view.RoadView, f: SensorFit,
+               cfg: MetadataSensorsConfig) -> str | None:  # fmt: skip
+    lanes = _num(meta.get("road", {}).get("lanes"))
+    if lanes is None or lanes <= 0 or not np.isfinite(view.width_m):
+        return None
+    lo, hi = f.width_per_lane[0] / cfg.margin**0.25, f.width_per_lane[1] * cfg.margin**0.25
+    per = view.width_m / lanes
+    if lo <= per <= hi:
+        return None
+    return (
+        f"json road.lanes {lanes:g} but the road in seg/depth is {view.width_m:.1f} m wide: "
+        f"{per:.2f} m per lane (clean frames {lo:.2f}..{hi:.2f})"
+    )
+
+
+def on_road(meta: dict, view: road_view.RoadView, f: SensorFit,
+            cfg: MetadataSensorsConfig) -> str | None:  # fmt: skip
+    off = meta.get("ego", {}).get("off_road")
+    least = f.min_under_car / cfg.margin
+    if off is False and view.under_car < least:
+        return (
+            f"json ego.off_road false but only {view.under_car:.0%} of the image just ahead "
+            f"of the ego is road (clean frames on the road >= {least:.0%})"
+        )
+    if off is True and view.under_car >= 1.0:
+        return (
+            "json ego.off_road true but the image just ahead of the ego is all road "
+            "(the ego's centre is over 1 m beyond the road's edge when off the road)"
+        )
+    return None
+
+
+RULES = (road_geometry, road_width, on_road)
+
+
+def judge_sources(items: list[sound_sources.SourcesSummary],
+                  cfg: MetadataSensorsConfig) -> list[tuple[str, str, Flag]]:  # fmt: skip
+    """Frames whose audio.events lack a source their state requires (the fitted rules)."""
+    return sound_sources.judge(items, cfg.fit.required_sources, cfg.margin, CHECK)
+
+
+def check(s, cfg: MetadataSensorsConfig) -> Flag | None:
+    """The first json road or ego field that the sample's seg.png and depth contradict."""
+    if not isinstance(s.meta, dict):
+        return None
+    view, f = road_view.measure(s), cfg.fit
+    for rule in RULES if view is not None else ():
+        try:
+            why = rule(s.meta, view, f, cfg)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            why = None
+        if why is not None:
+            return Flag(CHECK, why, None, f"fitted on clean data, seeds "
+                        f"{f.source.get('dataset_seeds')}")  # fmt: skip
+    return None
