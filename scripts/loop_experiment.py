@@ -34,7 +34,16 @@ model is exported (``drivesynth export``), run on a held-out "field" set (every 
 seed) by the board runtime with feedback logging (``drivesynth edge run --inputs DIR
 --feedback FB``), the new data is generated from that feedback (``drivesynth generate --focus
 FB``) and base is fine-tuned on it the same way (arm ``finetuned_boards``); the report gives
-the share of the condition's presets in the focus weights.
+the share of the condition's presets in the focus weights. Then the board is updated (issue
+23): the base bundle is installed in a board folder (``drivesynth edge update --bundle BASE
+--into OUT/boards/board``), the board-driven fine-tune chosen on validation is exported with
+the base bundle as parent (``drivesynth export --parent BASE``: lineage, version 2) and
+installed the same way (the board keeps base as previous; ``--rollback`` restores it). Before
+and after the update the board's installed bundle runs (``edge run --bundle BOARD --inputs``)
+on a held-out board stream of its own seeds (``board_eval_condition`` / ``board_eval_rest``,
+disjoint from every other set, checked), and the report gives its accuracies from the
+board's own predictions, the gap closed and the change of the rest per task (the gap's far
+end: reference through PyTorch on the same frames).
 
 Generated data sets are reused with ``--reuse-data`` (when their manifest exists).
 """
@@ -59,6 +68,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TASKS = ("time_of_day", "weather_family")  # what the image tower is asked, zero-shot
+HELD_OUT = ("eval", "val", "board_eval")  # the held-out groups of data sets (name prefixes)
 
 
 # ---- the condition ---------------------------------------------------------------------------
@@ -166,15 +176,7 @@ def board_feedback(out: Path, checkpoint: str, field: Path) -> dict:
     run([sys.executable, "-m", "edge.cli", "export", "--checkpoint", checkpoint, "--out",
          str(bundle), "--quantize", "none", "--data", str(field), "--heldout", "16",
          "--calib-samples", "16", "--overwrite"], out / "logs" / "boards_export.log")  # fmt: skip
-    samples = 0
-    for shard in sorted(field.glob("*.tar")):  # the board's camera frames and sounds
-        with tarfile.open(shard) as tar:
-            for member in tar:
-                key, _, ext = member.name.partition(".")
-                if ext in ("rgb.png", "audio.flac"):
-                    samples += ext == "rgb.png"
-                    target = inputs / f"{key}.{ext.rsplit('.', 1)[-1]}"
-                    target.write_bytes(tar.extractfile(member).read())
+    samples = extract_inputs(field, inputs)  # the board's camera frames and sounds
     run([sys.executable, "-m", "edge.cli", "edge", "run", "--bundle", str(bundle), "--inputs",
          str(inputs), "--feedback", str(feedback)], out / "logs" / "boards_run.log")
     flagged = 0
@@ -183,6 +185,23 @@ def board_feedback(out: Path, checkpoint: str, field: Path) -> dict:
             flagged += sum(m.name.endswith(".json") for m in tar)
     return {"feedback": str(feedback), "field_samples": samples, "flagged": flagged,
             "seconds": round(time.perf_counter() - start, 1)}
+
+
+def extract_inputs(src: Path, inputs: Path, exts: tuple[str, ...] = ("rgb.png", "audio.flac"),
+                   prefix: str = "") -> int:  # fmt: skip
+    """Write the ``exts`` members of ``src``'s shards as ``inputs/PREFIX+KEY.png|flac`` (one
+    sample per key, as ``edge run --inputs`` reads them); the number of samples."""
+    inputs.mkdir(parents=True, exist_ok=True)
+    samples = 0
+    for shard in sorted(src.glob("*.tar")):
+        with tarfile.open(shard) as tar:
+            for member in tar:
+                key, _, ext = member.name.partition(".")
+                if ext in exts:
+                    samples += ext == exts[0]
+                    target = inputs / f"{prefix}{key}.{ext.rsplit('.', 1)[-1]}"
+                    target.write_bytes(tar.extractfile(member).read())
+    return samples
 
 
 def generate_has_focus() -> bool:
@@ -250,6 +269,99 @@ def make_plan(out: Path, feedback: str, bundle: Path, probes: Path, k: int) -> d
             "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
 
 
+# ---- the board update (issue 23) -----------------------------------------------------------
+
+
+def edge_json(cmd: list[str], log: Path) -> dict:
+    """Run a ``drivesynth`` command that prints one JSON document; the document (kept beside
+    ``log``, which gets the command and stderr)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as handle:
+        handle.write(" ".join(cmd) + "\n")
+        handle.flush()
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=handle, text=True, cwd=ROOT)
+    log.with_suffix(".json").write_text(proc.stdout)
+    if proc.returncode:
+        tail = log.read_text().strip().splitlines()[-3:]
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n" + "\n".join(tail))
+    return json.loads(proc.stdout)
+
+
+def install(bundle: Path, board: Path, log: Path) -> dict:
+    """``drivesynth edge update --bundle BUNDLE --into BOARD``, then what ``--status`` shows
+    (current and previous bundle)."""
+    cli = [sys.executable, "-m", "edge.cli", "edge", "update", "--into", str(board)]
+    result = edge_json([*cli, "--bundle", str(bundle)], log)
+    status = edge_json([*cli, "--status"], log.with_name(f"{log.stem}_status.log"))
+    return {"update": result, "status": status}
+
+
+def board_inputs(folders: list[Path], inputs: Path) -> dict[str, dict[str, str]]:
+    """The camera frames of ``folders``' shards as ``edge run --inputs`` reads them (named
+    FOLDER_KEY: keys restart in each set), and each sample's true label per task."""
+    from loop_levers import sample_metas
+
+    from multimodal.data import LABEL_FIELDS
+
+    shutil.rmtree(inputs, ignore_errors=True)
+    truth = {}
+    for folder in folders:
+        extract_inputs(folder, inputs, ("rgb.png",), prefix=f"{folder.name}_")
+        for key, meta in sample_metas(folder).items():
+            truth[f"{folder.name}_{key}"] = {t: str(meta[group][name])
+                                             for t, (group, name) in LABEL_FIELDS.items()}
+    return truth
+
+
+def board_measure(board: Path, inputs: Path, truth: dict, task: str, label: str, log: Path,
+                  tasks: tuple[str, ...] = TASKS) -> dict:  # fmt: skip
+    """Run the bundle installed in ``board`` on ``inputs`` (``edge run --bundle BOARD
+    --inputs``) and score its image-tower predictions against ``truth`` as ``evaluate``."""
+    report = edge_json([sys.executable, "-m", "edge.cli", "edge", "run", "--bundle",
+                        str(board), "--inputs", str(inputs)], log)  # fmt: skip
+    rows = [s for s in report["samples"] if s["sample"] in truth]
+    predicted = {t: [s["predictions"]["image"][t]["label"] for s in rows] for t in tasks}
+    labels = {t: [truth[s["sample"]][t] for s in rows] for t in tasks}
+    result = score(predicted, labels, task, label, tasks)
+    result.update(bundle=report["bundle"], variant=report["variant"],
+                  unscored=len(truth) - len(rows), errors=report["errors"])
+    return result
+
+
+def export_update(checkpoint: str, parent: Path, out: Path, field: Path, log: Path) -> None:
+    """Export ``checkpoint`` as the bundle succeeding ``parent`` (lineage: parent id, version
+    + 1), parity-checked on the field set as the base bundle was."""
+    run([sys.executable, "-m", "edge.cli", "export", "--checkpoint", checkpoint, "--out",
+         str(out), "--quantize", "none", "--data", str(field), "--heldout", "16",
+         "--calib-samples", "16", "--parent", str(parent), "--overwrite"], log)  # fmt: skip
+
+
+def board_update(out: Path, checkpoint: str, folders: list[Path], task: str,
+                 label: str) -> dict:  # fmt: skip
+    """Install the base bundle on a board folder, measure the board on its own held-out
+    stream, export ``checkpoint`` with the base bundle as parent, install it (the board
+    keeps base as previous: ``--rollback`` restores it) and measure again."""
+    root, logs = out / "boards", out / "logs"
+    board, base, new = root / "board", root / "bundle", root / "bundle_update"
+    shutil.rmtree(board, ignore_errors=True)
+    truth = board_inputs(folders, root / "eval_inputs")
+    start = time.perf_counter()
+    record = {"board": str(board), "samples": len(truth),
+              "install_base": install(base, board, logs / "board_install_base.log")}
+    record["before"] = board_measure(board, root / "eval_inputs", truth, task, label,
+                                     logs / "board_run_before.log")  # fmt: skip
+    export_update(checkpoint, base, new, out / "data" / "field", logs / "board_export.log")
+    record["install_update"] = install(new, board, logs / "board_install_update.log")
+    record["after"] = board_measure(board, root / "eval_inputs", truth, task, label,
+                                    logs / "board_run_after.log")  # fmt: skip
+    status = record["install_update"]["status"]
+    if not (status["current"] and status["previous"]) or status["previous"]["id"] != \
+            record["install_base"]["status"]["current"]["id"]:  # fmt: skip
+        raise SystemExit(f"the board does not keep the base bundle as previous: {status}")
+    record["seconds"] = round(time.perf_counter() - start, 1)
+    return record
+
+
 # ---- training ------------------------------------------------------------------------------
 
 
@@ -307,15 +419,24 @@ def evaluate(checkpoint: str, eval_dirs: list[Path], task: str, label: str, args
         images.append(embs["image"])
         for t in TASKS:
             labels[t] += embs["labels"][t]
-    image = torch.cat(images)
+    image, predicted = torch.cat(images), {}
+    for t in TASKS:
+        names = list(prompts[t])
+        classes = class_embeddings(model, tokenizer, prompts[t], torch.device("cpu"))
+        predicted[t] = [names[i] for i in (image @ classes.T).argmax(dim=1).tolist()]
+    return score(predicted, labels, task, label)
+
+
+def score(predicted: dict[str, list[str]], labels: dict[str, list[str]], task: str,
+          label: str, tasks: tuple[str, ...] = TASKS) -> dict:  # fmt: skip
+    """Accuracy per task of the ``predicted`` labels against the true ``labels`` (both in
+    frame order), on the frames whose ``task`` label is ``label`` and on the others."""
     in_condition = [v == label for v in labels[task]]
     result: dict = {"n_condition": sum(in_condition),
                     "n_rest": len(in_condition) - sum(in_condition),
                     "predicted": {}, "truth": {}, "majority": {}}  # fmt: skip
-    for t in TASKS:
-        names = list(prompts[t])
-        classes = class_embeddings(model, tokenizer, prompts[t], torch.device("cpu"))
-        pred = [names[i] for i in (image @ classes.T).argmax(dim=1).tolist()]
+    for t in tasks:
+        pred = predicted[t]
         right = [p == truth for p, truth in zip(pred, labels[t])]
         for subset, keep in (("condition", in_condition),
                              ("rest", [not c for c in in_condition])):  # fmt: skip
@@ -334,9 +455,9 @@ def evaluate(checkpoint: str, eval_dirs: list[Path], task: str, label: str, args
     rest_pred = result["predicted"][f"rest/{task}"]
     result["rest_called_condition"] = (rest_pred.get(label, 0) / result["n_rest"]
                                        if result["n_rest"] else None)  # fmt: skip
-    rest = [result[f"rest/{t}"] for t in TASKS if result[f"rest/{t}"] is not None]
+    rest = [result[f"rest/{t}"] for t in tasks if result[f"rest/{t}"] is not None]
     result["rest_mean"] = sum(rest) / len(rest) if rest else None
-    majority = [result["majority"][f"rest/{t}"] for t in TASKS]
+    majority = [result["majority"][f"rest/{t}"] for t in tasks]
     result["majority"]["rest_mean"] = (sum(majority) / len(majority)
                                        if None not in majority else None)  # fmt: skip
     return result
@@ -361,18 +482,32 @@ def gap_closed(before: float, after: float, reference: float) -> float | None:
     return (after - before) / (reference - before)
 
 
-def markdown(report: dict) -> str:
-    task, label = report["condition"]["task"], report["condition"]["label"]
-    ev = report["eval"]
-    n_c, n_r = ev["base"]["n_condition"], ev["base"]["n_rest"]
+def cell(p: float | None, n: int) -> str:
+    """An accuracy and its binomial standard error."""
+    return "n/a" if p is None else f"{p:.3f} ± {stderr(p, n):.3f}"
+
+
+def table(entries: list[tuple[str, dict]], task: str, label: str) -> list[str]:
+    """The accuracy table's rows: a title and an ``evaluate``/``score`` result each (the
+    header's n from the first; every cell's standard error from its own n)."""
+    n_c, n_r = entries[0][1]["n_condition"], entries[0][1]["n_rest"]
     rows = [f"| model | {task}={label} (n={n_c}) | "
             + " | ".join(f"rest: {t} (n={n_r})" for t in TASKS) + " | rest mean | "
             f"rest called {label} |",
             "|---|---:|" + "---:|" * len(TASKS) + "---:|---:|"]  # fmt: skip
-    def cell(p: float | None, n: int) -> str:
-        se = stderr(p, n)
-        return "n/a" if p is None else f"{p:.3f} ± {se:.3f}"
+    for title, e in entries:
+        n_c, n_r = e["n_condition"], e["n_rest"]
+        cells = [cell(e["condition"], n_c), *(cell(e[f"rest/{t}"], n_r) for t in TASKS),
+                 "n/a" if e["rest_mean"] is None else f"{e['rest_mean']:.3f}",
+                 "n/a" if e["rest_called_condition"] is None
+                 else f"{e['rest_called_condition']:.3f}"]  # fmt: skip
+        rows.append(f"| {title} | " + " | ".join(cells) + " |")
+    return rows
 
+
+def markdown(report: dict) -> str:
+    task, label = report["condition"]["task"], report["condition"]["label"]
+    ev = report["eval"]
     titles = {"base": "base, without the condition (before)",
               "finetuned": "base + `--init` fine-tune with replay (after)",
               "finetuned_no_replay": "control: the same fine-tune without `--replay`",
@@ -381,15 +516,8 @@ def markdown(report: dict) -> str:
                                   "data from the board's feedback",
               "finetuned_boards_chosen": "the board-driven fine-tune chosen on validation",
               "reference": "reference, trained with it all along"}  # fmt: skip
-    for name, title in titles.items():
-        if name not in ev:
-            continue
-        e = ev[name]
-        cells = [cell(e["condition"], n_c), *(cell(e[f"rest/{t}"], n_r) for t in TASKS),
-                 "n/a" if e["rest_mean"] is None else f"{e['rest_mean']:.3f}",
-                 "n/a" if e["rest_called_condition"] is None
-                 else f"{e['rest_called_condition']:.3f}"]  # fmt: skip
-        rows.append(f"| {title} | " + " | ".join(cells) + " |")
+    rows = table([(title, ev[name]) for name, title in titles.items() if name in ev], task,
+                 label)  # fmt: skip
     m = ev["base"]["majority"]
     rows.append("| always the commonest true label of each column (majority baseline) | "
                 + " | ".join(f"{m[k]:.3f}" for k in (f"condition/{task}",
@@ -417,6 +545,7 @@ def markdown(report: dict) -> str:
              f"- new data: {report['new_data_source']}",
              *board_lines(report, closed),
              *selection_lines(report, closed),
+             *board_update_lines(report, closed),
              f"- wall time {report['seconds'] / 60:.1f} min on {report['machine']}"]  # fmt: skip
     return "\n".join(lines) + "\n"
 
@@ -441,6 +570,55 @@ def board_lines(report: dict, closed) -> list[str]:
                      f"{d['knn_majority_accuracy']} of the hard inputs (the model's own top-1: "
                      f"{d['model_accuracy']}); {task} true->kNN {d['time_of_day_true_to_knn']}")
     return lines
+
+
+def board_result(update: dict) -> dict:
+    """Gap closed and change of the rest (mean and per task) from the board's own figures
+    before/after its update; the gap's far end is reference through PyTorch on the same
+    frames; the targets (gap closed >= 0.5, no rest task down by more than 0.01)."""
+    before, after, ref = update["before"], update["after"], update["torch"]["reference"]
+    out = {"before": before["condition"], "after": after["condition"],
+           "reference_torch": ref["condition"],
+           "gap_closed": gap_closed(before["condition"], after["condition"], ref["condition"]),
+           "rest_before": before["rest_mean"], "rest_after": after["rest_mean"],
+           "rest_change": after["rest_mean"] - before["rest_mean"],
+           **{f"rest_change/{t}": after[f"rest/{t}"] - before[f"rest/{t}"] for t in TASKS}}
+    out["target_gap_met"] = out["gap_closed"] is not None and out["gap_closed"] >= 0.5
+    out["target_rest_met"] = all(out[f"rest_change/{t}"] >= -0.01 for t in TASKS)
+    return out
+
+
+def board_update_lines(report: dict, closed) -> list[str]:
+    """The report's table and lines on the board update, from the board's own predictions."""
+    b = (report.get("boards") or {}).get("update")
+    if not b:
+        return []
+    task, label, r = report["condition"]["task"], report["condition"]["label"], b["result"]
+    cur, prev = (b["install_update"]["status"][k] for k in ("current", "previous"))
+    rows = table([(f"board before update (bundle v{b['before']['bundle']['version']}, base)",
+                   b["before"]),
+                  (f"board after update (bundle v{b['after']['bundle']['version']}, the chosen "
+                   "board-driven fine-tune)", b["after"]),
+                  *((f"PyTorch, same frames: {n}", e) for n, e in b["torch"].items())],
+                 task, label)  # fmt: skip
+    m = b["before"]["majority"]
+    rows.append("| always the commonest true label of each column (majority baseline) | "
+                + " | ".join(f"{m[k]:.3f}" for k in (f"condition/{task}",
+                             *(f"rest/{t}" for t in TASKS), "rest_mean")) + " | |")  # fmt: skip
+    changes = ", ".join(f"{t} {r[f'rest_change/{t}']:+.3f}" for t in TASKS)
+    return ["", f"On the board ({b['samples']} frames of its own held-out stream, one per "
+            f"scenario, seeds disjoint from every other set; `edge run --bundle "
+            f"{Path(b['board']).name}/` on the installed bundle, variant "
+            f"{b['after']['variant']}, image tower; unscored {b['before']['unscored']}/"
+            f"{b['after']['unscored']}):", "", *rows, "",
+            f"- board: gap closed on {task}={label} {closed(r['gap_closed'])} (target >= 0.5: "
+            f"{'met' if r['target_gap_met'] else 'not met'}; far end: reference through "
+            f"PyTorch on the same frames), rest mean change {r['rest_change']:+.3f}, per task "
+            f"{changes} (target >= -0.010 each: "
+            f"{'met' if r['target_rest_met'] else 'not met'})",
+            f"- board folder after the update: current v{cur['version']} {cur['id'][:12]}, "
+            f"previous v{prev['version']} {prev['id'][:12]} (the base bundle: `edge update "
+            f"--rollback` restores it)"]  # fmt: skip
 
 
 def selection_lines(report: dict, closed) -> list[str]:
@@ -483,7 +661,9 @@ def add_board_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--boards", action="store_true",
                    help="also close the loop through a board: export base, run it on a field "
                         "set with feedback logging, plan from that feedback with labelled "
-                        "probes (edge plan), generate --focus PLAN, fine-tune on it")
+                        "probes (edge plan), generate --focus PLAN, fine-tune on it, update "
+                        "the board with the chosen fine-tune (edge update) and measure the "
+                        "board before/after on its own held-out stream")
     p.add_argument("--board-focus", choices=("plan", "feedback"), default="plan",
                    help="--boards: generate --focus from the edge plan file, or from the raw "
                         "feedback folder (the model's own labels)")
@@ -567,6 +747,9 @@ def make_data(args: argparse.Namespace, held: tuple[str, ...], rest: tuple[str, 
     if args.boards:  # what the board sees in the field, and the factory's labelled probes
         gen("field", args.field_scenarios, 1, ds + 7, "field", held + rest)
         gen("probes", args.probe_scenarios, 1, ds + 9, "probe", held + rest)
+        # the board's own held-out stream, measured before and after its update
+        gen("board_eval_condition", args.eval_condition_scenarios, 1, ds + 12, "board", held)
+        gen("board_eval_rest", args.eval_rest_scenarios, 1, ds + 13, "board", rest)
     source = (f"condition presets up-weighted: {half} scenarios from the {len(held)} "
               f"{task}={label} presets + {args.new_scenarios - half} from all presets"
               + ("" if not focus_available else
@@ -575,16 +758,23 @@ def make_data(args: argparse.Namespace, held: tuple[str, ...], rest: tuple[str, 
     return data, f"{out / 'data' / 'new_condition'}::{out / 'data' / 'new_general'}", source
 
 
+def seeds_of(data: dict, prefix: str | None) -> set[int]:
+    """The scenario seeds of the data sets of one held-out group (``prefix``), or of every
+    set outside them (None: training, new, field and probe data)."""
+    def member(name: str) -> bool:
+        return name.startswith(f"{prefix}_") if prefix else not name.startswith(
+            tuple(f"{p}_" for p in HELD_OUT))  # fmt: skip
+
+    return {s for k, v in data.items() if member(k) for s in v.get("scenario_seeds", [])}
+
+
 def check_disjoint(data: dict, task: str, label: str) -> tuple[dict, int]:
-    """Refuse held-out or validation seeds shared with training data, or base data holding
-    the condition; the label counts of every set and the overlap (0)."""
-    held_out = {s for k, v in data.items() if k.startswith(("eval", "val"))
-                for s in v.get("scenario_seeds", [])}  # fmt: skip
-    train_seeds = {s for k, v in data.items() if not k.startswith(("eval", "val"))
-                   for s in v.get("scenario_seeds", [])}  # fmt: skip
-    evals = set(data["eval_condition"]["scenario_seeds"] + data["eval_rest"]["scenario_seeds"])
-    vals = set(data["val_condition"]["scenario_seeds"] + data["val_rest"]["scenario_seeds"])
-    overlap = sorted((train_seeds & held_out) | (evals & vals))
+    """Refuse held-out (evaluation, validation, board evaluation) seeds shared with any
+    other set or with each other, or base data holding the condition; the label counts of
+    every set and the overlap (0)."""
+    groups = [seeds_of(data, p) for p in HELD_OUT]
+    shared = set().union(*(a & b for i, a in enumerate(groups) for b in groups[i + 1:]))
+    overlap = sorted((seeds_of(data, None) & set().union(*groups)) | shared)
     if overlap:
         raise SystemExit(f"held-out/validation scenario seeds overlap others: {overlap[:5]}")
     counts = {name: label_counts(Path(data[name]["dir"]), task)
@@ -632,7 +822,8 @@ def finetune_arm(arm: str, new_urls: str, ctx: dict, args: argparse.Namespace) -
     ev[f"{arm}_chosen"] = evaluate(pick.checkpoint, ctx["eval_dirs"], task, label, args)
     if arm not in ev:
         ev[arm] = evaluate(runs[arm]["checkpoint"], ctx["eval_dirs"], task, label, args)
-    return {"chosen": chosen, "rule": rule, "lr": pick.lr, "replay_fraction":
+    return {"chosen": chosen, "checkpoint": pick.checkpoint, "rule": rule, "lr": pick.lr,
+            "replay_fraction":
             pick.replay_fraction, "alpha": pick.alpha, "validation": scores}  # fmt: skip
 
 
@@ -661,6 +852,20 @@ def board_arm(data: dict, ctx: dict, held: tuple[str, ...], rest: tuple[str, ...
         raise SystemExit("the boards' new data shares scenario seeds with held-out sets")
     print(f"  boards: {_brief(boards)}")
     return boards
+
+
+def board_update_arm(ctx: dict, selection: dict, args: argparse.Namespace) -> dict:
+    """The board update of the chosen board-driven fine-tune, measured on the board's own
+    stream; the same frames through PyTorch (base, the chosen checkpoint, and reference: the
+    gap's far end) as a check of the board's figures."""
+    out, (task, label) = args.out, args.condition
+    folders = [out / "data" / "board_eval_condition", out / "data" / "board_eval_rest"]
+    record = board_update(out, selection["checkpoint"], folders, task, label)
+    ckpts = {"base": ctx["runs"]["base"]["checkpoint"], "after": selection["checkpoint"],
+             "reference": ctx["runs"]["reference"]["checkpoint"]}
+    record["torch"] = {n: evaluate(c, folders, task, label, args) for n, c in ckpts.items()}
+    print(f"  board before {_brief(record['before'])}\n  board after {_brief(record['after'])}")
+    return record
 
 
 def control_arm(new_urls: str, ctx: dict, args: argparse.Namespace) -> None:
@@ -702,8 +907,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  base {_brief(ev['base'])}\n  reference {_brief(ev['reference'])}")
     ctx = {"runs": runs, "ev": ev, "val": val, "eval_dirs": eval_dirs, "val_dirs": val_dirs,
            "base_dir": data["base"]["dir"],
-           "held_out_seeds": {s for k, v in data.items() if k.startswith(("eval", "val"))
-                              for s in v["scenario_seeds"]}}  # fmt: skip
+           "held_out_seeds": set().union(*(seeds_of(data, p) for p in HELD_OUT))}
     print("[4/5] fine-tune base with --init on the new data, replaying the base data")
     selection = {"finetuned": finetune_arm("finetuned", new_urls, ctx, args)}
     if not args.no_control:
@@ -715,6 +919,10 @@ def main(argv: list[str] | None = None) -> int:
         selection["finetuned_boards"] = finetune_arm("finetuned_boards",
                                                      data["new_boards"]["dir"], ctx, args)
         counts["new_boards"] = boards["new_labels"]
+        print("  board update: install base on a board, measure, export the chosen "
+              "board-driven fine-tune, update the board, measure again")
+        boards["update"] = board_update_arm(ctx, selection["finetuned_boards"], args)
+        boards["update"]["result"] = board_result(boards["update"])
     report = make_report(args, held, source, focus_available, boards, data, counts, overlap,
                          runs, ev, val, selection, start)  # fmt: skip
     (out / "report.json").write_text(json.dumps(report, indent=2))

@@ -94,7 +94,8 @@ def choose(scores: dict[str, dict], max_drop: float, min_gap: float) -> tuple[st
     return best, f"no candidate closed >= {min_gap:g}: most gap closed on validation"
 
 
-def _labels(folder: Path) -> dict[str, dict]:
+def sample_metas(folder: Path) -> dict[str, dict]:
+    """The json metadata of every sample key of ``folder``'s shards."""
     out = {}
     for shard in sorted(folder.glob("*.tar")):
         with tarfile.open(shard) as tar:
@@ -108,7 +109,7 @@ def plan_diagnostics(plan_path: Path, field: Path) -> dict:
     """How well the plan's nearest probes labelled the field inputs it used (their true
     labels are known here, not to the plan), and how often the model was right on them."""
     plan = json.loads(plan_path.read_text())
-    truth = _labels(field)
+    truth = sample_metas(field)
     fields = {"time_of_day": "time_of_day", "weather_family": "family"}
     right, model_right, n = Counter(), Counter(), Counter()
     confusion: Counter = Counter()
