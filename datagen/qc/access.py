@@ -10,6 +10,7 @@ at that limit means "this far or farther").
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -101,3 +102,24 @@ def stored_depth(ext: str, metres: np.ndarray, dtype: np.dtype, meta: Mapping | 
         info = np.iinfo(dtype)
         return np.clip(np.round(scaled), info.min, info.max).astype(dtype)
     return scaled.astype(dtype)
+
+
+def window_range(meta: dict, name: str, absolute: bool = False) -> tuple[float, float] | None:
+    """A clip sample's (lowest, highest) ``json.clip.ego[name]`` over its window's frames
+    (of the absolute values with ``absolute``); None for a single frame or a clip whose
+    per-frame values are unreadable."""
+    clip = meta.get("clip")
+    ego = clip.get("ego") if isinstance(clip, dict) else None
+    values = ego.get(name) if isinstance(ego, dict) else None
+    if not isinstance(values, list) or not values:
+        return None
+    try:
+        xs = [abs(float(v)) if absolute else float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+    return (min(xs), max(xs)) if all(math.isfinite(x) for x in xs) else None
+
+
+def window_speeds(meta: dict) -> tuple[float, float] | None:
+    """A clip sample's (lowest, highest) |speed| over its window (None: a single frame)."""
+    return window_range(meta, "speed_mps", absolute=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from datagen.qc.access import window_speeds
 from datagen.qc.flag import Flag, flag
 
 FIRING_PER_RPM = 4 / 2 / 60.0  # four cylinders, four-stroke: rpm / 30 Hz
@@ -110,6 +111,8 @@ def sound_events(meta: dict, cfg: AudioConfig) -> list[Flag]:
         out.append(Flag("sound_events", "audio.events lists 'thunder' without lightning in the "
                         "weather", 0.0, "thunder needs lightning_rate_per_min > 0"))  # fmt: skip
     speed = abs(float(ego.get("speed_mps", 0.0)))
+    window = window_speeds(meta)  # a clip's audio covers its window: its fastest frame counts
+    speed = max(speed, window[1]) if window is not None else speed
     rolling = {"tire_roll", "wet_hiss", "snow_crunch"} & heard
     if rolling and speed < cfg.moving_mps / 2:
         out.append(flag("sound_events", f"audio.events lists {sorted(rolling)} but json speed is",

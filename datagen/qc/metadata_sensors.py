@@ -72,6 +72,17 @@ def load_fit(path: Path = FIT_FILE) -> SensorFit:
 class MetadataSensorsConfig:
     fit: SensorFit = field(default_factory=load_fit)
     margin: float = 1.5  # allowances are the clean extremes x this
+    # the road-just-ahead test of ego.off_road needs the ego driving along the road: a car
+    # stopped after a spin, on the road but facing its edge, sees no road ahead (clips, whose
+    # scenarios run for seconds, have such frames)
+    on_road_min_speed_mps: float = 3.0
+
+    def __post_init__(self) -> None:
+        if not self.margin >= 1:
+            raise ValueError(f"MetadataSensorsConfig.margin must be >= 1, got {self.margin}")
+        if not self.on_road_min_speed_mps >= 0:
+            raise ValueError("MetadataSensorsConfig.on_road_min_speed_mps must be >= 0, got "
+                             f"{self.on_road_min_speed_mps}")  # fmt: skip
 
 
 def _num(x: object) -> float | None:
@@ -158,7 +169,9 @@ def on_road(meta: dict, view: road_view.RoadView, f: SensorFit,
             cfg: MetadataSensorsConfig) -> str | None:  # fmt: skip
     off = meta.get("ego", {}).get("off_road")
     least = f.min_under_car / cfg.margin
-    if off is False and view.under_car < least:
+    speed = _num(meta.get("ego", {}).get("speed_mps"))
+    driving = speed is not None and abs(speed) >= cfg.on_road_min_speed_mps
+    if off is False and driving and view.under_car < least:
         return (
             f"json ego.off_road false but only {view.under_car:.0%} of the image just ahead "
             f"of the ego is road (clean frames on the road >= {least:.0%})"

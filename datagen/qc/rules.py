@@ -108,10 +108,14 @@ def camera_in_geometry(s: Decoded, cfg: RuleConfig) -> Flag | None:
 
 
 def ego_pose(s: Decoded, cfg: RuleConfig) -> Flag | None:
-    """Car off the road (the upside-down camera is :func:`datagen.qc.geometry.pose`)."""
+    """Car far off the road while its json says it is on it (the upside-down camera is
+    :func:`datagen.qc.geometry.pose`)."""
     if not isinstance(s.meta, dict):
         return None
     offset = s.meta.get("road", {}).get("lateral_offset_m")
+    ego = s.meta.get("ego")
+    if isinstance(ego, dict) and ego.get("off_road") is True:
+        return None  # the json says so: a car that left the road (whether it did: derived_fields)
     if isinstance(offset, int | float) and abs(offset) > cfg.max_lateral_offset_m:
         return flag("ego_pose", "car off the road: lateral offset [m]", offset,
                     f"allowed +-{cfg.max_lateral_offset_m}", ".1f")  # fmt: skip

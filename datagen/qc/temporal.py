@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from datagen.qc.access import window_range, window_speeds
 from datagen.qc.blame import leave_one_out
 from datagen.qc.flag import Flag, flag
 
@@ -71,6 +72,9 @@ class FrameSummary:
     damage: dict
     thumb: np.ndarray | None
     constants: dict[str, str]
+    # a clip sample's window: (lowest, highest) |speed| of its frames (json.clip.ego.speed_mps)
+    window_speeds: tuple[float, float] | None = None
+    window_yaw_rates: tuple[float, float] | None = None  # likewise json.clip.ego.yaw_rate
 
 
 CONSTANT_FIELDS = (("seed",), ("dataset_seed",), ("weather",), ("driver", "style"),
@@ -111,9 +115,11 @@ def summarize(s, cfg: TemporalConfig) -> FrameSummary | None:
             int(m["frame"]), float(m["time_s"]), np.array(ego["position"], dtype=np.float64),
             float(ego["speed_mps"]), float(ego.get("accel_mps2", 0.0)), float(ego["yaw"]),
             float(ego.get("yaw_rate", 0.0)), T if np.isfinite(T).all() else None,
-            dict(ego.get("damage", {})), _thumb(s.rgb, cfg.thumb_px), _constants(m))  # fmt: skip
+            dict(ego.get("damage", {})), _thumb(s.rgb, cfg.thumb_px), _constants(m),
+            window_speeds(m), window_range(m, "yaw_rate"))  # fmt: skip
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
+
 
 
 def _wrap(a: float) -> float:
@@ -142,9 +148,21 @@ def _speed_gap(f: FrameSummary, g: FrameSummary, cfg: TemporalConfig
     return v, abs(f.accel) * dt / 2 + cfg.speed_tol_mps + cfg.speed_tol_rel * abs(f.speed)
 
 
+def _speed_miss(f: FrameSummary, g: FrameSummary, v: float) -> float:
+    """How far the speed ``v`` moved between ``f`` and ``g`` lies from ``f``'s json speed or,
+    for clip samples, from the speeds of the two windows (which cover the time between
+    their key frames when clips tile: a car that braked to a stop in the window moved at
+    more than its key frame's speed)."""
+    lo = hi = abs(f.speed)
+    for w in (f.window_speeds, g.window_speeds):
+        if w is not None:
+            lo, hi = min(lo, w[0]), max(hi, w[1])
+    return max(lo - v, v - hi, 0.0)
+
+
 def _speed_fits(f: FrameSummary, g: FrameSummary, cfg: TemporalConfig) -> bool:
     gap = _speed_gap(f, g, cfg)
-    return gap is not None and abs(abs(f.speed) - gap[0]) <= gap[1]
+    return gap is not None and _speed_miss(f, g, gap[0]) <= gap[1]
 
 
 def _yaw_rate(f: FrameSummary, g: FrameSummary) -> float | None:
@@ -152,10 +170,20 @@ def _yaw_rate(f: FrameSummary, g: FrameSummary) -> float | None:
     return None if abs(dt) <= 1e-6 else _wrap(g.yaw - f.yaw) / dt
 
 
+def _yaw_miss(f: FrameSummary, g: FrameSummary, rate: float) -> float:
+    """How far the heading change rate between ``f`` and ``g`` lies from ``f``'s json yaw
+    rate or, for clip samples, from the yaw rates of the two windows."""
+    lo = hi = f.yaw_rate
+    for w in (f.window_yaw_rates, g.window_yaw_rates):
+        if w is not None:
+            lo, hi = min(lo, w[0]), max(hi, w[1])
+    return max(lo - rate, rate - hi, 0.0)
+
+
 def _yaw_fits(f: FrameSummary, g: FrameSummary, cfg: TemporalConfig) -> bool:
     rate = _yaw_rate(f, g)
     tol = cfg.yaw_tol_rad_s + cfg.yaw_tol_rel * abs(f.yaw_rate)
-    return rate is not None and abs(rate - f.yaw_rate) <= tol
+    return rate is not None and _yaw_miss(f, g, rate) <= tol
 
 
 def _leave_out_neighbours(frames: list[FrameSummary], found: dict[int, Flag],
@@ -190,34 +218,35 @@ def _motion(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
             if gap is None:
                 continue
             seen, (v, tol) = True, gap
-            if abs(abs(f.speed) - v) <= tol:
+            miss = _speed_miss(f, frames[j], v)
+            if miss <= tol:
                 fits = True
-            elif worst is None or abs(abs(f.speed) - v) < abs(abs(f.speed) - worst[0]):
-                worst = (v, tol, j)
+            elif worst is None or miss < worst[3]:
+                worst = (v, tol, j, miss)
         if seen and not fits and worst is not None:
-            v, tol, j = worst
+            v, tol, j, miss = worst
             found[i] = flag("motion_speed", f"json speed {f.speed:.2f} m/s vs {v:.2f} m/s moved "
                             f"between frames {f.frame} and {frames[j].frame}: difference",
-                            abs(abs(f.speed) - v), f"allowed {tol:.2f} m/s")  # fmt: skip
+                            miss, f"allowed {tol:.2f} m/s")  # fmt: skip
     return _leave_out_neighbours(frames, found, lambda f, g: _speed_fits(f, g, cfg))
 
 
 def _yaw(frames: list[FrameSummary], cfg: TemporalConfig) -> dict[int, Flag]:
     found: dict[int, Flag] = {}
     for i, f in enumerate(frames):
-        fits, seen, rate = False, False, 0.0
+        fits, seen, rate, miss = False, False, 0.0, 0.0
         for j in (i - 1, i + 1):
             if not 0 <= j < len(frames):
                 continue
             r = _yaw_rate(f, frames[j])
             if r is None:
                 continue
-            seen, rate = True, r
+            seen, rate, miss = True, r, _yaw_miss(f, frames[j], r)
             if _yaw_fits(f, frames[j], cfg):
                 fits = True
         if seen and not fits:
             found[i] = flag("motion_yaw", f"json yaw rate {f.yaw_rate:.3f} rad/s vs heading change "
-                            f"{rate:.3f} rad/s: difference", abs(rate - f.yaw_rate),
+                            f"{rate:.3f} rad/s: difference", miss,
                             f"allowed {cfg.yaw_tol_rad_s} rad/s + {cfg.yaw_tol_rel:.0%}")
     return _leave_out_neighbours(frames, found, lambda f, g: _yaw_fits(f, g, cfg))
 
