@@ -51,11 +51,14 @@ class EgoMotionConfig:
     flip_ratio: float = 3.0
     pedal_min: float = 0.05
     braked_ratio: float = 0.001  # braked wheels slip below -this (clean: every wheel -0.0035)
+    # a tyre slip angle at least this large: the car slides, and its course says nothing of
+    # its heading (spins and slides of long scenarios and clips)
+    sliding_slip_rad: float = 0.3
 
     def __post_init__(self) -> None:
         for name in ("accel_tol", "accel_tol_rel", "speed_tol_mps", "min_speed_mps",
                      "heading_tol", "cg_to_front_m", "steer_tol", "steer_tol_rel",
-                     "flip_ratio", "pedal_min", "braked_ratio"):  # fmt: skip
+                     "flip_ratio", "pedal_min", "braked_ratio", "sliding_slip_rad"):  # fmt: skip
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value > 0):
                 raise ValueError(f"EgoMotionConfig.{name} must be > 0, got {value!r}")
@@ -78,6 +81,7 @@ class MotionSummary:
     brake: float | None
     front_slip: float | None  # mean slip angle of the front tyres [rad]
     min_ratio: float | None = None  # the smallest slip ratio of the wheels
+    max_slip: float | None = None  # the largest |slip angle| of the wheels [rad]
 
 
 def _number(d: object, name: str) -> float | None:
@@ -106,6 +110,8 @@ def summarize(s) -> MotionSummary | None:
     frame = m.get("frame")
     slip = ego.get("wheel_slip")
     angles = _vector(slip.get("angle"), 2) if isinstance(slip, dict) else None
+    every = slip.get("angle") if isinstance(slip, dict) else None
+    every = _vector(every, len(every)) if isinstance(every, list | tuple) and every else None
     vel = _vector(ego.get("velocity"), 2)
     ratios = None
     if isinstance(slip, dict) and isinstance(slip.get("ratio"), list | tuple):
@@ -116,7 +122,7 @@ def summarize(s) -> MotionSummary | None:
         (vel[0], vel[1]) if vel else None, _number(ego, "yaw"), _number(ego, "yaw_rate"),
         _number(ego, "accel_mps2"), _number(ego, "steer"), _number(ego, "throttle"),
         _number(ego, "brake"), (angles[0] + angles[1]) / 2 if angles else None,
-        min(ratios) if ratios else None)
+        min(ratios) if ratios else None, max(map(abs, every)) if every else None)
 
 
 def _wrap(a: float) -> float:
@@ -171,6 +177,8 @@ def heading(f: MotionSummary, cfg: EgoMotionConfig) -> Flag | None:
     speed = math.hypot(*f.velocity)
     if speed < cfg.min_speed_mps:
         return None
+    if f.max_slip is not None and f.max_slip >= cfg.sliding_slip_rad:
+        return None  # sliding: the json's own tyres say the body moves sideways
     course = math.atan2(f.velocity[1], f.velocity[0])
     off = abs(_wrap(course - f.yaw))
     if off <= cfg.heading_tol:

@@ -74,3 +74,15 @@ def test_ego_pose_believes_an_off_road_json() -> None:
     assert rules.ego_pose(S, cfg) is not None
     S.meta["ego"]["off_road"] = True
     assert rules.ego_pose(S, cfg) is None
+
+
+def test_a_sliding_car_may_move_across_its_heading() -> None:
+    from datagen.qc.ego_motion import EgoMotionConfig, MotionSummary, heading
+
+    def summary(max_slip: float) -> MotionSummary:
+        return MotionSummary("k", "s", ("train", "0", "front"), 3, 1.0, 8.0, (0.0, 8.0), 0.0,
+                             0.0, 0.0, 0.0, 0.0, 0.0, 0.01, None, max_slip)  # fmt: skip
+
+    cfg = EgoMotionConfig()
+    assert heading(summary(0.05), cfg) is not None  # gripping tyres: 90 deg is a contradiction
+    assert heading(summary(0.9), cfg) is None  # the tyres slide: the course may differ
