@@ -82,6 +82,7 @@ class MotionSummary:
     front_slip: float | None  # mean slip angle of the front tyres [rad]
     min_ratio: float | None = None  # the smallest slip ratio of the wheels
     max_slip: float | None = None  # the largest |slip angle| of the wheels [rad]
+    crash: bool = False  # json.events holds a crash (outside forces on the car)
 
 
 def _number(d: object, name: str) -> float | None:
@@ -122,7 +123,12 @@ def summarize(s) -> MotionSummary | None:
         (vel[0], vel[1]) if vel else None, _number(ego, "yaw"), _number(ego, "yaw_rate"),
         _number(ego, "accel_mps2"), _number(ego, "steer"), _number(ego, "throttle"),
         _number(ego, "brake"), (angles[0] + angles[1]) / 2 if angles else None,
-        min(ratios) if ratios else None, max(map(abs, every)) if every else None)
+        min(ratios) if ratios else None, max(map(abs, every)) if every else None,
+        any(isinstance(e, dict) and e.get("type") == "crash" for e in _list(m.get("events"))))
+
+
+def _list(v: object) -> list:
+    return v if isinstance(v, list) else []
 
 
 def _wrap(a: float) -> float:
@@ -230,6 +236,8 @@ def pedals(by_frame: dict[int, MotionSummary], f: MotionSummary,
                     f.min_ratio, f"braked wheels slip below -{cfg.braked_ratio:g}", "+.4f")
     if f.accel is None or f.accel <= 0:
         return None
+    if f.crash or (f.max_slip is not None and f.max_slip >= cfg.sliding_slip_rad):
+        return None  # a collision pushes the car, a sliding car's brakes do not hold it
     prev = by_frame.get(f.frame - 1)
     dv = interval_accel(prev, f) if prev is not None else None
     if dv is not None and dv <= 0:

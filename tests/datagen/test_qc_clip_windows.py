@@ -86,3 +86,17 @@ def test_a_sliding_car_may_move_across_its_heading() -> None:
     cfg = EgoMotionConfig()
     assert heading(summary(0.05), cfg) is not None  # gripping tyres: 90 deg is a contradiction
     assert heading(summary(0.9), cfg) is None  # the tyres slide: the course may differ
+
+
+def test_a_braking_car_pushed_by_a_crash_or_sliding_is_not_called_swapped() -> None:
+    from datagen.qc.ego_motion import EgoMotionConfig, MotionSummary, pedals
+
+    def summary(crash: bool, max_slip: float) -> MotionSummary:
+        # braking at 0.3 while the speed rises 1.5 m/s^2 (its wheels slip as braked wheels do)
+        return MotionSummary("k", "s", ("train", "0", "front"), 3, 1.0, 1.8, (1.8, 0.0), 0.0,
+                             0.0, 1.5, 0.0, 0.0, 0.3, 0.01, -0.3, max_slip, crash)  # fmt: skip
+
+    cfg = EgoMotionConfig()
+    assert pedals({}, summary(False, 0.05), cfg) is not None
+    assert pedals({}, summary(True, 0.05), cfg) is None  # rear-ended while braking
+    assert pedals({}, summary(False, 0.9), cfg) is None  # sliding
