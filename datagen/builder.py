@@ -178,6 +178,7 @@ def frame_metadata(
         "time_s": frame.time_s,
         "weather": weather_metadata(weather),
         "driver": getattr(frame, "driver", {}),
+        "vehicle": {"preset": item.vehicle_preset},
         "road": getattr(frame, "road", {}),
         "ego": frame.ego,
         "camera": camera,

@@ -26,14 +26,21 @@ class EgoConfig:
     launch_rpm_span: float = 1500.0  # sim.vehicle.powertrain.LAUNCH_RPM_SPAN
 
 
-@lru_cache(maxsize=1)
-def rpm_per_mps() -> tuple[dict[int, tuple[float, ...]], float]:
-    """(gear -> rpm per m/s of each shipped vehicle, the highest idle rpm)."""
+def rpm_per_mps(vehicle: object = None) -> tuple[dict[int, tuple[float, ...]], float]:
+    """(gear -> rpm per m/s of each shipped vehicle, the highest idle rpm); of the one named
+    ``vehicle`` (json.vehicle.preset) when it is a shipped preset."""
+    from sim.vehicle.config import preset_names
+
+    return _rpm_table(vehicle if isinstance(vehicle, str) and vehicle in preset_names() else None)
+
+
+@lru_cache(maxsize=8)
+def _rpm_table(vehicle: str | None) -> tuple[dict[int, tuple[float, ...]], float]:
     from sim.vehicle.config import preset, preset_names
 
     table: dict[int, list[float]] = {}
     idle = 0.0
-    for name in preset_names():
+    for name in [vehicle] if vehicle else preset_names():
         cfg = preset(name)
         r, g = cfg.tire.radius_m, cfg.gearbox
         idle = max(idle, float(cfg.engine.idle_rpm))
@@ -50,7 +57,8 @@ def powertrain(meta: dict, cfg: EgoConfig) -> Flag | None:
         slip = [abs(float(v)) for v in ego.get("wheel_slip", {}).get("ratio", [])]
     except (KeyError, TypeError, ValueError):
         return None
-    table, idle = rpm_per_mps()
+    vehicle = meta.get("vehicle")
+    table, idle = rpm_per_mps(vehicle.get("preset") if isinstance(vehicle, dict) else None)
     if abs(speed) < cfg.min_speed_mps or (slip and max(slip) > cfg.max_slip):
         return None
     if gear not in table:
