@@ -27,7 +27,15 @@ from datagen.manifest import (
     sidecar_path,
     write_manifest,
 )
-from datagen.qc import anomaly, conditional, optics, rules, scenario_agreement, temporal
+from datagen.qc import (
+    anomaly,
+    conditional,
+    image_degradation,
+    optics,
+    rules,
+    scenario_agreement,
+    temporal,
+)
 from datagen.qc.flag import Flag
 from datagen.qc.shardio import iter_decoded, iter_raw, rewrite_without
 from sim.atomic import atomic_write_bytes, atomic_write_json
@@ -148,6 +156,8 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
     image_conds: list[np.ndarray | None] = []
     audio_conds: list[np.ndarray | None] = []
     scenarios: list[object] = []
+    degradation: list[np.ndarray] = []  # datagen.qc.image_degradation statistics
+    presets: list[str] = []
     for path in shard_paths(root):
         report.shards += 1
         try:
@@ -164,6 +174,9 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
                 audio_conds.append(conditional.audio_condition(meta))
                 scenarios.append((str(meta.get("split", s.shard.rsplit("-", 1)[0])),
                                   str(meta.get("scenario_id")), s.key.rsplit("_", 1)[0]))
+                presets.append(str((meta.get("weather") or {}).get("preset", "?"))
+                               if isinstance(meta.get("weather"), dict) else "?")
+                degradation.append(image_degradation.features(s))
                 report.findings += [_finding(s.key, s.shard, "rule", f)
                                     for f in rules.check(s, rule_cfg)]
                 summary = temporal.summarize(s, temporal_cfg) if isinstance(s.meta, dict) \
@@ -197,6 +210,10 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
                                           conditional_cfg)  # fmt: skip
         report.findings += [_finding(k, sh, "conditional", f)
                             for (k, sh), fl in zip(keys, judged) for f in fl]
+    if keys and image_degradation.MODEL_PATH.is_file():
+        judged = image_degradation.judge(np.vstack(degradation), scenarios, presets)
+        report.findings += [_finding(k, sh, "model", f)
+                            for (k, sh), f in zip(keys, judged) if f is not None]
     if learned is not None:
         report.findings += [_finding(k, sh, "model", f) for k, sh, f in learned(root)]
     if rows and anomaly_cfg is not None:

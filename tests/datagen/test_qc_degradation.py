@@ -1,0 +1,123 @@
+"""QC's learned image-degradation check (issue 20): the generic degradation generator is
+deterministic, clean generated frames are not flagged, clearly blurred or noisy copies are
+flagged with an explaining message, and the model is plain JSON that the fitting script
+reproduces."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from datagen.qc import degrade, image_degradation
+from datagen.qc.shardio import Decoded, iter_decoded
+
+ROOT = Path(__file__).resolve().parents[2]
+PRESETS = ("clear_noon", "clear_night", "dense_fog", "heavy_snow")
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real scenario of 4 frames at 64 px per preset (seed 21: neither the fitting nor
+    the evaluation seed)."""
+    pytest.importorskip("pybullet")
+    from datagen.builder import weather_presets
+    from datagen.generate import build_shard
+    from datagen.plan import GenerateConfig, make_plan
+
+    root = tmp_path_factory.mktemp("degradation")
+    for preset in PRESETS:
+        cfg = GenerateConfig(scenarios=1, frames=4, image_size=64, seed=21, split=preset,
+                             weather=preset, weather_presets=weather_presets(),
+                             samples_per_shard=4)  # fmt: skip
+        for shard in make_plan(cfg):
+            build_shard(shard, str(root))
+    return root
+
+
+@pytest.fixture(scope="module")
+def frames(shards: Path) -> list[Decoded]:
+    return list(iter_decoded(sorted(shards.glob("*.tar"))))
+
+
+def _judge(frames: list[Decoded]):
+    raw = np.vstack([image_degradation.features(s) for s in frames])
+    groups = [(s.shard, s.key.rsplit("_", 1)[0]) for s in frames]
+    presets = [s.meta["weather"]["preset"] for s in frames]
+    return image_degradation.judge(raw, groups, presets)
+
+
+def test_generator_is_deterministic() -> None:
+    img = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    for seed in range(20):
+        a, fa = degrade.degrade(img, np.random.default_rng(seed))
+        b, fb = degrade.degrade(img, np.random.default_rng(seed))
+        assert fa == fb and np.array_equal(a, b) and a.dtype == np.uint8
+    seen = {f for seed in range(200) for f in degrade.degrade(img, np.random.default_rng(seed))[1]}
+    assert seen == set(degrade.FAMILIES)
+
+
+def test_clean_frames_are_not_flagged(frames: list[Decoded], shards: Path) -> None:
+    assert len(frames) == 4 * len(PRESETS)
+    flags = _judge(frames)
+    assert [f for f in flags if f is not None] == []
+    from datagen.qc.report import run_qc
+
+    report = run_qc(shards)  # wired into QC: no finding of this check on clean frames
+    assert report.samples == len(frames)
+    assert [f for f in report.findings if f.check == image_degradation.CHECK] == []
+
+
+@pytest.mark.parametrize("kind", ["blur", "noise"])
+def test_degraded_frame_is_flagged_with_reason(frames: list[Decoded], kind: str) -> None:
+    from datagen.qc.degrade import _gauss
+
+    caught = 0
+    for preset in PRESETS:
+        group = [s for s in frames if s.meta["weather"]["preset"] == preset]
+        bad = copy.copy(group[1])
+        x = group[1].rgb.astype(np.float64) / 255
+        x = _gauss(x, 1.5) if kind == "blur" else \
+            x + np.random.default_rng(0).normal(0, 0.06, x.shape)  # fmt: skip
+        bad.rgb = np.clip(np.round(x * 255), 0, 255).astype(np.uint8)
+        flags = _judge([group[0], bad, *group[2:]])
+        assert flags[0] is None and flags[2] is None and flags[3] is None
+        if flags[1] is not None:
+            caught += 1
+            assert flags[1].check == image_degradation.CHECK
+            assert "image looks degraded after rendering: score" in flags[1].reason
+            assert "strongest features" in flags[1].reason
+    assert caught >= len(PRESETS) - 1
+
+
+def test_model_is_plain_json_and_refit_is_deterministic(frames: list[Decoded],
+                                                        tmp_path: Path) -> None:
+    params = json.loads(image_degradation.MODEL_PATH.read_text())  # no pickle anywhere
+    model = image_degradation.Model(params)
+    assert len(params["clean_mean"]) == len(image_degradation.input_names())
+    assert 0 < model.threshold < 1 and params["trees"]
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import fit_image_degradation as fit
+
+    data = [(s.rgb, s.seg, (s.shard, s.key.rsplit("_", 1)[0]), s.meta["weather"]["preset"])
+            for s in frames]
+    a = json.dumps(fit.fit(data, copies=1, seed=3))
+    b = json.dumps(fit.fit(data, copies=1, seed=3))
+    assert a == b
+
+
+@pytest.mark.skipif(os.environ.get("QC_REFIT") != "1"
+                    or not (ROOT / "runs" / "qcfit_clean").is_dir(),
+                    reason="refitting on runs/qcfit_clean takes ~2 min: QC_REFIT=1")
+def test_fitting_script_reproduces_shipped_file(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import fit_image_degradation as fit
+
+    out = tmp_path / "fit.json"
+    assert fit.main(["--data", str(ROOT / "runs" / "qcfit_clean"), "--out", str(out)]) == 0
+    assert out.read_bytes() == image_degradation.MODEL_PATH.read_bytes()
