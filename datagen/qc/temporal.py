@@ -148,16 +148,22 @@ def _speed_gap(f: FrameSummary, g: FrameSummary, cfg: TemporalConfig
     return v, abs(f.accel) * dt / 2 + cfg.speed_tol_mps + cfg.speed_tol_rel * abs(f.speed)
 
 
+def _miss(value: float, own: float, *windows: tuple[float, float] | None) -> float:
+    """How far ``value`` lies outside the range of ``own`` and the clip ``windows`` (None for
+    a single frame): 0 inside it."""
+    lo = hi = own
+    for w in windows:
+        if w is not None:
+            lo, hi = min(lo, w[0]), max(hi, w[1])
+    return max(lo - value, value - hi, 0.0)
+
+
 def _speed_miss(f: FrameSummary, g: FrameSummary, v: float) -> float:
     """How far the speed ``v`` moved between ``f`` and ``g`` lies from ``f``'s json speed or,
     for clip samples, from the speeds of the two windows (which cover the time between
     their key frames when clips tile: a car that braked to a stop in the window moved at
     more than its key frame's speed)."""
-    lo = hi = abs(f.speed)
-    for w in (f.window_speeds, g.window_speeds):
-        if w is not None:
-            lo, hi = min(lo, w[0]), max(hi, w[1])
-    return max(lo - v, v - hi, 0.0)
+    return _miss(v, abs(f.speed), f.window_speeds, g.window_speeds)
 
 
 def _speed_fits(f: FrameSummary, g: FrameSummary, cfg: TemporalConfig) -> bool:
@@ -173,11 +179,7 @@ def _yaw_rate(f: FrameSummary, g: FrameSummary) -> float | None:
 def _yaw_miss(f: FrameSummary, g: FrameSummary, rate: float) -> float:
     """How far the heading change rate between ``f`` and ``g`` lies from ``f``'s json yaw
     rate or, for clip samples, from the yaw rates of the two windows."""
-    lo = hi = f.yaw_rate
-    for w in (f.window_yaw_rates, g.window_yaw_rates):
-        if w is not None:
-            lo, hi = min(lo, w[0]), max(hi, w[1])
-    return max(lo - rate, rate - hi, 0.0)
+    return _miss(rate, f.yaw_rate, f.window_yaw_rates, g.window_yaw_rates)
 
 
 def _yaw_fits(f: FrameSummary, g: FrameSummary, cfg: TemporalConfig) -> bool:

@@ -112,14 +112,21 @@ class Observation:
         return out
 
 
-def group_folder(folder: str | os.PathLike[str], settle_s: float = 0.0,
-                 now: float | None = None) -> tuple[list[InputSample], list[str]]:  # fmt: skip
-    """The samples of a folder (sorted by name) and the names of files skipped, with why."""
+def input_folder(folder: str | os.PathLike[str]) -> Path:
+    """``folder`` as a Path; FileNotFoundError / ValueError (one line) when it is missing or
+    not a folder."""
     folder = Path(folder)
     if not folder.exists():
         raise FileNotFoundError(f"no such input folder: {folder}")
     if not folder.is_dir():
         raise ValueError(f"--inputs {folder} is not a folder")
+    return folder
+
+
+def group_folder(folder: str | os.PathLike[str], settle_s: float = 0.0,
+                 now: float | None = None) -> tuple[list[InputSample], list[str]]:  # fmt: skip
+    """The samples of a folder (sorted by name) and the names of files skipped, with why."""
+    folder = input_folder(folder)
     now = time.time() if now is None else now
     groups: dict[str, dict[str, list[Path]]] = {}
     skipped = []
@@ -176,11 +183,7 @@ def group_clip_folder(folder: str | os.PathLike[str], settle_s: float = 0.0,
     """The clip samples of a folder (sorted by name), the names of entries skipped with why,
     and the single images found (which a clip bundle cannot read: the caller refuses or
     skips them)."""
-    folder = Path(folder)
-    if not folder.exists():
-        raise FileNotFoundError(f"no such input folder: {folder}")
-    if not folder.is_dir():
-        raise ValueError(f"--inputs {folder} is not a folder")
+    folder = input_folder(folder)
     now = time.time() if now is None else now
     groups: dict[str, dict[str, list[Path]]] = {}
     skipped, stills = [], []
