@@ -38,7 +38,7 @@ def handle(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
-    from multimodal.checkpoint import checkpoint_prompts, load_checkpoint, load_state
+    from multimodal.checkpoint import load_checkpoint, load_state
     from multimodal.data import DataConfig, SkippedDataWarning, check_shards
     from multimodal.distributed import pick_device
     from multimodal.evaluate import evaluate
@@ -60,10 +60,11 @@ def handle(args: argparse.Namespace) -> int:
         audio_samples=config.audio_samples, sample_rate=config.mel.sample_rate,
         caption_families=families, clip_frames=config.clip_frames,
     )  # fmt: skip
-    prompts = checkpoint_prompts(args.checkpoint)
-    # events are detected with prompts in the training caption families, as the zero-shot
-    # prompts stored in the checkpoint are
-    train_cfg = load_state(args.checkpoint, mmap=True).get("train_config")
+    # the zero-shot prompts stored with the checkpoint; events are detected with prompts in
+    # its training caption families, as those are
+    state = load_state(args.checkpoint, mmap=True)
+    prompts = state["prompts"]
+    train_cfg = state.get("train_config")
     trained = train_cfg.get("caption_families") if isinstance(train_cfg, dict) else None
     events = default_event_prompts(tuple(map(str, trained))
                                    if isinstance(trained, list | tuple) and trained else None)
