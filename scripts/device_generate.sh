@@ -10,7 +10,8 @@
 #      workers), and byte-identical shards for 4 and $GEN_W workers;
 #   5. results.json + logs into $OUT.
 # Usage (device tool, carry .whl and .gl): OUT=$OUT bash scripts/device_generate.sh
-# (GPU_TESTS=0 skips step 1's tests, EGL_TESTS=0 step 2; BUDGET is the script's own time limit in seconds)
+# (GPU_TESTS=0 skips step 1's tests, EGL_TESTS=0 step 2; SIZES picks step 3's image sizes, default
+# "128 256 512" (step 4 compares with the 128 px EGL run); BUDGET is the script's own time limit in seconds)
 set -uo pipefail
 ROOT=$(pwd); START=$SECONDS; OUT=${OUT:?OUT must be set}
 W=/tmp/gen; SITE=/tmp/site; PB=/tmp/pb; PY=python3
@@ -91,7 +92,7 @@ gen() {  # gen NAME RENDERER SIZE WORKERS SCENARIOS
   put "gen_$1" "{\"renderer\": \"$2\", \"size\": $3, \"workers\": $4, \"samples\": $n, \"rc\": $rc, \"wall_s\": $wall, \"build_s\": ${build_s:-null}}"
   log "gen $1: rc=$rc wall=${wall}s build=${build_s}s samples=$n -> $(python3 -c "print(round($n/float('${build_s:-0}' or 'inf'),1))") samples/s"
 }
-for size in 128 256 512; do
+for size in ${SIZES:-128 256 512}; do
   for r in egl tiny; do
     n=$(( GEN_W * 8 )); (( size == 512 )) && n=$(( GEN_W * 4 ))
     (( $(left) > 60 )) && gen "${r}${size}" "$r" "$size" "$GEN_W" "$n"
