@@ -16,7 +16,8 @@ were of that class: ``TP_c / (TP_c + FPR x clean_c)``, with FPR the clean run's 
 rate and ``clean_c = n_c (1 - f) / f`` clean samples per ``n_c`` faults. Writes
 ``OUT/report_v1.json`` (``_v2`` ... ``_v7`` with ``--fault-set v2`` ... ``v7``)
 and prints a table. Generated shards are reused when ``OUT/clean`` exists.
-``--model CKPT`` adds QC's learned check (``qc --model``).
+``--model CKPT`` adds QC's learned check (``qc --model``; ``--rank-threshold``, ``--gallery``
+as qc's).
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def held_out_injector(fault_set: str):
 
 
 def measure(out: Path, fraction: float, seed: int, model: Path | None = None,
-            fault_set: str = "v1") -> dict:  # fmt: skip
+            fault_set: str = "v1", model_options: dict | None = None) -> dict:  # fmt: skip
     from datagen.qc.report import run_qc
 
     CLASSES, inject = held_out_injector(fault_set)
@@ -130,8 +131,10 @@ def measure(out: Path, fraction: float, seed: int, model: Path | None = None,
     if model is not None:
         from multimodal.agreement import ModelCheckConfig, check
 
+        model_cfg = ModelCheckConfig(**(model_options or {}))
+
         def learned(root: Path) -> list:
-            return check(root, model, ModelCheckConfig())
+            return check(root, model, model_cfg)
 
     clean_report = run_qc(clean, learned=learned)
     clean_s = time.time() - t0
@@ -140,6 +143,7 @@ def measure(out: Path, fraction: float, seed: int, model: Path | None = None,
         per_preset.setdefault(p, [0, 0])[1] += 1
         per_preset[p][0] += sid in clean_report.flagged
     fpr = len(clean_report.flagged) / max(1, clean_report.samples)
+    clean_model = learned_only(clean_report)
     faulted = out / f"faulted_{fault_set}"
     if faulted.exists():
         shutil.rmtree(faulted)
@@ -150,6 +154,7 @@ def measure(out: Path, fraction: float, seed: int, model: Path | None = None,
     flagged, faults = report.flagged, set(truth)
     tp = len(flagged & faults)
     false_alarms = sorted(flagged - faults)
+    model_hit, model_only = learned_only(report)
     by_class: dict[str, dict] = {}
     for cls in CLASSES:
         ids = [k for k, v in truth.items() if v["class"] == cls]
@@ -158,7 +163,9 @@ def measure(out: Path, fraction: float, seed: int, model: Path | None = None,
         clean_c = n * (1 - fraction) / fraction
         prec = hit / (hit + fpr * clean_c) if hit + fpr * clean_c > 0 else 1.0
         by_class[cls] = {"faults": n, "caught": hit, "recall": hit / n if n else None,
-                         "precision_alone": prec}  # fmt: skip
+                         "precision_alone": prec,
+                         "learned_caught": sum(k in model_hit for k in ids),
+                         "learned_only": sum(k in model_only for k in ids)}  # fmt: skip
     by_fault: dict[str, list[int]] = {}
     for k, v in truth.items():
         by_fault.setdefault(v["fault"], [0, 0])[1] += 1
@@ -172,6 +179,8 @@ def measure(out: Path, fraction: float, seed: int, model: Path | None = None,
                   "per_preset": {p: {"samples": n, "flagged": k, "rate": k / n}
                                  for p, (k, n) in sorted(per_preset.items())},
                   "by_check": dict(checks_on_clean.most_common()),
+                  "learned_flagged": len(clean_model[0]), "learned_only": len(clean_model[1]),
+                  "learned_only_per_preset": dict(Counter(preset[k] for k in clean_model[1])),
                   "findings": [f.__dict__ for f in clean_report.findings], "qc_s": clean_s},
         "faulted": {"faults": len(faults), "flagged": len(flagged), "true_positives": tp,
                     "precision": tp / len(flagged) if flagged else 1.0,
@@ -183,6 +192,14 @@ def measure(out: Path, fraction: float, seed: int, model: Path | None = None,
                      for f, (h, n) in sorted(by_fault.items())},
         "missed": missed,
     }  # fmt: skip
+
+
+def learned_only(report) -> tuple[set[str], set[str]]:
+    """Samples the learned check (``model_agreement``) flags, and those no other finding
+    flags (an unresolved two-frame finding kept because of it counts as another)."""
+    hit = {f.sample for f in report.findings if f.check == "model_agreement"}
+    other = {f.sample for f in report.findings if f.check != "model_agreement"}
+    return hit, hit - other
 
 
 def table(r: dict) -> str:
@@ -204,6 +221,12 @@ def table(r: dict) -> str:
         mark = "" if v["rate"] <= TARGET_FPR else "  > 1 %"
         lines.append(f"{p:24s} {v['samples']:6d} {v['flagged']:7d} {v['rate']:7.2%}{mark}")
     lines += ["", f"clean findings by check: {c['by_check']}"]
+    if r.get("model"):
+        lines += ["", f"learned check (--model): clean flagged {c['learned_flagged']}, by it "
+                  f"alone {c['learned_only']} {c['learned_only_per_preset']}",
+                  f"{'class':24s} {'faults':>6s} {'learned':>7s} {'alone':>6s}"]
+        lines += [f"{k:24s} {v['faults']:6d} {v['learned_caught']:7d} {v['learned_only']:6d}"
+                  for k, v in r["by_class"].items()]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -225,13 +248,21 @@ def main(argv: list[str] | None = None) -> int:
                          "(faults_v6.py) or v7 (faults_v7.py)")
     ap.add_argument("--model", type=Path, default=None, metavar="CKPT",
                     help="also run QC's learned check with this drivesynth checkpoint")
+    ap.add_argument("--rank-threshold", type=float, default=None, metavar="T",
+                    help="--model's rank_threshold (qc --rank-threshold; default: the check's)")
+    ap.add_argument("--gallery", type=int, default=None, metavar="N",
+                    help="--model's gallery (qc --gallery; default: the check's)")
     args = ap.parse_args(argv)
+    model_options = {k: v for k, v in (("rank_threshold", args.rank_threshold),
+                                       ("gallery", args.gallery)) if v is not None}
     clean = args.out / "clean"
     if not clean.is_dir():
         print(f"generating {args.scenarios} scenarios x {args.frames} frames ...", flush=True)
         generate(clean, args.scenarios, args.frames, args.seed, args.image_size, args.workers)
-    result = measure(args.out, args.fraction, args.fault_seed, args.model, args.fault_set)
+    result = measure(args.out, args.fraction, args.fault_seed, args.model, args.fault_set,
+                     model_options)  # fmt: skip
     result["model"] = str(args.model) if args.model else None
+    result["model_options"] = model_options
     result["fault_set"] = args.fault_set
     report = args.out / f"report_{args.fault_set}.json"
     report.write_text(json.dumps(result, indent=1, default=str))

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datagen.qc.report import LearnedCheck
 
 DESCRIPTION = """\
 Check every sample of the shards in DIR, and above all that its parts agree:
@@ -43,6 +47,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a trained drivesynth checkpoint: also flag samples whose image, audio "
                         "and caption the model finds not to belong together")
     p.add_argument("--device", default="cpu", help="device for --model (cpu, cuda)")
+    p.add_argument("--rank-threshold", type=float, default=None, metavar="T",
+                   help="for --model: flag a modality whose mean rank share against other "
+                        "samples' partners exceeds T, in (0, 1) (default: "
+                        "multimodal.agreement.ModelCheckConfig's; calibrate it per checkpoint "
+                        "on clean data: scripts/qc_model_calibrate.py)")
+    p.add_argument("--gallery", type=int, default=None, metavar="N",
+                   help="for --model: other samples each sample is ranked against (>= 8)")
     p.add_argument("--anomaly", action="store_true",
                    help="also run the statistics-only anomaly model (robust z + IsolationForest)")
     p.add_argument("--force", action="store_true", help="replace existing --json/--list files")
@@ -63,6 +74,28 @@ def check_outputs(args: argparse.Namespace) -> None:
         raise FileExistsError(f"--inject-eval {args.inject_eval} exists; give a new folder")
 
 
+def learned_check(args: argparse.Namespace) -> LearnedCheck | None:
+    """``--model`` and its options as the callable run_qc takes; options checked before
+    any work (the checkpoint itself loads when QC reaches the check)."""
+    for option, value in (("--rank-threshold", args.rank_threshold), ("--gallery", args.gallery)):
+        if value is not None and args.model is None:
+            raise ValueError(f"{option} is an option of --model CKPT; give --model")
+    if args.model is None:
+        return None
+    if not args.model.is_file():
+        raise ValueError(f"--model {args.model}: no such checkpoint")
+    from multimodal.agreement import ModelCheckConfig, check
+
+    given = {"rank_threshold": args.rank_threshold, "gallery": args.gallery}
+    model_cfg = ModelCheckConfig(device=args.device,
+                                 **{k: v for k, v in given.items() if v is not None})
+
+    def learned(root: Path) -> list:
+        return check(root, args.model, model_cfg)
+
+    return learned
+
+
 def handle(args: argparse.Namespace) -> int:
     import json
 
@@ -73,17 +106,7 @@ def handle(args: argparse.Namespace) -> int:
     if not any(args.dir.glob("*.tar")):  # nothing to check is an error, not a clean report
         raise FileNotFoundError(f"{args.dir} holds no shards *.tar")
     check_outputs(args)
-    learned = None
-    if args.model is not None:
-        if not args.model.is_file():
-            raise ValueError(f"--model {args.model}: no such checkpoint")
-        from multimodal.agreement import ModelCheckConfig, check
-
-        model_cfg = ModelCheckConfig(device=args.device)
-
-        def learned(root: Path) -> list:
-            return check(root, args.model, model_cfg)
-
+    learned = learned_check(args)
     if args.inject_eval is not None:
         from datagen.qc.inject import evaluate_qc
 

@@ -95,3 +95,49 @@ def test_model_check_runs_through_qc_and_the_command(shards: Path, tmp_path: Pat
     assert main(["qc", str(shards), "--model", str(tmp_path / "missing.pt")]) == 2
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     assert main(["qc", str(shards), "--model", str(tmp_path / "bad.pt")]) == 2
+
+
+def test_qc_passes_rank_threshold_and_gallery_to_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``qc --model CKPT --rank-threshold T --gallery N`` runs the check with T and N (the
+    threshold is calibrated per checkpoint); QC itself is stubbed, no model is loaded."""
+    import datagen.qc.report as report
+    import multimodal.agreement as agreement
+    from edge.cli import main
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "s-000000.tar").write_bytes(b"")
+    ckpt = tmp_path / "ckpt.pt"
+    ckpt.write_bytes(b"x")
+    seen = []
+    monkeypatch.setattr(agreement, "check", lambda root, c, cfg: seen.append(cfg) or [])
+    monkeypatch.setattr(report, "run_qc", lambda root, learned=None, **kw: (
+        learned(root), report.QCReport())[1])  # fmt: skip
+    data = str(tmp_path / "data")
+    assert main(["qc", data, "--model", str(ckpt), "--rank-threshold", "0.6",
+                 "--gallery", "128"]) == 0  # fmt: skip
+    assert main(["qc", data, "--model", str(ckpt)]) == 0
+    assert [(c.rank_threshold, c.gallery) for c in seen] == [
+        (0.6, 128), (ModelCheckConfig().rank_threshold, ModelCheckConfig().gallery)]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--rank-threshold", "1.5"], "ModelCheckConfig.rank_threshold must be in (0, 1), got 1.5"),
+    (["--gallery", "2"], "ModelCheckConfig.gallery must be >= 8, got 2"),
+])  # fmt: skip
+def test_qc_refuses_bad_model_options_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str], message: str
+) -> None:
+    from edge.cli import main
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "s-000000.tar").write_bytes(b"")
+    ckpt = tmp_path / "ckpt.pt"
+    ckpt.write_bytes(b"x")
+    assert main(["qc", str(tmp_path / "data"), "--model", str(ckpt), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert main(["qc", str(tmp_path / "data"), *extra]) == 2  # without --model
+    err = capsys.readouterr().err.strip()
+    assert f"{extra[0]} is an option of --model CKPT" in err and len(err.splitlines()) == 1
