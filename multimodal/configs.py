@@ -12,6 +12,7 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 CLIP_FIELDS = ("clip_frames", "temporal_layers")  # left out of a single-frame model's dict
+MOTION_FIELDS = ("motion_layers",)  # left out of a model without the motion stream
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class ModelConfig:
     # pools the T frame embeddings into the video embedding
     clip_frames: int = 0
     temporal_layers: int = 2
+    # clips only (``train --motion-layers``): 0 = no motion stream; N > 0 = the T-1 frame
+    # differences go through a ViT of N layers (``motion_width``) whose T-1 motion tokens
+    # join the T frame tokens in the temporal transformer
+    motion_layers: int = 0
 
     def __post_init__(self) -> None:
         for name in (
@@ -69,6 +74,14 @@ class ModelConfig:
         if int(self.clip_frames) < 0 or int(self.temporal_layers) <= 0:
             raise ValueError(f"ModelConfig.clip_frames must be >= 0 and temporal_layers > 0, "
                              f"got {self.clip_frames}, {self.temporal_layers}")  # fmt: skip
+        if not isinstance(self.motion_layers, int) or self.motion_layers < 0:
+            raise ValueError(f"ModelConfig.motion_layers must be an integer >= 0, got "
+                             f"{self.motion_layers!r}")  # fmt: skip
+        if self.motion_layers and self.clip_frames < 2:
+            raise ValueError(f"ModelConfig.motion_layers needs clips of >= 2 frames (the motion "
+                             f"stream reads frame differences), got "
+                             f"motion_layers={self.motion_layers}, clip_frames="
+                             f"{self.clip_frames}")  # fmt: skip
         if self.audio_seconds <= 0:
             raise ValueError(f"ModelConfig.audio_seconds must be > 0, got {self.audio_seconds}")
         if not 0 < self.init_temperature < 1:
@@ -90,8 +103,17 @@ class ModelConfig:
         frames = self.mel.num_frames(self.audio_samples)
         return math.ceil(frames / self.audio_patch) * self.audio_patch
 
+    @property
+    def motion_width(self) -> int:
+        """Width of the motion stream's ViT: half the vision width, a multiple of
+        ``head_width`` (at least one head)."""
+        return max(self.head_width, self.vision_width // 2 // self.head_width * self.head_width)
+
     def to_dict(self) -> dict:
         data = asdict(self)
+        if not self.motion_layers:  # no motion stream: the same dict as before it existed
+            for name in MOTION_FIELDS:
+                data.pop(name)
         if not self.clip_frames:  # single-frame models: the same dict as before clips existed
             for name in CLIP_FIELDS:
                 data.pop(name)

@@ -67,12 +67,34 @@ class AudioTower(nn.Module):
         return self.vit(x.unsqueeze(1))
 
 
+def build_motion_tower(config: ModelConfig) -> VisionTransformer:
+    """The motion stream's ViT: over the difference of two consecutive normalised frames
+    (3 channels, the vision tower's image and patch size), ``motion_layers`` layers of
+    ``motion_width``, projected to ``embed_dim``."""
+    width = config.motion_width
+    return VisionTransformer(
+        image_size=config.image_size,
+        patch_size=config.vision_patch,
+        width=width,
+        layers=config.motion_layers,
+        heads=width // config.head_width,
+        mlp_ratio=4.0,
+        output_dim=config.embed_dim,
+    )
+
+
 class TemporalTower(nn.Module):
     """Video embedding from per-frame embeddings: the vision tower runs on every frame
     (frames folded into the batch, the same weights as for single images), then a small
     transformer over the ``clip_frames`` frame embeddings plus a CLS token, with a learned
     temporal position embedding, pools them (the CLS output, projected) into the joint
-    space. The position embedding makes the result depend on the frames' order."""
+    space. The position embedding makes the result depend on the frames' order.
+
+    With ``motion_layers`` > 0 (the motion stream) a second, narrower ViT reads the T-1
+    differences of consecutive frames patch by patch (what moves where: markings flowing
+    past, a lead car growing), one motion token each; the motion tokens get their own
+    learned temporal positions plus a learned type embedding and join the frame tokens in
+    the same transformer. Without it the tower holds exactly the parameters it always had."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -86,6 +108,12 @@ class TemporalTower(nn.Module):
                                        mlp_ratio=4.0)  # fmt: skip
         self.ln_post = nn.LayerNorm(width)
         self.proj = nn.Linear(width, config.embed_dim, bias=False)
+        self.motion: VisionTransformer | None = None
+        if config.motion_layers:
+            self.motion = build_motion_tower(config)
+            self.motion_ln = nn.LayerNorm(width)
+            self.motion_positions = nn.Parameter(torch.randn(frames - 1, width) * scale)
+            self.motion_type = nn.Parameter(torch.randn(width) * scale)
 
     def forward(self, visual: nn.Module, video: torch.Tensor) -> torch.Tensor:
         """``video``: ``[B, T, 3, S, S]`` normalised frames -> ``[B, D]`` (not normalised)."""
@@ -99,8 +127,18 @@ class TemporalTower(nn.Module):
         tokens = self.ln_pre(per_frame)
         cls = self.cls.to(tokens.dtype).expand(batch, 1, -1)
         x = torch.cat([cls, tokens], dim=1) + self.positions.to(tokens.dtype)
+        if self.motion is not None:
+            x = torch.cat([x, self._motion_tokens(video)], dim=1)
         x = self.transformer(x)
         return self.proj(self.ln_post(x[:, 0]))
+
+    def _motion_tokens(self, video: torch.Tensor) -> torch.Tensor:
+        """``[B, T-1, D]``: one token per consecutive frame difference, standardised as the
+        frame tokens are, plus its temporal position and the motion type embedding."""
+        batch, frames = video.shape[:2]
+        diffs = (video[:, 1:] - video[:, :-1]).flatten(0, 1)  # [B*(T-1), 3, S, S]
+        tokens = self.motion_ln(self.motion(diffs).unflatten(0, (batch, frames - 1)))
+        return tokens + (self.motion_positions + self.motion_type).to(tokens.dtype)
 
 
 def build_mel(config: ModelConfig) -> LogMel:

@@ -25,6 +25,7 @@ GRAD_REDUCE = ("fp32", "bf16")
 MODALITY_SETS = ("image,audio,text", "image,text", "audio,text")
 CONFIG_FILE = "config.json"  # in the run folder
 MAX_CLIP_FRAMES = 64  # frames of a training clip (generate's clips are a few seconds at 4 Hz)
+MAX_MOTION_LAYERS = 48  # layers of the motion stream's ViT (a bound on typos, not a tuning)
 
 # The TrainConfig fields (and the world size) that define what a run computes: the data and
 # its order, the model, the optimisation. `train --resume` refuses a value that differs from
@@ -34,7 +35,7 @@ RUN_FIELDS: tuple[str, ...] = (
     "train", "model", "epochs", "batch_size", "steps_per_epoch", "lr", "weight_decay",
     "warmup_steps", "accum", "workers", "precision", "grad_reduce", "seed", "caption_families",
     "modality_dropout", "weights", "augment", "modalities", "init", "replay", "replay_fraction",
-    "clip_frames", "audio_seconds", "world_size",
+    "clip_frames", "motion_layers", "audio_seconds", "world_size",
 )  # fmt: skip
 
 
@@ -120,6 +121,13 @@ class TrainConfig:
         "0 = single frames (a clip shard's key frame)",
         default=0, metavar="T",
     )  # fmt: skip
+    motion_layers: int = option(
+        "clips only: give the video tower a motion stream, a ViT of N layers (half the vision "
+        "width) over the T-1 differences of consecutive frames, whose motion tokens join the "
+        "frame tokens in the temporal transformer (per-frame pooling alone loses motion: "
+        "speed, closing up, braking, weaving); 0 = off, the model as before",
+        default=0, metavar="N",
+    )  # fmt: skip
     audio_seconds: float = option(
         "seconds of audio the audio tower reads (the end of each sample's audio.flac); for "
         "clips the window, T / --clip-rate of generate (refused when the shards differ)",
@@ -166,6 +174,14 @@ class TrainConfig:
         require(self, "clip_frames", isinstance(self.clip_frames, int)
                 and 0 <= self.clip_frames <= MAX_CLIP_FRAMES,
                 f"an integer in [0, {MAX_CLIP_FRAMES}]")  # fmt: skip
+        require(self, "motion_layers", isinstance(self.motion_layers, int)
+                and 0 <= self.motion_layers <= MAX_MOTION_LAYERS,
+                f"an integer in [0, {MAX_MOTION_LAYERS}]")  # fmt: skip
+        if self.motion_layers and self.clip_frames < 2:
+            raise ValueError(f"TrainConfig.motion_layers needs clips (--clip-frames T, T >= 2: "
+                             f"the motion stream reads frame differences), got "
+                             f"motion_layers={self.motion_layers}, clip_frames="
+                             f"{self.clip_frames}")  # fmt: skip
         require(self, "precision", self.precision in PRECISIONS, f"one of {PRECISIONS}")
         require(self, "grad_reduce", self.grad_reduce in GRAD_REDUCE, f"one of {GRAD_REDUCE}")
         require(self, "modality_dropout", 0 <= self.modality_dropout < 1, "in [0, 1)")
@@ -282,8 +298,10 @@ def data_config(cfg: TrainConfig, model_cfg, urls: str, train: bool, batch: int 
 
 
 def model_config(cfg: TrainConfig):
-    """The ModelConfig a run trains: the ``--model`` preset with the run's clip length and
-    audio window (the preset itself for single frames and the default 1 s)."""
+    """The ModelConfig a run trains: the ``--model`` preset with the run's clip length,
+    motion stream and audio window (the preset itself for single frames and the default
+    1 s)."""
     from multimodal.configs import preset
 
-    return preset(cfg.model, clip_frames=cfg.clip_frames, audio_seconds=cfg.audio_seconds)
+    return preset(cfg.model, clip_frames=cfg.clip_frames, motion_layers=cfg.motion_layers,
+                  audio_seconds=cfg.audio_seconds)

@@ -177,3 +177,76 @@ def test_export_refuses_single_frame_shards_for_a_clip_model(clip_checkpoint, sh
     assert code == 2 and len(err.splitlines()) == 1, err
     assert "--data" in err and "not a clip shard" in err and "--clip-frames 4" in err
     assert not (tmp_path / "b").exists()
+
+
+@pytest.fixture(scope="module")
+def motion_run(tmp_path_factory: pytest.TempPathFactory, clip_shard: Path) -> Path:
+    """A clip model with the motion stream (train --motion-layers 1) trained 2 steps on the
+    same clip shard, and its int8 bundle in ``RUN/bundle``."""
+    from edge.export import ExportConfig, export_checkpoint
+    from multimodal.train import main
+
+    out = tmp_path_factory.mktemp("motion_run")
+    assert main(["--train", str(clip_shard), "--out", str(out), "--batch-size", "3",
+                 "--workers", "0", "--device", "cpu", "--lr", "1e-3", "--warmup-steps", "1",
+                 "--steps-per-epoch", "2", "--clip-frames", str(T), "--motion-layers", "1",
+                 "--no-progress"]) == 0  # fmt: skip
+    export_checkpoint(out / "checkpoint.pt", out / "bundle", str(clip_shard), None,
+                      ExportConfig(quantize="int8", heldout=6, calib=6))  # fmt: skip
+    return out
+
+
+def test_motion_model_trains_evaluates_exports_and_runs(motion_run, clip_shard, tmp_path,
+                                                        capfd) -> None:  # fmt: skip
+    """train --motion-layers 1 -> config.json and checkpoint carry it -> eval rebuilds the
+    model -> the exported clip tower holds the motion stream (fp32 parity with PyTorch on the
+    board's own preprocessing, int8 close to fp32) -> edge run --video."""
+    import torch
+
+    from edge.cli import main
+    from edge.runtime import EdgeModel
+    from edge.runtime.video import videos_batch
+    from multimodal.checkpoint import load_checkpoint, load_state
+    from multimodal.train_config import load_config
+
+    assert load_config(motion_run / "config.json").motion_layers == 1
+    state = load_state(motion_run / "checkpoint.pt")
+    assert state["train_config"]["motion_layers"] == 1
+    assert state["model_config"]["motion_layers"] == 1
+    assert any(k.startswith("temporal.motion.") for k in state["model"])
+    model, config, _ = load_checkpoint(motion_run / "checkpoint.pt")
+    assert config.motion_layers == 1 and model.temporal.motion is not None
+    target = tmp_path / "metrics.json"
+    assert main(["eval", "--checkpoint", str(motion_run / "checkpoint.pt"),
+                 "--data", str(clip_shard), "--json", str(target), "--device", "cpu"]) == 0
+    assert json.loads(target.read_text())["clip_frames"] == T
+    bundle = motion_run / "bundle"
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    variants = manifest["towers"]["image"]["variants"]
+    assert variants["fp32"]["parity_cosine_min"] >= 0.999
+    assert variants["int8"]["cosine_to_fp32_mean"] > 0.95
+    # the ONNX clip tower is the motion model's: it matches PyTorch with the motion stream and
+    # not the same model with the stream's tokens left out
+    frames, audio = _clip(clip_shard)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for j, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"{j:03d}.png")
+    edge = EdgeModel(bundle, variant="fp32")
+    pixels = videos_batch([folder], edge.image_cfg, edge.clip)  # the board's preprocessing
+    got = edge.tower("image")(pixels)
+    pixels = torch.from_numpy(pixels)
+    with torch.no_grad():
+        ref = model.encode_video(pixels).numpy()
+        model.temporal.motion = None  # the frame tokens alone
+        blind = model.encode_video(pixels).numpy()
+    assert float((got * ref).sum()) >= 0.999
+    assert float((got * blind).sum()) < float((got * ref).sum()) - 1e-4
+    (tmp_path / "clip.flac").write_bytes(audio)
+    capfd.readouterr()
+    code = main(["edge", "run", "--bundle", str(bundle), "--video", str(folder),
+                 "--audio", str(tmp_path / "clip.flac"), "--text", "rain at night",
+                 "--variant", "int8"])  # fmt: skip
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    assert len(json.loads(out)["video"]) == 1

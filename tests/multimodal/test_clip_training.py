@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,87 @@ def test_temporal_tower_depends_on_frame_order():
     assert not any(n.startswith("temporal.visual") for n, _ in model.named_parameters())
     with pytest.raises(ValueError, match="4 frames"):
         model.encode_video(video[:, :3])
+
+
+def test_motion_layers_are_validated_and_need_clips():
+    assert TrainConfig(train="x", out="y").motion_layers == 0
+    assert preset("tiny").motion_layers == 0
+    for bad in (-1, 1000, 1.5):
+        with pytest.raises(ValueError, match="TrainConfig.motion_layers"):
+            TrainConfig(train="x", out="y", clip_frames=T, motion_layers=bad)
+    with pytest.raises(ValueError, match="TrainConfig.motion_layers needs clips"):
+        TrainConfig(train="x", out="y", motion_layers=1)
+    for frames in (0, 1):
+        with pytest.raises(ValueError, match="ModelConfig.motion_layers needs clips"):
+            preset("tiny", clip_frames=frames, motion_layers=1)
+    with pytest.raises(ValueError, match="ModelConfig.motion_layers"):
+        preset("tiny", clip_frames=T, motion_layers=-1)
+    cfg = TrainConfig(train="x", out="y", clip_frames=T, motion_layers=2)
+    from multimodal.train_config import from_jsonable, model_config, to_jsonable
+
+    assert from_jsonable(to_jsonable(cfg)) == cfg  # config.json and the checkpoint keep it
+    assert model_config(cfg).motion_layers == 2
+    # --resume refuses a run of another motion stream unless --resume-override names it
+    from multimodal.train_config import resume_changes
+
+    state = {"train_config": to_jsonable(replace(cfg, motion_layers=0))}
+    with pytest.raises(ValueError, match="--motion-layers 0, not 2.*--resume-override"):
+        resume_changes(state, cfg, 1, "ckpt")
+    assert resume_changes(state, replace(cfg, resume_override=("motion_layers",)), 1, "c") \
+        == {"motion_layers": [0, 2]}  # fmt: skip
+    old = {k: v for k, v in state["train_config"].items() if k != "motion_layers"}
+    assert resume_changes({"train_config": old}, replace(cfg, motion_layers=0), 1, "c") == {}
+
+
+def test_motion_off_keeps_the_model_and_its_dicts():
+    # clip models without the motion stream: the model_config and state_dict keys they had
+    clip = preset("tiny", clip_frames=T)
+    assert "motion_layers" not in clip.to_dict()
+    assert "motion_layers" not in preset("tiny").to_dict()
+    assert type(clip).from_dict(clip.to_dict()) == clip
+    torch.manual_seed(0)
+    keys = set(TriModalModel(clip).state_dict())
+    assert not any("motion" in k for k in keys)
+    moving = preset("tiny", clip_frames=T, motion_layers=1)
+    assert moving.to_dict() == {**clip.to_dict(), "motion_layers": 1}
+    assert type(moving).from_dict(moving.to_dict()) == moving
+    added = set(TriModalModel(moving).state_dict()) - keys
+    assert added and all(k.startswith("temporal.motion") for k in added)
+    assert keys <= set(TriModalModel(moving).state_dict())
+
+
+def test_motion_stream_sees_motion_that_frame_tokens_miss():
+    """The same four frames in another order: with every temporal position zeroed the frame
+    tokens are the same set, so only the motion stream (the frame differences) tells the
+    clips apart."""
+    torch.manual_seed(0)
+    video = torch.randn(2, T, 3, 64, 64)
+    orders = ([3, 1, 0, 2], [3, 2, 1, 0])
+    still = TriModalModel(preset("tiny", clip_frames=T)).eval()
+    moving = TriModalModel(preset("tiny", clip_frames=T, motion_layers=1)).eval()
+    with torch.no_grad():
+        for model in (still, moving):
+            model.temporal.positions.zero_()
+        moving.temporal.motion_positions.zero_()
+        base = still.encode_video(video), moving.encode_video(video)
+        for order in orders:
+            assert (still.encode_video(video[:, order]) - base[0]).abs().max() < 2e-5
+            assert (moving.encode_video(video[:, order]) - base[1]).abs().max() > 1e-3
+    # the motion stream is trained: the video embedding's gradient reaches it
+    moving.train()
+    moving.encode_video(video).sum().backward()
+    assert moving.temporal.motion.conv1.weight.grad.abs().sum() > 0
+    assert moving.temporal.motion_type.grad.abs().sum() > 0
+
+
+def test_motion_layers_without_clips_is_one_line_exit_2(tmp_path, capfd):
+    from edge.cli import main as cli
+
+    capfd.readouterr()
+    assert cli(["train", "--train", "x.tar", "--out", str(tmp_path / "run"),
+                "--motion-layers", "1"]) == 2  # fmt: skip
+    err = capfd.readouterr().err.strip()
+    assert "motion_layers" in err and "--clip-frames" in err and len(err.splitlines()) == 1
 
 
 def test_loader_gives_video_and_window_audio(clip_shard):

@@ -66,13 +66,18 @@ def test_captured_step_trains_like_the_eager_step(tmp_path):
     assert any(not torch.equal(b["state"][k], v) for k, v in b["init"].items())  # it trained
 
 
-def test_captured_clip_step_trains_like_the_eager_step(tmp_path):
+@pytest.mark.parametrize("motion_layers", [0, 1])
+def test_captured_clip_step_trains_like_the_eager_step(tmp_path, motion_layers):
     """Clips (--clip-frames 4): uint8 video finished on the device frame by frame, the
-    vision tower per frame and the temporal tower, all inside the captured graph."""
+    vision tower per frame and the temporal tower (with --motion-layers 1 its motion stream
+    over the frame differences too), all inside the captured graph."""
     batches = _batches(8, 8, clip_frames=4)
-    eager, a = _train(False, batches, str(tmp_path / "e"), clip_frames=4)
-    graph, b = _train(True, batches, str(tmp_path / "g"), clip_frames=4)
+    eager, a = _train(False, batches, str(tmp_path / "e"), clip_frames=4,
+                      motion_layers=motion_layers)  # fmt: skip
+    graph, b = _train(True, batches, str(tmp_path / "g"), clip_frames=4,
+                      motion_layers=motion_layers)  # fmt: skip
     assert b["trainer"].model.temporal is not None
+    assert (b["trainer"].model.temporal.motion is not None) == bool(motion_layers)
     assert b["trainer"].graphed.captured
     assert b["trainer"].graphed.inputs["images"].shape == (8, 4, 3, 64, 64)
     for i, (x, y) in enumerate(zip(eager, graph)):
@@ -81,6 +86,9 @@ def test_captured_clip_step_trains_like_the_eager_step(tmp_path):
         torch.testing.assert_close(b["state"][name], value, rtol=1e-4, atol=1e-5, msg=name)
     temporal = [k for k in b["state"] if k.startswith("temporal.")]
     assert temporal and any(not torch.equal(b["state"][k], b["init"][k]) for k in temporal)
+    motion = [k for k in temporal if k.startswith("temporal.motion")]
+    assert bool(motion) == bool(motion_layers)
+    assert not motion or any(not torch.equal(b["state"][k], b["init"][k]) for k in motion)
 
 
 def test_captured_step_skips_a_nonfinite_step(tmp_path):
