@@ -12,11 +12,14 @@
 #      $GEN_CAP s (a capped run keeps its finished shards); val / test = one clip per scenario
 #      (evaluation takes one sample per scenario);
 #   3. `drivesynth train --clip-frames $T` (small model, bf16, CUDA graph) on the caption
-#      families $TRAIN_FAM; then a short single-frame run (--clip-frames 0, the clips' key
-#      frames) with the same batch and loader: samples/s and loader stall side by side;
-#   4. `drivesynth eval` on val and test with the held-out caption families $HELD_OUT:
-#      zero-shot weather / time of day / driver style from video, audio and fused, retrieval,
-#      event detection (AUROC);
+#      families $TRAIN_FAM, once per arm of $ARMS ("name:extra flags;name:extra flags", e.g.
+#      ARMS="clips:;motion:--motion-layers 2", same data and hyper-parameters); then, when
+#      FSTEPS > 0, a short single-frame run (--clip-frames 0, the clips' key frames) with the
+#      same batch and loader: samples/s and loader stall side by side;
+#   4. `drivesynth eval` of every arm on val and test with the held-out caption families
+#      $HELD_OUT: zero-shot weather / time of day / driver style from video, audio and fused,
+#      retrieval, event detection (AUROC); the arm with the best mean zero-shot accuracy on
+#      val is recorded as chosen (test plays no part in the choice);
 #   5. results.json, eval json, confusion plots, logs into $OUT, then $OUT/DONE.
 # Hyper-parameters are the single-frame campaign's (lr 5e-4 chosen there on val,
 # docs/results/train_accuracy_24k_samples_1xh200/); none is chosen on test.
@@ -54,7 +57,7 @@ pack() {
   put total_seconds "$(( SECONDS - START ))"
   cp "$RESULTS" "$OUT/results.json"
   cp "$W"/eval_*.json "$OUT/" 2>/dev/null
-  cp "$W/runs/clips/training_curve.png" "$OUT/" 2>/dev/null
+  for f in "$W"/runs/*/training_curve.png; do cp "$f" "$OUT/curve_$(basename "$(dirname "$f")").png"; done 2>/dev/null
   (cd "$W" && tar czf "$OUT/logs.tgz" logs runs/*/summary.json runs/*/config.json \
      data/*/manifest.json plots 2>/dev/null)
   touch "$OUT/DONE"
@@ -103,19 +106,25 @@ train() {  # name steps extra...
   put "train_$name" "{\"rc\": $rc, \"summary\": $s}"
   log "train $name rc=$rc $s"
 }
-train clips "$STEPS" --clip-frames "$T" --audio-seconds "$($PY -c "print($T/$RATE)")"
-[[ -s $W/runs/clips/checkpoint.pt ]] || exit 1
+# ARMS: "name:extra train flags" separated by ';' (e.g. the motion stream beside the plain
+# temporal tower); every arm trains on the same shards with the same hyper-parameters
+ARMS=${ARMS:-clips:}
+IFS=';' read -ra ARM_LIST <<< "$ARMS"
+for arm in "${ARM_LIST[@]}"; do
+  name=${arm%%:*}; extra=${arm#*:}
+  # shellcheck disable=SC2086
+  train "$name" "$STEPS" --clip-frames "$T" --audio-seconds "$($PY -c "print($T/$RATE)")" $extra
+done
 
 # ---- 4. evaluation ------------------------------------------------------------------------
-evaluate() {  # split
-  ds eval --checkpoint "$W/runs/clips/checkpoint.pt" --data "$(shards "$1")" \
-    --caption-families "$HELD_OUT" --json "$W/eval_$1.json" --plots "$W/plots/$1" \
-    --device "$DEVICE" --workers "$EVAL_W" --batch-size 64 > "$W/logs/eval_$1.log" 2>&1
-  log "eval $1 rc=$?"
+evaluate() {  # arm split
+  ds eval --checkpoint "$W/runs/$1/checkpoint.pt" --data "$(shards "$2")" \
+    --caption-families "$HELD_OUT" --json "$W/eval_$1_$2.json" --plots "$W/plots/$1_$2" \
+    --device "$DEVICE" --workers "$EVAL_W" --batch-size 64 > "$W/logs/eval_$1_$2.log" 2>&1
+  log "eval $1 $2 rc=$?"
 }
-evaluate val
-evaluate test
-put eval_test "$($PY - "$W/eval_test.json" <<'EOF'
+brief() {  # eval json -> the figures results.json keeps
+  $PY - "$1" <<'EOF'
 import json, sys
 try:
     m = json.load(open(sys.argv[1]))
@@ -127,8 +136,29 @@ print(json.dumps({"gallery": m["gallery_size"], "zero_shot": zs, "events_mean_au
                   "audio->text": m["retrieval"]["audio->text"],
                   "image->text": m["retrieval"]["image->text"]}))
 EOF
+}
+for arm in "${ARM_LIST[@]}"; do
+  name=${arm%%:*}
+  [[ -s $W/runs/$name/checkpoint.pt ]] || { log "no checkpoint for $name"; continue; }
+  for split in val test; do
+    evaluate "$name" "$split"
+    put "eval_${name}_$split" "$(brief "$W/eval_${name}_$split.json")"
+  done
+done
+# the arm chosen on val only: highest mean zero-shot accuracy over every task and source
+put chosen_on_val "$($PY - "$RESULTS" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+score = {}
+for key, m in d.items():
+    if key.startswith("eval_") and key.endswith("_val") and m:
+        accs = [a for by in m["zero_shot"].values() for a in by.values()]
+        score[key[5:-4]] = round(sum(accs) / len(accs), 4)
+print(json.dumps({"rule": "mean zero-shot accuracy on val over tasks and sources",
+                  "val_scores": score, "arm": max(score, key=score.get) if score else None}))
+EOF
 )"
-log "test: $(cat "$RESULTS" | $PY -c "import json,sys; print(json.dumps(json.load(sys.stdin).get('eval_test')))")"
+log "chosen: $($PY -c "import json; print(json.load(open('$RESULTS')).get('chosen_on_val'))")"
 # ---- single frames beside clips: throughput and loader stall with the same batch/loader --
-train frames "$FSTEPS" --clip-frames 0 --audio-seconds 1.0
+(( FSTEPS > 0 )) && train frames "$FSTEPS" --clip-frames 0 --audio-seconds 1.0
 log "done"
