@@ -22,10 +22,13 @@
 - ``pedals_vs_accel``: the brake pressed (``ego.brake`` >= ``pedal_min``) while no wheel
   turns slower than the ground (every slip ratio above ``-braked_ratio``; clean braking
   frames: every wheel below -0.0035, though one wheel may spin back up after a lock on
-  snow, so one wheel alone is not judged), or while the car speeds up (``accel_mps2`` > 0 and the
-  speed rising since the previous frame, where there is one; clean braking frames
-  decelerate by 0.13 m/s^2 or more); where the throttle reads released the pedals look
-  swapped.
+  snow, so one wheel alone is not judged; not below the tyre model's low speed, 2 m/s,
+  where the ratio is a spring's deflection; a car rolling backwards after a spin, its velocity
+  against its heading, brakes with positive slip ratios, ``(omega r - v_x) / |v_x|`` with
+  ``v_x < 0``, and is judged by its largest ratio, negated), or while the car speeds up
+  (``accel_mps2`` > 0 and the speed rising since the previous frame, where there is one;
+  clean braking frames decelerate by 0.13 m/s^2 or more); where the throttle reads released
+  the pedals look swapped.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class MotionSummary:
     min_ratio: float | None = None  # the smallest slip ratio of the wheels
     max_slip: float | None = None  # the largest |slip angle| of the wheels [rad]
     crash: bool = False  # json.events holds a crash (outside forces on the car)
+    max_ratio: float | None = None  # the largest slip ratio of the wheels
 
 
 def _number(d: object, name: str) -> float | None:
@@ -124,7 +128,8 @@ def summarize(s) -> MotionSummary | None:
         _number(ego, "accel_mps2"), _number(ego, "steer"), _number(ego, "throttle"),
         _number(ego, "brake"), (angles[0] + angles[1]) / 2 if angles else None,
         min(ratios) if ratios else None, max(map(abs, every)) if every else None,
-        any(isinstance(e, dict) and e.get("type") == "crash" for e in _list(m.get("events"))))
+        any(isinstance(e, dict) and e.get("type") == "crash" for e in _list(m.get("events"))),
+        max(ratios) if ratios else None)
 
 
 def _list(v: object) -> list:
@@ -224,16 +229,45 @@ def steer(f: MotionSummary, cfg: EgoMotionConfig) -> Flag | None:
                 f"negation fits x{cfg.flip_ratio:g} better", ".3f")
 
 
+def rolls_backwards(f: MotionSummary) -> bool:
+    """The velocity points against the heading (a car that spun round and slides on)."""
+    if f.velocity is None or f.yaw is None:
+        return False
+    return math.cos(f.yaw) * f.velocity[0] + math.sin(f.yaw) * f.velocity[1] < 0
+
+
+def _rolling(f: MotionSummary) -> bool:
+    """Fast enough for the slip ratio to be ``(omega r - v_x) / |v_x|``: below the tyre
+    model's ``LOW_SPEED_MPS`` the tyre is a damped spring holding the car and its ratio keeps
+    what it built up before (a car braked to a crawl may show a wheel's earlier spin)."""
+    from sim.vehicle.tires import LOW_SPEED_MPS
+
+    speed = math.hypot(*f.velocity) if f.velocity is not None else f.speed
+    return speed is not None and abs(speed) >= LOW_SPEED_MPS
+
+
+def braked_ratio(f: MotionSummary) -> float | None:
+    """The slip ratio of the wheel turning slowest against the ground, negative when braked:
+    the smallest ratio, or, for a car rolling backwards (velocity against its heading, after
+    a spin), the largest one negated (a braked wheel then turns backwards slower than the
+    ground: ``omega r > v_x`` with ``v_x < 0``, a positive ratio)."""
+    if f.max_ratio is not None and rolls_backwards(f):
+        return -f.max_ratio
+    return f.min_ratio
+
+
 def pedals(by_frame: dict[int, MotionSummary], f: MotionSummary,
            cfg: EgoMotionConfig) -> Flag | None:  # fmt: skip
     if f.brake is None or f.brake < cfg.pedal_min:
         return None
     swapped = (f"; ego.throttle {f.throttle:.3f}: the pedals look swapped"
                if f.throttle is not None and f.throttle < cfg.pedal_min else "")  # fmt: skip
-    if f.min_ratio is not None and f.min_ratio > -cfg.braked_ratio:
+    slowest = braked_ratio(f) if _rolling(f) else None
+    if slowest is not None and slowest > -cfg.braked_ratio:
+        backwards = " (rolling backwards: largest, negated)" if rolls_backwards(f) else ""
         return flag("pedals_vs_accel", f"ego.brake {f.brake:.3f} pressed while no wheel turns "
-                    f"slower than the ground{swapped}; smallest wheel slip ratio",
-                    f.min_ratio, f"braked wheels slip below -{cfg.braked_ratio:g}", "+.4f")
+                    f"slower than the ground{swapped}; smallest wheel slip ratio{backwards}",
+                    slowest, f"braked wheels slip below -{cfg.braked_ratio:g}", "+.4f")
     if f.accel is None or f.accel <= 0:
         return None
     if f.crash or (f.max_slip is not None and f.max_slip >= cfg.sliding_slip_rad):

@@ -3,7 +3,13 @@
 The engine turns with the driven wheels through the gear (``sim.vehicle.powertrain``): with
 the wheels gripping, ``rpm / speed`` equals ``gear ratio x final drive x 60 / (2 pi r)`` of
 one of the shipped vehicles (r the tyre radius), unless the clutch slips at low engine speed
-(the engine then holds ``idle + throttle x 1500`` rpm, above the wheels'). ``powertrain``
+(the engine then holds ``idle + throttle x 1500`` rpm, above the wheels'). A wheel rolls with
+its own longitudinal speed, not the car's: ``omega r = |v| cos(alpha) (1 + kappa)`` with
+``alpha`` its slip angle and ``kappa`` its slip ratio (``sim.vehicle.tires``), so a car sliding
+sideways (snow, ice, a spin) turns its driven wheels, and the engine, slower than ``|v|``
+says; the lower bound follows the driven wheels' slip angles (none where one is at the tyre
+model's limit, atan 3: the wheel may slide at any larger angle). A car rolling backwards (after
+a spin) turns its wheels backwards: the engine holds ``idle + throttle x 1500``. ``powertrain``
 flags an rpm or speed that fits no vehicle in the stated gear, e.g. a speed in km/h stored
 as m/s, or an rpm from a wrong ratio, and a gear that no shipped gearbox has (gear 0 of a
 0-based count) while the car moves.
@@ -16,6 +22,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from datagen.qc.flag import Flag, flag
+from sim.vehicle.tires import MAX_TAN_ALPHA
+
+# the tyre model's slip angle stops at atan(MAX_TAN_ALPHA) (a deflection limit); a wheel
+# there slides at that angle or more, up to sideways or backwards
+SATURATED_COS = math.cos(math.atan(MAX_TAN_ALPHA)) * 1.01
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,45 @@ def _rpm_table(vehicle: str | None) -> tuple[dict[int, tuple[float, ...]], float
     return {k: tuple(sorted(v)) for k, v in table.items()}, idle
 
 
+@lru_cache(maxsize=8)
+def driven_wheels(vehicle: object = None) -> tuple[int, ...]:
+    """Indices (FL, FR, RL, RR order) of the wheels the engine turns in the shipped vehicle
+    named ``vehicle`` (its gearbox's ``drive``); all four when it is not a shipped preset."""
+    from sim.vehicle.config import preset, preset_names
+
+    if not (isinstance(vehicle, str) and vehicle in preset_names()):
+        return (0, 1, 2, 3)
+    return {"fwd": (0, 1), "rwd": (2, 3)}.get(preset(vehicle).gearbox.drive, (0, 1, 2, 3))
+
+
+def rolling_share(ego: dict, wheels: tuple[int, ...]) -> float:
+    """The lowest ``cos(slip angle)`` of the driven ``wheels``: the share of the car's speed
+    along their rolling direction (1 when the json has no slip angles)."""
+    slip = ego.get("wheel_slip")
+    angles = slip.get("angle") if isinstance(slip, dict) else None
+    if not isinstance(angles, list):
+        return 1.0
+    try:
+        cos = [math.cos(float(angles[i])) for i in wheels if i < len(angles)]
+    except (TypeError, ValueError):
+        return 1.0
+    finite = [c for c in cos if math.isfinite(c)]
+    if finite and min(finite) <= SATURATED_COS:
+        return 0.0  # at the tyre's deflection limit: the real angle may be anything beyond
+    return max(min(finite), 0.0) if finite else 1.0
+
+
+def _rolls_backwards(ego: dict) -> bool:
+    """The velocity points against the heading (a car that spun round and slides on): its
+    wheels turn backwards, below the engine's launch speed in any forward gear."""
+    try:
+        vx, vy = (float(v) for v in ego["velocity"][:2])
+        yaw = float(ego["yaw"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return math.cos(yaw) * vx + math.sin(yaw) * vy < 0
+
+
 def powertrain(meta: dict, cfg: EgoConfig) -> Flag | None:
     ego = meta.get("ego", {})
     try:
@@ -58,7 +108,8 @@ def powertrain(meta: dict, cfg: EgoConfig) -> Flag | None:
     except (KeyError, TypeError, ValueError):
         return None
     vehicle = meta.get("vehicle")
-    table, idle = rpm_per_mps(vehicle.get("preset") if isinstance(vehicle, dict) else None)
+    name = vehicle.get("preset") if isinstance(vehicle, dict) else None
+    table, idle = rpm_per_mps(name)
     if abs(speed) < cfg.min_speed_mps or (slip and max(slip) > cfg.max_slip):
         return None
     if gear not in table:
@@ -68,15 +119,20 @@ def powertrain(meta: dict, cfg: EgoConfig) -> Flag | None:
     ratio = rpm / abs(speed)
     best = min(table[gear], key=lambda c: abs(math.log(ratio / c)))
     spin = max(slip) if slip else 0.0  # slipping wheels turn faster (or, braking, slower)
-    lo, hi = best * (1 - cfg.ratio_tol) * (1 - spin), best * (1 + cfg.ratio_tol) * (1 + spin)
+    roll = rolling_share(ego, driven_wheels(name if isinstance(name, str) else None))
+    lo = best * (1 - cfg.ratio_tol) * (1 - spin) * roll  # sliding sideways: slower wheels
+    hi = best * (1 + cfg.ratio_tol) * (1 + spin)
     if lo <= ratio <= hi:
         return None
-    if ratio > hi and rpm <= idle + throttle * cfg.launch_rpm_span + 100:
-        return None  # the clutch slips: the engine holds idle + throttle x 1500 rpm
+    if (ratio > hi or _rolls_backwards(ego)) and rpm <= idle + throttle * cfg.launch_rpm_span \
+            + 100:  # fmt: skip
+        # the clutch slips (or, the car rolling backwards in a forward gear, is open): the
+        # engine holds idle + throttle x 1500 rpm
+        return None
     options = ", ".join(f"{c:.0f}" for c in table[gear])
     return flag("powertrain", f"rpm / speed = {rpm:.0f} / {speed:.1f} m/s in gear {gear}:", ratio,
                 f"vehicle models give {options} rpm per m/s; allowed {lo:.0f}..{hi:.0f} with "
-                f"the wheels' slip", ".0f")  # fmt: skip
+                f"the wheels' slip (ratio {spin:.2f}, cos angle {roll:.2f})", ".0f")  # fmt: skip
 
 
 def check(meta: dict, cfg: EgoConfig) -> list[Flag]:

@@ -10,8 +10,9 @@ disagreement seen on the clean data as the allowance:
   (least squares, ``k = beta x bend``) against the json's curvature, and against the
   interval of curvatures the json's shape admits;
 - ``road.lanes``: the road's width per lane;
-- ``ego.off_road``: the road pixels just ahead of the ego (an ego on the road has at least
-  the clean share; one off the road, over 1 m beyond its edge, cannot have all road ahead);
+- ``ego.off_road``: the road pixels just ahead of the ego (an ego on the road, driving along
+  it, has at least the clean share; one off the road, over 1 m beyond its edge, cannot have
+  all road ahead);
 - ``audio.events``: the sound sources the ego and weather state require and the scenario's
   other frames list (:mod:`datagen.qc.sound_sources`, judged by :func:`judge_sources`).
 
@@ -76,10 +77,16 @@ class MetadataSensorsConfig:
     # stopped after a spin, on the road but facing its edge, sees no road ahead (clips, whose
     # scenarios run for seconds, have such frames)
     on_road_min_speed_mps: float = 3.0
+    # a tyre slip angle at least this large: the car slides and may face across the road
+    # (datagen.qc.ego_motion's sliding_slip_rad)
+    sliding_slip_rad: float = 0.3
 
     def __post_init__(self) -> None:
         if not self.margin >= 1:
             raise ValueError(f"MetadataSensorsConfig.margin must be >= 1, got {self.margin}")
+        if not self.sliding_slip_rad > 0:
+            raise ValueError("MetadataSensorsConfig.sliding_slip_rad must be > 0, got "
+                             f"{self.sliding_slip_rad}")  # fmt: skip
         if not self.on_road_min_speed_mps >= 0:
             raise ValueError("MetadataSensorsConfig.on_road_min_speed_mps must be >= 0, got "
                              f"{self.on_road_min_speed_mps}")  # fmt: skip
@@ -165,13 +172,40 @@ def road_width(meta: dict, view: road_view.RoadView, f: SensorFit,
     )
 
 
+def _along_the_road(meta: dict, view: road_view.RoadView, f: SensorFit,
+                    cfg: MetadataSensorsConfig) -> bool:  # fmt: skip
+    """Whether the road must lie just ahead of an ego the json puts on the road: it drives
+    (a stopped car may face the edge), its tyres grip (a sliding car's heading is not its
+    course, let alone the road's: it may face across the road), and its centre lies inside
+    the narrowest road of its lane count the clean frames show by more than half the width
+    of the ground the patch sees (``ego.off_road`` turns true only ``OFFROAD_MARGIN_M``
+    beyond the edge: a centre nearer the edge, or between it and that margin, heading a
+    little outwards, sees the patch off the road). A centre beyond the widest road plus that
+    margin contradicts ``off_road`` false whatever the heading and is judged."""
+    ego, road = meta.get("ego", {}), meta.get("road", {})
+    speed = _num(ego.get("speed_mps"))
+    if speed is None or abs(speed) < cfg.on_road_min_speed_mps:
+        return False
+    slip = ego.get("wheel_slip")
+    angles = slip.get("angle") if isinstance(slip, dict) else None
+    if isinstance(angles, list) and any(
+            (a := _num(x)) is not None and abs(a) >= cfg.sliding_slip_rad for x in angles):
+        return False
+    lateral, lanes = _num(road.get("lateral_offset_m")), _num(road.get("lanes"))
+    if lateral is None or lanes is None or lanes <= 0:
+        return True
+    from sim.scenario import OFFROAD_MARGIN_M  # (imports pybullet: only when needed)
+
+    narrowest, widest = (lanes * w / 2 for w in f.width_per_lane)
+    half = view.patch_half_m if np.isfinite(view.patch_half_m) else 0.0
+    return not narrowest - half < abs(lateral) <= widest + OFFROAD_MARGIN_M
+
+
 def on_road(meta: dict, view: road_view.RoadView, f: SensorFit,
             cfg: MetadataSensorsConfig) -> str | None:  # fmt: skip
     off = meta.get("ego", {}).get("off_road")
     least = f.min_under_car / cfg.margin
-    speed = _num(meta.get("ego", {}).get("speed_mps"))
-    driving = speed is not None and abs(speed) >= cfg.on_road_min_speed_mps
-    if off is False and driving and view.under_car < least:
+    if off is False and view.under_car < least and _along_the_road(meta, view, f, cfg):
         return (
             f"json ego.off_road false but only {view.under_car:.0%} of the image just ahead "
             f"of the ego is road (clean frames on the road >= {least:.0%})"

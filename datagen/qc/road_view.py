@@ -6,9 +6,10 @@ at the row's depth ``z``. Over the rows (3-60 m) that gives:
 
 - ``bend``: the quadratic term of the road's centre ``x(z) = a + b z + bend z^2``; a road of
   curvature ``k`` (1/m, left positive) bends by about ``-k / 2`` (x points right);
-- ``width_m``: the median road width;
+- ``width_m``: the median road width across the road (a row's width times the cosine of
+  the angle between the road's centre line and the optical axis at that row);
 - ``under_car``: the share of road pixels in the bottom-centre patch of the image (the road
-  just ahead of the ego).
+  just ahead of the ego), and ``patch_half_m`` half the width of the ground that patch sees.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ class RoadView:
     width_m: float
     under_car: float
     rows: int
+    # half the width [m] of the ground the under_car patch sees (its half width in pixels x
+    # its median depth / fx): an ego whose centre is this near the road's edge may see
+    # that patch off the road
+    patch_half_m: float = 0.0
 
 
 def _edges(seg: np.ndarray, depth: np.ndarray, cx: float, fx: float, near_m: float,
@@ -69,8 +74,15 @@ def measure(s, near_m: float = 3.0, far_m: float = 60.0, min_rows: int = 5) -> R
     h, w = seg.shape
     patch = road[int(h * 0.85) :, int(w * 0.4) : max(int(w * 0.6), int(w * 0.4) + 1)]
     under = float(patch.mean()) if patch.size else float("nan")
+    seen = depth[int(h * 0.85) :, int(w * 0.4) : int(w * 0.4) + patch.shape[1]]
+    seen = seen[np.isfinite(seen) & (seen > 0)]
+    half = patch.shape[1] / 2 * float(np.median(seen)) / fx if seen.size else 0.0
     zs, xs, ws = _edges(seg, depth.astype(np.float64), cx, fx, near_m, far_m)
     if zs.size < min_rows or np.ptp(zs) < 5.0:
-        return RoadView(float("nan"), float("nan"), under, int(zs.size))
+        return RoadView(float("nan"), float("nan"), under, int(zs.size), half)
     coef, *_ = np.linalg.lstsq(np.c_[np.ones_like(zs), zs, zs**2], xs, rcond=None)
-    return RoadView(float(coef[2]), float(np.median(ws)), under, int(zs.size))
+    # a row cuts the road across its direction only when the camera looks along it; seen at
+    # an angle (a car that slid off or across the road) a row is the width / cos(angle), the
+    # angle's tangent the centre's slope dx/dz = b + 2 bend z at the row
+    across = np.cos(np.arctan(coef[1] + 2 * coef[2] * zs))
+    return RoadView(float(coef[2]), float(np.median(ws * across)), under, int(zs.size), half)
