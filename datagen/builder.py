@@ -74,6 +74,7 @@ def build_scenario_samples(item: ScenarioItem) -> list[Any]:
     weather = item.weather_state()
     with Scenario(scenario_config(item)) as scenario:
         frames = list(scenario.run_frames(item.frames_to_simulate))
+        scenario.end_events()  # a crash still under way at the end: its damage is traced
         trace = scenario.trace.finalize()
     audio_cfg = AudioConfig(sample_rate=AUDIO_SAMPLE_RATE)
     with stage("audio"):

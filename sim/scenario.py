@@ -369,6 +369,14 @@ class Scenario:
             self.frame_index += 1
             yield frame
 
+    def end_events(self) -> None:
+        """Call when the simulation ends (before the trace is finalised): a crash whose
+        contact has not ended yet is emitted and traced, else its damage would be in the
+        trace without its event."""
+        if self.fleet is not None:
+            self.fleet.end_crashes(self.world.time_s)
+            self._collect_events()
+
     def close(self) -> None:
         self.world.close()
 

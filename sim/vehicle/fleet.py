@@ -368,6 +368,15 @@ class VehicleFleet:
         if hit_any:
             self._update_damage_effects()
 
+    def end_crashes(self, time_s: float) -> None:
+        """Emit the crash of a contact episode still open at ``time_s`` (the simulation ends
+        during it or within ``EPISODE_GAP_S`` after it): its damage is in the state, so its
+        event must be too, stamped with the episode's start as always."""
+        for n, tracker in enumerate(self._trackers):
+            event = tracker.poll(time_s, force=True)
+            if event is not None:
+                self.vehicles[n].events.append(event)
+
     def _zone_impulses(self, body: int, pushes, dt: float) -> np.ndarray:
         rot = bodies.rotation_of(body, self._cid)
         zones = np.zeros(len(damage.ZONES))
