@@ -629,14 +629,52 @@ def selection_lines(report: dict, closed) -> list[str]:
         if not sel:
             continue
         v = sel["validation"][sel["chosen"]]
+        held = r.get(f"rest_task_changes{suffix}") or {}
         lines.append(
             f"- {arm}: chose {sel['chosen']} (lr {sel['lr']:g}, replay {sel['replay_fraction']:g}"
             f", WiSE-FT alpha {sel['alpha']:g}; {sel['rule']}; validation: gap closed "
-            f"{closed(v['gap_closed'])}, rest change {v['rest_change']:+.3f}) -> held-out: gap "
-            f"closed {closed(r[f'gap_closed{suffix}'])}, rest change "
-            f"{r[f'rest_change{suffix}']:+.3f} ({len(sel['validation'])} candidates)")
+            f"{closed(v['gap_closed'])}, rest change {v['rest_change']:+.3f}, per task "
+            f"{_changes(v.get('rest_task_changes'))}) -> held-out: gap closed "
+            f"{closed(r[f'gap_closed{suffix}'])}, rest change {r[f'rest_change{suffix}']:+.3f}, "
+            f"per task {_changes(held)} ({len(sel['validation'])} candidates, "
+            f"{sum(bool(s.get('qualifies')) for s in sel['validation'].values())} qualifying)")
     lines.append(f"- replay share measured in the plain fine-tune: "
                  f"{report['train']['finetuned']['replay_share']}")
+    return lines + candidate_tables(report, closed)
+
+
+def _changes(changes: dict | None) -> str:
+    """``{task: change}`` as ``task +0.012, ...`` (n/a: no rest frames)."""
+    return ", ".join(f"{t} {'n/a' if c is None else f'{c:+.3f}'}"
+                     for t, c in (changes or {}).items()) or "n/a"  # fmt: skip
+
+
+def candidate_tables(report: dict, closed) -> list[str]:
+    """Every candidate's validation figures per arm: the condition, the gap, each rest
+    task's accuracy and change against base, the rest mean's change, and whether it
+    qualified (every rest task within ``--max-rest-drop``)."""
+    task, label = report["condition"]["task"], report["condition"]["label"]
+    vb = report["validation_base_reference"]["base"]
+    drop = report["args"]["max_rest_drop"]
+    lines = []
+    for arm, sel in report["selection"].items():
+        lines += ["", f"Validation candidates of {arm} (base on validation: {task}={label} "
+                  f"{vb['condition']:.3f}, " + ", ".join(f"rest {t} {vb[f'rest/{t}']:.3f}"
+                                                         for t in TASKS)
+                  + f", rest mean {vb['rest_mean']:.3f}; n = {vb['n_condition']} / "
+                  f"{vb['n_rest']}):", "",
+                  "| candidate | lr | replay | α | " + f"{label} | gap closed | "
+                  + " | ".join(f"rest {t} (change)" for t in TASKS)
+                  + f" | rest mean change | every rest task within {drop:g} |",
+                  "|---|---:|---:|---:|---:|---:|" + "---:|" * len(TASKS) + "---:|---|"]
+        for name, v in sorted(sel["validation"].items()):
+            tasks = [f"{v['rest_tasks'][t]:.3f} ({v['rest_task_changes'][t]:+.3f})"
+                     if v["rest_tasks"].get(t) is not None else "n/a" for t in TASKS]
+            mark = " **chosen**" if name == sel["chosen"] else ""
+            lines.append(f"| {name}{mark} | {v['lr']:g} | {v['replay_fraction']:g} | "
+                         f"{v['alpha']:g} | {v['condition']:.3f} | {closed(v['gap_closed'])} | "
+                         + " | ".join(tasks) + f" | {v['rest_change']:+.3f} | "
+                         f"{'yes' if v['qualifies'] else 'no'} |")
     return lines
 
 
@@ -644,16 +682,16 @@ def add_lever_arguments(p: argparse.ArgumentParser) -> None:
     """The options of the levers that keep the rest (scripts/loop_levers.py)."""
     from loop_levers import float_list
 
-    p.add_argument("--finetune-lrs", type=float_list, default=(3e-4, 1e-4),
+    p.add_argument("--finetune-lrs", type=float_list, default=(3e-4, 2e-4),
                    help="fine-tune learning rates tried (the first is the plain arm's)")
-    p.add_argument("--replay-fractions", type=float_list, default=(0.5, 0.75),
+    p.add_argument("--replay-fractions", type=float_list, default=(0.5, 0.75, 0.9),
                    help="replay fractions tried (the first is the plain arm's)")
-    p.add_argument("--wise-alphas", type=float_list, default=(0.5, 0.75, 1.0),
+    p.add_argument("--wise-alphas", type=float_list, default=(0.7, 0.8, 0.9, 1.0),
                    help="WiSE-FT weights of each fine-tune tried (1: the fine-tune itself)")
     p.add_argument("--max-rest-drop", type=float, default=0.01,
-                   help="the choice keeps the validation rest-mean drop within this")
+                   help="the choice keeps every rest task's validation drop within this")
     p.add_argument("--min-gap", type=float, default=0.5,
-                   help="fallback of the choice: the gap a candidate must close")
+                   help="the gap a candidate must close to meet the gap target of the choice")
 
 
 def add_board_arguments(p: argparse.ArgumentParser) -> None:
@@ -687,10 +725,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--new-scenarios", type=int, default=80,
                    help="scenarios of the fine-tune's new data (half of them the condition's)")
     p.add_argument("--eval-condition-scenarios", type=int, default=48)
-    p.add_argument("--eval-rest-scenarios", type=int, default=96)
+    p.add_argument("--eval-rest-scenarios", type=int, default=192,
+                   help="held-out rest scenarios (also the board's stream's)")
     p.add_argument("--val-condition-scenarios", type=int, default=48,
                    help="validation split (own seeds) on which the levers are chosen")
-    p.add_argument("--val-rest-scenarios", type=int, default=96)
+    p.add_argument("--val-rest-scenarios", type=int, default=192)
     p.add_argument("--samples-per-shard", type=int, default=32)
     p.add_argument("--steps", type=int, default=120, help="training steps of base/reference")
     p.add_argument("--finetune-steps", type=int, default=60)
@@ -784,18 +823,27 @@ def check_disjoint(data: dict, task: str, label: str) -> tuple[dict, int]:
     return counts, len(overlap)
 
 
+def task_changes(result: dict, base: dict) -> dict[str, float | None]:
+    """The change of each rest task's accuracy against base (None: no rest frames)."""
+    return {t: None if result[f"rest/{t}"] is None or base[f"rest/{t}"] is None
+            else result[f"rest/{t}"] - base[f"rest/{t}"] for t in TASKS}  # fmt: skip
+
+
 def scores_of(result: dict, base: dict, reference: dict) -> dict:
-    """Gap closed on the condition and change of the rest mean, against base/reference."""
+    """Gap closed on the condition, each rest task's accuracy and change, and the change of
+    the rest mean, against base/reference."""
     return {"condition": result["condition"], "rest_mean": result["rest_mean"],
             "gap_closed": gap_closed(base["condition"], result["condition"],
                                      reference["condition"]),
-            "rest_change": result["rest_mean"] - base["rest_mean"]}  # fmt: skip
+            "rest_change": result["rest_mean"] - base["rest_mean"],
+            "rest_tasks": {t: result[f"rest/{t}"] for t in TASKS},
+            "rest_task_changes": task_changes(result, base)}  # fmt: skip
 
 
 def finetune_arm(arm: str, new_urls: str, ctx: dict, args: argparse.Namespace) -> dict:
     """The fine-tune grid of one arm (lr x replay), WiSE-FT of each, all scored on the
     validation split; the choice, and its held-out evaluation in ``ctx["ev"]``."""
-    from loop_levers import Candidate, choose, wise_checkpoint
+    from loop_levers import Candidate, choose, qualifies, wise_checkpoint
 
     out, runs, ev, val = args.out, ctx["runs"], ctx["ev"], ctx["val"]
     task, label = args.condition
@@ -815,8 +863,10 @@ def finetune_arm(arm: str, new_urls: str, ctx: dict, args: argparse.Namespace) -
     scores = {}
     for c in candidates:
         result = evaluate(c.checkpoint, ctx["val_dirs"], task, label, args)
-        scores[c.name] = scores_of(result, val["base"], val["reference"])
-        print(f"  val {c.name}: {_brief(scores[c.name])}")
+        scores[c.name] = {**scores_of(result, val["base"], val["reference"]), "lr": c.lr,
+                          "replay_fraction": c.replay_fraction, "alpha": c.alpha}
+        scores[c.name]["qualifies"] = qualifies(scores[c.name], args.max_rest_drop)
+        print(f"  val {c.name}: {_brief(scores[c.name])} {scores[c.name]['rest_task_changes']}")
     chosen, rule = choose(scores, args.max_rest_drop, args.min_gap)
     pick = next(c for c in candidates if c.name == chosen)
     ev[f"{arm}_chosen"] = evaluate(pick.checkpoint, ctx["eval_dirs"], task, label, args)
@@ -946,7 +996,8 @@ def results(ev: dict) -> dict:
                         f"gap_closed{suffix}": gap_closed(before["condition"], arm["condition"],
                                                           ref["condition"]),
                         f"rest_after{suffix}": arm["rest_mean"],
-                        f"rest_change{suffix}": arm["rest_mean"] - before["rest_mean"]})
+                        f"rest_change{suffix}": arm["rest_mean"] - before["rest_mean"],
+                        f"rest_task_changes{suffix}": task_changes(arm, before)})
     return out
 
 
