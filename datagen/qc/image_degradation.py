@@ -6,8 +6,16 @@ Features are numpy image statistics that use the sample's exact labels (sharpnes
 segmentation edges vs inside regions, noise residual in flat sky/road, per-class colour,
 radial brightness/colour, high-frequency energy, histogram gaps, blockiness, row/column
 structure) and the same statistics relative to the median of the scenario's other frames.
-The model is a logistic regression stored as JSON (``image_degradation_fit.json``, no pickle)
-with a clean-calibrated threshold.
+The model is gradient-boosted trees stored as JSON (``image_degradation_fit.json``, no
+pickle) with a clean-calibrated threshold.
+
+Any square frame of at least ``IMAGE_SIZE`` is judged: its statistics are computed on an
+area-average resample to ``IMAGE_SIZE`` (fit and calibrated on 64 px frames; measured at 96
+and 128 px too, docs/internals.md). Clip samples (``json.clip``) are compared with
+their scenario's other key frames too, which are seconds apart (other scenes): a clip's score
+has its own threshold, ``clip_threshold``, the frames' one unless the fit calibrates it on
+clean clips (``--clip-calib``; the trade-off measured there). A model of the frame's own
+statistics alone was measured to miss most injected faults.
 """
 
 from __future__ import annotations
@@ -22,9 +30,8 @@ from datagen.qc.flag import Flag
 MODEL_PATH = Path(__file__).with_name("image_degradation_fit.json")
 CHECK = "image_degraded"
 SKY, ROAD = 0, 1
-# the size of the frames the model was fit on (scripts/fit_image_degradation.py asserts it):
-# statistics such as the high-frequency energy change with resolution, so other sizes are not
-# judged
+# statistics such as the high-frequency energy change with resolution: every frame is judged on
+# an area-average resample to this size (smaller or non-square frames are not judged)
 IMAGE_SIZE = (64, 64)
 EPS = 1e-4
 
@@ -142,14 +149,41 @@ def frame_features(rgb: np.ndarray, seg: np.ndarray | None) -> np.ndarray:
     return np.array([f[n] for n in NAMES], dtype=np.float64)
 
 
+def model_input(rgb: np.ndarray | None, seg: np.ndarray | None
+                ) -> tuple[np.ndarray, np.ndarray | None] | None:  # fmt: skip
+    """``rgb`` (and ``seg``) resampled to ``IMAGE_SIZE``: area average for rgb, nearest
+    label for seg; None for a frame the model cannot judge (not uint8 RGB, not square,
+    smaller than ``IMAGE_SIZE``)."""
+    if rgb is None or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        return None
+    h, w = rgb.shape[:2]
+    if h != w or h < IMAGE_SIZE[0]:
+        return None
+    if seg is not None and seg.shape != (h, w):
+        seg = None
+    if (h, w) == IMAGE_SIZE:
+        return rgb, seg
+    from PIL import Image
+
+    size = (IMAGE_SIZE[1], IMAGE_SIZE[0])
+    small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BOX))
+    if seg is not None:  # label of each output pixel's centre
+        idx = ((np.arange(IMAGE_SIZE[0]) + 0.5) * h / IMAGE_SIZE[0]).astype(np.int64)
+        seg = seg[np.ix_(idx, idx)]
+    return small, seg
+
+
+def is_clip(s) -> bool:
+    """A clip sample (``json.clip``): its scenario's other key frames are seconds apart."""
+    return isinstance(s.meta, dict) and isinstance(s.meta.get("clip"), dict)
+
+
 def features(s) -> np.ndarray:
-    """:func:`frame_features` of a decoded sample; NaN (never judged) without a usable rgb of
-    ``IMAGE_SIZE``."""
-    rgb = s.rgb
-    if rgb is None or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[:2] != IMAGE_SIZE \
-            or rgb.dtype != np.uint8:  # fmt: skip
-        return np.full(len(NAMES), np.nan)
-    return frame_features(rgb, s.seg)
+    """:func:`frame_features` of a decoded sample's :func:`model_input`, then 1.0 for a clip
+    sample (0.0 otherwise); statistics NaN (never judged) without a usable rgb."""
+    small = model_input(s.rgb, s.seg)
+    f = np.full(len(NAMES), np.nan) if small is None else frame_features(*small)
+    return np.r_[f, float(is_clip(s))]
 
 
 def _box3_rgb(x: np.ndarray) -> np.ndarray:
@@ -200,12 +234,16 @@ class Model:
         self.clean_std = np.asarray(params["clean_std"], np.float64)
         self.importance = np.asarray(params["importance"], np.float64)
         self.clean_max = {k: float(v) for k, v in params.get("clean_max", {}).items()}
+        # clip samples: the scenario's other key frames are seconds apart (other scenes)
+        self.clip_threshold = float(params.get("clip_threshold", self.threshold))
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> Model:
         return cls(json.loads(Path(path).read_text()))
 
     def raw(self, X: np.ndarray) -> np.ndarray:
+        # scikit-learn's trees compare float32 inputs: the same rounding gives the same splits
+        X = np.asarray(X, np.float64).astype(np.float32).astype(np.float64)
         out = np.full(len(X), self.init)
         rows = np.arange(len(X))
         for t in self.trees:
@@ -229,43 +267,58 @@ class Model:
         return np.abs((X - self.clean_mean) / self.clean_std) * self.importance
 
 
-def judge(raw: np.ndarray, groups: list, presets: list[str], model: Model | None = None
-          ) -> list[Flag | None]:  # fmt: skip
-    """One flag (or None) per frame of ``raw`` (:func:`features`), ``groups`` naming each
-    frame's scenario; frames without another usable frame of their scenario are not judged."""
-    model = model or Model.load()
-    if raw.size == 0:
-        return []
-    # judged only with at least one other usable frame of the same scenario: the model was
-    # trained on statistics relative to the scenario's other frames
-    ok = np.isfinite(raw).all(axis=1)
+def _scores(raw: np.ndarray, groups: list, model: Model
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Design inputs, scores (0 for a frame without another usable frame of its scenario)
+    and thresholds (``clip_threshold`` for clip samples) of every frame."""
+    stats = raw[:, :len(NAMES)]
+    clip = raw[:, len(NAMES)] > 0.5 if raw.shape[1] > len(NAMES) else np.zeros(len(raw), bool)
+    ok = np.isfinite(stats).all(axis=1)
     size: dict = {}
     for g, o in zip(groups, ok):
         size[g] = size.get(g, 0) + int(o)
     ok &= np.array([size[g] >= 2 for g in groups])
-    X = design(np.where(ok[:, None], raw, 0.0), [g if o else ("unusable", i)
-                                                 for i, (g, o) in enumerate(zip(groups, ok))])
+    X = design(np.where(ok[:, None], stats, 0.0),
+               [g if o else ("alone", i) for i, (g, o) in enumerate(zip(groups, ok))])
     score = np.where(ok, model.score(X), 0.0)
+    return X, score, np.where(clip, model.clip_threshold, model.threshold)
+
+
+def judge(raw: np.ndarray, groups: list, presets: list[str], model: Model | None = None
+          ) -> list[Flag | None]:  # fmt: skip
+    """One flag (or None) per frame of ``raw`` (:func:`features`), ``groups`` naming each
+    frame's scenario; frames without another usable frame of their scenario are not judged
+    (the model uses statistics relative to the scenario's other frames)."""
+    model = model or Model.load()
+    if raw.size == 0:
+        return []
+    X, score, threshold = _scores(raw, groups, model)
     contrib = model.contributions(X)
     out: list[Flag | None] = []
     for i, sc in enumerate(score):
-        if sc <= model.threshold:
+        if sc <= threshold[i]:
             out.append(None)
             continue
-        top = np.argsort(-contrib[i])[:3]
-        parts = []
-        for j in top:
-            base = j % len(NAMES)
-            n = NAMES[base]
-            d = X[i, 2 * len(NAMES) + base]
-            if j >= len(NAMES):
-                ratio = f"x{np.exp(d):.2f}" if n in LOG else f"{d:+.3f}"
-                parts.append(f"{n} {ratio} of the scenario's other frames")
-            else:
-                parts.append(f"{n} {raw[i, base]:.3g}")
-        clean = model.clean_max.get(presets[i])
-        ref = f"clean frames of this preset <= {clean:.2f}, " if clean is not None else ""
-        out.append(Flag(CHECK, f"image looks degraded after rendering: score {sc:.3f} "
-                               f"({ref}threshold {model.threshold:.3f}); strongest features: "
-                               + "; ".join(parts), float(sc), f"> {model.threshold:.3f}"))
+        out.append(_flag(model, X[i], raw[i], contrib[i], float(sc), float(threshold[i]),
+                         presets[i]))
     return out
+
+
+def _flag(model: Model, x: np.ndarray, raw: np.ndarray, contrib: np.ndarray, sc: float,
+          threshold: float, preset: str) -> Flag:  # fmt: skip
+    parts = []
+    for j in np.argsort(-contrib)[:3]:
+        base = j % len(NAMES)
+        n = NAMES[base]
+        d = x[2 * len(NAMES) + base]
+        if j >= len(NAMES):
+            ratio = f"x{np.exp(d):.2f}" if n in LOG else f"{d:+.3f}"
+            parts.append(f"{n} {ratio} of the scenario's other frames")
+        else:
+            parts.append(f"{n} {raw[base]:.3g}")
+    clean = model.clean_max.get(preset) if threshold == model.threshold else None
+    ref = f"clean frames of this preset <= {clean:.2f}, " if clean is not None else \
+        "clip samples' " if threshold == model.clip_threshold else ""  # fmt: skip
+    return Flag(CHECK, f"image looks degraded after rendering: score {sc:.3f} "
+                       f"({ref}threshold {threshold:.4f}); strongest features: "
+                       + "; ".join(parts), sc, f"> {threshold:.4f}")

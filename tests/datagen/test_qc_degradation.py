@@ -40,9 +40,41 @@ def shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _generate(root: Path, presets: tuple[str, ...], size: int, **clip: int) -> Path:
+    from datagen.builder import weather_presets
+    from datagen.generate import build_shard
+    from datagen.plan import GenerateConfig, make_plan
+
+    for preset in presets:
+        cfg = GenerateConfig(scenarios=1, frames=4, image_size=size, seed=21, split=preset,
+                             weather=preset, weather_presets=weather_presets(),
+                             samples_per_shard=4, **clip)  # fmt: skip
+        for shard in make_plan(cfg):
+            build_shard(shard, str(root))
+    return root
+
+
 @pytest.fixture(scope="module")
 def frames(shards: Path) -> list[Decoded]:
     return list(iter_decoded(sorted(shards.glob("*.tar"))))
+
+
+@pytest.fixture(scope="module")
+def frames128(tmp_path_factory: pytest.TempPathFactory) -> list[Decoded]:
+    """One scenario of 4 frames at 128 px (the default size) per preset, seed 21."""
+    pytest.importorskip("pybullet")
+    root = _generate(tmp_path_factory.mktemp("degradation128"), PRESETS, 128)
+    return list(iter_decoded(sorted(root.glob("*.tar"))))
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> list[Decoded]:
+    """Clean clip samples at 64 px: 4 clips of 8 frames at 4 Hz (key frames 2 s apart) per
+    preset, seed 21."""
+    pytest.importorskip("pybullet")
+    root = _generate(tmp_path_factory.mktemp("degradation_clips"), PRESETS, 64,
+                     clip_frames=8)  # fmt: skip
+    return list(iter_decoded(sorted(root.glob("*.tar"))))
 
 
 def _judge(frames: list[Decoded]):
@@ -111,13 +143,78 @@ def test_model_is_plain_json_and_refit_is_deterministic(frames: list[Decoded],
     assert a == b
 
 
+FIT_DATA = ("qcfit_clean", "qcfit_calib5151", "qcfit_calib_clips5153")
+
+
 @pytest.mark.skipif(os.environ.get("QC_REFIT") != "1"
-                    or not (ROOT / "runs" / "qcfit_clean").is_dir(),
-                    reason="refitting on runs/qcfit_clean takes ~2 min: QC_REFIT=1")
+                    or not all((ROOT / "runs" / d).is_dir() for d in FIT_DATA),
+                    reason="refitting on runs/qcfit_* takes ~3 min: QC_REFIT=1")
 def test_fitting_script_reproduces_shipped_file(tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     import fit_image_degradation as fit
 
     out = tmp_path / "fit.json"
-    assert fit.main(["--data", str(ROOT / "runs" / "qcfit_clean"), "--out", str(out)]) == 0
+    assert fit.main(["--out", str(out)]) == 0  # default --data and --calib: FIT_DATA
     assert out.read_bytes() == image_degradation.MODEL_PATH.read_bytes()
+
+
+def _blurred(s: Decoded, sigma: float) -> Decoded:
+    from datagen.qc.degrade import _gauss
+
+    bad = copy.copy(s)
+    x = _gauss(s.rgb.astype(np.float64) / 255, sigma)
+    bad.rgb = np.clip(np.round(x * 255), 0, 255).astype(np.uint8)
+    return bad
+
+
+def test_frames_of_any_size_are_resampled_to_the_model_size(frames128: list[Decoded]) -> None:
+    rgb, seg = frames128[0].rgb, frames128[0].seg
+    small, small_seg = image_degradation.model_input(rgb, seg)
+    assert rgb.shape == (128, 128, 3) and small.shape == (*image_degradation.IMAGE_SIZE, 3)
+    assert small.dtype == np.uint8 and small_seg.shape == image_degradation.IMAGE_SIZE
+    block = rgb[:2, :2].reshape(4, 3).mean(axis=0)  # area average: 2x2 blocks at 128 px
+    assert np.abs(small[0, 0].astype(float) - block).max() <= 1
+    assert image_degradation.model_input(rgb[:40, :40], seg[:40, :40]) is None  # too small
+    assert image_degradation.model_input(rgb[:, :100], seg[:, :100]) is None  # not square
+    assert np.isfinite(image_degradation.features(frames128[0])).all()
+
+
+def test_clean_128px_frames_are_not_flagged(frames128: list[Decoded]) -> None:
+    assert len(frames128) == 4 * len(PRESETS)
+    assert [f for f in _judge(frames128) if f is not None] == []
+
+
+def test_degraded_128px_frame_is_flagged(frames128: list[Decoded]) -> None:
+    caught = 0
+    for preset in PRESETS:
+        group = [s for s in frames128 if s.meta["weather"]["preset"] == preset]
+        flags = _judge([group[0], _blurred(group[1], 3.0), *group[2:]])
+        assert flags[0] is None and flags[2] is None and flags[3] is None
+        caught += flags[1] is not None
+    assert caught >= len(PRESETS) - 1
+
+
+def test_clean_clips_are_not_flagged(clips: list[Decoded]) -> None:
+    """Key frames 2 s apart (the scenario's other key frames show other scenes): judged,
+    with ``clip_threshold``, and not flagged."""
+    assert len(clips) == 4 * len(PRESETS) and all(image_degradation.is_clip(s) for s in clips)
+    model = image_degradation.Model.load()
+    assert model.clip_threshold >= model.threshold
+    raw = np.vstack([image_degradation.features(s) for s in clips])
+    assert (raw[:, -1] == 1).all() and np.isfinite(raw).all()
+    assert [f for f in _judge(clips) if f is not None] == []
+
+
+@pytest.mark.parametrize("kind", ["blur", "noise"])
+def test_degraded_clip_key_frame_is_flagged(clips: list[Decoded], kind: str) -> None:
+    caught = 0
+    for preset in PRESETS:
+        group = [s for s in clips if s.meta["weather"]["preset"] == preset]
+        bad = _blurred(group[2], 1.5) if kind == "blur" else copy.copy(group[2])
+        if kind == "noise":
+            x = group[2].rgb + np.random.default_rng(0).normal(0, 16, group[2].rgb.shape)
+            bad.rgb = np.clip(np.round(x), 0, 255).astype(np.uint8)
+        flags = _judge([*group[:2], bad, *group[3:]])
+        assert [i for i, f in enumerate(flags) if f is not None] in ([], [2])
+        caught += flags[2] is not None
+    assert caught >= len(PRESETS) - 1
