@@ -18,13 +18,22 @@ seeds 7272 and 7275 it cut clean clips flagged from 12 to 1 of 288 but injected 
 caught from 32 to 12 of 36. Gradient-boosted trees (scikit-learn, fixed random_state)
 are fit and exported to arrays; the threshold is the largest out-of-fold score of a clean
 frame (folds by scenario) times ``--margin`` so that no held-back clean frame, of any weather
-preset, is flagged. Writes JSON only (no pickle); the same data and arguments give the same
-bytes.
+preset, is flagged. ``--clip-data`` (clean clip samples, default runs/qcfit_clips9393) adds
+``clip_model``: the same kind of model for clip samples, whose relative statistics are
+against the clip's own earlier frames (:func:`idg.clip_reference`): clean key frames against
+degraded copies of the key frame (the earlier frames clean, as when a fault hits one image)
+and copies with every frame degraded alike (a fault of the whole camera); its threshold is
+the largest held-back score of a clean clip (out-of-fold, then ``--clip-model-calib``)
+times ``--margin``. The clip data of the shipped fit: ``drivesynth generate --out
+runs/qcfit_clips9393 --scenarios 72 --frames 6 --clip-frames 8 --clip-rate 4 --image-size 64
+--seed 9393 --samples-per-shard 64``. Writes JSON only (no pickle); the same data and
+arguments give the same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy as copymod
 import json
 import sys
 from pathlib import Path
@@ -55,6 +64,78 @@ def load(root: Path, limit: int | None = None):
     return frames
 
 
+def load_clips(root: Path, limit: int | None = None):
+    """Clip samples of ``root`` with a usable key frame and reference: (rgb, seg, group,
+    preset, reference, earlier frames)."""
+    clips = []
+    for rgb, seg, group, preset, s in _samples(root, limit):
+        ref = idg.clip_reference(s) if idg.is_clip(s) else None
+        if ref is not None:
+            key = s.meta["clip"].get("key_frame", len(s.clip_frames()) - 1)
+            earlier = s.clip_frames()[max(0, key - idg.REF_FRAMES):key]
+            clips.append((rgb, seg, group, preset, ref, earlier))
+    return clips
+
+
+def _samples(root: Path, limit: int | None):
+    n = 0
+    for s in iter_decoded(shard_paths(root)):
+        if s.rgb is None or not isinstance(s.meta, dict):
+            continue
+        if idg.model_input(s.rgb, s.seg) is None:
+            continue
+        group = (s.shard.rsplit("-", 1)[0], str(s.meta.get("scenario_id")),
+                 s.key.rsplit("_", 1)[0])
+        yield s.rgb, s.seg, group, s.meta.get("weather", {}).get("preset", "?"), s
+        n += 1
+        if limit and n >= limit:
+            break
+
+
+def build_clips(clips, copies: int, seed: int):
+    """Clean clip inputs; ``copies`` degraded key frames per clip against the clean
+    reference, then one copy per clip with the key and earlier frames degraded alike."""
+    rng = np.random.default_rng(seed)
+    raw = _raw(clips)
+    refs = np.array([c[4] for c in clips])
+    X_clean = idg.design(raw, list(range(len(clips))), refs)
+    X_deg, src = [], []
+    for i, (rgb, seg, _, _, ref, earlier) in enumerate(clips):
+        for _ in range(copies):
+            bad = idg.frame_features(*idg.model_input(dg.degrade(rgb, rng)[0], seg))
+            X_deg.append(idg.design(bad[None], [0], ref[None])[0])
+            src.append(i)
+        state = copymod.deepcopy(rng.bit_generator.state)
+        imgs = []
+        for img in [*earlier, rgb]:  # the same degradation (same draws) on every frame
+            rng.bit_generator.state = copymod.deepcopy(state)
+            imgs.append(dg.degrade(img, rng)[0])
+        stats = np.array([idg.frame_features(*idg.model_input(m, seg)) for m in imgs])
+        whole_ref = np.median(idg._scaled(stats[:-1]), axis=0)
+        X_deg.append(idg.design(stats[-1:], [0], whole_ref[None])[0])
+        src.append(i)
+    return X_clean, np.array(X_deg), np.array(src)
+
+
+def fit_clip(clips, copies: int, seed: int, folds: int, margin: float, calib=()) -> dict:
+    """``clip_model``: trees, threshold and clean statistics for clips' own-reference inputs."""
+    X_clean, X_deg, src = build_clips(clips, copies, seed)
+    groups = [c[2] for c in clips]
+    fold_of = {g: k % folds for k, g in enumerate(sorted(set(groups)))}
+    fc = np.array([fold_of[g] for g in groups])
+    X_calib = idg.design(_raw(calib), list(range(len(calib))), np.array([c[4] for c in calib])) \
+        if calib else np.zeros((0, X_clean.shape[1]))  # fmt: skip
+    params, model, held, oof_deg = _fit_one(X_clean, X_deg, fc, fc[src], folds, X_calib,
+                                            margin)  # fmt: skip
+    r6 = lambda v: float(f"{v:.6g}")  # noqa: E731
+    return {**params, "clean_mean": model.clean_mean.tolist(),
+            "clean_std": model.clean_std.tolist(),
+            "fit": {"clean_clips": len(X_clean), "degraded": len(X_deg), "copies": copies,
+                    "seed": seed, "calibration_clips": len(calib),
+                    "oof_degraded_recall": r6(float((oof_deg > params["threshold"]).mean())),
+                    "oof_clean_p99": r6(float(np.percentile(held[:len(X_clean)], 99)))}}
+
+
 def build(frames, copies: int, seed: int):
     rng = np.random.default_rng(seed)
     raw = _raw(frames)
@@ -76,7 +157,7 @@ def build(frames, copies: int, seed: int):
 
 
 def _raw(frames) -> np.ndarray:
-    return np.array([idg.frame_features(*idg.model_input(rgb, seg)) for rgb, seg, _, _ in frames])
+    return np.array([idg.frame_features(*idg.model_input(f[0], f[1])) for f in frames])
 
 
 GB = {"n_estimators": 200, "max_depth": 3, "learning_rate": 0.1, "subsample": 0.8,
@@ -184,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clip-calib", type=Path, nargs="*", default=[],
                     help="clean clip samples for clip_threshold (default none: the frames' "
                          "threshold; see the module doc for the measured trade-off)")
+    ap.add_argument("--clip-data", type=Path, nargs="*",
+                    default=[ROOT / "runs" / "qcfit_clips9393"],
+                    help="clean clip samples for clip_model (none: no clip model)")
+    ap.add_argument("--clip-model-calib", type=Path, nargs="*",
+                    default=[ROOT / "runs" / "qcfit_calib_clips5153"],
+                    help="clean clip samples for clip_model's threshold only")
     ap.add_argument("--out", type=Path, default=idg.MODEL_PATH)
     ap.add_argument("--copies", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
@@ -194,6 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     data = [f for d in a.data for f in load(d, a.limit)]
     clips = [f for d in a.clip_calib if d.is_dir() for f in load(d, a.limit)]
     params = fit(data, a.copies, a.seed, margin=a.margin, calib=calib, clips=clips)
+    clip_data = [c for d in a.clip_data if d.is_dir() for c in load_clips(d, a.limit)]
+    if clip_data:
+        calib_clips = [c for d in a.clip_model_calib if d.is_dir()
+                       for c in load_clips(d, a.limit)]
+        params["clip_model"] = fit_clip(clip_data, a.copies, a.seed, 3, a.margin, calib_clips)
+        print("clip_model", json.dumps(params["clip_model"]["fit"]),
+              params["clip_model"]["threshold"])
     # compact: one line per top-level key (the trees' arrays on one line each)
     a.out.write_text("{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(params[k])}"
                                          for k in sorted(params)) + "\n}\n")

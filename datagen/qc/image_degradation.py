@@ -11,11 +11,13 @@ pickle) with a clean-calibrated threshold.
 
 Any square frame of at least ``IMAGE_SIZE`` is judged: its statistics are computed on an
 area-average resample to ``IMAGE_SIZE`` (fit and calibrated on 64 px frames; measured at 96
-and 128 px too, docs/internals.md). Clip samples (``json.clip``) are compared with
-their scenario's other key frames too, which are seconds apart (other scenes): a clip's score
-has its own threshold, ``clip_threshold``, the frames' one unless the fit calibrates it on
-clean clips (``--clip-calib``; the trade-off measured there). A model of the frame's own
-statistics alone was measured to miss most injected faults.
+and 128 px too, docs/internals.md). A clip sample (``json.clip``) is compared with its own
+earlier frames (``frames.npy.gz``, the same scene 0.25-0.75 s before the key frame, decoded
+only here) instead of its scenario's other key frames, which are seconds apart (other
+scenes); only without usable frames does it fall back to those. A clip's score has its own
+threshold, ``clip_threshold`` (``--clip-calib`` of the fit). A fault of the whole camera
+degrades the earlier frames too: the absolute statistics still see it. A model of the frame's
+own statistics alone was measured to miss most injected faults.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ SKY, ROAD = 0, 1
 # an area-average resample to this size (smaller or non-square frames are not judged)
 IMAGE_SIZE = (64, 64)
 EPS = 1e-4
+# a clip's reference: the median statistics of this many frames before its key frame
+REF_FRAMES = 3
 
 NAMES = (
     "lap_all", "lap_edge", "lap_inside", "edge_over_inside", "noise_flat", "noise_sky",
@@ -180,10 +184,26 @@ def is_clip(s) -> bool:
 
 def features(s) -> np.ndarray:
     """:func:`frame_features` of a decoded sample's :func:`model_input`, then 1.0 for a clip
-    sample (0.0 otherwise); statistics NaN (never judged) without a usable rgb."""
+    sample (0.0 otherwise), then :func:`clip_reference` (NaN unless a clip with frames);
+    statistics NaN (never judged) without a usable rgb."""
     small = model_input(s.rgb, s.seg)
     f = np.full(len(NAMES), np.nan) if small is None else frame_features(*small)
-    return np.r_[f, float(is_clip(s))]
+    ref = clip_reference(s) if small is not None and is_clip(s) else None
+    return np.r_[f, float(is_clip(s)), np.full(len(NAMES), np.nan) if ref is None else ref]
+
+
+def clip_reference(s) -> np.ndarray | None:
+    """Median scaled statistics (:func:`_scaled`) of the ``REF_FRAMES`` frames before a clip's
+    key frame (``json.clip.key_frame``, default the last), with the key frame's labels: the
+    same scene as the key frame; None without such frames."""
+    frames = s.clip_frames()
+    if frames is None:
+        return None
+    key = s.meta["clip"].get("key_frame", len(frames) - 1)
+    key = key if isinstance(key, int) and 0 <= key < len(frames) else len(frames) - 1
+    rows = [model_input(f, s.seg) for f in frames[max(0, key - REF_FRAMES):key]]
+    stats = [frame_features(*r) for r in rows if r is not None]
+    return np.median(_scaled(np.array(stats)), axis=0) if stats else None
 
 
 def _box3_rgb(x: np.ndarray) -> np.ndarray:
@@ -199,9 +219,10 @@ def _scaled(raw: np.ndarray) -> np.ndarray:
     return out
 
 
-def design(raw: np.ndarray, groups: list) -> np.ndarray:
+def design(raw: np.ndarray, groups: list, ref: np.ndarray | None = None) -> np.ndarray:
     """Model inputs for frames ``raw`` (N, F): the scaled statistics and their difference to
-    the median of the same group's (scenario's) other frames (0 where a frame is alone)."""
+    the median of the same group's (scenario's) other frames (0 where a frame is alone), or
+    to ``ref`` (N, F, scaled; :func:`clip_reference`) in its finite rows."""
     s = _scaled(raw)
     rel = np.zeros_like(s)
     index: dict = {}
@@ -213,6 +234,9 @@ def design(raw: np.ndarray, groups: list) -> np.ndarray:
         for i in members:
             others = [j for j in members if j != i]
             rel[i] = s[i] - np.median(s[others], axis=0)
+    if ref is not None:
+        own = np.isfinite(ref).all(axis=1)
+        rel[own] = s[own] - ref[own]
     return np.hstack([s, np.abs(rel), rel])
 
 
@@ -236,6 +260,9 @@ class Model:
         self.clean_max = {k: float(v) for k, v in params.get("clean_max", {}).items()}
         # clip samples: the scenario's other key frames are seconds apart (other scenes)
         self.clip_threshold = float(params.get("clip_threshold", self.threshold))
+        # clip samples against their own earlier frames (clip_reference): a model of its own
+        clip = params.get("clip_model")
+        self.clip_model = Model({"threshold": 0.5, **clip}) if clip else None
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> Model:
@@ -267,21 +294,44 @@ class Model:
         return np.abs((X - self.clean_mean) / self.clean_std) * self.importance
 
 
-def _scores(raw: np.ndarray, groups: list, model: Model
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Design inputs, scores (0 for a frame without another usable frame of its scenario)
-    and thresholds (``clip_threshold`` for clip samples) of every frame."""
-    stats = raw[:, :len(NAMES)]
-    clip = raw[:, len(NAMES)] > 0.5 if raw.shape[1] > len(NAMES) else np.zeros(len(raw), bool)
+def own_reference(raw: np.ndarray) -> np.ndarray:
+    """Which rows of :func:`features` carry a clip's own reference (:func:`clip_reference`)."""
+    n = len(NAMES)
+    if raw.shape[1] < 2 * n + 1:
+        return np.zeros(len(raw), bool)
+    return (raw[:, n] > 0.5) & np.isfinite(raw[:, n + 1:2 * n + 1]).all(axis=1)
+
+
+def inputs(raw: np.ndarray, groups: list) -> tuple[np.ndarray, np.ndarray]:
+    """Design inputs of :func:`features` rows and whether each row can be judged: a usable
+    rgb and either a clip's own reference or another usable frame of its scenario."""
+    n = len(NAMES)
+    stats = raw[:, :n]
+    own = own_reference(raw)
     ok = np.isfinite(stats).all(axis=1)
     size: dict = {}
     for g, o in zip(groups, ok):
         size[g] = size.get(g, 0) + int(o)
-    ok &= np.array([size[g] >= 2 for g in groups])
+    ok &= own | np.array([size[g] >= 2 for g in groups])
+    ref = np.where(own[:, None], raw[:, n + 1:2 * n + 1], np.nan) if own.any() else None
     X = design(np.where(ok[:, None], stats, 0.0),
-               [g if o else ("alone", i) for i, (g, o) in enumerate(zip(groups, ok))])
+               [g if o else ("alone", i) for i, (g, o) in enumerate(zip(groups, ok))], ref)
+    return X, ok
+
+
+def _scores(raw: np.ndarray, groups: list, model: Model
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Design inputs, scores (0 for a frame that cannot be judged, :func:`inputs`) and
+    thresholds (``clip_threshold`` for clip samples) of every frame."""
+    clip = raw[:, len(NAMES)] > 0.5 if raw.shape[1] > len(NAMES) else np.zeros(len(raw), bool)
+    X, ok = inputs(raw, groups)
     score = np.where(ok, model.score(X), 0.0)
-    return X, score, np.where(clip, model.clip_threshold, model.threshold)
+    threshold = np.where(clip, model.clip_threshold, model.threshold)
+    own = own_reference(raw) & ok
+    if model.clip_model is not None and own.any():
+        score[own] = model.clip_model.score(X[own])
+        threshold[own] = model.clip_model.threshold
+    return X, score, threshold
 
 
 def judge(raw: np.ndarray, groups: list, presets: list[str], model: Model | None = None
@@ -293,19 +343,23 @@ def judge(raw: np.ndarray, groups: list, presets: list[str], model: Model | None
     if raw.size == 0:
         return []
     X, score, threshold = _scores(raw, groups, model)
+    own = own_reference(raw)
     contrib = model.contributions(X)
+    if model.clip_model is not None and own.any():
+        contrib[own] = model.clip_model.contributions(X[own])
     out: list[Flag | None] = []
     for i, sc in enumerate(score):
         if sc <= threshold[i]:
             out.append(None)
             continue
         out.append(_flag(model, X[i], raw[i], contrib[i], float(sc), float(threshold[i]),
-                         presets[i]))
+                         presets[i], own[i]))
     return out
 
 
 def _flag(model: Model, x: np.ndarray, raw: np.ndarray, contrib: np.ndarray, sc: float,
-          threshold: float, preset: str) -> Flag:  # fmt: skip
+          threshold: float, preset: str, own: bool = False) -> Flag:  # fmt: skip
+    versus = "the clip's earlier frames" if own else "the scenario's other frames"
     parts = []
     for j in np.argsort(-contrib)[:3]:
         base = j % len(NAMES)
@@ -313,7 +367,7 @@ def _flag(model: Model, x: np.ndarray, raw: np.ndarray, contrib: np.ndarray, sc:
         d = x[2 * len(NAMES) + base]
         if j >= len(NAMES):
             ratio = f"x{np.exp(d):.2f}" if n in LOG else f"{d:+.3f}"
-            parts.append(f"{n} {ratio} of the scenario's other frames")
+            parts.append(f"{n} {ratio} of {versus}")
         else:
             parts.append(f"{n} {raw[base]:.3g}")
     clean = model.clean_max.get(preset) if threshold == model.threshold else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import stat
 import tarfile
@@ -22,6 +23,8 @@ import numpy as np
 
 from datagen.qc import access
 
+log = logging.getLogger(__name__)
+FRAMES_EXT = "frames.npy.gz"  # clip samples: T x H x W x 3 uint8, the last is the key frame
 
 @dataclass
 class RawSample:
@@ -51,6 +54,23 @@ class Decoded:
     meta: dict | None = None
     text: str = ""
     errors: list[str] = field(default_factory=list)
+    frames_data: bytes | None = field(default=None, repr=False)  # undecoded frames.npy.gz
+    _frames: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def clip_frames(self) -> np.ndarray | None:
+        """A clip sample's frames (T x H x W x 3 uint8), decoded on first use only (QC of
+        single frames never pays for it); None without ``frames.npy.gz`` or when it does not
+        decode to that shape."""
+        if self._frames is None and self.frames_data is not None:
+            try:
+                a = access.read_array(FRAMES_EXT, self.frames_data)
+            except Exception as exc:  # an undecodable file is not this method's finding
+                log.debug("%s: %s does not decode: %s", self.key, FRAMES_EXT, exc)
+                a = None
+            ok = a is not None and a.ndim == 4 and a.shape[3] == 3 and a.dtype == np.uint8
+            self._frames = a if ok else np.zeros((0, 0, 0, 3), np.uint8)
+            self.frames_data = None
+        return self._frames if self._frames is not None and len(self._frames) else None
 
 
 def iter_raw(path: Path) -> Iterator[RawSample]:
@@ -91,6 +111,7 @@ def decode(raw: RawSample, shard: str) -> Decoded:
     audio = raw.data("audio.flac")
     if audio is not None:
         _set(out, "audio", lambda: _flac(audio, out), "audio.flac")
+    out.frames_data = raw.data(FRAMES_EXT)
     text = raw.data("txt")
     out.text = text.decode("utf-8", "replace") if text is not None else ""
     return out

@@ -176,7 +176,10 @@ def test_frames_of_any_size_are_resampled_to_the_model_size(frames128: list[Deco
     assert np.abs(small[0, 0].astype(float) - block).max() <= 1
     assert image_degradation.model_input(rgb[:40, :40], seg[:40, :40]) is None  # too small
     assert image_degradation.model_input(rgb[:, :100], seg[:, :100]) is None  # not square
-    assert np.isfinite(image_degradation.features(frames128[0])).all()
+    f = image_degradation.features(frames128[0])
+    n = len(image_degradation.NAMES)
+    assert np.isfinite(f[: n + 1]).all() and f[n] == 0.0  # statistics, then "not a clip"
+    assert np.isnan(f[n + 1 :]).all()  # no clip reference for a single frame
 
 
 def test_clean_128px_frames_are_not_flagged(frames128: list[Decoded]) -> None:
@@ -194,15 +197,37 @@ def test_degraded_128px_frame_is_flagged(frames128: list[Decoded]) -> None:
     assert caught >= len(PRESETS) - 1
 
 
+def test_clip_frames_are_decoded_only_when_asked(clips: list[Decoded],
+                                                 frames: list[Decoded]) -> None:
+    s = copy.copy(clips[0])
+    assert s.frames_data is not None and s._frames is None  # not decoded by iter_decoded
+    got = s.clip_frames()
+    assert got.shape == (8, 64, 64, 3) and got.dtype == np.uint8
+    assert (got[-1] == s.rgb).all()  # the last frame is the key frame (rgb.png)
+    assert all(f.frames_data is None and f.clip_frames() is None for f in frames)
+
+
 def test_clean_clips_are_not_flagged(clips: list[Decoded]) -> None:
-    """Key frames 2 s apart (the scenario's other key frames show other scenes): judged,
-    with ``clip_threshold``, and not flagged."""
+    """Each clip judged against its own earlier frames (the scenario's other key frames,
+    2 s apart, show other scenes) by the clip model, and not flagged."""
     assert len(clips) == 4 * len(PRESETS) and all(image_degradation.is_clip(s) for s in clips)
     model = image_degradation.Model.load()
-    assert model.clip_threshold >= model.threshold
+    assert model.clip_model is not None
     raw = np.vstack([image_degradation.features(s) for s in clips])
-    assert (raw[:, -1] == 1).all() and np.isfinite(raw).all()
+    n = len(image_degradation.NAMES)
+    assert (raw[:, n] == 1).all() and np.isfinite(raw).all()
+    assert image_degradation.own_reference(raw).all()
     assert [f for f in _judge(clips) if f is not None] == []
+    assert [f for s in clips for f in _judge([s]) if f is not None] == []  # alone, too
+
+
+def test_blurred_clip_key_frame_is_flagged_against_its_own_frames(clips: list[Decoded]
+                                                                  ) -> None:  # fmt: skip
+    """A clip alone in its scenario (no other key frame to compare with) whose key frame is
+    blurred: its earlier frames are the reference, and it is flagged."""
+    flags = [_judge([_blurred(s, 1.5)])[0] for s in clips[::4]]
+    assert sum(f is not None for f in flags) >= len(flags) - 1
+    assert all(_judge([s])[0] is None for s in clips[::4])
 
 
 @pytest.mark.parametrize("kind", ["blur", "noise"])
