@@ -50,18 +50,8 @@ from datagen.qc.shardio import iter_decoded  # noqa: E402
 
 
 def load(root: Path, limit: int | None = None):
-    frames = []
-    for s in iter_decoded(shard_paths(root)):
-        if s.rgb is None or not isinstance(s.meta, dict):
-            continue
-        if idg.model_input(s.rgb, s.seg) is None:
-            continue
-        group = (s.shard.rsplit("-", 1)[0], str(s.meta.get("scenario_id")),
-                 s.key.rsplit("_", 1)[0])
-        frames.append((s.rgb, s.seg, group, s.meta.get("weather", {}).get("preset", "?")))
-        if limit and len(frames) >= limit:
-            break
-    return frames
+    """Samples of ``root`` with a usable frame: (rgb, seg, group, preset)."""
+    return [(rgb, seg, group, preset) for rgb, seg, group, preset, _ in _samples(root, limit)]
 
 
 def load_clips(root: Path, limit: int | None = None):
