@@ -6,8 +6,10 @@
 #      TinyRenderer, determinism);
 #   3. `drivesynth generate` throughput, TinyRenderer vs EGL at 128, 256 and 512 px on
 #      $GEN_W workers (samples/s from generate's own build time, and the command's wall time);
-#   4. scaling of EGL generation at 1, 4, 8 and $GEN_W workers (the work grows with the
-#      workers), and byte-identical shards for 4 and $GEN_W workers;
+#      at 128 px also a run three times as long: the difference of the two is the steady rate
+#      (worker start-up and the last shard's tail cancel out);
+#   4. scaling of EGL generation at 1, 4, 8 and $GEN_W workers ($SCALE_SCEN scenarios per
+#      worker, default 16), and byte-identical shards for 4 and $GEN_W workers;
 #   5. results.json + logs into $OUT.
 # Usage (device tool, carry .whl and .gl): OUT=$OUT bash scripts/device_generate.sh
 # (GPU_TESTS=0 skips step 1's tests, EGL_TESTS=0 step 2; SIZES picks step 3's image sizes, default
@@ -96,10 +98,13 @@ for size in ${SIZES:-128 256 512}; do
   for r in egl tiny; do
     n=$(( GEN_W * 8 )); (( size == 512 )) && n=$(( GEN_W * 4 ))
     (( $(left) > 60 )) && gen "${r}${size}" "$r" "$size" "$GEN_W" "$n"
+    # a run three times as long on the same workers: the difference is the steady rate
+    # (worker start-up, numba loading and the last shard's tail cancel out)
+    (( size == 128 && $(left) > 90 )) && gen "${r}${size}x3" "$r" "$size" "$GEN_W" $(( 3 * n ))
   done
 done
 for w in 1 4 8 "$GEN_W"; do
-  (( $(left) > 40 )) && gen "scale${w}" egl 128 "$w" $(( w * 6 ))
+  (( $(left) > 40 )) && gen "scale${w}" egl 128 "$w" $(( w * ${SCALE_SCEN:-16} ))
 done
 if (( $(left) > 40 )); then
   gen same4 egl 128 4 $(( GEN_W * 8 ))
@@ -108,6 +113,26 @@ if (( $(left) > 40 )); then
   put identical_shards_4_vs_${GEN_W} "{\"a\": \"$a\", \"b\": \"$b\", \"same\": $([[ $a == "$b" ]] && echo true || echo false)}"
   log "shards 4 vs $GEN_W workers: $a $b"
 fi
+# steady rates and scaling efficiency from the recorded runs
+put summary "$($PY - "$RESULTS" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+def rate(k):
+    r = d.get(k) or {}
+    return r["samples"] / r["build_s"] if r.get("rc") == 0 and r.get("build_s") else None
+out = {"end_to_end_samples_per_s": {k[4:]: round(rate(k), 1) for k in d if k.startswith("gen_") and rate(k)}}
+for r in ("egl", "tiny"):
+    a, b = d.get(f"gen_{r}128") or {}, d.get(f"gen_{r}128x3") or {}
+    if rate(f"gen_{r}128") and rate(f"gen_{r}128x3") and b["build_s"] > a["build_s"]:
+        out[f"steady_{r}128_samples_per_s"] = round((b["samples"] - a["samples"]) / (b["build_s"] - a["build_s"]), 1)
+one = rate("gen_scale1")
+if one:
+    out["scaling_efficiency"] = {k[9:]: round(rate(k) / (one * d[k]["workers"]), 3)
+                                 for k in d if k.startswith("gen_scale") and rate(k)}
+print(json.dumps(out))
+PYEOF
+)"
+log "summary: $($PY -c "import json; print(json.load(open('$RESULTS')).get('summary'))")"
 cp "$W/logs/run.log" "$OUT/run.log"
 tar czf "$OUT/logs.tgz" -C "$W" logs agree.json 2>/dev/null
 log "done"
