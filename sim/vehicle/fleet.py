@@ -325,6 +325,7 @@ class VehicleFleet:
         if n_sub > 1:
             total /= n_sub
         s.force = total.copy()
+        self.powertrain.read_out((s.omega * p.drive).sum(1), throttle)  # rpm after the step
         total[0] -= p.crr * s.fz * np.tanh(vxy[0] / ROLLING_SPEED_MPS)
         return total
 

@@ -26,8 +26,8 @@ from sim.vehicle.powertrain import LAUNCH_RPM_SPAN, RAD_S_TO_RPM
 from sim.vehicle.tires import LOW_SPEED_MPS
 from sim.vehicle.wheels import _ABS_OFFSET, ABS_GAIN
 
-__all__ = ["AVAILABLE", "ray_segments", "suspension", "powertrain_step", "steer_and_frames",
-           "tires", "wrenches"]  # fmt: skip
+__all__ = ["AVAILABLE", "ray_segments", "suspension", "powertrain_step", "engine_rpm",
+           "steer_and_frames", "tires", "wrenches"]  # fmt: skip
 _EPS = 1e-9
 _jit = njit
 
@@ -126,6 +126,19 @@ def powertrain_step(omega, drive, throttle, power, dt, gear, rpm, load, timer, r
             engine = engine * 0.0
             load[i] = load[i] * 0.0
         drive_nm[i] = engine * (ratio * eff[i])
+
+
+@_jit
+def engine_rpm(omega, drive, throttle, gear, ratios, final, idle, rpm):
+    """``Powertrain.read_out``: ``rpm`` of the wheel speeds ``omega`` at the end of the
+    step in the current gear (the clutch slipping below the launch speed), so that a step's
+    state names the engine speed of the same instant as its road speed and slip."""
+    for i in range(omega.shape[0]):
+        driven = 0.0
+        for w in range(4):
+            driven += omega[i, w] * drive[i, w]
+        wheel_rpm = driven * (ratios[i, gear[i] - 1] * final[i] * RAD_S_TO_RPM)
+        rpm[i] = max(wheel_rpm, idle[i] + throttle[i] * LAUNCH_RPM_SPAN)
 
 
 @_jit
@@ -292,7 +305,8 @@ def forces(rot, lin, normal, v_points, arms, controls, steer, bias, steer_max, s
            shifted, force, total, torque, drag_n, airspeed):  # fmt: skip
     """Everything after the surface lookup in one call (one dispatch instead of four):
     :func:`steer_and_frames`, :func:`powertrain_step`, the fleet-wide sub-step choice
-    (``substeps`` while any wheel rolls slower than ``fine_below``), :func:`tires` and
+    (``substeps`` while any wheel rolls slower than ``fine_below``), :func:`tires`,
+    :func:`engine_rpm` (the rpm read out after the tyres moved the wheels) and
     :func:`wrenches`."""
     steer_and_frames(rot, normal, v_points, controls, steer, bias, steer_max, steer_rate, dt,
                      frames, vxy)  # fmt: skip
@@ -307,5 +321,6 @@ def forces(rot, lin, normal, v_points, arms, controls, steer, bias, steer_max, s
     tires(vxy, fz, contact, surf, table, load_sens, fz0, sigma, deflection_limit, radius,
           inertia, drive, brake_nm, abs_off, tcs_off, crr, rolling_mps, controls, drive_nm,
           n_sub, dt, omega, deflection, slip, force_mean, force)  # fmt: skip
+    engine_rpm(omega, drive, controls[:, 1], gear, ratios, final, idle, rpm)
     wrenches(force, fz, frames, arms, lin, rot, wind, drag_scale, half_rho_cda, half_rho_cla,
              total, torque, drag_n, airspeed)  # fmt: skip

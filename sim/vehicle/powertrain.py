@@ -3,6 +3,11 @@
 The engine turns at the driven wheels' speed through the gear (or, when that is below
 its launch speed, slips the clutch at ``idle + throttle * 1500`` rpm). A rev limiter cuts
 torque at the redline; while a shift is under way the clutch is open (no torque).
+:meth:`Powertrain.update` sets the torque from the wheel speeds at the start of a physics
+step; the tyres then change the wheel speeds within the step, so after it ``rpm`` is read
+out again from the new wheel speeds (:meth:`Powertrain.read_out`): the state of a step names
+the engine speed of the same instant as its road speed and slip (during wheelspin the two
+differ by thousands of rpm in one 1/240 s step).
 Torque curves and gear ratios of different lengths are padded into (N, K) arrays so the
 step needs no per-vehicle Python loop.
 """
@@ -103,6 +108,13 @@ class Powertrain:
         if events:
             self._gear_changed()
         return events
+
+    def read_out(self, driven_omega: np.ndarray, throttle: np.ndarray) -> None:
+        """``rpm`` of the wheel speeds ``driven_omega`` at the end of a step, in the current
+        gear (the same rule as :meth:`update`: the clutch slips below the launch speed).
+        The next :meth:`update` recomputes it before use, so the dynamics do not change."""
+        self.rpm = np.maximum(driven_omega * self._to_rpm,
+                              self.p["idle"] + throttle * LAUNCH_RPM_SPAN)
 
     def update(self, driven_omega: np.ndarray, throttle: np.ndarray, power_factor: np.ndarray,
                dt: float, time_s: float) -> tuple[np.ndarray, list[tuple[int, dict]]]:
