@@ -14,7 +14,7 @@
 Per-class precision is the precision QC would have at the same fault rate if every fault
 were of that class: ``TP_c / (TP_c + FPR x clean_c)``, with FPR the clean run's false-positive
 rate and ``clean_c = n_c (1 - f) / f`` clean samples per ``n_c`` faults. Writes
-``OUT/report_v1.json`` (``_v2`` ... ``_v7`` with ``--fault-set v2`` ... ``v7``)
+``OUT/report_v1.json`` (``_v2`` ... ``_v8`` with ``--fault-set v2`` ... ``v8``)
 and prints a table. Generated shards are reused when ``OUT/clean`` exists.
 ``--model CKPT`` adds QC's learned check (``qc --model``; ``--rank-threshold``, ``--gallery``
 as qc's).
@@ -88,12 +88,16 @@ def held_out_injector(fault_set: str):
     held-out fault set: v1 (faults.py), v2 (faults_v2.py, written later by someone who had
     not read QC's rules), v3 (faults_v3.py, likewise blind, other faults), v4 (faults_v4.py,
     likewise blind, faults unlike v1-v3's), v5 (faults_v5.py, likewise, unlike v1-v4's), v6
-    (faults_v6.py, likewise, unlike v1-v5's) or v7 (faults_v7.py, likewise, unlike v1-v6's)."""
+    (faults_v6.py, likewise, unlike v1-v5's), v7 (faults_v7.py, likewise, unlike v1-v6's) or
+    v8 (faults_v8.py, likewise, unlike v1-v7's)."""
     if fault_set == "v1":
         from qc_heldout.faults import CLASSES, inject
 
         return CLASSES, inject
-    if fault_set == "v7":
+    if fault_set == "v8":
+        from qc_heldout.faults_v8 import CLASSES
+        from qc_heldout.faults_v8 import inject as inject_set
+    elif fault_set == "v7":
         from qc_heldout.faults_v7 import CLASSES
         from qc_heldout.faults_v7 import inject as inject_set
     elif fault_set == "v6":
@@ -241,11 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fault-seed", type=int, default=7)
     ap.add_argument("--fraction", type=float, default=0.2)
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--fault-set", choices=("v1", "v2", "v3", "v4", "v5", "v6", "v7"),
+    ap.add_argument("--fault-set", choices=("v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"),
                     default="v1",
                     help="held-out faults: v1 (faults.py), v2 (faults_v2.py), v3 "
                          "(faults_v3.py), v4 (faults_v4.py), v5 (faults_v5.py), v6 "
-                         "(faults_v6.py) or v7 (faults_v7.py)")
+                         "(faults_v6.py), v7 (faults_v7.py) or v8 (faults_v8.py)")
     ap.add_argument("--model", type=Path, default=None, metavar="CKPT",
                     help="also run QC's learned check with this drivesynth checkpoint")
     ap.add_argument("--rank-threshold", type=float, default=None, metavar="T",
