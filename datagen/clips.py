@@ -116,6 +116,10 @@ def clip_block(item: ScenarioItem, index: int, frames: list, camera: str, trace:
     ego = {name: [f.ego[name] for f in frames] for name in EGO_FIELDS}
     ego["gear"] = [int(g) for g in ego["gear"]]
     ego["lateral_offset_m"] = [float(f.road["lateral_offset_m"]) for f in frames]
+    # the road's curvature ahead at every frame (the key frame's is json.road's): QC judges
+    # the key frame's against its own clip's frames, 1 / rate apart, not against the other
+    # clips' key frames, seconds and tens of metres of road away
+    ego["curvature_ahead"] = [float(f.road["curvature_ahead"]) for f in frames]
     return {
         "index": index, "frames": n, "rate_hz": rate, "key_frame": n - 1,
         "t0": t1 - n / rate, "t1": t1, "duration_s": n / rate,

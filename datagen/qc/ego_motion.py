@@ -15,8 +15,10 @@
   velocity's direction is the heading minus yaw (the vector is in the body frame) the
   finding says so.
 - ``steer_vs_motion``: the road-wheel angle is read back from the front tyres' slip angle,
-  the body's lateral velocity and the yaw rate (bicycle model: ``delta = alpha_f + (v_y +
-  a r) / v_x``, ``a`` the CG-to-front-axle distance); it follows the stated ``ego.steer``
+  the body's lateral velocity and the yaw rate (bicycle model: ``delta = alpha_f +
+  atan((v_y + a r) / v_x)``, ``a`` the CG-to-front-axle distance: the direction the front
+  axle moves in, exact at any sideslip; its small-angle form ``(v_y + a r) / v_x`` read a
+  sliding car, slip angles near 1 rad, 0.2 rad off); it follows the stated ``ego.steer``
   (clean: within 0.055 rad). A steer off by more than ``steer_tol`` (+ ``steer_tol_rel`` of
   it) whose negation fits ``flip_ratio`` times better has the opposite sign convention.
 - ``pedals_vs_accel``: the brake pressed (``ego.brake`` >= ``pedal_min``) while no wheel
@@ -27,8 +29,10 @@
   against its heading, brakes with positive slip ratios, ``(omega r - v_x) / |v_x|`` with
   ``v_x < 0``, and is judged by its largest ratio, negated), or while the car speeds up
   (``accel_mps2`` > 0 and the speed rising since the previous frame, where there is one;
-  clean braking frames decelerate by 0.13 m/s^2 or more); where the throttle reads released
-  the pedals look swapped.
+  clean braking frames decelerate by 0.13 m/s^2 or more; below the tyre model's low speed,
+  2 m/s, the tyre is a damped spring holding the car, and a car braked to a stop springs
+  back on it, rolling backwards with its |speed| rising: not judged); where the throttle
+  reads released the pedals look swapped.
 """
 
 from __future__ import annotations
@@ -212,7 +216,9 @@ def wheel_angle(f: MotionSummary, cfg: EgoMotionConfig) -> float | None:
     vy = -s * f.velocity[0] + c * f.velocity[1]
     if vx < cfg.min_speed_mps:
         return None
-    return f.front_slip + (vy + cfg.cg_to_front_m * f.yaw_rate) / vx
+    # the front axle moves at atan((v_y + a r) / v_x) from the heading: the exact angle, not
+    # its small-angle form, which a sliding car (slip angles ~1 rad) is far outside of
+    return f.front_slip + math.atan((vy + cfg.cg_to_front_m * f.yaw_rate) / vx)
 
 
 def steer(f: MotionSummary, cfg: EgoMotionConfig) -> Flag | None:
@@ -268,7 +274,10 @@ def pedals(by_frame: dict[int, MotionSummary], f: MotionSummary,
         return flag("pedals_vs_accel", f"ego.brake {f.brake:.3f} pressed while no wheel turns "
                     f"slower than the ground{swapped}; smallest wheel slip ratio{backwards}",
                     slowest, f"braked wheels slip below -{cfg.braked_ratio:g}", "+.4f")
-    if f.accel is None or f.accel <= 0:
+    if f.accel is None or f.accel <= 0 or (rolls_backwards(f) and not _rolling(f)):
+        # below the tyre model's low speed the tyre is a damped spring holding the car: a car
+        # braked to a stop springs back on it, rolling backwards with |speed| rising (clean
+        # clips: 0.0008 m/s at +0.0001 m/s^2; 0.15 m/s at +0.054 m/s^2)
         return None
     if f.crash or (f.max_slip is not None and f.max_slip >= cfg.sliding_slip_rad):
         return None  # a collision pushes the car, a sliding car's brakes do not hold it

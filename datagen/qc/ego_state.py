@@ -9,7 +9,18 @@ its own longitudinal speed, not the car's: ``omega r = |v| cos(alpha) (1 + kappa
 sideways (snow, ice, a spin) turns its driven wheels, and the engine, slower than ``|v|``
 says; the lower bound follows the driven wheels' slip angles (none where one is at the tyre
 model's limit, atan 3: the wheel may slide at any larger angle). A car rolling backwards (after
-a spin) turns its wheels backwards: the engine holds ``idle + throttle x 1500``. ``powertrain``
+a spin) turns its wheels backwards: the engine holds ``idle + throttle x 1500``. The json's
+slip ratio is the tyre's transient slip ``kappa'`` (deflection over the relaxation length
+``sigma``), which follows the wheel's own ``kappa = (omega r - v_x) / |v_x|`` as a first-order
+lag of time constant ``sigma / |v_x|``: ``d kappa' / dt = (|v_x| / sigma) (kappa - kappa')``.
+So while a driven wheel slows (engine braking or the brake locking it, e.g. on ice) it turns
+slower than ``kappa'`` says, by at most the lag's ramp error ``sigma R / |v_x|``, ``R`` the
+fastest rate ``kappa`` can fall: ``(r alpha + |a_x| (1 + |kappa'|)) / |v_x|`` with ``alpha``
+the wheel's deceleration from the brake (``brake`` x its full torque) and the engine's
+braking torque through the gear (``1 - throttle``), over the wheel's inertia (the tyre force
+then spins the wheel back up and is left out: the bound stays safe). The lower bound takes
+that lag off the stated slip (large at crawling speeds and with the brake pressed, about 0.01
+at speed with the pedals released). ``powertrain``
 flags an rpm or speed that fits no vehicle in the stated gear, e.g. a speed in km/h stored
 as m/s, or an rpm from a wrong ratio, and a gear that no shipped gearbox has (gear 0 of a
 0-based count) while the car moves.
@@ -58,6 +69,49 @@ def _rpm_table(vehicle: str | None) -> tuple[dict[int, tuple[float, ...]], float
         for i, ratio in enumerate(g.ratios, start=1):
             table.setdefault(i, []).append(ratio * g.final_drive * 60.0 / (2 * math.pi * r))
     return {k: tuple(sorted(v)) for k, v in table.items()}, idle
+
+
+@lru_cache(maxsize=8)
+def _wheel_decel(vehicle: str | None, gear: int) -> tuple[tuple[float, float, float, float], ...]:
+    """Per shipped vehicle (the named one, or each): (r, sigma_x, decel of a driven wheel
+    [rad/s^2] at full brake, at released throttle from the engine's braking in ``gear``)."""
+    from sim.vehicle.config import preset, preset_names
+
+    out = []
+    for name in [vehicle] if vehicle else preset_names():
+        c = preset(name)
+        t, g, b = c.tire, c.gearbox, c.brakes
+        n_driven = 4 if g.drive not in ("fwd", "rwd") else 2
+        bias = b.front_bias if g.drive == "fwd" else (1 - b.front_bias if g.drive == "rwd"
+                                                      else max(b.front_bias, 1 - b.front_bias))
+        ratio = g.ratios[min(max(gear, 1), len(g.ratios)) - 1] * g.final_drive
+        out.append((t.radius_m, t.relaxation_length_x_m,
+                    b.max_torque_nm * bias / 2 / t.inertia_kgm2,
+                    c.engine.engine_brake_nm * ratio * g.efficiency / n_driven / t.inertia_kgm2))
+    return tuple(out)
+
+
+def lock_lag(ego: dict, vehicle: object, speed: float, gear: int) -> float:
+    """How much lower than the stated (transient) slip ratio a driven wheel's own slip may
+    be while it slows faster than the tyre's deflection follows: the first-order lag's ramp
+    error ``sigma R / |v_x|`` (module docstring); the largest over the shipped vehicles when
+    ``vehicle`` names none of them."""
+    from sim.vehicle.config import preset_names
+
+    name = vehicle if isinstance(vehicle, str) and vehicle in preset_names() else None
+    try:
+        brake = min(max(float(ego.get("brake", 0.0)), 0.0), 1.0)
+        throttle = min(max(float(ego.get("throttle", 0.0)), 0.0), 1.0)
+        accel = abs(float(ego.get("accel_mps2", 0.0)))
+        slip = max((abs(float(v)) for v in ego.get("wheel_slip", {}).get("ratio", [])),
+                   default=0.0)
+    except (AttributeError, TypeError, ValueError):
+        return 0.0
+    if not all(map(math.isfinite, (brake, throttle, accel, slip))):
+        return 0.0
+    v = max(abs(speed), 1e-3)
+    return max(sigma * (r * (brake * b + (1 - throttle) * e) + accel * (1 + slip)) / (v * v)
+               for r, sigma, b, e in _wheel_decel(name, gear))
 
 
 @lru_cache(maxsize=8)
@@ -120,7 +174,10 @@ def powertrain(meta: dict, cfg: EgoConfig) -> Flag | None:
     best = min(table[gear], key=lambda c: abs(math.log(ratio / c)))
     spin = max(slip) if slip else 0.0  # slipping wheels turn faster (or, braking, slower)
     roll = rolling_share(ego, driven_wheels(name if isinstance(name, str) else None))
-    lo = best * (1 - cfg.ratio_tol) * (1 - spin) * roll  # sliding sideways: slower wheels
+    # slowing wheels turn slower than the stated slip (a car rolling backwards turns its
+    # wheels backwards: the engine idles, judged below, not by the forward-rolling lag)
+    lag = 0.0 if _rolls_backwards(ego) else lock_lag(ego, name, speed, gear)
+    lo = best * (1 - cfg.ratio_tol) * max(1 - spin - lag, 0.0) * roll  # sliding: slower
     hi = best * (1 + cfg.ratio_tol) * (1 + spin)
     if lo <= ratio <= hi:
         return None
@@ -132,7 +189,8 @@ def powertrain(meta: dict, cfg: EgoConfig) -> Flag | None:
     options = ", ".join(f"{c:.0f}" for c in table[gear])
     return flag("powertrain", f"rpm / speed = {rpm:.0f} / {speed:.1f} m/s in gear {gear}:", ratio,
                 f"vehicle models give {options} rpm per m/s; allowed {lo:.0f}..{hi:.0f} with "
-                f"the wheels' slip (ratio {spin:.2f}, cos angle {roll:.2f})", ".0f")  # fmt: skip
+                f"the wheels' slip (ratio {spin:.2f}, cos angle {roll:.2f}, lag {lag:.2f})",
+                ".0f")  # fmt: skip
 
 
 def check(meta: dict, cfg: EgoConfig) -> list[Flag]:

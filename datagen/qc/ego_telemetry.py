@@ -6,8 +6,14 @@
   read out at another time than the pose and velocity (a lagging CAN read-out, a stale
   cache) disagrees by the speed change in between; the finding names both values and the
   frame of the scenario whose speed the stated one matches, if any.
-- ``road_curvature``: ``road.curvature_ahead`` changes smoothly along the road; in a scenario
-  (frames 0.2 s apart) each frame's value follows the line through the other frames' values.
+- ``road_curvature``: ``road.curvature_ahead`` (the mean curvature of the next 40 m of road)
+  changes smoothly along the road; in a scenario (frames 0.2 s apart) each frame's value
+  follows the line through the other frames' values. A clip sample's key frame is judged
+  against its own clip's earlier frames (``json.clip.ego.curvature_ahead``, 1 / rate apart):
+  the scenario's other clips' key frames lie seconds apart, tens of metres of road, over
+  which the 40 m mean is no line (clean clips 2 s apart: the last key frame 0.003-0.004 1/m
+  off the line through the others, unflipped; their own frames 0.25 s apart lie on it). Clip
+  samples without that list (older data sets) are judged against the other key frames.
   A frame whose value is off that line by more than ``curvature_tol`` plus 3 x the other
   frames' own scatter about it while its negation lies on it has the curve's sign flipped (a
   left/right convention mix-up); the finding names both values. Where the other frames
@@ -47,6 +53,8 @@ class EgoSummary:
     speed: float | None  # ego.speed_mps
     ground_speed: float | None  # |ego.velocity (x, y)|
     curvature: float | None  # road.curvature_ahead
+    # a clip sample's earlier frames: (frame index, json.clip.ego.curvature_ahead)
+    clip_curvature: list[tuple[int, float]] | None = None
 
 
 def _number(d: object, name: str) -> float | None:
@@ -72,7 +80,23 @@ def summarize(s) -> EgoSummary | None:
                 str(cam.get("name", "")))
     frame = m.get("frame")
     return EgoSummary(s.key, s.shard, scenario, int(frame) if isinstance(frame, int) else -1,
-                      _number(ego, "speed_mps"), ground, _number(road, "curvature_ahead"))
+                      _number(ego, "speed_mps"), ground, _number(road, "curvature_ahead"),
+                      _clip_curvature(m.get("clip")))
+
+
+def _clip_curvature(clip: object) -> list[tuple[int, float]] | None:
+    """(frame index, curvature ahead) of a clip's frames before its key frame, from
+    ``json.clip``; None when the clip does not list them (or is no clip)."""
+    if not isinstance(clip, dict) or not isinstance(clip.get("ego"), dict):
+        return None
+    ks, idx = clip["ego"].get("curvature_ahead"), clip.get("frame_indices")
+    if not (isinstance(ks, list) and isinstance(idx, list) and len(ks) == len(idx) >= 2):
+        return None
+    key = clip.get("key_frame", len(ks) - 1)
+    key = key if isinstance(key, int) and 0 <= key < len(ks) else len(ks) - 1
+    pts = [(i, float(k)) for n, (i, k) in enumerate(zip(idx, ks)) if n != key
+           and isinstance(i, int) and isinstance(k, int | float) and np.isfinite(k)]
+    return pts or None
 
 
 def speed(f: EgoSummary, others: list[EgoSummary], cfg: EgoTelemetryConfig) -> Flag | None:
@@ -91,7 +115,12 @@ def speed(f: EgoSummary, others: list[EgoSummary], cfg: EgoTelemetryConfig) -> F
 
 
 def curvature(f: EgoSummary, others: list[EgoSummary], cfg: EgoTelemetryConfig) -> Flag | None:
-    pts = [(o.frame, o.curvature) for o in others if o.curvature is not None and o.frame >= 0]
+    if f.clip_curvature is not None:  # a clip's own frames, 1 / rate apart
+        pts, what = f.clip_curvature, "clip's"
+    else:
+        pts = [(o.frame, o.curvature) for o in others if o.curvature is not None
+               and o.frame >= 0]  # fmt: skip
+        what = "scenario's"
     if f.curvature is None or f.frame < 0 or len(pts) < 2:
         return None
     x, y = np.array(pts, dtype=np.float64).T
@@ -106,7 +135,7 @@ def curvature(f: EgoSummary, others: list[EgoSummary], cfg: EgoTelemetryConfig) 
     if off <= cfg.curvature_tol + 3.0 * scatter or flipped * cfg.flip_ratio >= off:
         return None
     return flag("road_curvature", f"road.curvature_ahead {f.curvature:+.4f} 1/m where the "
-                f"scenario's {len(pts)} other frames lie on a line through {pred:+.4f} 1/m "
+                f"{what} {len(pts)} other frames lie on a line through {pred:+.4f} 1/m "
                 f"(scatter {scatter:.4f}): the curve's sign is flipped; off by", off,
                 f"allowed {cfg.curvature_tol:g} 1/m + 3 x the scatter, unless the negation fits "
                 f"x{cfg.flip_ratio:g} better", ".4f")  # fmt: skip

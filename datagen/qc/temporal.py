@@ -6,7 +6,9 @@ as a sequence, and a finding is pinned on the frame that disagrees:
 - ``motion_speed``: the ego's position moves by about ``speed x dt`` between frames; a frame's
   json speed must fit the displacement of at least one adjacent interval (allowing for its
   acceleration over half the interval);
-- ``motion_yaw``: likewise the heading change against the yaw rate;
+- ``motion_yaw``: likewise the heading change against the yaw rate (for clip samples, whose
+  key frames lie seconds apart, the change is known up to whole turns: of ``wrap(dyaw) +
+  2 pi k`` the one nearest the json's yaw rates, e.g. a spinning car's);
 - ``camera_rig``: the camera is bolted to the car: its heading relative to the ego's yaw and
   its offset from the ego's position (in the car's frame) stay put across the scenario and
   match the camera preset's mount;
@@ -172,8 +174,21 @@ def _speed_fits(f: FrameSummary, g: FrameSummary, cfg: TemporalConfig) -> bool:
 
 
 def _yaw_rate(f: FrameSummary, g: FrameSummary) -> float | None:
+    """The heading change rate between ``f`` and ``g`` of the turn, of those the two
+    headings allow (the change is known up to whole turns: ``wrap(dyaw) + 2 pi k``), that
+    lies nearest the json yaw rates (``f``'s and the clip windows'), for clip samples,
+    whose key frames lie seconds apart: a car spinning at 1.6 rad/s turns by more than pi
+    between key frames 2 s apart, which the wrapped change alone calls the opposite
+    direction. Single frames (0.2 s apart: the next turn would be 31 rad/s) take the
+    wrapped change."""
     dt = g.time_s - f.time_s
-    return None if abs(dt) <= 1e-6 else _wrap(g.yaw - f.yaw) / dt
+    if abs(dt) <= 1e-6:
+        return None
+    base = _wrap(g.yaw - f.yaw)
+    if f.window_yaw_rates is None and g.window_yaw_rates is None:
+        return base / dt
+    turns = (base + 2 * math.pi * k for k in (-1, 0, 1))
+    return min((x / dt for x in turns), key=lambda r: (_yaw_miss(f, g, r), abs(r)))
 
 
 def _yaw_miss(f: FrameSummary, g: FrameSummary, rate: float) -> float:
