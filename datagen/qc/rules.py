@@ -15,7 +15,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datagen.qc import audio_check, caption_check, ego_state, geometry, optics, photometric
+from datagen.qc import (
+    audio_check,
+    audio_preroll,
+    caption_check,
+    ego_state,
+    geometry,
+    ground_horizon,
+    optics,
+    photometric,
+    pose_identities,
+    sky_spots,
+    tyre_kinematics,
+    weather_preset,
+)
 from datagen.qc.flag import Flag, flag
 from datagen.qc.shardio import Decoded
 
@@ -41,6 +54,17 @@ class RuleConfig:
     optics: optics.OpticsConfig = field(default_factory=optics.OpticsConfig)
     audio: audio_check.AudioConfig = field(default_factory=audio_check.AudioConfig)
     ego: ego_state.EgoConfig = field(default_factory=ego_state.EgoConfig)
+    tyres: tyre_kinematics.TyreKinematicsConfig = field(
+        default_factory=tyre_kinematics.TyreKinematicsConfig)
+    identities: pose_identities.PoseIdentitiesConfig = field(
+        default_factory=pose_identities.PoseIdentitiesConfig)
+    horizon: ground_horizon.GroundHorizonConfig = field(
+        default_factory=ground_horizon.GroundHorizonConfig)
+    sky_spots: sky_spots.SkySpotsConfig = field(default_factory=sky_spots.SkySpotsConfig)
+    weather: weather_preset.WeatherPresetConfig = field(
+        default_factory=weather_preset.WeatherPresetConfig)
+    preroll: audio_preroll.AudioPrerollConfig = field(
+        default_factory=audio_preroll.AudioPrerollConfig)
 
     def __post_init__(self) -> None:
         for name in ("black_mean", "saturated_mean", "max_noise_sigma", "near_depth_fraction",
@@ -189,7 +213,10 @@ RULES: dict[str, Rule] = {
 
 def check(s: Decoded, cfg: RuleConfig) -> list[Flag]:
     """Every flag of ``s``: the per-sample rules, then the cross-modal checks of one sample
-    (geometry, captions, image vs labels and weather, optics, audio vs ego state and weather)."""
+    (geometry, captions, image vs labels and weather, optics, audio vs ego state and weather,
+    tyre slips vs the body's motion, json identities, sky below the horizon, dark
+    spots in the sky, the weather vs its preset,
+    silence before the scenario starts)."""
     found = [f for rule in RULES.values() if (f := rule(s, cfg)) is not None]
     if s.meta is None or not isinstance(s.meta, dict) or _first_non_finite(s.meta, "json"):
         return found
@@ -197,9 +224,19 @@ def check(s: Decoded, cfg: RuleConfig) -> list[Flag]:
                lambda: photometric.check(s, cfg.photometric),
                lambda: optics.check(s, cfg.optics),
                lambda: audio_check.check(s, cfg.audio),
-               lambda: ego_state.check(s.meta, cfg.ego)):  # fmt: skip
+               lambda: ego_state.check(s.meta, cfg.ego),
+               lambda: tyre_kinematics.check(s.meta, cfg.tyres),
+               lambda: pose_identities.check(s.meta, cfg.identities),
+               lambda: _listed(ground_horizon.check(s, cfg.horizon)),
+               lambda: _listed(sky_spots.check(s, cfg.sky_spots)),
+               lambda: _listed(weather_preset.check(s.meta, cfg.weather)),
+               lambda: _listed(audio_preroll.check(s, cfg.preroll))):  # fmt: skip
         try:
             found += fn()
         except (KeyError, TypeError, ValueError, IndexError) as exc:  # malformed metadata
             found.append(Flag("schema", f"cannot cross-check: {type(exc).__name__}: {exc}"))
     return found
+
+
+def _listed(f: Flag | None) -> list[Flag]:
+    return [] if f is None else [f]
