@@ -40,7 +40,7 @@ put gpu "\"$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)\"
 
 if [[ ${GPU_TESTS:-1} == 1 ]]; then
   log "CUDA-graph tests"
-  timeout 240 $PY -m pytest -q -p no:cacheprovider -m gpu tests/multimodal/test_cuda_graph.py \
+  timeout "${GPU_TIMEOUT:-240}" $PY -m pytest -q -p no:cacheprovider -rs -m gpu tests/multimodal/test_cuda_graph.py \
     > "$W/logs/pytest_gpu.log" 2>&1; log "gpu tests rc=$? $(tail -1 "$W/logs/pytest_gpu.log")"
 fi
 wait $PB_PID; log "pybullet build rc=$?"
