@@ -26,6 +26,11 @@ PROJECT_WINDOW = 3  # segments searched on each side of the nearest sample
 STRAIGHT_CURVATURE = 1.0 / 500.0  # below this mean curvature a road counts as straight
 HINT_WINDOW_M = 30.0  # samples searched around a station hint
 MAX_RIBBON_SAMPLES = 2000  # samples per mesh body; longer ribbons are split into chunks
+# the ground reaches this far beyond the road's bounding box, at least: a camera on the road
+# must find ground up to its far plane in every direction (else the sky shows below the
+# horizon where the world ends): build_road takes the cameras' far plane + FAR_GROUND_MARGIN_M
+GROUND_MARGIN_M = 120.0
+FAR_GROUND_MARGIN_M = 20.0
 
 
 @dataclass
@@ -419,10 +424,10 @@ def _build_markings(world, road: Road, registry: SceneRegistry) -> list[int]:
     return bodies
 
 
-def _build_ground(world, road: Road, rgba: list[float]) -> int:
+def _build_ground(world, road: Road, rgba: list[float], margin_m: float) -> int:
     import pybullet as p
 
-    lo, hi = road.xy.min(axis=0) - 120.0, road.xy.max(axis=0) + 120.0
+    lo, hi = road.xy.min(axis=0) - margin_m, road.xy.max(axis=0) + margin_m
     half = [(hi[0] - lo[0]) / 2, (hi[1] - lo[1]) / 2, 0.5]
     centre = [(hi[0] + lo[0]) / 2, (hi[1] + lo[1]) / 2, -0.51]
     c = world.client
@@ -431,8 +436,11 @@ def _build_ground(world, road: Road, rgba: list[float]) -> int:
     return c.createMultiBody(0.0, col, vis, basePosition=centre)
 
 
-def build_road(world, road: Road, registry: SceneRegistry, seed: int) -> RoadBodies:
-    """Create the road's static bodies in ``world`` and register their classes."""
+def build_road(world, road: Road, registry: SceneRegistry, seed: int,
+               far_m: float = 0.0) -> RoadBodies:  # fmt: skip
+    """Create the road's static bodies in ``world`` and register their classes; the ground
+    reaches ``far_m`` (the cameras' far plane) + :data:`FAR_GROUND_MARGIN_M` beyond the road,
+    at least :data:`GROUND_MARGIN_M`."""
     rng = rng_for(seed, "road", "colours")
     hw, sh = road.half_width, road.config.shoulder_m
     asphalt = _shade(rng, (0.27, 0.27, 0.29), 0.05)
@@ -442,7 +450,8 @@ def build_road(world, road: Road, registry: SceneRegistry, seed: int) -> RoadBod
     bodies.shoulders = _ribbons(world, road, hw, hw + sh, 0.0, kerb, True)
     bodies.shoulders += _ribbons(world, road, -hw - sh, -hw, 0.0, kerb, True)
     bodies.markings = _build_markings(world, road, registry)
-    bodies.ground = _build_ground(world, road, _shade(rng, (0.33, 0.5, 0.22), 0.06))
+    margin = max(GROUND_MARGIN_M, float(far_m) + FAR_GROUND_MARGIN_M)
+    bodies.ground = _build_ground(world, road, _shade(rng, (0.33, 0.5, 0.22), 0.06), margin)
     for b in bodies.surface:
         registry.register(b, "road", (0.0, 0.0, 0.0), instance=False)
     for b in bodies.shoulders:

@@ -171,7 +171,8 @@ class Scenario:
             renderer_spec(renderer).setup(self.world)
         self.registry = SceneRegistry()
         self.road = generate_road(config.road_config(), config.seed)
-        self.road_bodies = build_road(self.world, self.road, self.registry, config.seed)
+        far = max(cam.far for cam in config.cameras)
+        self.road_bodies = build_road(self.world, self.road, self.registry, config.seed, far)
         self.scenery = Scenery(
             self.world, self.road, self.registry, config.scenery_config(), config.seed
         )

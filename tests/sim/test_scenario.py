@@ -178,3 +178,15 @@ def test_same_seed_identical_in_separate_processes():
     ]
     digests = [r.stdout.strip().splitlines()[-1] for r in runs]
     assert all(r.returncode == 0 for r in runs) and digests[0] == digests[1]
+
+
+@pytest.mark.parametrize("far", [200.0, 400.0])
+def test_ground_reaches_past_every_cameras_far_plane(far):
+    """A camera anywhere on the road finds ground up to its far plane in every direction
+    (else the sky shows below the horizon where the world ends)."""
+    small = dict(SMALL, cameras=(CameraConfig("f", 32, 32, far=far),))
+    with Scenario(ScenarioConfig(seed=5, **small)) as sc:
+        lo, hi = sc.world.client.getAABB(sc.road_bodies.ground)
+        road_lo, road_hi = sc.road.xy.min(axis=0), sc.road.xy.max(axis=0)
+    assert np.all(np.asarray(lo[:2]) <= road_lo - far)
+    assert np.all(np.asarray(hi[:2]) >= road_hi + far)
