@@ -80,6 +80,8 @@ def engine_harmonic(s, cfg: AudioConfig) -> Flag | None:
     meta = s.meta
     if s.audio is None or not _steady(meta, cfg):
         return None
+    if "passby" in (meta.get("audio") or {}).get("events", []):
+        return None  # a passing car's engine may be the strongest tone of the window
     ego = meta["ego"]
     rpm, speed = float(ego["rpm"]), max(float(ego["speed_mps"]), 0.5)
     rpm_mid = rpm - rpm / speed * float(ego.get("accel_mps2", 0.0)) * cfg.tail_s / 2

@@ -172,6 +172,20 @@ def road_width(meta: dict, view: road_view.RoadView, f: SensorFit,
     )
 
 
+def _drives_with_grip(ego: dict, cfg: MetadataSensorsConfig) -> bool:
+    """Whether the ego drives (``on_road_min_speed_mps`` or faster) with gripping tyres (every
+    slip angle under ``sliding_slip_rad``): only then does its heading follow its course, so
+    that what lies just ahead of it says where it is. A stopped or sliding car beside the road
+    may face the road, one on it may face its edge."""
+    speed = _num(ego.get("speed_mps"))
+    if speed is None or abs(speed) < cfg.on_road_min_speed_mps:
+        return False
+    slip = ego.get("wheel_slip")
+    angles = slip.get("angle") if isinstance(slip, dict) else None
+    return not (isinstance(angles, list) and any(
+        (a := _num(x)) is not None and abs(a) >= cfg.sliding_slip_rad for x in angles))
+
+
 def _along_the_road(meta: dict, view: road_view.RoadView, f: SensorFit,
                     cfg: MetadataSensorsConfig) -> bool:  # fmt: skip
     """Whether the road must lie just ahead of an ego the json puts on the road: it drives
@@ -183,13 +197,7 @@ def _along_the_road(meta: dict, view: road_view.RoadView, f: SensorFit,
     little outwards, sees the patch off the road). A centre beyond the widest road plus that
     margin contradicts ``off_road`` false whatever the heading and is judged."""
     ego, road = meta.get("ego", {}), meta.get("road", {})
-    speed = _num(ego.get("speed_mps"))
-    if speed is None or abs(speed) < cfg.on_road_min_speed_mps:
-        return False
-    slip = ego.get("wheel_slip")
-    angles = slip.get("angle") if isinstance(slip, dict) else None
-    if isinstance(angles, list) and any(
-            (a := _num(x)) is not None and abs(a) >= cfg.sliding_slip_rad for x in angles):
+    if not _drives_with_grip(ego, cfg):
         return False
     lateral, lanes = _num(road.get("lateral_offset_m")), _num(road.get("lanes"))
     if lateral is None or lanes is None or lanes <= 0:
@@ -210,7 +218,7 @@ def on_road(meta: dict, view: road_view.RoadView, f: SensorFit,
             f"json ego.off_road false but only {view.under_car:.0%} of the image just ahead "
             f"of the ego is road (clean frames on the road >= {least:.0%})"
         )
-    if off is True and view.under_car >= 1.0:
+    if off is True and view.under_car >= 1.0 and _drives_with_grip(meta.get("ego", {}), cfg):
         return (
             "json ego.off_road true but the image just ahead of the ego is all road "
             "(the ego's centre is over 1 m beyond the road's edge when off the road)"

@@ -70,6 +70,20 @@ def _on_road(lateral: float, angles: list[float], speed: float = 10.0) -> dict:
             "road": {"lateral_offset_m": lateral, "lanes": 2}}
 
 
+def test_all_road_ahead_of_an_off_road_car_is_judged_only_while_it_drives_with_grip() -> None:
+    cfg = metadata_sensors.MetadataSensorsConfig()
+    fit = cfg.fit
+    meta = _on_road(6.0, [0.05] * 4)
+    meta["ego"]["off_road"] = True
+    # the fault: json off the road while driving along it, all road just ahead
+    assert metadata_sensors.on_road(meta, _view(1.0), fit, cfg) is not None
+    # clean: stopped beside the road, or sliding, the car may face the road
+    meta["ego"]["speed_mps"] = 0.2
+    assert metadata_sensors.on_road(meta, _view(1.0), fit, cfg) is None
+    meta["ego"].update(speed_mps=10.0, wheel_slip={"angle": [0.6] * 4, "ratio": [0.0] * 4})
+    assert metadata_sensors.on_road(meta, _view(1.0), fit, cfg) is None
+
+
 def test_no_road_ahead_is_judged_only_for_a_car_driving_along_the_road() -> None:
     cfg = metadata_sensors.MetadataSensorsConfig()
     fit = cfg.fit
