@@ -13,7 +13,8 @@
 #   5. results.json + logs into $OUT.
 # Usage (device tool, carry .whl and .gl): OUT=$OUT bash scripts/device_generate.sh
 # (GPU_TESTS=0 skips step 1's tests, EGL_TESTS=0 step 2; SIZES picks step 3's image sizes, default
-# "128 256 512" (step 4 compares with the 128 px EGL run); BUDGET is the script's own time limit in seconds)
+# "128 256 512" (step 4 compares with the 128 px EGL run), RENDERERS its renderers, default "egl tiny";
+# BUDGET is the script's own time limit in seconds)
 set -uo pipefail
 ROOT=$(pwd); START=$SECONDS; OUT=${OUT:?OUT must be set}
 W=/tmp/gen; SITE=/tmp/site; PB=/tmp/pb; PY=python3
@@ -95,7 +96,7 @@ gen() {  # gen NAME RENDERER SIZE WORKERS SCENARIOS
   log "gen $1: rc=$rc wall=${wall}s build=${build_s}s samples=$n -> $(python3 -c "print(round($n/float('${build_s:-0}' or 'inf'),1))") samples/s"
 }
 for size in ${SIZES:-128 256 512}; do
-  for r in egl tiny; do
+  for r in ${RENDERERS:-egl tiny}; do
     n=$(( GEN_W * 8 )); (( size == 512 )) && n=$(( GEN_W * 4 ))
     (( $(left) > 60 )) && gen "${r}${size}" "$r" "$size" "$GEN_W" "$n"
     # a run three times as long on the same workers: the difference is the steady rate
