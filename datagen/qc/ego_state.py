@@ -114,6 +114,24 @@ def lock_lag(ego: dict, vehicle: object, speed: float, gear: int) -> float:
                for r, sigma, b, e in _wheel_decel(name, gear))
 
 
+LOCK_SLIP = 0.1  # braking slip beyond the tyre's force peak (~0.1): the wheel runs away
+
+
+def _locking(ego: dict, vehicle: object) -> bool:
+    """Whether a driven wheel is locking: rolling forwards with a stated braking slip beyond
+    the force peak (:data:`LOCK_SLIP`). Below it the tyre's force grows with the slip and holds
+    the wheel to the road, so its own slip cannot run away from the stated one and the
+    first-order lag (:func:`lock_lag`) does not open; beyond it the wheel decelerates freely."""
+    if _rolls_backwards(ego):  # wheels turning backwards: the engine idles, judged apart
+        return False
+    try:
+        ratios = [float(v) for v in ego.get("wheel_slip", {}).get("ratio", [])]
+    except (AttributeError, TypeError, ValueError):
+        return False
+    wheels = driven_wheels(vehicle if isinstance(vehicle, str) else None)
+    return any(ratios[i] < -LOCK_SLIP for i in wheels if i < len(ratios))
+
+
 @lru_cache(maxsize=8)
 def driven_wheels(vehicle: object = None) -> tuple[int, ...]:
     """Indices (FL, FR, RL, RR order) of the wheels the engine turns in the shipped vehicle
@@ -176,7 +194,7 @@ def powertrain(meta: dict, cfg: EgoConfig) -> Flag | None:
     roll = rolling_share(ego, driven_wheels(name if isinstance(name, str) else None))
     # slowing wheels turn slower than the stated slip (a car rolling backwards turns its
     # wheels backwards: the engine idles, judged below, not by the forward-rolling lag)
-    lag = 0.0 if _rolls_backwards(ego) else lock_lag(ego, name, speed, gear)
+    lag = lock_lag(ego, name, speed, gear) if _locking(ego, name) else 0.0
     lo = best * (1 - cfg.ratio_tol) * max(1 - spin - lag, 0.0) * roll  # sliding: slower
     hi = best * (1 + cfg.ratio_tol) * (1 + spin)
     if lo <= ratio <= hi:

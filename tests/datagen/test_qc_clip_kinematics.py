@@ -176,3 +176,17 @@ def test_a_car_braked_to_a_standstill_is_not_speeding_up():
     assert ego_motion.pedals({}, f, cfg) is None
     f.velocity = (0.0006, 0.00055)  # creeping forwards instead: the spring does not explain it
     assert ego_motion.pedals({}, f, cfg) is not None
+
+
+def test_the_lag_opens_only_for_a_locking_wheel():
+    """Below the tyre's force peak the tyre holds the wheel to the road: a gripping car with
+    the pedals released gets no lag, so an rpm of another gearbox (here 15 % low) still flags."""
+    from datagen.qc.ego_state import EgoConfig, powertrain
+
+    gripping = copy.deepcopy(LOCKING)
+    gripping["ego"]["wheel_slip"]["ratio"] = [0.002, 0.002, -0.008, -0.008]
+    per_mps = 3743 / 11.883342  # the gear's rpm per m/s (comment above LOCKING)
+    gripping["ego"]["rpm"] = 0.85 * per_mps * gripping["ego"]["speed_mps"]
+    assert powertrain(gripping, EgoConfig()) is not None
+    gripping["ego"]["rpm"] = per_mps * gripping["ego"]["speed_mps"]
+    assert powertrain(gripping, EgoConfig()) is None
