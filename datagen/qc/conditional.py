@@ -40,6 +40,9 @@ FRAME_FLOORS = (0.08, 0.12, 0.1)
 # the extremes of 2 000 clean tuning samples (log luminance -0.36..+0.48, log noise
 # -0.33..+0.27, log gradient -0.30..+0.32; lightning and headlights make the widest ones).
 FRAME_LIMITS = ((-0.40, 0.55), (-0.38, 0.30), (-0.35, 0.40))
+# a clip sample's reference frames (image_degradation.reference_frames): all before its key
+# frame (None) or this many
+CLIP_REF_FRAMES: int | None = None
 SOUND_SOURCES = ("engine", "tire_roll", "tire_squeal", "wet_hiss", "snow_crunch", "wind", "rain",
                  "hail", "thunder", "impact", "passby", "gear_shift")  # fmt: skip
 
@@ -106,6 +109,46 @@ def frame_features(s) -> np.ndarray:
     sigma = float(np.median(dx)) / (0.6745 * np.sqrt(2))
     grad = float(dx.mean() + np.abs(np.diff(lum, axis=0)).mean())
     return np.array([np.log1p(float(lum.mean())), np.log(0.5 + sigma), np.log1p(grad)])
+
+
+def clip_features(s, fn) -> np.ndarray | None:
+    """``fn`` (:func:`image_features` or :func:`frame_features`) of each of a clip sample's
+    reference frames (:func:`datagen.qc.image_degradation.reference_frames`: the same scene
+    just before the key frame), with the key frame's labels, one row each; None for a single
+    frame, a clip without such frames, or frames of another size than the key frame."""
+    from types import SimpleNamespace
+
+    from datagen.qc.image_degradation import reference_frames
+
+    frames = reference_frames(s, CLIP_REF_FRAMES)
+    if frames is None or s.rgb is None or s.rgb.ndim != 3 or frames.shape[1:3] != s.rgb.shape[:2]:
+        return None
+    return np.vstack([fn(SimpleNamespace(rgb=f, seg=s.seg, depth_m=s.depth_m, inst=s.inst))
+                      for f in frames])
+
+
+def _own(values: np.ndarray, i: int, j: int, sib: list[int],
+         refs: list[np.ndarray | None] | None) -> tuple[np.ndarray, str]:  # fmt: skip
+    """Sample ``i``'s own reference for statistic ``j``: its clip's earlier frames (``refs``)
+    where they have a finite value, else its scenario's other frames ``sib``."""
+    ref = refs[i] if refs is not None else None
+    if ref is not None:
+        own = ref[:, j][np.isfinite(ref[:, j])]
+        if own.size:
+            return own, "its clip's {} earlier frames"
+    own = values[sib, j] if sib else np.zeros(0)
+    return own[np.isfinite(own)], "its scenario's {} other frames"
+
+
+def _unsteady(ref: np.ndarray) -> bool:
+    """Whether a clip's earlier frames (:func:`clip_features` of :func:`frame_features`)
+    disagree among themselves in any statistic by more than half its :data:`FRAME_LIMITS`
+    range: a lightning flash in some of them, say."""
+    for j, (lo, hi) in enumerate(FRAME_LIMITS):
+        v = ref[:, j][np.isfinite(ref[:, j])]
+        if v.size >= 2 and float(v.max() - v.min()) > (hi - lo) / 2:
+            return True
+    return False
 
 
 def audio_features(s) -> np.ndarray:
@@ -218,12 +261,15 @@ def _neighbourhoods(conds: list, groups: list, cfg: ConditionalConfig) -> list |
 def judge(values: np.ndarray, conds: list[np.ndarray | None], groups: list[object],
           names: tuple[str, ...], floors: tuple[float, ...], what: str, check: str,
           cfg: ConditionalConfig, same_condition: bool = True,
-          z_threshold: float | None = None) -> list[list[Flag]]:  # fmt: skip
+          z_threshold: float | None = None,
+          refs: list[np.ndarray | None] | None = None) -> list[list[Flag]]:  # fmt: skip
     """Per sample, the statistics that lie far outside the spread of its neighbours in the
     json space (other scenarios) *and*, when it has some, of the other frames of its own
     scenario (those with the same json condition if ``same_condition``). So a scene that is
     merely unusual as a whole, in every frame, is not a finding; a frame that differs from
-    its own scenario is."""
+    its own scenario is. A clip sample with ``refs[i]`` (:func:`clip_features`) is compared
+    with its own earlier frames instead of its scenario's other key frames (seconds apart:
+    other scenes)."""
     zt = cfg.z_threshold if z_threshold is None else z_threshold
     n = len(values)
     out: list[list[Flag]] = [[] for _ in range(n)]
@@ -243,15 +289,14 @@ def judge(values: np.ndarray, conds: list[np.ndarray | None], groups: list[objec
             z, med, spread = _z(x, ref, floors[j])
             if abs(z) <= zt:
                 continue
-            own = values[sib, j] if sib else np.zeros(0)
-            own = own[np.isfinite(own)]
+            own, whose = _own(values, i, j, sib, refs)
             if own.size >= 1 and abs(_z(x, own, floors[j])[0]) <= zt:
                 continue  # the whole scenario looks like this: not this frame's fault
             if worst is None or abs(z) > abs(worst[0]):
-                worst = (z, name, x, med, spread, ref.size, own.size)
+                worst = (z, name, x, med, spread, ref.size, whose.format(own.size) * bool(own.size))
         if worst is not None:
-            z, name, x, med, spread, m, n_own = worst
-            own = f", and unlike its scenario's {n_own} other frames" if n_own else ""
+            z, name, x, med, spread, m, whose = worst
+            own = f", and unlike {whose}" if whose else ""
             out[i].append(Flag(check, f"{name} {x:.3g} vs {med:.3g} +- {spread:.2g} of {m} "
                                f"samples of other scenarios with similar {what}{own} "
                                f"(|z| {abs(z):.1f} > {zt:g})", float(x),
@@ -260,23 +305,30 @@ def judge(values: np.ndarray, conds: list[np.ndarray | None], groups: list[objec
 
 
 def judge_frames(values: np.ndarray, conds: list[np.ndarray | None], groups: list[object],
-                 cfg: ConditionalConfig) -> list[list[Flag]]:  # fmt: skip
+                 cfg: ConditionalConfig,
+                 refs: list[np.ndarray | None] | None = None) -> list[list[Flag]]:  # fmt: skip
     """``frame_vs_scenario``: a frame whose brightness, noise or sharpness leaves the range
     its scenario's other frames allow (:data:`FRAME_LIMITS` around their median; those
     frames must agree among themselves, within half that range) *and* lies
     ``frame_population_z`` spreads off samples of other scenarios with similar weather, in
-    the same direction (so a clean frame beside faulty ones is not blamed)."""
+    the same direction (so a clean frame beside faulty ones is not blamed). A clip sample
+    with ``refs[i]`` (:func:`clip_features`) is judged against its own earlier frames
+    instead of its scenario's other key frames, and not at all when those disagree among
+    themselves in any statistic (:func:`_unsteady`: the scene flickers, e.g. lightning)."""
     n = len(values)
     out: list[list[Flag]] = [[] for _ in range(n)]
     found = _neighbourhoods(conds, groups, cfg)
     if found is None:
         return out
     for i, nb, sib in found:
-        if len(sib) < 2 or nb.size < cfg.min_valid_neighbours:
+        mine = refs is not None and refs[i] is not None
+        if (len(sib) < 2 and not mine) or nb.size < cfg.min_valid_neighbours:
             continue
+        if mine and _unsteady(refs[i]):
+            continue  # the scene itself flickers within the clip (lightning): no reference
         for j, name in enumerate(FRAME_FEATURES):
-            x, own = values[i, j], values[sib, j]
-            own, ref = own[np.isfinite(own)], values[nb, j][np.isfinite(values[nb, j])]
+            x, (own, whose) = values[i, j], _own(values, i, j, sib, refs)
+            ref = values[nb, j][np.isfinite(values[nb, j])]
             if not np.isfinite(x) or own.size < 2 or ref.size < cfg.min_valid_neighbours:
                 continue
             d = x - float(np.median(own))
@@ -287,7 +339,7 @@ def judge_frames(values: np.ndarray, conds: list[np.ndarray | None], groups: lis
             if z * d <= 0 or abs(z) < cfg.frame_population_z:
                 continue
             out[i].append(Flag("frame_vs_scenario", f"{name} {x:.2f} is {d:+.2f} from the median "
-                               f"of its scenario's {own.size} other frames (allowed {lo:+.2f}.."
+                               f"of {whose.format(own.size)} (allowed {lo:+.2f}.."
                                f"{hi:+.2f}) and {abs(z):.1f} spreads from {ref.size} samples of "
                                f"other scenarios with similar weather (>= "
                                f"{cfg.frame_population_z:g})", float(d),

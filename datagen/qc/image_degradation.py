@@ -192,16 +192,30 @@ def features(s) -> np.ndarray:
     return np.r_[f, float(is_clip(s)), np.full(len(NAMES), np.nan) if ref is None else ref]
 
 
-def clip_reference(s) -> np.ndarray | None:
-    """Median scaled statistics (:func:`_scaled`) of the ``REF_FRAMES`` frames before a clip's
-    key frame (``json.clip.key_frame``, default the last), with the key frame's labels: the
-    same scene as the key frame; None without such frames."""
+def reference_frames(s, n: int | None = REF_FRAMES) -> np.ndarray | None:
+    """A clip sample's reference for its key frame: the ``n`` frames before it (all of them
+    when None; ``json.clip.key_frame``, default the last), the same scene just before, where
+    its scenario's other key frames are seconds apart (other scenes). None for a single frame
+    or a clip without such frames. The one home of this choice: QC's checks that compare a
+    frame with its scenario's other frames use it for clips (:mod:`datagen.qc.conditional`)."""
+    if not is_clip(s):
+        return None
     frames = s.clip_frames()
     if frames is None:
         return None
     key = s.meta["clip"].get("key_frame", len(frames) - 1)
     key = key if isinstance(key, int) and 0 <= key < len(frames) else len(frames) - 1
-    rows = [model_input(f, s.seg) for f in frames[max(0, key - REF_FRAMES):key]]
+    ref = frames[max(0, key - (key if n is None else n)):key]
+    return ref if len(ref) else None
+
+
+def clip_reference(s) -> np.ndarray | None:
+    """Median scaled statistics (:func:`_scaled`) of a clip's :func:`reference_frames`, with
+    the key frame's labels: the same scene as the key frame; None without such frames."""
+    frames = reference_frames(s)
+    if frames is None:
+        return None
+    rows = [model_input(f, s.seg) for f in frames]
     stats = [frame_features(*r) for r in rows if r is not None]
     return np.median(_scaled(np.array(stats)), axis=0) if stats else None
 

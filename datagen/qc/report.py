@@ -154,6 +154,9 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
     frame_stats: list[np.ndarray] = []
     audio_stats: list[np.ndarray] = []
     image_conds: list[np.ndarray | None] = []
+    # clips: the same statistics of their own earlier frames (conditional.clip_features)
+    image_refs: list[np.ndarray | None] = []
+    frame_refs: list[np.ndarray | None] = []
     audio_conds: list[np.ndarray | None] = []
     scenarios: list[object] = []
     degradation: list[np.ndarray] = []  # datagen.qc.image_degradation statistics
@@ -169,6 +172,8 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
                 meta = s.meta if isinstance(s.meta, dict) else {}
                 image_stats.append(conditional.image_features(s))
                 frame_stats.append(conditional.frame_features(s))
+                image_refs.append(conditional.clip_features(s, conditional.image_features))
+                frame_refs.append(conditional.clip_features(s, conditional.frame_features))
                 audio_stats.append(conditional.audio_features(s))
                 image_conds.append(conditional.image_condition(meta))
                 audio_conds.append(conditional.audio_condition(meta))
@@ -195,19 +200,19 @@ def run_qc(root: Path, rule_cfg: rules.RuleConfig | None = None,
     report.findings += _sequence(optics.judge(lenses, optics_cfg), pending)
     report.findings += _sequence(agreement.findings(), pending)
     if keys:
-        for stats, conds, names, floors, what, check, zt in (
+        for stats, conds, names, floors, what, check, zt, refs in (
             (image_stats, image_conds, conditional.IMAGE_FEATURES, conditional.IMAGE_FLOORS,
-             "weather", "image_vs_weather", conditional_cfg.z_threshold),
+             "weather", "image_vs_weather", conditional_cfg.z_threshold, image_refs),
             (audio_stats, audio_conds, conditional.AUDIO_FEATURES, conditional.AUDIO_FLOORS,
              "sound sources, speed and weather", "audio_vs_json",
-             conditional_cfg.audio_z_threshold),
+             conditional_cfg.audio_z_threshold, None),
         ):  # fmt: skip
             judged = conditional.judge(np.vstack(stats), conds, scenarios, names, floors, what,
-                                       check, conditional_cfg, False, zt)  # fmt: skip
+                                       check, conditional_cfg, False, zt, refs)  # fmt: skip
             report.findings += [_finding(k, sh, "conditional", f)
                                 for (k, sh), fl in zip(keys, judged) for f in fl]
         judged = conditional.judge_frames(np.vstack(frame_stats), image_conds, scenarios,
-                                          conditional_cfg)  # fmt: skip
+                                          conditional_cfg, frame_refs)  # fmt: skip
         report.findings += [_finding(k, sh, "conditional", f)
                             for (k, sh), fl in zip(keys, judged) for f in fl]
     if keys and image_degradation.MODEL_PATH.is_file():
