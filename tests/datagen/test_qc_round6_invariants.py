@@ -93,6 +93,24 @@ def test_tyre_slip_follows_the_rear_axle() -> None:
     assert tyre_kinematics.check(slow, cfg) == []
 
 
+def test_tyre_slip_is_not_judged_where_the_relaxation_lag_is_long() -> None:
+    """Stated angles 0.15 rad behind the kinematic ones: the lag of a car turning in at
+    3.2 m/s, reversing or spinning (clean clips); the same gap at 10 m/s and 0.6 rad/s flags."""
+    cfg = tyre_kinematics.TyreKinematicsConfig()
+
+    def lagging(**kw: float) -> dict:
+        meta = moving_ego(**kw)
+        meta["ego"]["wheel_slip"]["angle"][2:] = [a - 0.15 for a in
+                                                  meta["ego"]["wheel_slip"]["angle"][2:]]
+        return meta
+
+    assert tyre_kinematics.check(lagging(speed=3.2, rate=0.3, vy=0.0), cfg) == []
+    assert tyre_kinematics.check(lagging(speed=-6.5, rate=-1.2, vy=-2.3), cfg) == []
+    assert tyre_kinematics.check(lagging(speed=8.9, rate=4.25, vy=-2.6), cfg) == []
+    assert [f.check for f in tyre_kinematics.check(lagging(rate=0.6, vy=-0.5), cfg)] == [
+        "tyre_slip"]
+
+
 def test_tyre_slip_on_real_frame_in_degrees(frames: list[Decoded]) -> None:
     s = next((f for f in frames if f.meta["ego"]["speed_mps"] > 3.0
               and max(abs(a) for a in f.meta["ego"]["wheel_slip"]["angle"][2:]) > 1e-3),
