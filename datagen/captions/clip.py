@@ -10,6 +10,7 @@ Statement kinds (lexicon and templates: :mod:`datagen.captions.lexicon`, ``templ
 
 - ``behaviour`` (always stated in a clip caption, one statement per value that holds):
   ``hard_braking``: some frame's ``accel_mps2`` < :data:`HARD_BRAKING_MPS2`;
+  ``hard_acceleration``: some frame's ``accel_mps2`` > :data:`HARD_ACCELERATION_MPS2`;
   ``closing_up``: a lead car in the ego's lane (``lead_distance_m``, centre to centre) in at
   least two frames, the last such distance smaller than the first, and the time headway
   ``lead_distance_m / speed_mps`` of some frame (moving at >= :data:`MIN_HEADWAY_SPEED_MPS`)
@@ -32,18 +33,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 HARD_BRAKING_MPS2 = -3.5  # ~0.36 g: the usual harsh-braking threshold of fleet telematics
+HARD_ACCELERATION_MPS2 = 3.0  # ~0.3 g: the usual harsh-acceleration threshold of telematics
 CLOSE_HEADWAY_S = 1.0  # half the two-second rule
 MIN_HEADWAY_SPEED_MPS = 2.0
 WEAVE_STEP_M = 0.05
 WEAVE_REVERSALS = 2
 WEAVE_RANGE_M = 0.3
 SPEEDING_FACTOR = 1.1
-BEHAVIOURS = ("hard_braking", "closing_up", "weaving", "speeding", "steady")
+BEHAVIOURS = ("hard_braking", "hard_acceleration", "closing_up", "weaving", "speeding",
+              "steady")  # fmt: skip
 GEAR_CHANGES = ("up", "down")
 
 
 def hard_braking(ego: Mapping) -> bool:
     return min(float(a) for a in ego["accel_mps2"]) < HARD_BRAKING_MPS2
+
+
+def hard_acceleration(ego: Mapping) -> bool:
+    return max(float(a) for a in ego["accel_mps2"]) > HARD_ACCELERATION_MPS2
 
 
 def closing_up(ego: Mapping, lead: list) -> bool:
@@ -71,6 +78,7 @@ def behaviours(meta: Mapping) -> list[str]:
     ego = clip["ego"]
     found = {
         "hard_braking": hard_braking(ego),
+        "hard_acceleration": hard_acceleration(ego),
         "closing_up": closing_up(ego, clip["lead_distance_m"]),
         "weaving": weaving(ego),
         "speeding": speeding(ego, float(meta["road"]["speed_limit_mps"])),

@@ -64,6 +64,8 @@ EVENT_FORMS: dict[str, dict[str, str]] = {
 BEHAVIOUR_FORMS: dict[str, dict[str, str]] = {  # datagen.captions.clip
     "hard_braking": {"noun": "hard braking", "tag": "hard braking",
                      "verb": "the driver brakes hard"},
+    "hard_acceleration": {"noun": "hard acceleration", "tag": "hard acceleration",
+                          "verb": "the driver accelerates hard"},
     "closing_up": {"noun": "closing up on the car ahead", "tag": "closing up",
                    "verb": "the car closes up on the car ahead"},
     "weaving": {"noun": "weaving across the lane", "tag": "weaving",

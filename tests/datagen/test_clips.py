@@ -118,6 +118,9 @@ def test_behaviours_follow_the_window(samples: list) -> None:
     brake = copy.deepcopy(calm)
     brake["clip"]["ego"]["accel_mps2"] = [0.0, -5.0, -1.0, 0.0]
     assert behaviours(brake) == ["hard_braking"]
+    launch = copy.deepcopy(calm)  # 0.6 g forwards is not steady driving
+    launch["clip"]["ego"]["accel_mps2"] = [6.1, 6.2, 3.3, 2.0]
+    assert behaviours(launch) == ["hard_acceleration"]
     weave = copy.deepcopy(calm)
     weave["clip"]["ego"]["lateral_offset_m"] = [0.0, 0.4, -0.1, 0.3]
     assert behaviours(weave) == ["weaving"]
