@@ -206,7 +206,32 @@ def _along_the_road(meta: dict, view: road_view.RoadView, f: SensorFit,
 
     narrowest, widest = (lanes * w / 2 for w in f.width_per_lane)
     half = view.patch_half_m if np.isfinite(view.patch_half_m) else 0.0
-    return not narrowest - half < abs(lateral) <= widest + OFFROAD_MARGIN_M
+    if abs(lateral) > widest + OFFROAD_MARGIN_M:
+        return True
+    patch = lateral + _drift_ahead(meta, view.patch_ahead_m)
+    return max(abs(lateral), abs(patch)) <= narrowest - half
+
+
+def _drift_ahead(meta: dict, ahead_m: float) -> float:
+    """How far sideways of the ego's centre the patch ``ahead_m`` in front of it lies, from a
+    clip's course: a car heading off the road (its lateral offset changing by ``d`` metres
+    over the last frame interval while it travels ``v / rate`` metres) crosses the road at
+    the angle ``asin(d rate / v)``, and the patch ahead lies ``ahead_m`` along that heading.
+    0 for single frames (no course in the json)."""
+    clip = meta.get("clip")
+    ego = clip.get("ego") if isinstance(clip, dict) else None
+    if not isinstance(ego, dict) or not np.isfinite(ahead_m):
+        return 0.0
+    lat, speed = ego.get("lateral_offset_m"), ego.get("speed_mps")
+    rate = _num(clip.get("rate_hz"))
+    if not (isinstance(lat, list) and isinstance(speed, list) and len(lat) >= 2 and speed
+            and rate):  # fmt: skip
+        return 0.0
+    a, b, v = _num(lat[-2]), _num(lat[-1]), _num(speed[-1])
+    if a is None or b is None or v is None or abs(v) < 1e-3:
+        return 0.0
+    sine = float(np.clip((b - a) * rate / abs(v), -1.0, 1.0))
+    return ahead_m * sine if np.isfinite(sine) else 0.0
 
 
 def on_road(meta: dict, view: road_view.RoadView, f: SensorFit,

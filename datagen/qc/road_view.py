@@ -32,6 +32,7 @@ class RoadView:
     # its median depth / fx): an ego whose centre is this near the road's edge may see
     # that patch off the road
     patch_half_m: float = 0.0
+    patch_ahead_m: float = 0.0  # the patch's median depth: how far ahead of the camera it lies
 
 
 def _edges(seg: np.ndarray, depth: np.ndarray, cx: float, fx: float, near_m: float,
@@ -76,13 +77,15 @@ def measure(s, near_m: float = 3.0, far_m: float = 60.0, min_rows: int = 5) -> R
     under = float(patch.mean()) if patch.size else float("nan")
     seen = depth[int(h * 0.85) :, int(w * 0.4) : int(w * 0.4) + patch.shape[1]]
     seen = seen[np.isfinite(seen) & (seen > 0)]
-    half = patch.shape[1] / 2 * float(np.median(seen)) / fx if seen.size else 0.0
+    ahead = float(np.median(seen)) if seen.size else 0.0
+    half = patch.shape[1] / 2 * ahead / fx
     zs, xs, ws = _edges(seg, depth.astype(np.float64), cx, fx, near_m, far_m)
     if zs.size < min_rows or np.ptp(zs) < 5.0:
-        return RoadView(float("nan"), float("nan"), under, int(zs.size), half)
+        return RoadView(float("nan"), float("nan"), under, int(zs.size), half, ahead)
     coef, *_ = np.linalg.lstsq(np.c_[np.ones_like(zs), zs, zs**2], xs, rcond=None)
     # a row cuts the road across its direction only when the camera looks along it; seen at
     # an angle (a car that slid off or across the road) a row is the width / cos(angle), the
     # angle's tangent the centre's slope dx/dz = b + 2 bend z at the row
     across = np.cos(np.arctan(coef[1] + 2 * coef[2] * zs))
-    return RoadView(float(coef[2]), float(np.median(ws * across)), under, int(zs.size), half)
+    return RoadView(float(coef[2]), float(np.median(ws * across)), under, int(zs.size), half,
+                    ahead)  # fmt: skip

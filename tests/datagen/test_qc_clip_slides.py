@@ -141,3 +141,18 @@ def test_road_width_is_measured_across_the_road() -> None:
     # a road really wider is still wider
     wide = road_view.measure(_road_image(0.35, width=10.0))
     assert wide is not None and abs(wide.width_m - 10.0) < 0.4
+
+
+def test_no_road_ahead_of_a_clip_heading_off_the_road_is_not_judged() -> None:
+    """A clip's course says where the patch ahead lies: a car 1.8 m left of the centre line
+    crossing the road at ~11 degrees sees the patch 8 m ahead beyond the edge (clean clips of
+    seeds 3131, 7777); the same car on a straight course must see road there."""
+    cfg = metadata_sensors.MetadataSensorsConfig()
+    fit = cfg.fit
+    meta = _on_road(1.8, [0.02] * 4, speed=7.3)
+    meta["clip"] = {"rate_hz": 4.0, "ego": {"lateral_offset_m": [1.45, 1.8],
+                                            "speed_mps": [8.0, 7.3]}}  # fmt: skip
+    view = road_view.RoadView(0.0, 7.0, 0.05, 10, 0.4, 8.0)
+    assert metadata_sensors.on_road(meta, view, fit, cfg) is None
+    meta["clip"]["ego"]["lateral_offset_m"] = [1.8, 1.8]
+    assert metadata_sensors.on_road(meta, view, fit, cfg) is not None
