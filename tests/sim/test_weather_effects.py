@@ -271,16 +271,30 @@ def test_compiled_sky_gives_the_numpy_sky_bit_for_bit(dtype):
         params = get_preset(name)
         got, want = sky_radiance(params, rays), sky_radiance_numpy(params, rays)
         assert got.dtype == want.dtype == np.float32
-        np.testing.assert_array_equal(got, want, err_msg=name)
+        _same_float32(got, want, name)
         mirrored = rays * np.array([1.0, 1.0, -1.0], dtype=np.float32)
         want = sky_radiance_numpy(params, mirrored)
-        np.testing.assert_array_equal(reflected_sky(params, rays), want, err_msg=name)
+        _same_float32(reflected_sky(params, rays), want, name)
+
+
+def _same_float32(got: np.ndarray, want: np.ndarray, what: str = "") -> None:
+    """The compiled pass gives numpy's floats: bit for bit where numpy's float32 exp / pow are
+    libm's (the AVX2 development CPU), within NUMPY_SIMD_ULP elsewhere (numpy's own AVX-512
+    float32 math differs from libm's by an ulp or two)."""
+    if not np.array_equal(got, want):
+        assert got.shape == want.shape, what
+        np.testing.assert_array_max_ulp(got, want, maxulp=NUMPY_SIMD_ULP)
+
+
+NUMPY_SIMD_ULP = 4
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_srgb_encoding_gives_the_numpy_bytes(dtype):
     """Every value the same byte, near the linear/power knee and at the rounding halves too
-    (every float32 in [0, 1] was checked once: 0 mismatches)."""
+    (every float32 in [0, 1] was checked once on the AVX2 development CPU: 0 mismatches); where
+    numpy's float32 pow is its own AVX-512 code, values within an ulp of a rounding half may
+    round the other way: one level, at those values only."""
     from sim import jit
     from sim.weather.color import linear_to_srgb, linear_to_srgb_numpy
 
@@ -294,7 +308,11 @@ def test_compiled_srgb_encoding_gives_the_numpy_bytes(dtype):
                         [0.0, -0.0, 1.0, np.inf, -np.inf, 0.5]]).astype(dtype)  # fmt: skip
     got = linear_to_srgb(x.reshape(-1, 6, 1))
     assert got.dtype == np.uint8 and got.shape == (len(x) // 6, 6, 1)
-    np.testing.assert_array_equal(got.reshape(-1), linear_to_srgb_numpy(x))
+    want = linear_to_srgb_numpy(x)
+    off = got.reshape(-1).astype(int) - want.astype(int)
+    assert np.abs(off).max() <= 1
+    near_half = np.abs(np.float64(255.0) * want_srgb_float(x) % 1.0 - 0.5) < 1e-4
+    assert not np.any(off[~near_half]), "bytes differ away from the rounding halves"
 
 
 def test_compiled_lamp_light_gives_the_numpy_light_bit_for_bit(frame):
@@ -318,7 +336,7 @@ def test_compiled_lamp_light_gives_the_numpy_light_bit_for_bit(frame):
             want = lamp_light_numpy(geom.points, valid, street_lit, lamps, illum, on)
             assert got.dtype == want.dtype == np.float32
             assert np.any(got != illum)  # the lamps lit something
-            np.testing.assert_array_equal(got, want)
+            _same_float32(got, want, name)
 
 
 def test_compiled_atmosphere_gives_the_numpy_scattering_bit_for_bit(frame):
@@ -403,3 +421,9 @@ def test_compiled_surface_normals_give_the_numpy_normals_bit_for_bit(frame):
             np.testing.assert_array_equal(got[~nan].view(np.uint32), want[~nan].view(np.uint32))
     up = upward_facing(geom)
     assert up.shape == geom.distance.shape and 0.0 <= up.min() and up.max() <= 1.0
+
+
+def want_srgb_float(x: np.ndarray) -> np.ndarray:
+    """The sRGB value of each linear ``x`` in float64, clipped to [0, 1]."""
+    v = np.clip(np.nan_to_num(np.asarray(x, np.float64), posinf=1.0, neginf=0.0), 0.0, 1.0)
+    return np.where(v <= 0.0031308, 12.92 * v, 1.055 * v ** (1 / 2.4) - 0.055)
