@@ -12,29 +12,21 @@ from __future__ import annotations
 
 import json
 import math
-import tarfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from datagen.sample import decode_sample
-from datagen.shards import verify_shard
+from qc_heldout import fault_set_checks as checks
 from qc_heldout import faults_v6 as fv6
-from qc_heldout.faults_v2 import changed_members, read_index
-from qc_heldout.faults_v3 import scenes_of, shard_samples
+from qc_heldout.fault_set_checks import generate, indexed
+from qc_heldout.faults_v2 import changed_members
 
-SEED_OF_DATA = 3  # every fault applies to at least one sample of these data sets
-
-
-def generate(root: Path, *extra: str) -> Path:
-    from edge.cli import main
-
-    code = main(["generate", "--out", str(root), "--image-size", "32", "--seed",
-                 str(SEED_OF_DATA), "--workers", "0", "--no-progress", "--no-card",
-                 *extra])  # fmt: skip
-    assert code == 0
-    return root
+applied = partial(checks.applied, fv6)
+first_applied = partial(checks.first_applied, fv6)
+check_inject = partial(checks.check_inject, fv6)
 
 
 @pytest.fixture(scope="module")
@@ -52,44 +44,9 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     "--clip-rate", "4", "--samples-per-shard", "2")  # fmt: skip
 
 
-def indexed(root: Path) -> tuple[list, dict]:
-    entries = read_index(sorted(root.glob("*.tar")))
-    return entries, scenes_of(entries)
-
-
 @pytest.fixture(scope="module")
 def index(data: Path, clips: Path) -> list[tuple[list, dict]]:
     return [indexed(data), indexed(clips)]
-
-
-def members(path: Path) -> dict[str, bytes]:
-    with tarfile.open(path, "r:") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
-
-
-def folder_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}  # fmt: skip
-
-
-def applied(name: str, index, rng_seed: int = 11):
-    """(entry, clean files, target) of each sample fault ``name`` applies to."""
-    for entries, scenes in index:
-        for e in entries:
-            clean = dict(shard_samples(e.shard)[e.key])
-            target = fv6.Target(e, dict(clean), scenes[(e.shard.name, e.scene)], entries,
-                                fv6.sample_rng(rng_seed, e.sid))  # fmt: skip
-            if fv6.apply_fault(name, target) is not None:
-                yield e, clean, target
-
-
-def first_applied(name: str, index):
-    """(clean sample, broken sample, target) of the first sample fault ``name`` applies to."""
-    for e, clean, target in applied(name, index):
-        before = decode_sample({"__key__": e.key, **clean})
-        after = decode_sample({"__key__": e.key, **target.files})
-        return before, after, target
-    raise AssertionError(f"{name} applies to no sample of the test data sets")
 
 
 def test_registry_covers_issue_20s_five_classes_and_is_documented() -> None:
@@ -308,33 +265,6 @@ def test_signal_and_metadata_faults_do_what_they_say(index) -> None:
     b, a, t = first_applied("weather_road_dry", index)
     assert a.meta["weather"]["surface"] == "dry"
     assert a.meta["weather"]["road_wetness"] <= 0.1 * b.meta["weather"]["road_wetness"] + 1e-9
-
-
-def check_inject(src: Path, tmp: Path, seed: int) -> dict:
-    result = fv6.inject(src, tmp / "a", 0.5, seed=seed, truth_path=tmp / "truth.json")
-    truth = result["faults"]
-    again = fv6.inject(src, tmp / "b", 0.5, seed=seed)["faults"]
-    assert truth == again and len(truth) >= 2
-    assert json.loads((tmp / "truth.json").read_text())["faults"] == truth
-    assert result["classes"] == list(fv6.CLASSES) and result["version"] == "faults_v6"
-    for v in truth.values():
-        assert fv6.FAULTS[v["fault"]] == v["class"] and v["files"]
-        assert set(v) == {"class", "fault", "params", "files"}
-    assert folder_bytes(tmp / "a") == folder_bytes(tmp / "b")
-    for shard in sorted(src.glob("*.tar")):
-        before, after = members(shard), members(tmp / "a" / shard.name)
-        assert list(before) == list(after)
-        for name, data_bytes in before.items():
-            key, _, ext = name.partition(".")
-            hit = truth.get(f"{shard.name}/{key}")
-            if hit is None or ext not in hit["files"]:
-                assert after[name] == data_bytes, name
-            else:
-                assert after[name] != data_bytes, name
-    manifest = json.loads((tmp / "a" / "manifest.json").read_text())
-    for entry in manifest["shards"]:
-        assert verify_shard(tmp / "a" / entry["name"], entry["sha256"], entry["samples"])
-    return truth
 
 
 def test_inject_is_deterministic_and_touches_only_what_it_names(data: Path, tmp_path) -> None:

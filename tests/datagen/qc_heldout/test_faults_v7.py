@@ -5,24 +5,28 @@ leaves it decodable, a clip's key frame still its rgb; the classes are issue 20'
 with at least 6 faults; the fault names are new to v7; magnitudes follow the seed; ``inject``
 is deterministic in the seed, leaves untouched samples byte-identical, keeps the manifest
 valid and names each broken sample's class, fault and rewritten members in its ground truth.
-The data sets and helpers are v6's test's (imported, not copied).
+The data sets and the checks every set shares are in fault_set_checks.py.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from datagen.sample import FRAMES_FILE, decode_sample
-from datagen.shards import verify_shard
+from qc_heldout import fault_set_checks as checks
 from qc_heldout import faults_v7 as fv7
+from qc_heldout.fault_set_checks import generate, indexed
 from qc_heldout.faults_v2 import changed_members
-from qc_heldout.faults_v3 import shard_samples
-from qc_heldout.test_faults_v6 import folder_bytes, generate, indexed, members
+
+applied = partial(checks.applied, fv7)
+first_applied = partial(checks.first_applied, fv7)
+check_inject = partial(checks.check_inject, fv7)
 
 
 @pytest.fixture(scope="module")
@@ -43,26 +47,6 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def index(data: Path, clips: Path) -> list[tuple[list, dict]]:
     return [indexed(data), indexed(clips)]
-
-
-def applied(name: str, index, rng_seed: int = 11):
-    """(entry, clean files, target) of each sample fault ``name`` applies to."""
-    for entries, scenes in index:
-        for e in entries:
-            clean = dict(shard_samples(e.shard)[e.key])
-            target = fv7.Target(e, dict(clean), scenes[(e.shard.name, e.scene)], entries,
-                                fv7.sample_rng(rng_seed, e.sid))  # fmt: skip
-            if fv7.apply_fault(name, target) is not None:
-                yield e, clean, target
-
-
-def first_applied(name: str, index):
-    """(clean sample, broken sample, target) of the first sample fault ``name`` applies to."""
-    for e, clean, target in applied(name, index):
-        before = decode_sample({"__key__": e.key, **clean})
-        after = decode_sample({"__key__": e.key, **target.files})
-        return before, after, target
-    raise AssertionError(f"{name} applies to no sample of the test data sets")
 
 
 def test_v7_registry_covers_issue_20s_five_classes_and_is_documented() -> None:
@@ -284,33 +268,6 @@ def test_v7_metadata_faults_do_what_they_say(index) -> None:
 
     b, a, t = first_applied("rpm_stuck_idle", index)
     assert 700 <= a.meta["ego"]["rpm"] <= 950 < b.meta["ego"]["rpm"]
-
-
-def check_inject(src: Path, tmp: Path, seed: int) -> dict:
-    result = fv7.inject(src, tmp / "a", 0.5, seed=seed, truth_path=tmp / "truth.json")
-    truth = result["faults"]
-    again = fv7.inject(src, tmp / "b", 0.5, seed=seed)["faults"]
-    assert truth == again and len(truth) >= 2
-    assert json.loads((tmp / "truth.json").read_text())["faults"] == truth
-    assert result["classes"] == list(fv7.CLASSES) and result["version"] == "faults_v7"
-    for v in truth.values():
-        assert fv7.FAULTS[v["fault"]] == v["class"] and v["files"]
-        assert set(v) == {"class", "fault", "params", "files"}
-    assert folder_bytes(tmp / "a") == folder_bytes(tmp / "b")
-    for shard in sorted(src.glob("*.tar")):
-        before, after = members(shard), members(tmp / "a" / shard.name)
-        assert list(before) == list(after)
-        for name, data_bytes in before.items():
-            key, _, ext = name.partition(".")
-            hit = truth.get(f"{shard.name}/{key}")
-            if hit is None or ext not in hit["files"]:
-                assert after[name] == data_bytes, name
-            else:
-                assert after[name] != data_bytes, name
-    manifest = json.loads((tmp / "a" / "manifest.json").read_text())
-    for entry in manifest["shards"]:
-        assert verify_shard(tmp / "a" / entry["name"], entry["sha256"], entry["samples"])
-    return truth
 
 
 def test_v7_inject_is_deterministic_and_touches_only_what_it_names(data: Path, tmp_path) -> None:
