@@ -214,9 +214,8 @@ RULES: dict[str, Rule] = {
 def check(s: Decoded, cfg: RuleConfig) -> list[Flag]:
     """Every flag of ``s``: the per-sample rules, then the cross-modal checks of one sample
     (geometry, captions, image vs labels and weather, optics, audio vs ego state and weather,
-    tyre slips vs the body's motion, json identities, sky below the horizon, dark
-    spots in the sky, the weather vs its preset,
-    silence before the scenario starts)."""
+    tyre slips vs the body's motion, json identities, sky below the horizon, dark spots in
+    the sky, the weather vs its preset, silence before the scenario starts)."""
     found = [f for rule in RULES.values() if (f := rule(s, cfg)) is not None]
     if s.meta is None or not isinstance(s.meta, dict) or _first_non_finite(s.meta, "json"):
         return found

@@ -30,7 +30,7 @@ class EnvCamera:
         self.road, self.camera = road, camera
         self.world = World()
         self.registry = SceneRegistry()
-        build_road(self.world, road, self.registry, road_seed)
+        build_road(self.world, road, self.registry, road_seed, camera.far)
         parts, size = vehicle_parts(rng)
         self.lead_body = create_body(self.world.client, parts, (0.0, 0.0, PARKED_Z), 0.0)
         self.registry.register(self.lead_body, "vehicle", size, (0.0, 0.0, size[2] / 2))
