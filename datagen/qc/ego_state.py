@@ -19,8 +19,9 @@ fastest rate ``kappa`` can fall: ``(r alpha + |a_x| (1 + |kappa'|)) / |v_x|`` wi
 the wheel's deceleration from the brake (``brake`` x its full torque) and the engine's
 braking torque through the gear (``1 - throttle``), over the wheel's inertia (the tyre force
 then spins the wheel back up and is left out: the bound stays safe). The lower bound takes
-that lag off the stated slip (large at crawling speeds and with the brake pressed, about 0.01
-at speed with the pedals released). ``powertrain``
+that lag off the stated slip only for a locking driven wheel (stated braking slip beyond the
+tyre's force peak, :data:`LOCK_SLIP`): below the peak the tyre holds the wheel to the road.
+``powertrain``
 flags an rpm or speed that fits no vehicle in the stated gear, e.g. a speed in km/h stored
 as m/s, or an rpm from a wrong ratio, and a gear that no shipped gearbox has (gear 0 of a
 0-based count) while the car moves.
@@ -192,8 +193,8 @@ def powertrain(meta: dict, cfg: EgoConfig) -> Flag | None:
     best = min(table[gear], key=lambda c: abs(math.log(ratio / c)))
     spin = max(slip) if slip else 0.0  # slipping wheels turn faster (or, braking, slower)
     roll = rolling_share(ego, driven_wheels(name if isinstance(name, str) else None))
-    # slowing wheels turn slower than the stated slip (a car rolling backwards turns its
-    # wheels backwards: the engine idles, judged below, not by the forward-rolling lag)
+    # a locking driven wheel turns slower than the stated slip (a car rolling backwards turns
+    # its wheels backwards: the engine idles, judged below, not by the forward-rolling lag)
     lag = lock_lag(ego, name, speed, gear) if _locking(ego, name) else 0.0
     lo = best * (1 - cfg.ratio_tol) * max(1 - spin - lag, 0.0) * roll  # sliding: slower
     hi = best * (1 + cfg.ratio_tol) * (1 + spin)
