@@ -324,6 +324,20 @@ def events_of(meta: dict) -> tuple[str, ...]:
     return tuple(event_types(meta))
 
 
+def speed_band_of(meta: dict) -> str:
+    """The ego's speed band at the sample's (key) frame, as captions state it
+    (datagen.captions.facts.SPEED_BANDS_KMH: stopped, slow, moderate, fast, very_fast); ""
+    without datagen or without a finite ``json.ego.speed_mps``."""
+    try:
+        from datagen.captions.facts import SPEED_BANDS_KMH, band
+    except ImportError:
+        return ""
+    speed = meta.get("ego", {}).get("speed_mps") if isinstance(meta.get("ego"), dict) else None
+    if not isinstance(speed, int | float) or not math.isfinite(speed):
+        return ""
+    return band(abs(float(speed)) * 3.6, SPEED_BANDS_KMH)
+
+
 def decode_sample(raw: dict, cfg: DataConfig, epoch: int, train: bool, tokenizer=None) -> dict:
     """A raw tar sample -> tensors and labels; ``{"corrupt": 1}`` when it cannot be read."""
     try:
@@ -352,6 +366,7 @@ def decode_sample(raw: dict, cfg: DataConfig, epoch: int, train: bool, tokenizer
             "text": caption,
             "labels": labels_of(meta),
             "events": events_of(meta),
+            "speed_band": speed_band_of(meta),
             "scenario_id": int(meta["scenario_id"]),
             "key": key,
         }
@@ -536,6 +551,7 @@ def collate(samples: list[dict]) -> dict:
         "text": [s["text"] for s in samples],
         "labels": {t: [s["labels"][t] for s in samples] for t in LABEL_FIELDS},
         "events": [tuple(s.get("events", ())) for s in samples],
+        "speed_band": [s.get("speed_band", "") for s in samples],
         "scenario_id": torch.tensor([s["scenario_id"] for s in samples]),
         "key": [s["key"] for s in samples],
         "skipped": sum(s["skipped"] for s in samples),

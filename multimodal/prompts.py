@@ -51,3 +51,22 @@ def default_event_prompts(families: tuple[str, ...] | None = None) -> dict[str, 
         return {str(k): list(v) for k, v in event_prompts(families).items()}
     except (ImportError, ValueError):
         return {e: [t.format(e) for t in EVENT_TEMPLATES] for e in EVENT_TYPES}
+
+
+SPEED_BANDS: tuple[str, ...] = ("stopped", "slow", "moderate", "fast", "very_fast")
+SPEED_TEMPLATES: tuple[str, ...] = ("the car is {}", "driving {}", "{} speed")
+
+
+def default_speed_prompts(families: tuple[str, ...] | None = None) -> dict[str, list[str]]:
+    """``{speed band: [prompt, ...]}`` for the ego-speed probe of evaluation: datagen.captions'
+    speed-band statements rendered by ``families`` (the training caption families), or
+    built-in templates where datagen is absent or the families are not datagen's."""
+    try:
+        from datagen.captions.facts import SPEED_BANDS_KMH
+        from datagen.captions.prompts import statement_prompts
+
+        bands = tuple(name for _, name in SPEED_BANDS_KMH)
+        found = statement_prompts("speed_band", bands, families)
+        return {str(k): list(v) for k, v in found.items()}
+    except (ImportError, ValueError):
+        return {b: [t.format(b.replace("_", " ")) for t in SPEED_TEMPLATES] for b in SPEED_BANDS}

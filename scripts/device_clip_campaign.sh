@@ -132,7 +132,10 @@ except Exception:
     print("null"); sys.exit()
 zs = {t: {s: round(r["accuracy"], 4) for s, r in by.items()} for t, by in m["zero_shot"].items()}
 ev = {s: r["mean_auroc"] for s, r in m.get("events", {}).items()}
+sp = {s: {"accuracy": round(r["accuracy"], 4), "majority": round(r["majority"], 4)}
+      for s, r in m.get("ego_speed", {}).items()}
 print(json.dumps({"gallery": m["gallery_size"], "zero_shot": zs, "events_mean_auroc": ev,
+                  "ego_speed": sp,
                   "audio->text": m["retrieval"]["audio->text"],
                   "image->text": m["retrieval"]["image->text"]}))
 EOF

@@ -42,7 +42,7 @@ def handle(args: argparse.Namespace) -> int:
     from multimodal.data import DataConfig, SkippedDataWarning, check_shards
     from multimodal.distributed import pick_device
     from multimodal.evaluate import evaluate
-    from multimodal.prompts import default_event_prompts
+    from multimodal.prompts import default_event_prompts, default_speed_prompts
 
     if args.json:  # refused before any work, so that nothing is half done
         target = Path(args.json)
@@ -66,11 +66,12 @@ def handle(args: argparse.Namespace) -> int:
     prompts = state["prompts"]
     train_cfg = state.get("train_config")
     trained = train_cfg.get("caption_families") if isinstance(train_cfg, dict) else None
-    events = default_event_prompts(tuple(map(str, trained))
-                                   if isinstance(trained, list | tuple) and trained else None)
+    trained = tuple(map(str, trained)) if isinstance(trained, list | tuple) and trained else None
+    events, speeds = default_event_prompts(trained), default_speed_prompts(trained)
     with warnings.catch_warnings():  # skipped samples: counted in the metrics, not one by one
         warnings.simplefilter("ignore", SkippedDataWarning)
-        metrics = evaluate(model, tokenizer, data, prompts, device, args.plots, events)
+        metrics = evaluate(model, tokenizer, data, prompts, device, args.plots, events,
+                           speeds)
     if args.json:
         from sim.atomic import atomic_write_bytes
 

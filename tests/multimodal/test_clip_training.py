@@ -241,6 +241,11 @@ def test_tiny_clip_run_trains_saves_and_evaluates(clip_shard, tmp_path):
     events = written["events"]["image"]["per_event"]
     assert set(events) == {"crash", "skid", "thunder", "overtake"}
     assert all(v["auroc"] is None or 0 <= v["auroc"] <= 1 for v in events.values())
+    # the ego-speed probe: the key frames' true bands, one row per band in the confusion
+    speed = written["ego_speed"]["image"]
+    assert speed["labels"] == ["stopped", "slow", "moderate", "fast", "very_fast"]
+    assert speed["samples"] == 3 and sum(map(sum, speed["confusion"])) == 3
+    assert 1 / 3 <= speed["majority"] <= 1
     # export of the clip model: tests/edge/test_clip_bundle.py
 
 
@@ -256,6 +261,34 @@ def test_clip_run_refuses_single_frame_shards(single_shard, tmp_path, capfd):
     err = capfd.readouterr().err.strip()
     assert "no frames.npy.gz" in err and "--clip-frames 0" in err
     assert len(err.splitlines()) == 1, err
+
+
+def test_speed_band_follows_the_caption_bands():
+    from multimodal.data import speed_band_of
+
+    assert speed_band_of({"ego": {"speed_mps": 0.5}}) == "stopped"  # 1.8 km/h
+    assert speed_band_of({"ego": {"speed_mps": 12.0}}) == "moderate"  # 43 km/h
+    assert speed_band_of({"ego": {"speed_mps": -12.0}}) == "moderate"  # reversing: |v|
+    assert speed_band_of({"ego": {"speed_mps": 25.0}}) == "fast"  # 90 km/h
+    assert speed_band_of({"ego": {"speed_mps": 31.0}}) == "very_fast"  # 112 km/h
+    for meta in ({}, {"ego": {}}, {"ego": {"speed_mps": float("nan")}}, {"ego": "x"}):
+        assert speed_band_of(meta) == ""
+
+
+def test_ego_speed_probe_scores_bands_and_reports_the_majority_share():
+    from multimodal.evaluate import ego_speed
+
+    bands = torch.eye(3)  # band prompt embeddings along the axes
+    rows = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 1.0, 0], [0, 0, 1.0], [1.0, 0, 0]])
+    embs = {"speed_band": ["slow", "moderate", "moderate", "slow", ""],
+            **{s: rows for s in ("image", "audio", "fused")}}  # fmt: skip
+    result = ego_speed(embs, bands, ["slow", "moderate", "fast"])
+    image = result["image"]
+    assert image["samples"] == 4  # the sample without a band is left out
+    assert image["accuracy"] == 0.75  # the slow car embedded as "fast" is the one miss
+    assert image["majority"] == 0.5
+    assert image["confusion"] == [[1, 0, 1], [0, 2, 0], [0, 0, 0]]
+    assert ego_speed({**embs, "speed_band": [""] * 5}, bands, ["slow", "moderate", "fast"]) == {}
 
 
 def test_auroc_ranks_positives_above_negatives():
