@@ -24,6 +24,8 @@
 # Hyper-parameters are the single-frame campaign's (lr 5e-4 chosen there on val,
 # docs/results/train_accuracy_24k_samples_1xh200/); none is chosen on test.
 # CPU smoke test of every step: CLIPC_SMOKE=1 OUT=/tmp/cc bash scripts/device_clip_campaign.sh
+# Two campaigns in one call (e.g. two clip rates): the second with another W_DIR and OUT reuses
+# the first's wheels and pybullet build.
 set -uo pipefail
 ROOT=$(pwd); START=$SECONDS; OUT=${OUT:?OUT must be set}
 HELD_OUT=tagline,radio
@@ -42,7 +44,10 @@ else
   BATCH=${BATCH:-128}; STEPS=${STEPS:-700}; FSTEPS=${FSTEPS:-80}; LWORK=${LWORK:-12}
   GRAPH=--cuda-graph; LR=${LR:-5e-4}; WARM=${WARM:-50}; EVAL_W=6
 fi
-SITE=$W/site; PB=$W/pb
+W=${W_DIR:-$W}  # W_DIR: another work folder, for a second campaign in the same call
+# the wheels and the pybullet build live outside $W, so that a second campaign in the same call
+# (another W_DIR) reuses them
+SITE=${W%/*}/clipc_site; PB=${W%/*}/clipc_pb
 rm -rf "$W"; mkdir -p "$W/logs" "$OUT"; rm -f "$OUT/DONE"
 export PYTHONPATH=$SITE:$PB:$ROOT PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 RESULTS=$W/results.json; echo '{}' > "$RESULTS"
@@ -64,7 +69,7 @@ pack() {
 }
 trap pack EXIT
 
-if [[ -z ${CLIPC_SMOKE:-} ]]; then
+if [[ -z ${CLIPC_SMOKE:-} ]] && ! ls "$PB"/pybullet*.so > /dev/null 2>&1; then
   $PY -m pip install -q --no-index --no-deps --no-compile --target "$SITE" .whl/*.whl \
     > "$W/logs/pip.log" 2>&1 || log "pip install failed"
   [ -f .whl/llvmlite.tar.xz ] && tar xJf .whl/llvmlite.tar.xz -C "$SITE"
@@ -72,8 +77,8 @@ if [[ -z ${CLIPC_SMOKE:-} ]]; then
   ( cd "$W/pbsrc"/pybullet-* && MAX_JOBS=16 $PY -m pip install -q --no-deps \
       --no-build-isolation --no-compile --target "$PB" . ) > "$W/logs/pybullet_build.log" 2>&1
   log "pybullet build rc=$?"
-  put gpu "\"$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)\""
 fi
+[[ -z ${CLIPC_SMOKE:-} ]] && put gpu "\"$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)\""
 
 # ---- 2. data ------------------------------------------------------------------------------
 gen() {  # split scenarios clips stride workers
