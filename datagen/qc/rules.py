@@ -19,12 +19,16 @@ from datagen.qc import (
     audio_check,
     audio_preroll,
     caption_check,
+    cfa_pattern,
+    clip_yaw_rate,
+    control_range,
     ego_state,
     geometry,
     ground_horizon,
     optics,
     photometric,
     pose_identities,
+    road_frame,
     sky_spots,
     tyre_kinematics,
     weather_preset,
@@ -65,6 +69,12 @@ class RuleConfig:
         default_factory=weather_preset.WeatherPresetConfig)
     preroll: audio_preroll.AudioPrerollConfig = field(
         default_factory=audio_preroll.AudioPrerollConfig)
+    road_frame: road_frame.RoadFrameConfig = field(default_factory=road_frame.RoadFrameConfig)
+    controls: control_range.ControlRangeConfig = field(
+        default_factory=control_range.ControlRangeConfig)
+    cfa: cfa_pattern.CfaPatternConfig = field(default_factory=cfa_pattern.CfaPatternConfig)
+    clip_yaw: clip_yaw_rate.ClipYawRateConfig = field(
+        default_factory=clip_yaw_rate.ClipYawRateConfig)
 
     def __post_init__(self) -> None:
         for name in ("black_mean", "saturated_mean", "max_noise_sigma", "near_depth_fraction",
@@ -229,7 +239,11 @@ def check(s: Decoded, cfg: RuleConfig) -> list[Flag]:
                lambda: _listed(ground_horizon.check(s, cfg.horizon)),
                lambda: _listed(sky_spots.check(s, cfg.sky_spots)),
                lambda: _listed(weather_preset.check(s.meta, cfg.weather)),
-               lambda: _listed(audio_preroll.check(s, cfg.preroll))):  # fmt: skip
+               lambda: _listed(audio_preroll.check(s, cfg.preroll)),
+               lambda: road_frame.check(s.meta, cfg.road_frame),
+               lambda: control_range.check(s.meta, cfg.controls),
+               lambda: cfa_pattern.check(s, cfg.cfa),
+               lambda: clip_yaw_rate.check(s.meta, cfg.clip_yaw)):  # fmt: skip
         try:
             found += fn()
         except (KeyError, TypeError, ValueError, IndexError) as exc:  # malformed metadata
