@@ -15,7 +15,10 @@ per class id). Within one scenario the light and the camera do not change in 0.6
   and vice versa, ``swap_ratio`` times closer than as labelled. Judged among the classes
   without instances (sky, road, markings, sidewalk, terrain, ego): an object class's colour
   and share change with the objects in view (a building leaving the frame), and its label is
-  judged object by object through the instance ids (:mod:`datagen.qc.object_tracks`).
+  judged object by object through the instance ids (:mod:`datagen.qc.object_tracks`). The
+  colours alone must also fit better swapped: a surface's colour is its material under the
+  scenario's light, its share of the frame is the view, which changes between clip key frames
+  2 s apart, and surfaces of one colour (road, sidewalk and terrain under snow) show no swap.
 """
 
 from __future__ import annotations
@@ -102,11 +105,16 @@ def class_swap(f: ColourSummary, ref: np.ndarray, ref_share: np.ndarray, n_other
     mine = _features(f.colours[own], f.pixels[own] / max(f.pixels.sum(), 1.0), cfg.floor)
     theirs = _features(ref[own], ref_share[own], cfg.floor)
     dist = np.linalg.norm(mine[:, None, :] - theirs[None, :, :], axis=2)  # own x ref
+    tint = np.linalg.norm(mine[:, None, :3] - theirs[None, :, :3], axis=2)  # colour alone
     best: tuple[float, float, int, int] | None = None
     for i in range(own.size):
         for j in range(i + 1, own.size):
             stored, swapped = dist[i, i] + dist[j, j], dist[i, j] + dist[j, i]
-            if stored > cfg.min_departure and swapped * cfg.swap_ratio < stored:
+            # the colour must point to the swap too: the share of the frame alone is the view
+            # (it changes with the road's layout between clip key frames 2 s apart), and two
+            # surfaces alike in colour (road, sidewalk and terrain under snow) show no swap
+            by_colour = tint[i, j] + tint[j, i] < tint[i, i] + tint[j, j]
+            if stored > cfg.min_departure and swapped * cfg.swap_ratio < stored and by_colour:
                 if best is None or stored - swapped > best[0] - best[1]:
                     best = (stored, swapped, i, j)
     if best is None:

@@ -188,7 +188,7 @@ class OpticsSummary:
     lightning: bool
     impulses: float  # share of label-flat pixels unlike their 3 x 3 neighbourhood
     snow: bool  # snow falls or covers the ground (world-anchored patches move in the frame)
-    particles: bool  # snow or hail falls, or snow lies: isolated odd pixels vary by frame
+    particles: bool  # rain, snow or hail falls, or snow lies: odd pixels vary by frame
     lamps: bool  # the sun is low or down: headlights, street lamps and glare
 
 
@@ -222,7 +222,9 @@ def summarize(s, cfg: ScenarioOpticsConfig) -> OpticsSummary | None:
     try:
         lightning = float(w_.get("lightning_rate_per_min", 0.0)) > 0
         snow = float(w_.get("snow_cover", 0.0)) > 0 or w_.get("precip_type") == "snow"
-        particles = snow or (w_.get("precip_type") == "hail"
+        # falling rain is drawn as streaks, random in every frame like hail and snow: a streak
+        # against a dark facade is an odd pixel, against the pale sky it is not
+        particles = snow or (w_.get("precip_type") in ("rain", "hail")
                              and float(w_.get("precip_intensity", 0.0)) > 0)  # fmt: skip
         lamps = float(w_.get("sun_altitude_deg", 90.0)) < 6.0
     except (TypeError, ValueError):
@@ -272,7 +274,7 @@ class ScenarioOpticsConfig:
     impulse_abs: float = 0.003
     impulse_vs_scenario: float = 3.0  # ... this many times the scenario's other frames' share
     impulse_margin: float = 0.008  # ... plus this
-    impulse_margin_particles: float = 0.02  # ... or this where snow or hail falls or snow lies
+    impulse_margin_particles: float = 0.02  # ... or this where rain, snow or hail falls, snow lies
     # a tile whose light, relative to the whole frame's, departs from the other frames' same
     # tile by more than log 1.0 (x0.37..x2.7) and 3 x the largest such departure among the
     # other frames themselves (streetlamps, lightning and passing objects move)
