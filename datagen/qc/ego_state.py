@@ -21,6 +21,9 @@ braking torque through the gear (``1 - throttle``), over the wheel's inertia (th
 then spins the wheel back up and is left out: the bound stays safe). The lower bound takes
 that lag off the stated slip only for a locking driven wheel (stated braking slip beyond the
 tyre's force peak, :data:`LOCK_SLIP`): below the peak the tyre holds the wheel to the road.
+The other way, the clutch engaging after a gear shift steps the engine's torque from none to
+``throttle`` x its peak: the driven wheels spin up ahead of the stated slip for a few time
+constants, so the upper bound takes on the lag's error since the engagement (:func:`engage_lag`).
 ``powertrain``
 flags an rpm or speed that fits no vehicle in the stated gear, e.g. a speed in km/h stored
 as m/s, or an rpm from a wrong ratio, and a gear that no shipped gearbox has (gear 0 of a
@@ -117,6 +120,78 @@ def lock_lag(ego: dict, vehicle: object, speed: float, gear: int) -> float:
 
 LOCK_SLIP = 0.1  # braking slip beyond the tyre's force peak (~0.1): the wheel runs away
 
+ENGAGE_TAUS = 3.0  # relaxation time constants after the clutch engages that the lead may last
+
+
+@lru_cache(maxsize=8)
+def _wheel_drive(vehicle: str | None, gear: int) -> tuple[tuple[float, float, float, float], ...]:
+    """Per shipped vehicle (the named one, or each): (r, sigma_x, the gearbox's shift time,
+    the acceleration [rad/s^2] of a free driven wheel at full throttle in ``gear``: the
+    engine's peak torque through the gear over the wheel's inertia)."""
+    from sim.vehicle.config import preset, preset_names
+
+    out = []
+    for name in [vehicle] if vehicle else preset_names():
+        c = preset(name)
+        t, g = c.tire, c.gearbox
+        n_driven = 4 if g.drive not in ("fwd", "rwd") else 2
+        ratio = g.ratios[min(max(gear, 1), len(g.ratios)) - 1] * g.final_drive
+        out.append((t.radius_m, t.relaxation_length_x_m, g.shift_time_s,
+                    max(c.engine.curve_nm) * ratio * g.efficiency / n_driven / t.inertia_kgm2))
+    return tuple(out)
+
+
+def engage_lag(meta: dict, vehicle: object, speed: float, gear: int) -> float:
+    """How much higher than the stated (transient) slip ratio a driven wheel's own slip may be
+    just after the clutch engages (a gear shift of the frame's events into ``gear`` ended
+    ``shift_time_s`` after its time, fewer than :data:`ENGAGE_TAUS` relaxation time constants
+    ``sigma / |v_x|`` before the frame): the engine's torque steps from none to ``throttle``
+    x its peak and spins the wheel up faster than the tyre's deflection follows, by at most
+    what a first-order lag of time constant ``tau = sigma / |v_x|`` falls behind a ramp in
+    the time since (:func:`_ramp_lag`): the ramp no faster than ``r alpha / |v_x|`` (a free
+    wheel: the tyre's force, which holds it back, left out), nor than the one that brings the
+    stated slip of the driven wheels up from rolling in that time. 0 for any other frame."""
+    from sim.vehicle.config import preset_names
+
+    name = vehicle if isinstance(vehicle, str) and vehicle in preset_names() else None
+    ego = meta.get("ego", {})
+    try:
+        throttle = min(max(float(ego.get("throttle", 0.0)), 0.0), 1.0)
+        ratios = [float(x) for x in ego.get("wheel_slip", {}).get("ratio", [])]
+        spin = max((ratios[i] for i in driven_wheels(name) if i < len(ratios)), default=1.0)
+        now = float(meta["time_s"])
+        shifts = [float(e["time_s"]) for e in meta.get("events", [])
+                  if isinstance(e, dict) and e.get("type") == "gear_shift" and e.get("to") == gear]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return 0.0
+    v = max(abs(speed), 1e-3)
+    lag = 0.0
+    for r, sigma, shift_s, alpha in _wheel_drive(name, gear):
+        tau = sigma / v
+        for t in (now - (t0 + shift_s) for t0 in shifts):
+            if 0.0 <= t <= ENGAGE_TAUS * tau:
+                lag = max(lag, _ramp_lag(r * throttle * alpha / v, tau, t, spin))
+    return lag if math.isfinite(lag) else 0.0
+
+
+def _ramp_lag(rate: float, tau: float, t: float, slip: float) -> float:
+    """How far a first-order lag (time constant ``tau``) may fall behind the wheel's own slip
+    ``t`` after a torque step, the lag then at ``slip`` having started from rolling (0: no
+    torque during the shift) and the own slip rising no faster than ``rate``: at most a ramp
+    of that rate over the last ``u <= t``, ``u`` the time such a ramp takes to bring the lag
+    to ``slip`` (``rate (u - tau (1 - exp(-u / tau))) = slip``), leaves it ``rate tau
+    (1 - exp(-u / tau))`` behind."""
+    def risen(u: float) -> float:
+        return rate * (u + tau * math.expm1(-u / tau))
+
+    if rate <= 0 or t <= 0:
+        return 0.0
+    lo, hi = 0.0, t
+    if risen(t) > slip:  # the lag reached the stated slip sooner: the ramp began later
+        for _ in range(40):
+            lo, hi = (lo, (lo + hi) / 2) if risen((lo + hi) / 2) >= slip else ((lo + hi) / 2, hi)
+    return rate * tau * -math.expm1(-hi / tau)
+
 
 def _locking(ego: dict, vehicle: object) -> bool:
     """Whether a driven wheel is locking: rolling forwards with a stated braking slip beyond
@@ -197,7 +272,9 @@ def powertrain(meta: dict, cfg: EgoConfig) -> Flag | None:
     # its wheels backwards: the engine idles, judged below, not by the forward-rolling lag)
     lag = lock_lag(ego, name, speed, gear) if _locking(ego, name) else 0.0
     lo = best * (1 - cfg.ratio_tol) * max(1 - spin - lag, 0.0) * roll  # sliding: slower
-    hi = best * (1 + cfg.ratio_tol) * (1 + spin)
+    # the clutch just engaged: the driven wheels spin up ahead of the stated slip
+    lead = engage_lag(meta, name, speed, gear)
+    hi = best * (1 + cfg.ratio_tol) * (1 + spin + lead)
     if lo <= ratio <= hi:
         return None
     if (ratio > hi or _rolls_backwards(ego)) and rpm <= idle + throttle * cfg.launch_rpm_span \
@@ -208,7 +285,8 @@ def powertrain(meta: dict, cfg: EgoConfig) -> Flag | None:
     options = ", ".join(f"{c:.0f}" for c in table[gear])
     return flag("powertrain", f"rpm / speed = {rpm:.0f} / {speed:.1f} m/s in gear {gear}:", ratio,
                 f"vehicle models give {options} rpm per m/s; allowed {lo:.0f}..{hi:.0f} with "
-                f"the wheels' slip (ratio {spin:.2f}, cos angle {roll:.2f}, lag {lag:.2f})",
+                f"the wheels' slip (ratio {spin:.2f}, cos angle {roll:.2f}, lag {lag:.2f}, "
+                f"lead {lead:.2f})",
                 ".0f")  # fmt: skip
 
 

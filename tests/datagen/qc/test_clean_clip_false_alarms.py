@@ -152,3 +152,40 @@ def test_rain_streaks_against_a_dark_facade_are_not_odd_pixels() -> None:
 
 def test_impulse_noise_in_the_rain_is_still_found() -> None:
     assert odd(RAIN, 0.05) == ["c3"]
+
+
+def engaging_van() -> dict:
+    """A clean clip's key frame (seed 7777, scenario 16, 6.0 s): the van's shift 1 -> 2 ended
+    (0.35 s shift time) 21 ms ago and the throttle is near full: the rear wheels spin up ahead
+    of their stated (transient) slip of 0.10, the engine with them."""
+    return {
+        "time_s": 6.0, "vehicle": {"preset": "van"},
+        "events": [{"from": 1, "time_s": 5.629167, "to": 2, "type": "gear_shift"}],
+        "ego": {"accel_mps2": 0.0092, "brake": 0.0, "gear": 2, "rpm": 3023.7,
+                "speed_mps": 9.19227, "throttle": 0.9588, "yaw": 1.87555,
+                "velocity": [-2.7996, 8.75557, -0.0345],
+                "wheel_slip": {"angle": [-0.00349, -0.00347, 0.00047, 0.00047],
+                               "ratio": [-0.00066, -0.00063, 0.10148, 0.10257]}},
+    }
+
+
+def test_wheels_spinning_up_as_the_clutch_engages_pass() -> None:
+    from datagen.qc import ego_state
+
+    assert ego_state.powertrain(engaging_van(), ego_state.EgoConfig()) is None
+
+
+def test_engine_speed_off_after_the_engagement_window_or_doubled_is_found() -> None:
+    from datagen.qc import ego_state
+
+    cfg = ego_state.EgoConfig()
+    settled = engaging_van()
+    settled["events"][0]["time_s"] = 5.0  # engaged 0.65 s ago: the tyre has caught up
+    f = ego_state.powertrain(settled, cfg)
+    assert f is not None and "lead 0.00" in f.threshold
+    doubled = engaging_van()
+    doubled["ego"]["rpm"] *= 2
+    assert ego_state.powertrain(doubled, cfg) is not None
+    kmh = engaging_van()
+    kmh["ego"]["speed_mps"] *= 3.6
+    assert ego_state.powertrain(kmh, cfg) is not None
