@@ -97,6 +97,9 @@ def held_out_injector(fault_set: str):
     if fault_set == "v9":
         from qc_heldout.faults_v9 import CLASSES
         from qc_heldout.faults_v9 import inject as inject_set
+    elif fault_set == "v10":
+        from qc_heldout.faults_v10 import CLASSES
+        from qc_heldout.faults_v10 import inject as inject_set
     elif fault_set == "v8":
         from qc_heldout.faults_v8 import CLASSES
         from qc_heldout.faults_v8 import inject as inject_set
@@ -249,12 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fraction", type=float, default=0.2)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--fault-set",
-                    choices=("v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"),
+                    choices=("v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"),
                     default="v1",
                     help="held-out faults: v1 (faults.py), v2 (faults_v2.py), v3 "
                          "(faults_v3.py), v4 (faults_v4.py), v5 (faults_v5.py), v6 "
-                         "(faults_v6.py), v7 (faults_v7.py), v8 (faults_v8.py) or v9 "
-                         "(faults_v9.py)")
+                         "(faults_v6.py), v7 (faults_v7.py), v8 (faults_v8.py), v9 "
+                         "(faults_v9.py) or v10 (faults_v10.py)")
     ap.add_argument("--model", type=Path, default=None, metavar="CKPT",
                     help="also run QC's learned check with this drivesynth checkpoint")
     ap.add_argument("--rank-threshold", type=float, default=None, metavar="T",
