@@ -25,13 +25,16 @@ from datagen.qc import (
     ego_state,
     geometry,
     ground_horizon,
+    object_relief,
     optics,
     photometric,
     pose_identities,
     road_frame,
+    sky_render,
     sky_spots,
     tyre_kinematics,
     weather_preset,
+    wheel_order,
 )
 from datagen.qc.flag import Flag, flag
 from datagen.qc.shardio import Decoded
@@ -75,6 +78,11 @@ class RuleConfig:
     cfa: cfa_pattern.CfaPatternConfig = field(default_factory=cfa_pattern.CfaPatternConfig)
     clip_yaw: clip_yaw_rate.ClipYawRateConfig = field(
         default_factory=clip_yaw_rate.ClipYawRateConfig)
+    relief: object_relief.ObjectReliefConfig = field(
+        default_factory=object_relief.ObjectReliefConfig)
+    wheels: wheel_order.WheelOrderConfig = field(
+        default_factory=wheel_order.WheelOrderConfig)
+    sky_render: sky_render.SkyRenderConfig = field(default_factory=sky_render.SkyRenderConfig)
 
     def __post_init__(self) -> None:
         for name in ("black_mean", "saturated_mean", "max_noise_sigma", "near_depth_fraction",
@@ -243,7 +251,10 @@ def check(s: Decoded, cfg: RuleConfig) -> list[Flag]:
                lambda: road_frame.check(s.meta, cfg.road_frame),
                lambda: control_range.check(s.meta, cfg.controls),
                lambda: cfa_pattern.check(s, cfg.cfa),
-               lambda: clip_yaw_rate.check(s.meta, cfg.clip_yaw)):  # fmt: skip
+               lambda: clip_yaw_rate.check(s.meta, cfg.clip_yaw),
+               lambda: object_relief.check(s, cfg.relief),
+               lambda: wheel_order.check(s.meta, cfg.wheels),
+               lambda: sky_render.check(s, cfg.sky_render)):  # fmt: skip
         try:
             found += fn()
         except (KeyError, TypeError, ValueError, IndexError) as exc:  # malformed metadata
