@@ -18,6 +18,7 @@ import numpy as np
 from datagen.qc import (
     audio_check,
     audio_preroll,
+    camera_planes,
     caption_check,
     cfa_pattern,
     clip_yaw_rate,
@@ -83,6 +84,8 @@ class RuleConfig:
     wheels: wheel_order.WheelOrderConfig = field(
         default_factory=wheel_order.WheelOrderConfig)
     sky_render: sky_render.SkyRenderConfig = field(default_factory=sky_render.SkyRenderConfig)
+    planes: camera_planes.CameraPlanesConfig = field(
+        default_factory=camera_planes.CameraPlanesConfig)
 
     def __post_init__(self) -> None:
         for name in ("black_mean", "saturated_mean", "max_noise_sigma", "near_depth_fraction",
@@ -254,7 +257,8 @@ def check(s: Decoded, cfg: RuleConfig) -> list[Flag]:
                lambda: clip_yaw_rate.check(s.meta, cfg.clip_yaw),
                lambda: object_relief.check(s, cfg.relief),
                lambda: wheel_order.check(s.meta, cfg.wheels),
-               lambda: sky_render.check(s, cfg.sky_render)):  # fmt: skip
+               lambda: sky_render.check(s, cfg.sky_render),
+               lambda: camera_planes.check(s.meta, cfg.planes)):  # fmt: skip
         try:
             found += fn()
         except (KeyError, TypeError, ValueError, IndexError) as exc:  # malformed metadata
