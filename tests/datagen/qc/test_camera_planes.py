@@ -6,29 +6,19 @@ edited alone, or near and far crossed, are flagged."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
+from qc_samples import build_samples
 
 from datagen.qc import camera_planes, rules
-from datagen.qc.shardio import Decoded, iter_decoded
+from datagen.qc.shardio import Decoded
 
 
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory: pytest.TempPathFactory) -> list[Decoded]:
     """One real scenario: 2 frames at 32 px."""
-    pytest.importorskip("pybullet")
-    from datagen.builder import weather_presets
-    from datagen.generate import build_shard
-    from datagen.plan import GenerateConfig, make_plan
-
     root = tmp_path_factory.mktemp("camera_planes")
-    cfg = GenerateConfig(scenarios=1, frames=2, image_size=32, seed=95, split="p",
-                         weather="clear_noon", weather_presets=weather_presets(),
-                         samples_per_shard=8)  # fmt: skip
-    for shard in make_plan(cfg):
-        build_shard(shard, str(root))
-    found = list(iter_decoded(sorted(Path(root).glob("*.tar"))))
+    found = build_samples(root, [{"seed": 95, "split": "p"}], frames=2, image_size=32)
     assert len(found) == 2
     return found
 

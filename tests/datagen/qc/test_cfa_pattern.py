@@ -4,31 +4,21 @@ even/odd column gain in red or a checkerboard gain in blue here are flagged."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from qc_samples import build_samples
 
 from datagen.qc import cfa_pattern, rules
-from datagen.qc.shardio import Decoded, iter_decoded
+from datagen.qc.shardio import Decoded
 
 
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory: pytest.TempPathFactory) -> list[Decoded]:
     """Two real scenarios (clear noon, rain at night): 3 frames each at 64 px."""
-    pytest.importorskip("pybullet")
-    from datagen.builder import weather_presets
-    from datagen.generate import build_shard
-    from datagen.plan import GenerateConfig, make_plan
-
     root = tmp_path_factory.mktemp("cfa_pattern")
-    for weather, seed in (("clear_noon", 74), ("rain_night", 75)):
-        cfg = GenerateConfig(scenarios=1, frames=3, image_size=64, seed=seed, split=weather[:4],
-                             weather=weather, weather_presets=weather_presets(),
-                             samples_per_shard=8)  # fmt: skip
-        for shard in make_plan(cfg):
-            build_shard(shard, str(root))
-    found = list(iter_decoded(sorted(Path(root).glob("*.tar"))))
+    found = build_samples(root, [{"weather": w, "seed": s, "split": w[:4]}
+                                  for w, s in (("clear_noon", 74), ("rain_night", 75))],
+                          frames=3, image_size=64)
     assert len(found) == 6
     return found
 

@@ -6,30 +6,20 @@ from __future__ import annotations
 
 import copy
 import math
-from pathlib import Path
 
 import pytest
+from qc_samples import build_samples
 
 from datagen.qc import clip_yaw_rate, rules
-from datagen.qc.shardio import Decoded, iter_decoded
+from datagen.qc.shardio import Decoded
 
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> list[Decoded]:
     """One real scenario with an erratic driver: 2 clips of 6 frames at 4 Hz, 32 px."""
-    pytest.importorskip("pybullet")
-    from datagen.builder import weather_presets
-    from datagen.generate import build_shard
-    from datagen.plan import GenerateConfig, make_plan
-
     root = tmp_path_factory.mktemp("clip_yaw_rate")
-    cfg = GenerateConfig(scenarios=1, frames=2, image_size=32, seed=76, split="y",
-                         weather="clear_noon", weather_presets=weather_presets(),
-                         driver_style="erratic", clip_frames=6, clip_rate=4.0,
-                         samples_per_shard=8)  # fmt: skip
-    for shard in make_plan(cfg):
-        build_shard(shard, str(root))
-    found = list(iter_decoded(sorted(Path(root).glob("*.tar"))))
+    found = build_samples(root, [{"seed": 76, "split": "y"}], frames=2, image_size=32,
+                          driver_style="erratic", clip_frames=6, clip_rate=4.0)
     assert len(found) == 2 and all("clip" in s.meta for s in found)
     return found
 

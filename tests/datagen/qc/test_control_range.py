@@ -7,29 +7,20 @@ from __future__ import annotations
 
 import copy
 import math
-from pathlib import Path
 
 import pytest
+from qc_samples import build_samples
 
 from datagen.qc import control_range, rules
-from datagen.qc.shardio import Decoded, iter_decoded
+from datagen.qc.shardio import Decoded
 
 
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory: pytest.TempPathFactory) -> list[Decoded]:
     """One real scenario with an erratic driver (large steer): 4 frames at 32 px."""
-    pytest.importorskip("pybullet")
-    from datagen.builder import weather_presets
-    from datagen.generate import build_shard
-    from datagen.plan import GenerateConfig, make_plan
-
     root = tmp_path_factory.mktemp("control_range")
-    cfg = GenerateConfig(scenarios=1, frames=4, image_size=32, seed=73, split="c",
-                         weather="clear_noon", weather_presets=weather_presets(),
-                         driver_style="erratic", samples_per_shard=8)  # fmt: skip
-    for shard in make_plan(cfg):
-        build_shard(shard, str(root))
-    found = list(iter_decoded(sorted(Path(root).glob("*.tar"))))
+    found = build_samples(root, [{"seed": 73, "split": "c"}], frames=4, image_size=32,
+                          driver_style="erratic")
     assert len(found) == 4
     return found
 

@@ -6,30 +6,20 @@ its stated distance: billboards, impostors, a splatted distance) are flagged."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
+from qc_samples import build_samples
 
 from datagen.qc import object_relief, rules
-from datagen.qc.shardio import Decoded, iter_decoded
+from datagen.qc.shardio import Decoded
 
 
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory: pytest.TempPathFactory) -> list[Decoded]:
     """One real scenario with traffic and roadside objects: 4 frames at 48 px."""
-    pytest.importorskip("pybullet")
-    from datagen.builder import weather_presets
-    from datagen.generate import build_shard
-    from datagen.plan import GenerateConfig, make_plan
-
     root = tmp_path_factory.mktemp("object_relief")
-    cfg = GenerateConfig(scenarios=1, frames=4, image_size=48, seed=83, split="r",
-                         weather="clear_noon", weather_presets=weather_presets(),
-                         samples_per_shard=8)  # fmt: skip
-    for shard in make_plan(cfg):
-        build_shard(shard, str(root))
-    found = list(iter_decoded(sorted(Path(root).glob("*.tar"))))
+    found = build_samples(root, [{"seed": 83, "split": "r"}], frames=4, image_size=48)
     assert len(found) == 4
     return found
 

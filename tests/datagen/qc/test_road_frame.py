@@ -6,30 +6,21 @@ flagged."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
+from qc_samples import build_samples
 
 from datagen.qc import road_frame, rules
-from datagen.qc.shardio import Decoded, iter_decoded
+from datagen.qc.shardio import Decoded
 
 
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory: pytest.TempPathFactory) -> list[Decoded]:
     """Two real scenarios (a circuit and an open road): 3 frames each at 32 px."""
-    pytest.importorskip("pybullet")
-    from datagen.builder import weather_presets
-    from datagen.generate import build_shard
-    from datagen.plan import GenerateConfig, make_plan
-
     root = tmp_path_factory.mktemp("road_frame")
-    for kind, seed in (("circuit", 71), ("open", 72)):
-        cfg = GenerateConfig(scenarios=1, frames=3, image_size=32, seed=seed, split=kind,
-                             weather="clear_noon", weather_presets=weather_presets(),
-                             road_kind=kind, samples_per_shard=8)  # fmt: skip
-        for shard in make_plan(cfg):
-            build_shard(shard, str(root))
-    found = list(iter_decoded(sorted(Path(root).glob("*.tar"))))
+    found = build_samples(root, [{"road_kind": k, "seed": s, "split": k}
+                                  for k, s in (("circuit", 71), ("open", 72))],
+                          frames=3, image_size=32)
     assert len(found) == 6
     return found
 

@@ -6,31 +6,22 @@ a corner, a bright scratch line, white balance gains, a mirrored image) are flag
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
+from qc_samples import build_samples
 
 from datagen.qc import rules, sky_render
-from datagen.qc.shardio import Decoded, iter_decoded
+from datagen.qc.shardio import Decoded
 
 
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory: pytest.TempPathFactory) -> list[Decoded]:
     """Two real scenarios, clear noon and light rain: 3 frames each at 32 px."""
-    pytest.importorskip("pybullet")
-    from datagen.builder import weather_presets
-    from datagen.generate import build_shard
-    from datagen.plan import GenerateConfig, make_plan
-
     root = tmp_path_factory.mktemp("sky_render")
-    for weather, seed in (("clear_noon", 91), ("light_rain", 92)):
-        cfg = GenerateConfig(scenarios=1, frames=3, image_size=32, seed=seed, split=weather,
-                             weather=weather, weather_presets=weather_presets(),
-                             samples_per_shard=8)  # fmt: skip
-        for shard in make_plan(cfg):
-            build_shard(shard, str(root))
-    found = list(iter_decoded(sorted(Path(root).glob("*.tar"))))
+    found = build_samples(root, [{"weather": w, "seed": s, "split": w}
+                                  for w, s in (("clear_noon", 91), ("light_rain", 92))],
+                          frames=3, image_size=32)
     assert len(found) == 6
     return found
 

@@ -7,12 +7,12 @@ driven axle, or by the slip angle of the steered one."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
+from qc_samples import build_samples
 
 from datagen.qc import rules, wheel_order
-from datagen.qc.shardio import Decoded, iter_decoded
+from datagen.qc.shardio import Decoded
 
 ORDERS = {"axles": [2, 3, 0, 1], "reversed": [3, 2, 1, 0]}
 
@@ -20,21 +20,10 @@ ORDERS = {"axles": [2, 3, 0, 1], "reversed": [3, 2, 1, 0]}
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory: pytest.TempPathFactory) -> list[Decoded]:
     """Three real scenarios (van, sports car, sedan): 4 frames each at 32 px."""
-    pytest.importorskip("pybullet")
-    from datagen.builder import weather_presets
-    from datagen.generate import build_shard
-    from datagen.plan import GenerateConfig, make_plan
-
     root = tmp_path_factory.mktemp("wheel_order")
-    for vehicle, style, seed in (("van", "erratic", 81), ("sports_car", "aggressive", 82),
-                                 ("sedan", "erratic", 83)):  # fmt: skip
-        cfg = GenerateConfig(scenarios=1, frames=4, image_size=32, seed=seed, split=vehicle,
-                             weather="clear_noon", weather_presets=weather_presets(),
-                             driver_style=style, vehicle_preset=vehicle,
-                             samples_per_shard=8)  # fmt: skip
-        for shard in make_plan(cfg):
-            build_shard(shard, str(root))
-    found = list(iter_decoded(sorted(Path(root).glob("*.tar"))))
+    runs = (("van", "erratic", 81), ("sports_car", "aggressive", 82), ("sedan", "erratic", 83))
+    found = build_samples(root, [{"vehicle_preset": v, "driver_style": st, "seed": s, "split": v}
+                                 for v, st, s in runs], frames=4, image_size=32)
     assert len(found) == 12
     return found
 
