@@ -112,19 +112,20 @@ def run_arm(arm: str, train: tuple, test: tuple, args: argparse.Namespace) -> di
     x_train, v_train = arm_view(train[0], arm, rng), train[1]
     x_test, v_test = arm_view(test[0], arm, rng), test[1]
     mu, sd = float(v_train.mean()), float(v_train.std() + 1e-6)
-    model = SpeedProbe(x_train.shape[1], x_train.shape[2], args.motion_layers)
+    device = torch.device(args.device)
+    model = SpeedProbe(x_train.shape[1], x_train.shape[2], args.motion_layers).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
     xt, yt = torch.from_numpy(x_train), torch.from_numpy((v_train - mu) / sd).float()
     start = time.perf_counter()
     for _ in range(args.steps):
         idx = torch.from_numpy(rng.integers(0, len(xt), args.batch_size))
-        loss = nn.functional.mse_loss(model(xt[idx]), yt[idx])
+        loss = nn.functional.mse_loss(model(xt[idx].to(device)), yt[idx].to(device))
         opt.zero_grad()
         loss.backward()
         opt.step()
     model.eval()
     with torch.no_grad():
-        pred = torch.cat([model(torch.from_numpy(x_test[i:i + 64]))
+        pred = torch.cat([model(torch.from_numpy(x_test[i:i + 64]).to(device)).float().cpu()
                           for i in range(0, len(x_test), 64)]).numpy() * sd + mu  # fmt: skip
     truth_bands, pred_bands = band_names(v_test), band_names(pred)
     common = max(set(truth_bands), key=truth_bands.count)
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--motion-layers", type=int, default=2, help="the motion stream (0: off)")
     ap.add_argument("--arms", default=",".join(ARMS), help=f"comma list of {', '.join(ARMS)}")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args(argv)
     arms = [a for a in args.arms.split(",") if a]
@@ -156,11 +158,12 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--arms must name some of {', '.join(ARMS)}, got {args.arms!r}")
         if args.steps < 1 or args.batch_size < 1:
             raise ValueError("--steps and --batch-size must be >= 1")
+        torch.device(args.device)  # a bad name fails here, before any work
         train, test = read_clips(args.train), read_clips(args.test)
         if set(train[2]) & set(test[2]):
             raise ValueError("train and test share scenarios (same data set seed, split and "
                              "scenario id): use another --split or --seed")  # fmt: skip
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
         print(f"video_speed_probe: {exc}", file=sys.stderr)
         return 2
     torch.set_num_threads(max(1, torch.get_num_threads()))
