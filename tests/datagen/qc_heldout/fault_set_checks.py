@@ -1,16 +1,19 @@
-"""What the tests of the held-out fault sets v5-v8 share: their tiny real data sets, and the
+"""What the tests of the held-out fault sets v5-v10 share: their tiny real data sets, and the
 checks that are the same for every set, given its module (``faults_vN``)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import tarfile
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
+
 from datagen.sample import decode_sample
 from datagen.shards import verify_shard
-from qc_heldout.faults_v2 import read_index
+from qc_heldout.faults_v2 import changed_members, read_index
 from qc_heldout.faults_v3 import scenes_of, shard_samples
 
 SEED_OF_DATA = 3  # every fault applies to at least one sample of these data sets
@@ -89,3 +92,65 @@ def check_inject(fs: ModuleType, src: Path, tmp: Path, seed: int) -> dict:
     for entry in manifest["shards"]:
         assert verify_shard(tmp / "a" / entry["name"], entry["sha256"], entry["samples"])
     return truth
+
+
+def version_of(fs: ModuleType) -> int:
+    """N of ``qc_heldout.faults_vN``."""
+    return int(fs.__name__.rpartition("_v")[2])
+
+
+def earlier_sets(fs: ModuleType) -> list[ModuleType]:
+    """The fault-set modules written before ``fs``: faults.py (v1), faults_v2 ... v(N-1)."""
+    names = ["faults"] + [f"faults_v{n}" for n in range(2, version_of(fs))]
+    return [importlib.import_module(f"qc_heldout.{n}") for n in names]
+
+
+def check_registry(fs: ModuleType) -> None:
+    """Issue 20's five classes, each with >= 6 faults, >= 35 in all; every fault in the module
+    docstring with its closest earlier fault and the members it touches; a seed tag and
+    version of its own."""
+    from qc_heldout import faults_v2
+
+    assert fs.CLASSES == faults_v2.CLASSES
+    assert len(fs.FAULTS) >= 35
+    for cls in fs.CLASSES:
+        assert sum(c == cls for c in fs.FAULTS.values()) >= 6, cls
+    doc = " ".join(fs.__doc__.split())
+    for name in fs.FAULTS:
+        assert f"\n  {name} " in fs.__doc__, f"{name} missing from the module docstring"
+        assert f"{name} (v" in doc, f"{name}: no closest earlier fault"
+        assert fs.TOUCHES[name], name
+    earlier = earlier_sets(fs)
+    assert fs.SEED_TAG not in {m.SEED_TAG for m in earlier if hasattr(m, "SEED_TAG")}
+    assert fs.FAULT_SET.version == f"v{version_of(fs)}"
+
+
+def check_new(fs: ModuleType) -> None:
+    """No fault name of ``fs`` is one of an earlier set."""
+    for earlier in earlier_sets(fs):
+        assert not set(fs.FAULTS) & set(earlier.FAULTS), earlier.__name__
+
+
+def check_changes_a_real_sample(fs: ModuleType, name: str, index) -> None:
+    """Fault ``name`` changes a real single-frame sample only in the members it declares,
+    which still decodes with the same shapes, finite depth and audio in range; applied
+    again with the same seed it gives the same bytes."""
+    found = next(applied(fs, name, [index[0]]), None)
+    assert found is not None, f"{name} applies to no single-frame sample of the test data"
+    e, clean, target = found
+    changed = changed_members(clean, target.files)
+    assert changed, name
+    declared = {("rgb.png" if t == "rgb" else t) for t in fs.TOUCHES[name]}
+    assert set(changed) <= declared | {"rgb.jpg"}, (name, changed)
+    before = decode_sample({"__key__": e.key, **clean})
+    after = decode_sample({"__key__": e.key, **target.files})  # raises if it does not decode
+    assert after.rgb.shape == before.rgb.shape and after.depth.shape == before.depth.shape
+    assert after.seg.shape == before.seg.shape and after.inst.shape == before.inst.shape
+    assert after.audio.size == before.audio.size
+    assert np.isfinite(after.depth).all() and after.depth.min() >= 0
+    assert np.abs(after.audio).max() <= 1.0
+    assert set(target.files) == set(clean)
+    entries, scenes = index[0]
+    again = fs.Target(e, dict(clean), scenes[(e.shard.name, e.scene)], entries,
+                      fs.sample_rng(11, e.sid))  # fmt: skip
+    assert fs.apply_fault(name, again).files == target.files

@@ -22,7 +22,6 @@ from datagen.sample import FRAMES_FILE, decode_sample
 from qc_heldout import fault_set_checks as checks
 from qc_heldout import faults_v8 as fv8
 from qc_heldout.fault_set_checks import generate, indexed
-from qc_heldout.faults_v2 import changed_members
 
 applied = partial(checks.applied, fv8)
 first_applied = partial(checks.first_applied, fv8)
@@ -49,53 +48,17 @@ def index(data: Path, clips: Path) -> list[tuple[list, dict]]:
     return [indexed(data), indexed(clips)]
 
 
-def earlier_sets() -> list:
-    from qc_heldout import faults, faults_v2, faults_v3, faults_v4, faults_v5, faults_v6, faults_v7
-
-    return [faults, faults_v2, faults_v3, faults_v4, faults_v5, faults_v6, faults_v7]
-
-
 def test_v8_registry_covers_issue_20s_five_classes_and_is_documented() -> None:
-    from qc_heldout import faults_v2
-
-    assert fv8.CLASSES == faults_v2.CLASSES
-    assert len(fv8.FAULTS) >= 35
-    for cls in fv8.CLASSES:
-        assert sum(c == cls for c in fv8.FAULTS.values()) >= 6, cls
-    doc = " ".join(fv8.__doc__.split())
-    for name in fv8.FAULTS:
-        assert f"\n  {name} " in fv8.__doc__, f"{name} missing from the module docstring"
-        assert f"{name} (v" in doc, f"{name}: no closest earlier fault"
-        assert fv8.TOUCHES[name], name
-    assert fv8.SEED_TAG not in {m.SEED_TAG for m in earlier_sets() if hasattr(m, "SEED_TAG")}
+    checks.check_registry(fv8)
 
 
 def test_v8_faults_are_new() -> None:
-    for earlier in earlier_sets():
-        assert not set(fv8.FAULTS) & set(earlier.FAULTS), earlier.__name__
+    checks.check_new(fv8)
 
 
 @pytest.mark.parametrize("name", sorted(fv8.FAULTS))
 def test_v8_fault_changes_a_real_sample_which_still_decodes(name: str, index) -> None:
-    found = next(applied(name, [index[0]]), None)
-    assert found is not None, f"{name} applies to no single-frame sample of the test data"
-    e, clean, target = found
-    changed = changed_members(clean, target.files)
-    assert changed, name
-    declared = {("rgb.png" if t == "rgb" else t) for t in fv8.TOUCHES[name]}
-    assert set(changed) <= declared | {"rgb.jpg"}, (name, changed)
-    before = decode_sample({"__key__": e.key, **clean})
-    after = decode_sample({"__key__": e.key, **target.files})  # raises if it does not decode
-    assert after.rgb.shape == before.rgb.shape and after.depth.shape == before.depth.shape
-    assert after.seg.shape == before.seg.shape and after.inst.shape == before.inst.shape
-    assert after.audio.size == before.audio.size
-    assert np.isfinite(after.depth).all() and after.depth.min() >= 0
-    assert np.abs(after.audio).max() <= 1.0
-    assert set(target.files) == set(clean)
-    entries, scenes = index[0]
-    again = fv8.Target(e, dict(clean), scenes[(e.shard.name, e.scene)], entries,
-                       fv8.sample_rng(11, e.sid))  # fmt: skip
-    assert fv8.apply_fault(name, again).files == target.files
+    checks.check_changes_a_real_sample(fv8, name, index)
 
 
 @pytest.mark.parametrize("name", [n for n, t in sorted(fv8.TOUCHES.items()) if FRAMES_FILE in t])

@@ -49,62 +49,17 @@ def index(data: Path, clips: Path) -> list[tuple[list, dict]]:
     return [indexed(data), indexed(clips)]
 
 
-def earlier_sets() -> list:
-    from qc_heldout import (
-        faults,
-        faults_v2,
-        faults_v3,
-        faults_v4,
-        faults_v5,
-        faults_v6,
-        faults_v7,
-        faults_v8,
-    )
-
-    return [faults, faults_v2, faults_v3, faults_v4, faults_v5, faults_v6, faults_v7, faults_v8]
-
-
 def test_v9_registry_covers_issue_20s_five_classes_and_is_documented() -> None:
-    from qc_heldout import faults_v2
-
-    assert fv9.CLASSES == faults_v2.CLASSES
-    assert len(fv9.FAULTS) >= 35
-    for cls in fv9.CLASSES:
-        assert sum(c == cls for c in fv9.FAULTS.values()) >= 6, cls
-    doc = " ".join(fv9.__doc__.split())
-    for name in fv9.FAULTS:
-        assert f"\n  {name} " in fv9.__doc__, f"{name} missing from the module docstring"
-        assert f"{name} (v" in doc, f"{name}: no closest earlier fault"
-        assert fv9.TOUCHES[name], name
-    assert fv9.SEED_TAG not in {m.SEED_TAG for m in earlier_sets() if hasattr(m, "SEED_TAG")}
+    checks.check_registry(fv9)
 
 
 def test_v9_faults_are_new() -> None:
-    for earlier in earlier_sets():
-        assert not set(fv9.FAULTS) & set(earlier.FAULTS), earlier.__name__
+    checks.check_new(fv9)
 
 
 @pytest.mark.parametrize("name", sorted(fv9.FAULTS))
 def test_v9_fault_changes_a_real_sample_which_still_decodes(name: str, index) -> None:
-    found = next(applied(name, [index[0]]), None)
-    assert found is not None, f"{name} applies to no single-frame sample of the test data"
-    e, clean, target = found
-    changed = changed_members(clean, target.files)
-    assert changed, name
-    declared = {("rgb.png" if t == "rgb" else t) for t in fv9.TOUCHES[name]}
-    assert set(changed) <= declared | {"rgb.jpg"}, (name, changed)
-    before = decode_sample({"__key__": e.key, **clean})
-    after = decode_sample({"__key__": e.key, **target.files})  # raises if it does not decode
-    assert after.rgb.shape == before.rgb.shape and after.depth.shape == before.depth.shape
-    assert after.seg.shape == before.seg.shape and after.inst.shape == before.inst.shape
-    assert after.audio.size == before.audio.size
-    assert np.isfinite(after.depth).all() and after.depth.min() >= 0
-    assert np.abs(after.audio).max() <= 1.0
-    assert set(target.files) == set(clean)
-    entries, scenes = index[0]
-    again = fv9.Target(e, dict(clean), scenes[(e.shard.name, e.scene)], entries,
-                       fv9.sample_rng(11, e.sid))  # fmt: skip
-    assert fv9.apply_fault(name, again).files == target.files
+    checks.check_changes_a_real_sample(fv9, name, index)
 
 
 KEY_FRAME_ONLY = {"rgb_debug_seg_overlay", "rgb_codec_skip_blocks"}  # not every frame changes
