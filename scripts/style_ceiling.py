@@ -60,13 +60,15 @@ def read_windows(data: Path) -> list[dict]:
     """One row per clip sample: scenario, clip index, style and features."""
     import tarfile
 
+    from datagen.sample import decode_meta
+
     rows = []
     for shard in sorted(data.glob("*.tar")):
         with tarfile.open(shard) as tar:
             for member in tar:
                 if not member.name.endswith(".json"):
                     continue
-                meta = json.load(tar.extractfile(member))
+                meta = decode_meta(member.name[:-5], tar.extractfile(member).read())
                 if "clip" not in meta:
                     raise ValueError(f"{shard.name}: {member.name} is not a clip sample; "
                                      "make the data set with generate --clip-frames T")

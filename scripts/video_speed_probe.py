@@ -25,8 +25,6 @@ another ``--split`` or ``--seed``).
 from __future__ import annotations
 
 import argparse
-import gzip
-import io
 import json
 import sys
 import tarfile
@@ -42,6 +40,8 @@ ARMS = ("video", "shuffled", "key_frame")
 
 def read_clips(data: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Frames ``[N, T, H, W, 3]`` uint8, key-frame speeds ``[N]`` (m/s), scenario ids."""
+    from datagen.sample import FRAMES_DTYPE, FRAMES_FILE, decode_meta, decode_npy
+
     frames, speeds, scenarios = [], [], []
     for shard in sorted(data.glob("*.tar")):
         with tarfile.open(shard) as tar:
@@ -50,12 +50,12 @@ def read_clips(data: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 if not name.endswith(".json"):
                     continue
                 key = name[:-5]
-                meta = json.load(tar.extractfile(members[name]))
-                if f"{key}.frames.npy.gz" not in members:
-                    raise ValueError(f"{shard.name}: {key} has no frames.npy.gz; make the data "
+                meta = decode_meta(key, tar.extractfile(members[name]).read())
+                if f"{key}.{FRAMES_FILE}" not in members:
+                    raise ValueError(f"{shard.name}: {key} has no {FRAMES_FILE}; make the data "
                                      "set with generate --clip-frames T")  # fmt: skip
-                raw = tar.extractfile(members[f"{key}.frames.npy.gz"]).read()
-                frames.append(np.load(io.BytesIO(gzip.decompress(raw))))
+                raw = tar.extractfile(members[f"{key}.{FRAMES_FILE}"]).read()
+                frames.append(decode_npy(key, FRAMES_FILE, raw, FRAMES_DTYPE, ndim=4))
                 speeds.append(float(meta["ego"]["speed_mps"]))
                 scenarios.append((meta.get("dataset_seed"), meta["split"], meta["scenario_id"]))
     if not frames:
