@@ -86,7 +86,10 @@ def grouped_accuracy(rows: list[dict], names: tuple[str, ...], seed: int) -> flo
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.model_selection import GroupKFold, cross_val_score
 
-    groups = [hash(r["scenario"]) for r in rows]
+    # stable ids in reading order (hash() of a str tuple changes from process to process,
+    # and with it GroupKFold's folds)
+    ids: dict[tuple, int] = {}
+    groups = [ids.setdefault(r["scenario"], len(ids)) for r in rows]
     if len(set(groups)) < 5 or len({r["style"] for r in rows}) < 2:
         return None
     x = np.array([[r[n] for n in names] for r in rows], dtype=float)
