@@ -4,6 +4,7 @@ the scenario-grouped report covers every clip, and single-frame data is refused 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -69,3 +70,17 @@ def test_single_frame_data_is_refused_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "not a clip sample" in err and "--clip-frames" in err
     assert len(err.splitlines()) == 1
+
+
+def test_figures_repeat_across_processes(clips, tmp_path):
+    """The folds follow the scenarios, not Python's per-process string hashing."""
+    outs = []
+    for salt in ("1", "2"):
+        out = tmp_path / f"ceiling_{salt}.json"
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "style_ceiling.py"), "--data",
+                        str(clips), "--json", str(out)], check=True, cwd=ROOT,
+                       env={**os.environ, "PYTHONHASHSEED": salt}, capture_output=True,
+                       timeout=120)  # fmt: skip
+        outs.append(json.loads(out.read_text()))
+    assert outs[0] == outs[1]
+    assert outs[0]["all_windows"]["visible"] is not None
