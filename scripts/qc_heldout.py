@@ -14,7 +14,7 @@
 Per-class precision is the precision QC would have at the same fault rate if every fault
 were of that class: ``TP_c / (TP_c + FPR x clean_c)``, with FPR the clean run's false-positive
 rate and ``clean_c = n_c (1 - f) / f`` clean samples per ``n_c`` faults. Writes
-``OUT/report_v1.json`` (``_v2`` ... ``_v8`` with ``--fault-set v2`` ... ``v8``)
+``OUT/report_v1.json`` (``_v2`` ... ``_v10`` with ``--fault-set v2`` ... ``v10``)
 and prints a table. Generated shards are reused when ``OUT/clean`` exists.
 ``--model CKPT`` adds QC's learned check (``qc --model``; ``--rank-threshold``, ``--gallery``
 as qc's).
@@ -23,6 +23,7 @@ as qc's).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import shutil
 import sys
@@ -83,49 +84,27 @@ def presets_of(root: Path) -> dict[str, str]:
     return out
 
 
+FAULT_SETS = tuple(f"v{n}" for n in range(1, 11))  # v1: faults.py, vN: faults_vN.py
+
+
 def held_out_injector(fault_set: str):
     """(CLASSES, inject(src, dst, fraction, seed) -> {sample id: {"class", "fault"}}) of a
     held-out fault set: v1 (faults.py), v2 (faults_v2.py, written later by someone who had
     not read QC's rules), v3 (faults_v3.py, likewise blind, other faults), v4 (faults_v4.py,
     likewise blind, faults unlike v1-v3's), v5 (faults_v5.py, likewise, unlike v1-v4's), v6
     (faults_v6.py, likewise, unlike v1-v5's), v7 (faults_v7.py, likewise, unlike v1-v6's) or
-    v8 (faults_v8.py, likewise, unlike v1-v7's)."""
+    v8 ... v10 (faults_v8.py ... faults_v10.py, likewise, each unlike the sets before it)."""
     if fault_set == "v1":
         from qc_heldout.faults import CLASSES, inject
 
         return CLASSES, inject
-    if fault_set == "v9":
-        from qc_heldout.faults_v9 import CLASSES
-        from qc_heldout.faults_v9 import inject as inject_set
-    elif fault_set == "v10":
-        from qc_heldout.faults_v10 import CLASSES
-        from qc_heldout.faults_v10 import inject as inject_set
-    elif fault_set == "v8":
-        from qc_heldout.faults_v8 import CLASSES
-        from qc_heldout.faults_v8 import inject as inject_set
-    elif fault_set == "v7":
-        from qc_heldout.faults_v7 import CLASSES
-        from qc_heldout.faults_v7 import inject as inject_set
-    elif fault_set == "v6":
-        from qc_heldout.faults_v6 import CLASSES
-        from qc_heldout.faults_v6 import inject as inject_set
-    elif fault_set == "v5":
-        from qc_heldout.faults_v5 import CLASSES
-        from qc_heldout.faults_v5 import inject as inject_set
-    elif fault_set == "v4":
-        from qc_heldout.faults_v4 import CLASSES
-        from qc_heldout.faults_v4 import inject as inject_set
-    elif fault_set == "v3":
-        from qc_heldout.faults_v3 import CLASSES
-        from qc_heldout.faults_v3 import inject as inject_set
-    else:
-        from qc_heldout.faults_v2 import CLASSES
-        from qc_heldout.faults_v2 import inject as inject_set
+    module = importlib.import_module(f"qc_heldout.faults_{fault_set}")
+    inject_set = module.inject
 
     def inject(src: Path, dst: Path, fraction: float, seed: int) -> dict:
         return inject_set(src, dst, fraction, seed)["faults"]
 
-    return CLASSES, inject
+    return module.CLASSES, inject
 
 
 def measure(out: Path, fraction: float, seed: int, model: Path | None = None,
@@ -252,12 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fraction", type=float, default=0.2)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--fault-set",
-                    choices=("v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"),
-                    default="v1",
-                    help="held-out faults: v1 (faults.py), v2 (faults_v2.py), v3 "
-                         "(faults_v3.py), v4 (faults_v4.py), v5 (faults_v5.py), v6 "
-                         "(faults_v6.py), v7 (faults_v7.py), v8 (faults_v8.py), v9 "
-                         "(faults_v9.py) or v10 (faults_v10.py)")
+                    choices=FAULT_SETS, default="v1",
+                    help="held-out faults: v1 (faults.py), vN (faults_vN.py) for N = 2 ... "
+                         f"{FAULT_SETS[-1][1:]}")
     ap.add_argument("--model", type=Path, default=None, metavar="CKPT",
                     help="also run QC's learned check with this drivesynth checkpoint")
     ap.add_argument("--rank-threshold", type=float, default=None, metavar="T",
